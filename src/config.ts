@@ -100,7 +100,7 @@ export function parseDuration(value: string): number | undefined {
   return Math.round(Number(match[1]) * units[match[2] ?? 'ms']!);
 }
 
-const defaultConcurrency = String(Math.max(1, availableParallelism()));
+const defaultConcurrency = Math.max(1, availableParallelism());
 
 const schema = z.object({
   // The seed's variables, with the seed's defaults.
@@ -126,7 +126,7 @@ const schema = z.object({
   RENDER_CONCURRENCY: int('RENDER_CONCURRENCY', 1, 256).default(defaultConcurrency),
   RENDER_MAX_RETRIES: int('RENDER_MAX_RETRIES', 0, 20).default(3),
   RENDER_BACKOFF_MS: int('RENDER_BACKOFF_MS', 0, 3_600_000).default(1000),
-  PENDING_SWEEP_AFTER: duration('PENDING_SWEEP_AFTER').default('30s'),
+  PENDING_SWEEP_AFTER: duration('PENDING_SWEEP_AFTER').default(30_000),
   PNG_COMPRESSION_LEVEL: int('PNG_COMPRESSION_LEVEL', 0, 9).default(6),
   // HTTP and auth.
   HOST: text.default('0.0.0.0'),
