@@ -1,0 +1,79 @@
+import { ValidationError } from '../errors.js';
+import { StorageError } from './storage-errors.js';
+
+/** The asset kinds a design has. `preview` and `thumbnail` are the seed's; more sizes may follow. */
+export const ASSET_KINDS = ['preview', 'thumbnail'] as const;
+export type AssetKind = (typeof ASSET_KINDS)[number];
+
+export const DESIGNS_PREFIX = 'designs/';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isDesignId(value: unknown): value is string {
+  return typeof value === 'string' && UUID.test(value);
+}
+
+/** Design ids are UUIDs; anything else is refused before any I/O. */
+export function assertDesignId(value: unknown, field = 'design_id'): string {
+  if (!isDesignId(value)) {
+    const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 80)) : typeof value;
+    throw new ValidationError('INVALID_DESIGN_ID', `Design id must be a UUID such as 3f2b6c1e-8a4d-4e2f-9b1a-0c5d7e9f1a2b, got ${shown}`, field);
+  }
+  return value.toLowerCase();
+}
+
+/** The seed's layout: `designs/{design_id}/`. */
+export function designPrefix(designId: string): string {
+  return `${DESIGNS_PREFIX}${assertDesignId(designId)}/`;
+}
+
+/** The seed's layout: `designs/{design_id}/preview.png` and `designs/{design_id}/thumbnail.png`. */
+export function designAssetKey(designId: string, kind: AssetKind): string {
+  return `${designPrefix(designId)}${kind}.png`;
+}
+
+/** The design id a key belongs to, or undefined for keys outside `designs/{uuid}/`. */
+export function designIdOfKey(key: string): string | undefined {
+  const match = /^designs\/([0-9a-f-]{36})\//i.exec(key);
+  return match && isDesignId(match[1]) ? match[1].toLowerCase() : undefined;
+}
+
+// S3's "safe characters" (letters, digits, ! - _ . * ' ( )), segments joined by single slashes.
+const SAFE_SEGMENT = /^[A-Za-z0-9!_.*'()-]+$/;
+const MAX_KEY_BYTES = 1024;
+
+/**
+ * Every key passes here before it reaches a driver. The allow-list is deliberately narrow:
+ * keys this service writes are `designs/{uuid}/{name}.png`, and rejecting `..`, absolute
+ * paths, backslashes, NUL, percent-encoding and dot-files here means no driver ever has to
+ * guess how a filesystem or a URL decoder would read a hostile key.
+ */
+export function assertValidKey(key: unknown): string {
+  const refuse = (why: string): never => {
+    const shown = typeof key === 'string' ? JSON.stringify(key.slice(0, 120)) : typeof key;
+    throw new StorageError('STORAGE_INVALID_KEY', `Invalid storage key ${shown}: ${why}. Keys are relative paths like designs/<uuid>/preview.png made of letters, digits and ! - _ . * ' ( ).`, { field: 'key' });
+  };
+  if (typeof key !== 'string' || key.length === 0) return refuse('it is empty');
+  if (Buffer.byteLength(key) > MAX_KEY_BYTES) return refuse(`it is longer than ${MAX_KEY_BYTES} bytes`);
+  if (key.startsWith('/')) return refuse('it is absolute');
+  for (const segment of key.split('/')) {
+    if (segment === '') return refuse('it has an empty segment (// or a trailing slash)');
+    if (segment.startsWith('.')) return refuse('a segment is ".", ".." or starts with a dot');
+    if (!SAFE_SEGMENT.test(segment)) return refuse('it contains a character outside the allowed set');
+  }
+  return key;
+}
+
+/** Prefixes follow the key rules, except that they may be empty or end with a slash. */
+export function assertValidPrefix(prefix: unknown): string {
+  if (prefix === '') return '';
+  if (typeof prefix !== 'string') return assertValidKey(prefix);
+  const body = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+  assertValidKey(body);
+  return prefix;
+}
+
+/** Encodes each segment for use in a URL path. */
+export function keyToUrlPath(key: string): string {
+  return key.split('/').map(encodeURIComponent).join('/');
+}

@@ -1,0 +1,291 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, realpath, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { keyToUrlPath } from './keys.js';
+import type { Body, ObjectInfo, ObjectListPage, ObjectStoreDriver, PutOptions, StoredObject } from './object-store.js';
+import { StorageError } from './storage-errors.js';
+
+export interface LocalDriverOptions {
+  /** The folder that holds every object; created on first write. */
+  root: string;
+  /** Objects are served at `{publicBaseUrl}/static/{key}`. */
+  publicBaseUrl: string;
+  /** fsync files and folders so a crash right after `put` keeps the object. Default true. */
+  durable?: boolean;
+}
+
+// Content type and metadata live beside the data, under a dot-folder that no valid key can name.
+const META_DIR = '.meta';
+const CONTENT_TYPES: Record<string, string> = {
+  '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp',
+  '.pdf': 'application/pdf', '.json': 'application/json', '.txt': 'text/plain',
+};
+
+interface MetaFile { contentType: string; metadata: Record<string, string>; cacheControl?: string }
+
+/** Local-disk driver: the seed's `local_storage.py`, with atomic writes and a root no key can leave. */
+export class LocalDriver implements ObjectStoreDriver {
+  readonly kind = 'local' as const;
+  readonly root: string;
+  private readonly publicBaseUrl: string;
+  private readonly durable: boolean;
+  private realRoot: string | undefined;
+
+  constructor(options: LocalDriverOptions) {
+    this.root = path.resolve(options.root);
+    this.publicBaseUrl = options.publicBaseUrl.replace(/\/+$/, '');
+    this.durable = options.durable ?? true;
+  }
+
+  async put(key: string, body: Body, options: PutOptions): Promise<void> {
+    const file = await this.pathForWrite(key);
+    const meta: MetaFile = { contentType: options.contentType, metadata: options.metadata ?? {}, cacheControl: options.cacheControl };
+    try {
+      await this.writeAtomic(file, body);
+      const metaFile = await this.pathForWrite(`${META_DIR}/${key}.json`, true);
+      await this.writeAtomic(metaFile, Buffer.from(JSON.stringify(meta)));
+    } catch (error) {
+      throw mapFsError(error, key, 'write');
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    const file = await this.pathForRead(key);
+    try {
+      const info = await stat(file);
+      if (!info.isFile()) return null;
+      const meta = await this.readMeta(key);
+      return { key, size: info.size, lastModified: info.mtime, contentType: meta.contentType, metadata: meta.metadata };
+    } catch (error) {
+      if (isErrno(error, 'ENOENT', 'ENOTDIR')) return null;
+      throw mapFsError(error, key, 'read');
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return (await this.head(key)) !== null;
+  }
+
+  async get(key: string): Promise<StoredObject> {
+    const info = await this.head(key);
+    if (!info) throw new StorageError('STORAGE_OBJECT_NOT_FOUND', `No object at key "${key}" in ${this.root}.`, { details: { key } });
+    const file = await this.pathForRead(key);
+    return { ...info, body: createReadStream(file) };
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const file = await this.pathForRead(key);
+    try {
+      await unlink(file);
+    } catch (error) {
+      if (isErrno(error, 'ENOENT', 'ENOTDIR', 'EISDIR')) return false;
+      throw mapFsError(error, key, 'delete');
+    }
+    const metaFile = await this.pathForRead(`${META_DIR}/${key}.json`, true);
+    await rm(metaFile, { force: true }).catch(() => undefined);
+    await this.pruneEmptyFolders(path.dirname(file));
+    await this.pruneEmptyFolders(path.dirname(metaFile));
+    return true;
+  }
+
+  async deleteMany(keys: string[]): Promise<string[]> {
+    const deleted: string[] = [];
+    for (const key of keys) if (await this.delete(key)) deleted.push(key);
+    return deleted;
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    let count = 0;
+    // Collect first: deleting while walking would shift the listing under us.
+    const keys = (await this.walk(prefix)).map((o) => o.key);
+    for (const key of keys) if (await this.delete(key)) count++;
+    return count;
+  }
+
+  async list(prefix: string, options: { cursor?: string; limit?: number } = {}): Promise<ObjectListPage> {
+    const limit = Math.min(Math.max(options.limit ?? 1000, 1), 1000);
+    const all = await this.walk(prefix);
+    const after = options.cursor === undefined ? all : all.filter((o) => o.key > options.cursor!);
+    const objects = after.slice(0, limit);
+    const nextCursor = after.length > limit ? objects[objects.length - 1]!.key : undefined;
+    return { objects, nextCursor };
+  }
+
+  publicUrl(key: string): string {
+    return `${this.publicBaseUrl}/static/${keyToUrlPath(key)}`;
+  }
+
+  async signedUrl(key: string): Promise<string> {
+    return this.publicUrl(key);
+  }
+
+  async close(): Promise<void> {}
+
+  /** Every object under `prefix`, sorted by key as S3 sorts (byte order). */
+  private async walk(prefix: string): Promise<ObjectInfo[]> {
+    // Start at the deepest folder the prefix names, so listing one design reads one folder.
+    const folder = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+    const start = folder ? await this.pathForRead(folder) : this.root;
+    const found: ObjectInfo[] = [];
+    const visit = async (dir: string, keyPrefix: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (error) {
+        if (isErrno(error, 'ENOENT', 'ENOTDIR')) return;
+        throw mapFsError(error, keyPrefix, 'list');
+      }
+      for (const entry of entries) {
+        if (entry.name.startsWith('.')) continue; // temp files and the metadata folder
+        const key = `${keyPrefix}${entry.name}`;
+        if (entry.isDirectory()) {
+          if (prefix.startsWith(`${key}/`) || `${key}/`.startsWith(prefix)) await visit(path.join(dir, entry.name), `${key}/`);
+        } else if (entry.isFile() && key.startsWith(prefix)) {
+          const info = await stat(path.join(dir, entry.name)).catch(() => undefined);
+          if (info) found.push({ key, size: info.size, lastModified: info.mtime });
+        }
+      }
+    };
+    await visit(start, folder ? `${folder}/` : '');
+    return found.sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
+  }
+
+  private async writeAtomic(file: string, body: Body): Promise<void> {
+    const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+    try {
+      if (body instanceof Readable) {
+        await pipeline(body, createWriteStream(temp, { flags: 'wx' }));
+        if (this.durable) await fsyncPath(temp, 'r+');
+      } else if (this.durable) {
+        const handle = await open(temp, 'wx');
+        try {
+          await handle.writeFile(body);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      } else {
+        await writeFile(temp, body, { flag: 'wx' });
+      }
+      await rename(temp, file);
+      if (this.durable) await fsyncPath(path.dirname(file), 'r');
+    } catch (error) {
+      await rm(temp, { force: true }).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async readMeta(key: string): Promise<MetaFile> {
+    const fallback: MetaFile = { contentType: CONTENT_TYPES[path.extname(key).toLowerCase()] ?? 'application/octet-stream', metadata: {} };
+    try {
+      return { ...fallback, ...(JSON.parse(await readFile(await this.pathForRead(`${META_DIR}/${key}.json`, true), 'utf8')) as Partial<MetaFile>) };
+    } catch {
+      // Objects copied in by hand have no metadata file: their type comes from the extension.
+      return fallback;
+    }
+  }
+
+  private async pruneEmptyFolders(dir: string): Promise<void> {
+    for (let current = dir; current.startsWith(this.root + path.sep); current = path.dirname(current)) {
+      try {
+        await rmdir(current);
+      } catch {
+        return; // not empty, or already gone
+      }
+    }
+  }
+
+  private async getRealRoot(): Promise<string> {
+    if (!this.realRoot) {
+      await mkdir(this.root, { recursive: true });
+      this.realRoot = await realpath(this.root);
+    }
+    return this.realRoot;
+  }
+
+  /**
+   * The path of `key` under the root, refusing anything that would leave it. Keys are
+   * validated above the driver; this is the second wall, and the one that sees symlinks.
+   */
+  private async pathForRead(key: string, internal = false): Promise<string> {
+    const root = await this.getRealRoot();
+    const target = path.resolve(root, key);
+    if (!target.startsWith(root + path.sep) || (!internal && key.split('/').some((s) => s.startsWith('.')))) {
+      throw new StorageError('STORAGE_INVALID_KEY', `Key "${key}" resolves outside the storage root ${this.root}.`, { field: 'key' });
+    }
+    // A symlink inside the root must not lead out of it.
+    const real = await realpathOfExisting(target);
+    if (real !== root && !real.startsWith(root + path.sep)) {
+      throw new StorageError('STORAGE_INVALID_KEY', `Key "${key}" leads outside the storage root ${this.root} through a symbolic link.`, { field: 'key' });
+    }
+    return target;
+  }
+
+  private async pathForWrite(key: string, internal = false): Promise<string> {
+    const target = await this.pathForRead(key, internal);
+    try {
+      await mkdir(path.dirname(target), { recursive: true });
+    } catch (error) {
+      throw mapFsError(error, key, 'write');
+    }
+    // Check again now that the folders exist: one of them may have been a link created meanwhile.
+    return this.pathForRead(key, internal);
+  }
+}
+
+async function realpathOfExisting(target: string): Promise<string> {
+  const missing: string[] = [];
+  let current = target;
+  for (;;) {
+    try {
+      return path.join(await realpath(current), ...missing.reverse());
+    } catch (error) {
+      if (!isErrno(error, 'ENOENT', 'ENOTDIR')) throw error;
+      const parent = path.dirname(current);
+      if (parent === current) return target;
+      missing.push(path.basename(current));
+      current = parent;
+    }
+  }
+}
+
+async function fsyncPath(target: string, flags: 'r' | 'r+'): Promise<void> {
+  const handle = await open(target, flags);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function isErrno(error: unknown, ...codes: string[]): boolean {
+  return typeof error === 'object' && error !== null && codes.includes((error as NodeJS.ErrnoException).code ?? '');
+}
+
+function mapFsError(error: unknown, key: string, action: 'read' | 'write' | 'delete' | 'list'): StorageError {
+  if (error instanceof StorageError) return error;
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const where = `"${key}"`;
+  switch (code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new StorageError('STORAGE_DISK_FULL', `The disk holding LOCAL_STORAGE_PATH is full: could not ${action} ${where}. Free space or point LOCAL_STORAGE_PATH at a larger volume.`, { cause: error });
+    case 'EROFS':
+      return new StorageError('STORAGE_READ_ONLY', `LOCAL_STORAGE_PATH is on a read-only file system: could not ${action} ${where}. Mount it read-write or choose another folder.`, { cause: error });
+    case 'EACCES':
+    case 'EPERM':
+      return new StorageError('STORAGE_ACCESS_DENIED', `Permission denied to ${action} ${where} under LOCAL_STORAGE_PATH. Make the folder writable by this process (e.g. chown or chmod -R u+rwX).`, { cause: error });
+    case 'ENOENT':
+      return new StorageError('STORAGE_OBJECT_NOT_FOUND', `No object at key ${where}.`, { cause: error });
+    case 'EMFILE':
+    case 'ENFILE':
+    case 'EBUSY':
+    case 'EAGAIN':
+      return new StorageError('STORAGE_UNAVAILABLE', `The file system is busy (${code}) while trying to ${action} ${where}; retry shortly.`, { cause: error, retryable: true });
+    default:
+      return new StorageError('STORAGE_ERROR', `Could not ${action} ${where} on local storage: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  }
+}

@@ -1,0 +1,102 @@
+import { PassThrough, Readable } from 'node:stream';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { assertValidKey, assertValidPrefix } from './keys.js';
+import type { Body, ObjectInfo, ObjectListPage, ObjectStoreDriver, PutOptions, StoredObject } from './object-store.js';
+import { noopObserver, type StorageObserver } from './storage-metrics.js';
+import { StorageError } from './storage-errors.js';
+
+/**
+ * The facade every caller uses instead of a driver: keys are checked once here (so no
+ * driver sees a hostile key), unknown failures become StorageErrors, and uploads are
+ * measured. Drivers stay thin.
+ */
+export class ObjectStorage {
+  constructor(
+    readonly driver: ObjectStoreDriver,
+    private readonly logger: Logger,
+    private readonly observer: StorageObserver = noopObserver,
+  ) {}
+
+  get kind(): ObjectStoreDriver['kind'] {
+    return this.driver.kind;
+  }
+
+  /** Stores `body` at `key`; returns the number of bytes written. */
+  async put(key: string, body: Body, options: PutOptions & { kind?: string }): Promise<number> {
+    assertValidKey(key);
+    const started = performance.now();
+    let bytes = 0;
+    let data: Body = body;
+    if (body instanceof Readable) {
+      const counter = new PassThrough();
+      counter.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      body.on('error', (error) => counter.destroy(error));
+      data = body.pipe(counter);
+    } else {
+      bytes = body.byteLength;
+    }
+    await this.run('put', () => this.driver.put(key, data, options));
+    this.observer.uploaded({ kind: options.kind ?? 'other', bytes, seconds: (performance.now() - started) / 1000 });
+    this.logger.debug({ key, bytes }, 'stored object');
+    return bytes;
+  }
+
+  head(key: string): Promise<ObjectInfo | null> {
+    return this.run('head', () => this.driver.head(assertValidKey(key)));
+  }
+
+  exists(key: string): Promise<boolean> {
+    return this.run('exists', () => this.driver.exists(assertValidKey(key)));
+  }
+
+  get(key: string): Promise<StoredObject> {
+    return this.run('get', () => this.driver.get(assertValidKey(key)));
+  }
+
+  delete(key: string): Promise<boolean> {
+    return this.run('delete', () => this.driver.delete(assertValidKey(key)));
+  }
+
+  deleteMany(keys: string[]): Promise<string[]> {
+    keys.forEach(assertValidKey);
+    return this.run('deleteMany', () => this.driver.deleteMany(keys));
+  }
+
+  deletePrefix(prefix: string): Promise<number> {
+    // An empty prefix would empty the whole bucket: never what a caller of this method means.
+    if (!prefix) throw new StorageError('STORAGE_INVALID_KEY', 'deletePrefix needs a non-empty prefix such as designs/<uuid>/.', { field: 'prefix' });
+    return this.run('deletePrefix', () => this.driver.deletePrefix(assertValidPrefix(prefix)));
+  }
+
+  list(prefix: string, options?: { cursor?: string; limit?: number }): Promise<ObjectListPage> {
+    return this.run('list', () => this.driver.list(assertValidPrefix(prefix), options));
+  }
+
+  publicUrl(key: string): string {
+    return this.driver.publicUrl(assertValidKey(key));
+  }
+
+  signedUrl(key: string, expiresInSeconds: number): Promise<string> {
+    if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > 604_800) {
+      throw new StorageError('STORAGE_ERROR', `Signed URL expiry must be a whole number of seconds from 1 to 604800 (7 days), got ${expiresInSeconds}.`, { field: 'expiration' });
+    }
+    return this.run('signedUrl', () => this.driver.signedUrl(assertValidKey(key), expiresInSeconds));
+  }
+
+  close(): Promise<void> {
+    return this.driver.close();
+  }
+
+  private async run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      const wrapped = error instanceof AppError
+        ? error
+        : new StorageError('STORAGE_ERROR', `Storage ${operation} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+      this.observer.failed({ operation, code: wrapped.code });
+      throw wrapped;
+    }
+  }
+}

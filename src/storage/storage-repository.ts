@@ -1,0 +1,27 @@
+import type { AssetKind } from './keys.js';
+import type { Body } from './object-store.js';
+
+/**
+ * The seed's domain port (`storage_repository.py`): where a design's rendered assets live.
+ *
+ * Errors: design ids that are not UUIDs throw ValidationError INVALID_DESIGN_ID before any
+ * I/O; storage failures throw StorageError with a stable code and `retryable` set when
+ * trying again can help (unreachable, throttled).
+ */
+export interface StorageRepository {
+  /** Stores `designs/{designId}/preview.png` and returns its URL. */
+  uploadDesignPreview(designId: string, data: Body): Promise<string>;
+  /** Stores `designs/{designId}/thumbnail.png` and returns its URL. */
+  uploadDesignThumbnail(designId: string, data: Body): Promise<string>;
+  /** Stores any asset kind of a design (more sizes may come); returns its URL. */
+  uploadDesignAsset(designId: string, kind: AssetKind, data: Body): Promise<string>;
+  /** Removes every object under `designs/{designId}/`; returns how many were removed. */
+  deleteDesignAssets(designId: string): Promise<number>;
+  /**
+   * The URL to hand out now for a stored asset: public, CloudFront or, for private buckets,
+   * freshly signed. Takes the storage key recorded when the asset was uploaded.
+   */
+  urlFor(key: string): Promise<string>;
+  /** The key an asset of a design is stored under. */
+  keyFor(designId: string, kind: AssetKind): string;
+}
