@@ -127,6 +127,7 @@ const schema = z.object({
   RENDER_MAX_RETRIES: int('RENDER_MAX_RETRIES', 0, 20).default(3),
   RENDER_BACKOFF_MS: int('RENDER_BACKOFF_MS', 0, 3_600_000).default(1000),
   PENDING_SWEEP_AFTER: duration('PENDING_SWEEP_AFTER').default(30_000),
+  RENDER_LEASE: duration('RENDER_LEASE').default(30_000),
   PNG_COMPRESSION_LEVEL: int('PNG_COMPRESSION_LEVEL', 0, 9).default(6),
   // HTTP and auth.
   HOST: text.default('0.0.0.0'),
@@ -164,6 +165,8 @@ export interface Settings {
   renderMaxRetries: number;
   renderBackoffMs: number;
   pendingSweepAfterMs: number;
+  /** How long a worker's claim on a design lasts; a crashed worker's design is taken over after it. */
+  renderLeaseMs: number;
   pngCompressionLevel: number;
   host: string;
   port: number;
@@ -240,6 +243,7 @@ export function loadConfig(env: Environment = process.env, options: { envFile?: 
     renderMaxRetries: e.RENDER_MAX_RETRIES,
     renderBackoffMs: e.RENDER_BACKOFF_MS,
     pendingSweepAfterMs: e.PENDING_SWEEP_AFTER,
+    renderLeaseMs: e.RENDER_LEASE,
     pngCompressionLevel: e.PNG_COMPRESSION_LEVEL,
     host: e.HOST,
     port: e.PORT,

@@ -1,0 +1,104 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose';
+import type { Settings } from '../config.js';
+import { AppError, ConfigError } from '../errors.js';
+
+/** Authentication failed: the request gets 401 whatever the detail. */
+export class AuthError extends AppError {
+  constructor(message: string, cause?: unknown) {
+    super('UNAUTHORIZED', message, { cause });
+  }
+}
+
+const DEV_SECRET_FILE = 'jwt-secret';
+const MIN_SECRET_BYTES = 32;
+
+/**
+ * The HS256 secret: JWT_SECRET, or in the embedded default a development secret generated
+ * once and kept under DATA_DIR so tokens survive restarts. Production without JWT_SECRET
+ * (and without JWKS_URL) refuses to start.
+ */
+export async function resolveJwtSecret(settings: Pick<Settings, 'jwtSecret' | 'jwksUrl' | 'isProduction' | 'dataDir'>): Promise<{ secret: string; source: 'env' | 'dev-file' | 'none' }> {
+  if (settings.jwtSecret) {
+    if (Buffer.byteLength(settings.jwtSecret) < MIN_SECRET_BYTES) {
+      throw new ConfigError(`JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes long (e.g. openssl rand -hex 32).`, 'JWT_SECRET');
+    }
+    return { secret: settings.jwtSecret, source: 'env' };
+  }
+  if (settings.isProduction) {
+    if (settings.jwksUrl) return { secret: '', source: 'none' };
+    throw new ConfigError('JWT_SECRET is required when NODE_ENV=production (generate one with: openssl rand -hex 32), or set JWKS_URL for an identity provider.', 'JWT_SECRET');
+  }
+  const file = path.join(settings.dataDir, DEV_SECRET_FILE);
+  try {
+    const existing = (await readFile(file, 'utf8')).trim();
+    if (existing.length >= MIN_SECRET_BYTES) return { secret: existing, source: 'dev-file' };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  await mkdir(settings.dataDir, { recursive: true });
+  const secret = randomBytes(32).toString('hex');
+  try {
+    // 'wx': if another process created it meanwhile, theirs wins and we read it back.
+    await writeFile(file, `${secret}\n`, { flag: 'wx', mode: 0o600 });
+    return { secret, source: 'dev-file' };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return { secret: (await readFile(file, 'utf8')).trim(), source: 'dev-file' };
+  }
+}
+
+/** `1h`, `30m`, `7d`, `3600` (seconds). */
+export function parseTtl(ttl: string): number {
+  const match = /^(\d+)\s*([smhd]?)$/.exec(ttl.trim());
+  if (!match || Number(match[1]) <= 0) throw new AppError('INVALID_TTL', `--ttl must be a positive duration such as 30m, 1h or 7d, got "${ttl}".`, { field: 'ttl' });
+  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86_400 }[match[2] as '' | 's' | 'm' | 'h' | 'd'];
+  return Number(match[1]) * unit;
+}
+
+/** A development token: HS256, `sub` = the user. */
+export async function mintToken(options: { secret: string; userId: string; ttlSeconds: number }): Promise<string> {
+  if (!options.userId.trim()) throw new AppError('INVALID_USER', '--user must be a non-empty user id.', { field: 'user' });
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(options.userId)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + options.ttlSeconds)
+    .sign(new TextEncoder().encode(options.secret));
+}
+
+export type TokenVerifier = (token: string) => Promise<{ userId: string }>;
+
+/**
+ * Verifies Bearer tokens: HS256 with the secret, RS256/ES256 through JWKS_URL when set.
+ * The algorithm list is fixed here, so `alg: none` and algorithm-confusion tokens fail.
+ */
+export function createTokenVerifier(options: { secret: string; jwksUrl?: string }): TokenVerifier {
+  const hmacKey = options.secret ? new TextEncoder().encode(options.secret) : undefined;
+  const jwks: JWTVerifyGetKey | undefined = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : undefined;
+  return async (token) => {
+    let alg: unknown;
+    try {
+      alg = JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')).alg;
+    } catch {
+      throw new AuthError('Malformed token: expected a JWT (header.payload.signature).');
+    }
+    try {
+      const { payload } =
+        alg === 'HS256' && hmacKey
+          ? await jwtVerify(token, hmacKey, { algorithms: ['HS256'] })
+          : jwks && (alg === 'RS256' || alg === 'ES256')
+            ? await jwtVerify(token, jwks, { algorithms: ['RS256', 'ES256'] })
+            : (() => { throw new AuthError(`Tokens signed with "${String(alg)}" are not accepted.`); })();
+      if (typeof payload.sub !== 'string' || payload.sub === '') throw new AuthError('The token has no subject (sub claim).');
+      if (payload.exp === undefined) throw new AuthError('The token has no expiry (exp claim).');
+      return { userId: payload.sub };
+    } catch (error) {
+      if (error instanceof AuthError) throw error;
+      if (error instanceof joseErrors.JWTExpired) throw new AuthError('The token has expired: mint a new one (customify token --user <id>).', error);
+      throw new AuthError('Invalid token: its signature or claims do not verify.', error);
+    }
+  };
+}

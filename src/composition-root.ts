@@ -1,0 +1,106 @@
+import type { Settings } from './config.js';
+import { closeDatabase, createDatabase, type Database } from './db/database.js';
+import { migrateToLatest } from './db/migrate.js';
+import { DesignRepository } from './designs/design-repository.js';
+import { DesignService } from './designs/design-service.js';
+import { describeError } from './errors.js';
+import { BullmqRenderQueue, BullmqRenderWorker } from './jobs/bullmq.queue.js';
+import { InProcessRenderQueue } from './jobs/in-process.queue.js';
+import { startSweep, sweepStaleDesigns } from './jobs/pending-sweep.js';
+import { createRenderDesignTask, type RenderDesignTask } from './jobs/render-design.task.js';
+import type { RenderQueue, RenderWorker } from './jobs/render-queue.js';
+import type { RetryPolicy } from './jobs/retry-policy.js';
+import type { Logger } from './logger.js';
+import { Metrics } from './metrics.js';
+import { renderDesignAssets } from './rendering/index.js';
+import { createStorageLayer, type StorageLayer } from './storage/index.js';
+
+/** What a process runs: the API (with the in-process worker when there is no Redis), or BullMQ workers only. */
+export type Role = 'serve' | 'worker' | 'cli';
+
+export interface Container {
+  settings: Readonly<Settings>;
+  logger: Logger;
+  db: Database;
+  designs: DesignRepository;
+  storage: StorageLayer;
+  queue: RenderQueue;
+  /** Set for `serve` without Redis (in-process) and for `worker`. */
+  worker: RenderWorker | undefined;
+  task: RenderDesignTask;
+  service: DesignService;
+  metrics: Metrics;
+  /** Starts the worker, queues designs a crash left behind, and starts the periodic sweep. */
+  startBackground(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The only place that picks implementations: database dialect, storage driver, queue adapter. */
+export async function buildContainer(settings: Readonly<Settings>, options: { logger: Logger; role: Role; migrate?: boolean }): Promise<Container> {
+  const { logger, role } = options;
+  const db = createDatabase(settings.databaseUrl);
+  const closers: Array<() => Promise<void>> = [() => closeDatabase(db)];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close().catch((error: unknown) => logger.warn(`While closing: ${describeError(error)}`));
+    closers.length = 0;
+  };
+  try {
+    if (options.migrate ?? true) {
+      const { applied } = await migrateToLatest(db);
+      if (applied.length > 0) logger.info({ applied }, `Applied ${applied.length} migration(s)`);
+    }
+    const designs = new DesignRepository(db);
+    let queueRef: RenderQueue | undefined;
+    const metrics = new Metrics({ queueDepth: () => queueRef?.depth() ?? Promise.resolve(0) });
+    const storage = await createStorageLayer(settings, { logger, observer: metrics.storageObserver });
+    closers.push(() => storage.storage.close());
+    const policy: RetryPolicy = { maxRetries: settings.renderMaxRetries, backoffMs: settings.renderBackoffMs };
+    const task = createRenderDesignTask({
+      designs,
+      storage: storage.repository,
+      renderAssets: (spec) => renderDesignAssets(spec, { compressionLevel: settings.pngCompressionLevel }),
+      logger,
+      leaseMs: settings.renderLeaseMs,
+      observer: metrics.renderObserver,
+    });
+
+    let queue: RenderQueue;
+    let worker: RenderWorker | undefined;
+    if (settings.redisUrl) {
+      const shared = { redisUrl: settings.redisUrl, queueName: settings.renderQueueName, policy, logger };
+      queue = new BullmqRenderQueue(shared);
+      if (role === 'worker') worker = new BullmqRenderWorker({ ...shared, task, concurrency: settings.renderConcurrency });
+    } else {
+      if (role === 'worker') throw new Error('customify worker needs REDIS_URL (redis://host:6379): without it, `customify serve` renders in-process.');
+      const inProcess = new InProcessRenderQueue({ task, policy, concurrency: settings.renderConcurrency, logger });
+      queue = inProcess;
+      if (role === 'serve') worker = inProcess;
+    }
+    queueRef = queue;
+    // Workers close before the queue and the database they use.
+    closers.push(() => queue.close());
+    if (worker && (worker as unknown) !== queue) closers.push(() => worker.close());
+
+    const service = new DesignService({ designs, storage: storage.repository, queue, logger });
+    let stopSweep: (() => Promise<void>) | undefined;
+
+    return {
+      settings, logger, db, designs, storage, queue, worker, task, service, metrics,
+      async startBackground() {
+        if (worker) await worker.start();
+        if (role === 'cli') return;
+        const sweepDeps = { designs, queue, logger, pendingAfterMs: settings.pendingSweepAfterMs };
+        // At start, every PENDING design is queued, not only old ones: an in-process queue lost them all.
+        await sweepStaleDesigns(sweepDeps, { pendingBefore: new Date(), limit: 10_000 }).catch((error: unknown) =>
+          logger.warn(`Could not queue leftover designs at start: ${describeError(error)}`),
+        );
+        stopSweep = startSweep(sweepDeps, Math.max(1000, Math.min(settings.pendingSweepAfterMs / 2, 10_000)));
+        closers.push(() => stopSweep!());
+      },
+      close: closeAll,
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}

@@ -1,0 +1,101 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { AppError, describeError } from '../errors.js';
+import type { DB } from './schema.js';
+
+/** The one database handle the service passes around. */
+export type Database = Kysely<DB>;
+
+export type DialectName = 'sqlite' | 'postgres';
+
+export interface DatabaseOptions {
+  /** PostgreSQL pool size. */
+  poolMax?: number;
+  /**
+   * Called when an idle PostgreSQL connection breaks (server restart, network cut). `pg`
+   * has already dropped that connection and the next query opens a new one, so this is
+   * for logging; without a listener such an error would crash the process.
+   */
+  onPoolError?: (error: Error) => void;
+}
+
+const SQLITE_MEMORY = ':memory:';
+const INT8_OID = 20;
+
+function unsupportedUrl(databaseUrl: string): AppError {
+  return new AppError(
+    'DATABASE_URL_UNSUPPORTED',
+    `Unsupported database URL "${redact(databaseUrl)}": use sqlite:<file> (for example sqlite:./data/customify.db), sqlite::memory:, or postgres://user@host:5432/db.`,
+    { field: 'DATABASE_URL' },
+  );
+}
+
+/** Which dialect a database URL selects. Throws DATABASE_URL_UNSUPPORTED for anything else. */
+export function dialectOf(databaseUrl: string): DialectName {
+  if (/^sqlite:.+/.test(databaseUrl)) return 'sqlite';
+  if (/^postgres(ql)?:\/\/.+/.test(databaseUrl)) return 'postgres';
+  throw unsupportedUrl(databaseUrl);
+}
+
+/** `sqlite:./data/x.db`, `sqlite:/abs/x.db`, `sqlite:///abs/x.db` or `sqlite::memory:` → the file path. */
+export function sqlitePathOf(databaseUrl: string): string {
+  let path = databaseUrl.slice('sqlite:'.length);
+  if (path.startsWith('//')) path = path.slice(2);
+  if (path === '') throw unsupportedUrl(databaseUrl);
+  return path;
+}
+
+/**
+ * Builds the Kysely instance for `databaseUrl`. Nothing is opened until the first query:
+ * the SQLite file (and its folder) is created then, and PostgreSQL connects on demand.
+ */
+export function createDatabase(databaseUrl: string, options: DatabaseOptions = {}): Database {
+  const dialect = dialectOf(databaseUrl);
+  if (dialect === 'sqlite') {
+    const path = sqlitePathOf(databaseUrl);
+    return new Kysely<DB>({ dialect: new SqliteDialect({ database: async () => openSqlite(path) }) });
+  }
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: options.poolMax ?? 10,
+    // Timestamps are epoch-ms `bigint` columns: read them (and counts) as numbers, as
+    // SQLite does. Scoped to this pool, unlike pg.types.setTypeParser.
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === INT8_OID && format !== 'binary' ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+  });
+  pool.on('error', options.onPoolError ?? (() => {}));
+  return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+}
+
+function openSqlite(path: string): SqliteDatabase.Database {
+  try {
+    if (path !== SQLITE_MEMORY) mkdirSync(dirname(resolve(path)), { recursive: true });
+    const database = new SqliteDatabase(path);
+    // busy_timeout first, so the other pragmas wait for a concurrent process rather than fail.
+    database.pragma('busy_timeout = 5000');
+    if (path !== SQLITE_MEMORY) database.pragma('journal_mode = WAL');
+    database.pragma('foreign_keys = ON');
+    return database;
+  } catch (error) {
+    throw new AppError(
+      'DATABASE_UNAVAILABLE',
+      `Cannot open the SQLite database at ${path}: ${describeError(error)}. Check that the folder is writable, or set DATABASE_URL.`,
+      { cause: error },
+    );
+  }
+}
+
+/** Closes the pool or file handle; the instance cannot be used afterwards. */
+export async function closeDatabase(db: Database): Promise<void> {
+  await db.destroy();
+}
+
+/** The URL without its password, for messages and logs. */
+export function redact(databaseUrl: string): string {
+  return databaseUrl.replace(/^(postgres(?:ql)?:\/\/[^:@/]*:)[^@/]*@/, '$1***@');
+}

@@ -1,0 +1,435 @@
+import { AppError, ValidationError, describeError } from '../errors.js';
+import type { Database } from '../db/database.js';
+import type { DesignRow, NewDesignRow } from '../db/schema.js';
+import { isDesignId } from '../storage/keys.js';
+import { DESIGN_STATUSES, assertTransition, isDesignStatus, type Design, type DesignData, type DesignStatus } from './design.js';
+
+export const DEFAULT_LIST_LIMIT = 20;
+export const MAX_LIST_LIMIT = 100;
+/** Error recorded on designs whose stored objects a cleanup deleted. */
+export const ASSETS_REMOVED_ERROR = 'Assets removed by cleanup';
+
+export interface ListOptions {
+  /** 1 to MAX_LIST_LIMIT; DEFAULT_LIST_LIMIT when omitted. */
+  limit?: number;
+  /** `nextCursor` of the previous page, unchanged; omit for the newest designs. */
+  cursor?: string | null;
+}
+
+export interface DesignPage {
+  items: Design[];
+  /** Opaque; null on the last page. */
+  nextCursor: string | null;
+}
+
+export interface FindStaleOptions {
+  /** PENDING designs not touched since this instant are stale (their queue job was probably lost). */
+  pendingBefore: Date;
+  /** RENDERING designs whose lease ended at or before this instant are stale (crashed worker). Default: now. */
+  leaseExpiredBefore?: Date;
+  limit?: number;
+}
+
+export interface PublishedAssets {
+  previewKey: string;
+  thumbnailKey: string;
+}
+
+// Lists of ids are sent in chunks well under SQLite's and PostgreSQL's bound-parameter limits.
+const ID_CHUNK = 500;
+
+/**
+ * Designs in the database. Every status change is one compare-and-set UPDATE (`WHERE id = ?
+ * AND status ...`, RETURNING the row), so of two workers or two processes racing on the same
+ * design exactly one wins and the other gets null. "Now" comes from the injected clock, never
+ * from the database server, so tests can move time.
+ *
+ * A lease is expired when `lease_until <= now`: releaseLease() sets it to now so that an
+ * immediate retry can reclaim the design.
+ *
+ * Errors: ValidationError INVALID_CURSOR / INVALID_LIMIT for bad list options; AppError
+ * INVALID_STATUS_TRANSITION from requestRerender(); DESIGN_ALREADY_EXISTS from create();
+ * any database failure as AppError DATABASE_UNAVAILABLE (retryable: connection lost, busy,
+ * deadlock) or DATABASE_ERROR (not retryable), with the driver's error as `cause`.
+ * Lookups by an id that is not a UUID find nothing rather than throw.
+ */
+export class DesignRepository {
+  constructor(
+    private readonly db: Database,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  async create(design: Design): Promise<Design> {
+    try {
+      const row = await this.db.insertInto('designs').values(toRow(design)).returningAll().executeTakeFirstOrThrow();
+      return toDesign(row);
+    } catch (error) {
+      if (isUniqueViolation(error)) {
+        throw new AppError('DESIGN_ALREADY_EXISTS', `A design with id ${design.id} already exists; create it with a new id.`, { cause: error, details: { designId: design.id } });
+      }
+      throw databaseError('creating a design', error);
+    }
+  }
+
+  async findById(id: string): Promise<Design | null> {
+    if (!isDesignId(id)) return null;
+    const row = await this.run('reading a design', () =>
+      this.db.selectFrom('designs').selectAll().where('id', '=', id.toLowerCase()).executeTakeFirst());
+    return row ? toDesign(row) : null;
+  }
+
+  /** Null both when the design does not exist and when someone else owns it: callers answer 404 for both. */
+  async findByIdForOwner(id: string, ownerId: string): Promise<Design | null> {
+    if (!isDesignId(id)) return null;
+    const row = await this.run('reading a design', () =>
+      this.db.selectFrom('designs').selectAll().where('id', '=', id.toLowerCase()).where('owner_id', '=', ownerId).executeTakeFirst());
+    return row ? toDesign(row) : null;
+  }
+
+  /** The owner's designs, newest first (ties on created_at broken by id), one keyset page at a time. */
+  async listByOwner(ownerId: string, options: ListOptions = {}): Promise<DesignPage> {
+    const limit = checkLimit(options.limit);
+    const after = options.cursor == null || options.cursor === '' ? null : decodeCursor(options.cursor);
+    const rows = await this.run('listing designs', () => {
+      let query = this.db.selectFrom('designs').selectAll().where('owner_id', '=', ownerId);
+      if (after) {
+        query = query.where((eb) =>
+          eb.or([eb('created_at', '<', after.createdAt), eb.and([eb('created_at', '=', after.createdAt), eb('id', '<', after.id)])]));
+      }
+      return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
+    });
+    const items = rows.slice(0, limit).map(toDesign);
+    const last = items.at(-1);
+    return { items, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+  }
+
+  /**
+   * PENDING → RENDERING, or RENDERING → RENDERING when the previous lease has expired.
+   * Counts the attempt and leases the design until now + leaseMs; the last error is kept.
+   * Null when the design is missing, PUBLISHED, FAILED, or leased by another worker.
+   */
+  async claimForRendering(id: string, leaseMs: number): Promise<Design | null> {
+    if (!isDesignId(id)) return null;
+    if (!Number.isFinite(leaseMs) || leaseMs <= 0) {
+      throw new ValidationError('INVALID_LEASE', `leaseMs must be a positive number of milliseconds, got ${leaseMs}`, 'leaseMs');
+    }
+    const now = this.clock().getTime();
+    const row = await this.run('claiming a design for rendering', () =>
+      this.db
+        .updateTable('designs')
+        .set((eb) => ({ status: 'RENDERING', attempts: eb('attempts', '+', 1), lease_until: now + Math.ceil(leaseMs), updated_at: now }))
+        .where('id', '=', id.toLowerCase())
+        .where((eb) =>
+          eb.or([
+            eb('status', '=', 'PENDING'),
+            eb.and([eb('status', '=', 'RENDERING'), eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)])]),
+          ]))
+        .returningAll()
+        .executeTakeFirst());
+    return row ? toDesign(row) : null;
+  }
+
+  /**
+   * Between retries: stays RENDERING, records the error and ends the lease now, so the retry
+   * (or, if this worker dies, the sweep) can claim it at once. Null unless RENDERING.
+   */
+  async releaseLease(id: string, error: string): Promise<Design | null> {
+    if (!isDesignId(id)) return null;
+    const now = this.clock().getTime();
+    const row = await this.run('releasing a render lease', () =>
+      this.db
+        .updateTable('designs')
+        .set({ lease_until: now, error, updated_at: now })
+        .where('id', '=', id.toLowerCase())
+        .where('status', '=', 'RENDERING')
+        .returningAll()
+        .executeTakeFirst());
+    return row ? toDesign(row) : null;
+  }
+
+  /** RENDERING → PUBLISHED with the stored keys; clears error and lease. Null if not RENDERING (the CAS lost). */
+  async markPublished(id: string, assets: PublishedAssets): Promise<Design | null> {
+    if (!isDesignId(id)) return null;
+    const now = this.clock().getTime();
+    const row = await this.run('publishing a design', () =>
+      this.db
+        .updateTable('designs')
+        .set({
+          status: 'PUBLISHED',
+          preview_key: assets.previewKey,
+          thumbnail_key: assets.thumbnailKey,
+          published_at: now,
+          error: null,
+          lease_until: null,
+          updated_at: now,
+        })
+        .where('id', '=', id.toLowerCase())
+        .where('status', '=', 'RENDERING')
+        .returningAll()
+        .executeTakeFirst());
+    return row ? toDesign(row) : null;
+  }
+
+  /** RENDERING → FAILED with the error a user can act on; clears the lease. Null if not RENDERING. */
+  async markFailed(id: string, error: string): Promise<Design | null> {
+    if (!isDesignId(id)) return null;
+    const now = this.clock().getTime();
+    const row = await this.run('marking a design failed', () =>
+      this.db
+        .updateTable('designs')
+        .set({ status: 'FAILED', error, lease_until: null, updated_at: now })
+        .where('id', '=', id.toLowerCase())
+        .where('status', '=', 'RENDERING')
+        .returningAll()
+        .executeTakeFirst());
+    return row ? toDesign(row) : null;
+  }
+
+  /**
+   * PUBLISHED or FAILED → PENDING, attempts back to 0, error cleared (the old keys and
+   * published_at stay until the new render replaces them). Null when the design does not
+   * exist or is not the owner's; throws INVALID_STATUS_TRANSITION when it is PENDING or
+   * RENDERING.
+   */
+  async requestRerender(id: string, ownerId: string): Promise<Design | null> {
+    if (!isDesignId(id)) return null;
+    // The CAS can lose to a concurrent change between the UPDATE and the read that explains
+    // the refusal; re-read and retry a few times rather than report a stale reason.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const now = this.clock();
+      const row = await this.run('requesting a re-render', () =>
+        this.db
+          .updateTable('designs')
+          .set({ status: 'PENDING', attempts: 0, error: null, lease_until: null, updated_at: now.getTime() })
+          .where('id', '=', id.toLowerCase())
+          .where('owner_id', '=', ownerId)
+          .where('status', 'in', ['PUBLISHED', 'FAILED'])
+          .returningAll()
+          .executeTakeFirst());
+      if (row) return toDesign(row);
+      const current = await this.findByIdForOwner(id, ownerId);
+      if (!current) return null;
+      assertTransition(current, 'PENDING', now);
+    }
+    throw new AppError('DESIGN_CONTENDED', `Design ${id} changed status repeatedly while a re-render was requested; try again.`, { retryable: true, details: { designId: id } });
+  }
+
+  /** True when a row was deleted. With `ownerId`, only the owner's design is deleted. */
+  async delete(id: string, ownerId?: string): Promise<boolean> {
+    if (!isDesignId(id)) return false;
+    const result = await this.run('deleting a design', () => {
+      let query = this.db.deleteFrom('designs').where('id', '=', id.toLowerCase());
+      if (ownerId !== undefined) query = query.where('owner_id', '=', ownerId);
+      return query.executeTakeFirst();
+    });
+    return result.numDeletedRows > 0n;
+  }
+
+  /**
+   * Designs whose render job was probably lost, oldest update first: PENDING and untouched
+   * since `pendingBefore`, or RENDERING with an expired lease (the worker crashed). Used by
+   * the sweep that re-enqueues them and by crash recovery at start.
+   */
+  async findStale(options: FindStaleOptions): Promise<Design[]> {
+    const limit = options.limit ?? MAX_LIST_LIMIT;
+    if (!Number.isSafeInteger(limit) || limit < 1) {
+      throw new ValidationError('INVALID_LIMIT', `limit must be a positive whole number, got ${limit}`, 'limit');
+    }
+    const pendingBefore = options.pendingBefore.getTime();
+    const leaseExpiredBefore = (options.leaseExpiredBefore ?? this.clock()).getTime();
+    const rows = await this.run('finding stale designs', () =>
+      this.db
+        .selectFrom('designs')
+        .selectAll()
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('status', '=', 'PENDING'), eb('updated_at', '<', pendingBefore)]),
+            eb.and([eb('status', '=', 'RENDERING'), eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', leaseExpiredBefore)])]),
+          ]))
+        .orderBy('updated_at', 'asc')
+        .orderBy('id', 'asc')
+        .limit(limit)
+        .execute());
+    return rows.map(toDesign);
+  }
+
+  /** The designs among `ids` that exist, in no particular order. Ids that are not UUIDs are ignored. */
+  async findByIds(ids: readonly string[]): Promise<Design[]> {
+    const designs: Design[] = [];
+    for (const chunk of chunks(validIds(ids))) {
+      const rows = await this.run('reading designs', () => this.db.selectFrom('designs').selectAll().where('id', 'in', chunk).execute());
+      designs.push(...rows.map(toDesign));
+    }
+    return designs;
+  }
+
+  /**
+   * After a cleanup deleted their stored objects: forgets the keys and records why. The
+   * status is left alone. Returns how many designs were updated.
+   */
+  async clearAssets(ids: readonly string[]): Promise<number> {
+    const now = this.clock().getTime();
+    let updated = 0;
+    for (const chunk of chunks(validIds(ids))) {
+      const result = await this.run('clearing design assets', () =>
+        this.db
+          .updateTable('designs')
+          .set({ preview_key: null, thumbnail_key: null, error: ASSETS_REMOVED_ERROR, updated_at: now })
+          .where('id', 'in', chunk)
+          .executeTakeFirst());
+      updated += Number(result.numUpdatedRows);
+    }
+    return updated;
+  }
+
+  /** Which of `ids` have a design row (lowercased), for finding orphaned stored objects. */
+  async existingIds(ids: readonly string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (const chunk of chunks(validIds(ids))) {
+      const rows = await this.run('checking design ids', () => this.db.selectFrom('designs').select('id').where('id', 'in', chunk).execute());
+      for (const row of rows) found.add(row.id);
+    }
+    return found;
+  }
+
+  /** Number of designs in each status, every status present (0 when none), for metrics. */
+  async countByStatus(): Promise<Record<DesignStatus, number>> {
+    const rows = await this.run('counting designs', () =>
+      this.db.selectFrom('designs').select((eb) => ['status', eb.fn.countAll<number | string | bigint>().as('count')]).groupBy('status').execute());
+    const counts = Object.fromEntries(DESIGN_STATUSES.map((status) => [status, 0])) as Record<DesignStatus, number>;
+    for (const row of rows) {
+      if (isDesignStatus(row.status)) counts[row.status] = Number(row.count);
+    }
+    return counts;
+  }
+
+  private async run<T>(operation: string, query: () => Promise<T>): Promise<T> {
+    try {
+      return await query();
+    } catch (error) {
+      throw databaseError(operation, error);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Rows ↔ entity: the one place that knows the column names and encodings.
+
+function toRow(design: Design): NewDesignRow {
+  return {
+    id: design.id,
+    owner_id: design.ownerId,
+    product_type: design.productType,
+    design_data: JSON.stringify(design.designData),
+    status: design.status,
+    preview_key: design.previewKey,
+    thumbnail_key: design.thumbnailKey,
+    error: design.error,
+    attempts: design.attempts,
+    lease_until: design.leaseUntil?.getTime() ?? null,
+    created_at: design.createdAt.getTime(),
+    updated_at: design.updatedAt.getTime(),
+    published_at: design.publishedAt?.getTime() ?? null,
+  };
+}
+
+function toDesign(row: DesignRow): Design {
+  if (!isDesignStatus(row.status)) {
+    throw new AppError('DATABASE_ERROR', `Design ${row.id} has an unknown status ${JSON.stringify(row.status)} in the database.`, { details: { designId: row.id } });
+  }
+  return {
+    id: row.id,
+    ownerId: row.owner_id,
+    productType: row.product_type,
+    designData: JSON.parse(row.design_data) as DesignData,
+    status: row.status,
+    previewKey: row.preview_key,
+    thumbnailKey: row.thumbnail_key,
+    error: row.error,
+    attempts: Number(row.attempts),
+    leaseUntil: toDate(row.lease_until),
+    createdAt: new Date(Number(row.created_at)),
+    updatedAt: new Date(Number(row.updated_at)),
+    publishedAt: toDate(row.published_at),
+  };
+}
+
+function toDate(epochMs: number | null): Date | null {
+  return epochMs === null ? null : new Date(Number(epochMs));
+}
+
+// ---------------------------------------------------------------------------------------
+// Cursors: base64url of "<created_at epoch ms>:<id>", the sort key of the last item shown.
+
+interface CursorPosition {
+  createdAt: number;
+  id: string;
+}
+
+function encodeCursor(design: Design): string {
+  return Buffer.from(`${design.createdAt.getTime()}:${design.id}`, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): CursorPosition {
+  const match = /^[A-Za-z0-9_-]{1,200}$/.test(cursor) ? /^(\d{1,15}):(.+)$/.exec(Buffer.from(cursor, 'base64url').toString('utf8')) : null;
+  const createdAt = Number(match?.[1]);
+  const id = match?.[2];
+  if (!match || !Number.isSafeInteger(createdAt) || !isDesignId(id)) {
+    throw new ValidationError(
+      'INVALID_CURSOR',
+      'The cursor is not one this service issued: pass the nextCursor of the previous page unchanged, or omit it to start from the newest designs.',
+      'cursor',
+    );
+  }
+  return { createdAt, id: id.toLowerCase() };
+}
+
+function checkLimit(limit: number | undefined): number {
+  if (limit === undefined) return DEFAULT_LIST_LIMIT;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
+    throw new ValidationError('INVALID_LIMIT', `limit must be a whole number from 1 to ${MAX_LIST_LIMIT}, got ${limit}`, 'limit');
+  }
+  return limit;
+}
+
+function validIds(ids: readonly string[]): string[] {
+  return [...new Set(ids.filter((id) => isDesignId(id)).map((id) => id.toLowerCase()))];
+}
+
+function* chunks(ids: string[]): Generator<string[]> {
+  for (let i = 0; i < ids.length; i += ID_CHUNK) yield ids.slice(i, i + ID_CHUNK);
+}
+
+// ---------------------------------------------------------------------------------------
+// Driver errors → coded errors.
+
+const TRANSIENT_CODES = new Set([
+  'SQLITE_BUSY', 'SQLITE_LOCKED', // another process holds the write lock past busy_timeout
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN',
+  '40001', '40P01', // serialization failure, deadlock
+  '53300', '57P01', '57P02', '57P03', // too many connections, server shutting down / starting
+  '08000', '08001', '08003', '08006', // connection exceptions
+]);
+
+function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const code = errorCode(error);
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+function isTransient(error: unknown): boolean {
+  const code = errorCode(error);
+  if (code !== undefined && TRANSIENT_CODES.has(code)) return true;
+  return error instanceof Error && /Connection terminated|timeout exceeded when trying to connect/i.test(error.message);
+}
+
+function databaseError(operation: string, error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  return isTransient(error)
+    ? new AppError('DATABASE_UNAVAILABLE', `The database is unavailable while ${operation}: ${describeError(error)}. Retry shortly; check DATABASE_URL and that the server is up.`, { cause: error, retryable: true })
+    : new AppError('DATABASE_ERROR', `Database error while ${operation}: ${describeError(error)}`, { cause: error });
+}

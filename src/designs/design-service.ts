@@ -1,0 +1,106 @@
+import { describeError, NotFoundError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { RenderQueue } from '../jobs/render-queue.js';
+import { validateDesignSpec } from '../rendering/index.js';
+import { assertDesignId, type StorageRepository } from '../storage/index.js';
+import { newDesign, type Design } from './design.js';
+import type { DesignRepository } from './design-repository.js';
+
+/** A design as the API shows it: the seed's field names, URLs derived at read time. */
+export interface DesignView {
+  id: string;
+  status: Design['status'];
+  product_type: string;
+  design_data: Design['designData'];
+  preview_url: string | null;
+  thumbnail_url: string | null;
+  error: string | null;
+  attempts: number;
+  created_at: string;
+  updated_at: string;
+  published_at: string | null;
+}
+
+export interface DesignServiceDeps {
+  designs: DesignRepository;
+  storage: StorageRepository;
+  queue: Pick<RenderQueue, 'enqueue'>;
+  logger: Logger;
+}
+
+/** Use cases behind the HTTP API and the CLI. Knows nothing of HTTP. */
+export class DesignService {
+  constructor(private readonly deps: DesignServiceDeps) {}
+
+  /** Validates, stores as PENDING, queues the render. A failed enqueue is left to the sweep. */
+  async create(ownerId: string, input: unknown): Promise<DesignView> {
+    const spec = validateDesignSpec(input);
+    const design = newDesign({ ownerId, productType: spec.product_type, designData: spec.design_data, now: new Date() });
+    await this.deps.designs.create(design);
+    await this.enqueue(design.id);
+    return this.view(design);
+  }
+
+  async get(ownerId: string, id: string): Promise<DesignView> {
+    return this.view(await this.find(ownerId, id));
+  }
+
+  async list(ownerId: string, page: { limit: number; cursor?: string }): Promise<{ items: DesignView[]; next_cursor: string | null }> {
+    const { items, nextCursor } = await this.deps.designs.listByOwner(ownerId, page);
+    return { items: await Promise.all(items.map((d) => this.view(d))), next_cursor: nextCursor ?? null };
+  }
+
+  /** Removes the assets first: a design row is never gone while its files remain unaccounted for. */
+  async delete(ownerId: string, id: string): Promise<void> {
+    const design = await this.find(ownerId, id);
+    await this.deps.storage.deleteDesignAssets(design.id);
+    await this.deps.designs.delete(design.id, ownerId);
+  }
+
+  async rerender(ownerId: string, id: string): Promise<DesignView> {
+    const design = await this.find(ownerId, id);
+    const pending = await this.deps.designs.requestRerender(design.id, ownerId);
+    if (!pending) throw notFound(id);
+    await this.enqueue(pending.id);
+    return this.view(pending);
+  }
+
+  async view(design: Design): Promise<DesignView> {
+    const published = design.status === 'PUBLISHED';
+    const [previewUrl, thumbnailUrl] = await Promise.all([
+      published && design.previewKey ? this.deps.storage.urlFor(design.previewKey) : null,
+      published && design.thumbnailKey ? this.deps.storage.urlFor(design.thumbnailKey) : null,
+    ]);
+    return {
+      id: design.id,
+      status: design.status,
+      product_type: design.productType,
+      design_data: design.designData,
+      preview_url: previewUrl,
+      thumbnail_url: thumbnailUrl,
+      error: design.status === 'FAILED' ? design.error : null,
+      attempts: design.attempts,
+      created_at: design.createdAt.toISOString(),
+      updated_at: design.updatedAt.toISOString(),
+      published_at: design.publishedAt ? design.publishedAt.toISOString() : null,
+    };
+  }
+
+  private async find(ownerId: string, id: string): Promise<Design> {
+    const design = await this.deps.designs.findByIdForOwner(assertDesignId(id, 'id'), ownerId);
+    if (!design) throw notFound(id);
+    return design;
+  }
+
+  private async enqueue(designId: string): Promise<void> {
+    try {
+      await this.deps.queue.enqueue(designId);
+    } catch (error) {
+      this.deps.logger.warn({ designId }, `Could not queue the render now (${describeError(error)}); the sweep will queue it.`);
+    }
+  }
+}
+
+function notFound(id: string): NotFoundError {
+  return new NotFoundError('DESIGN_NOT_FOUND', `Design ${JSON.stringify(id.slice(0, 80))} not found.`, { field: 'id' });
+}

@@ -1,0 +1,133 @@
+import { randomUUID } from 'node:crypto';
+import { AppError, ValidationError } from '../errors.js';
+import { assertDesignId } from '../storage/keys.js';
+
+/**
+ * The Design entity and its status machine. Pure: no I/O, no clock of its own (callers
+ * pass `now`). The repository enforces the same moves in SQL with compare-and-set updates;
+ * this module is what says which moves exist and what to tell a caller who asks for another.
+ *
+ *   PENDING ──claim──▶ RENDERING ──▶ PUBLISHED ──re-render──▶ PENDING
+ *                         │  ▲ └──▶ FAILED ────re-render──▶ PENDING
+ *                         └──┘ reclaim, only once the lease has expired (crashed worker)
+ */
+
+export const DESIGN_STATUSES = ['PENDING', 'RENDERING', 'PUBLISHED', 'FAILED'] as const;
+export type DesignStatus = (typeof DESIGN_STATUSES)[number];
+
+/** What the user asked to render. Keys stay snake_case, as the API sends them. */
+export interface DesignData {
+  text: string;
+  font: string;
+  color: string;
+  text_color?: string;
+}
+
+export interface Design {
+  readonly id: string;
+  readonly ownerId: string;
+  readonly productType: string;
+  readonly designData: DesignData;
+  readonly status: DesignStatus;
+  /** Storage keys, not URLs: URLs are derived at read time (private buckets need fresh signatures). */
+  readonly previewKey: string | null;
+  readonly thumbnailKey: string | null;
+  /** The last render error, kept across retries; cleared on publish and re-render. */
+  readonly error: string | null;
+  /** Render attempts since the design was created or last re-rendered. */
+  readonly attempts: number;
+  /** While RENDERING: until when the claiming worker owns the render. */
+  readonly leaseUntil: Date | null;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+  /** When the design was last published; kept through a re-render. */
+  readonly publishedAt: Date | null;
+}
+
+const ALLOWED: Readonly<Record<DesignStatus, readonly DesignStatus[]>> = {
+  PENDING: ['RENDERING'],
+  RENDERING: ['PUBLISHED', 'FAILED', 'RENDERING'],
+  PUBLISHED: ['PENDING'],
+  FAILED: ['PENDING'],
+};
+
+export function isDesignStatus(value: unknown): value is DesignStatus {
+  return typeof value === 'string' && (DESIGN_STATUSES as readonly string[]).includes(value);
+}
+
+/**
+ * Whether the status graph has the edge `from → to`. RENDERING → RENDERING is an edge,
+ * but taking it also needs an expired lease: use assertTransition for the full rule.
+ */
+export function canTransition(from: DesignStatus, to: DesignStatus): boolean {
+  return ALLOWED[from].includes(to);
+}
+
+/** Whether a RENDERING design's lease has run out, so another worker may claim it. */
+export function isLeaseExpired(design: Pick<Design, 'leaseUntil'>, now: Date): boolean {
+  return design.leaseUntil === null || design.leaseUntil.getTime() <= now.getTime();
+}
+
+/**
+ * Throws AppError INVALID_STATUS_TRANSITION (not retryable, details `{ designId, from, to }`)
+ * unless `design` may move to `to` at `now`. The message says what the caller can do.
+ */
+export function assertTransition(design: Pick<Design, 'id' | 'status' | 'leaseUntil'>, to: DesignStatus, now: Date): void {
+  const from = design.status;
+  if (canTransition(from, to) && !(from === 'RENDERING' && to === 'RENDERING' && !isLeaseExpired(design, now))) return;
+  throw new AppError('INVALID_STATUS_TRANSITION', `Cannot move design ${design.id} from ${from} to ${to}: ${refusalAdvice(design, to)}`, {
+    details: { designId: design.id, from, to },
+  });
+}
+
+function refusalAdvice(design: Pick<Design, 'status' | 'leaseUntil'>, to: DesignStatus): string {
+  switch (design.status) {
+    case 'PENDING':
+      return to === 'PENDING'
+        ? 'a render is already queued; wait for it to finish.'
+        : 'the design has not been claimed for rendering yet; a worker must claim it first.';
+    case 'RENDERING':
+      if (to === 'RENDERING') {
+        return `another worker holds the render lease until ${design.leaseUntil?.toISOString()}; wait for it to finish or for the lease to expire.`;
+      }
+      return 'wait for the current render to finish, then request a re-render.';
+    case 'PUBLISHED':
+      return to === 'PUBLISHED'
+        ? 'it is already published; request a re-render to render it again.'
+        : 'it is already published; request a re-render first (it moves the design back to PENDING).';
+    case 'FAILED':
+      return 'its render failed; request a re-render to try again.';
+  }
+}
+
+export interface NewDesignInput {
+  id?: string;
+  ownerId: string;
+  productType: string;
+  designData: DesignData;
+  now: Date;
+}
+
+/** A PENDING design, not yet stored. `id` defaults to a random UUID; a given one must be a UUID. */
+export function newDesign(input: NewDesignInput): Design {
+  const id = input.id === undefined ? randomUUID() : assertDesignId(input.id, 'id');
+  if (input.ownerId.trim() === '') {
+    throw new ValidationError('INVALID_OWNER_ID', 'A design needs an owner: ownerId must be a non-empty string.', 'owner_id');
+  }
+  const now = new Date(input.now.getTime());
+  return {
+    id,
+    ownerId: input.ownerId,
+    productType: input.productType,
+    designData: { ...input.designData },
+    status: 'PENDING',
+    previewKey: null,
+    thumbnailKey: null,
+    error: null,
+    attempts: 0,
+    leaseUntil: null,
+    createdAt: now,
+    updatedAt: new Date(now.getTime()),
+    publishedAt: null,
+  };
+}

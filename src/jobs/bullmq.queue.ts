@@ -1,0 +1,103 @@
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { describeError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { RenderDesignTask, RenderOutcome } from './render-design.task.js';
+import type { RenderQueue, RenderWorker } from './render-queue.js';
+import { isRetryable, type RetryPolicy } from './retry-policy.js';
+
+interface RenderJobData { designId: string }
+
+export interface BullmqOptions {
+  redisUrl: string;
+  queueName: string;
+  policy: RetryPolicy;
+  logger: Logger;
+}
+
+/** The production producer: jobs on Redis, the design id as job id. */
+export class BullmqRenderQueue implements RenderQueue {
+  readonly kind = 'bullmq' as const;
+  readonly queue: Queue<RenderJobData, RenderOutcome>;
+
+  constructor(options: BullmqOptions) {
+    this.queue = new Queue<RenderJobData, RenderOutcome>(options.queueName, {
+      // Fail fast while Redis is down: the row is already written, and the sweep queues it later.
+      connection: { url: options.redisUrl, enableOfflineQueue: false, maxRetriesPerRequest: 1 },
+      defaultJobOptions: {
+        attempts: options.policy.maxRetries + 1,
+        backoff: { type: 'exponential', delay: options.policy.backoffMs },
+        // Finished jobs are removed so the same design id can be queued again (a re-render).
+        removeOnComplete: true,
+        removeOnFail: true,
+      },
+    });
+    this.queue.on('error', (error) => options.logger.warn({ err: error }, `Render queue: ${describeError(error)}`));
+  }
+
+  async enqueue(designId: string): Promise<void> {
+    await this.queue.add('render-design', { designId }, { jobId: designId });
+  }
+
+  async depth(): Promise<number> {
+    const counts = await this.queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
+    return Object.values(counts).reduce((a, b) => a + b, 0);
+  }
+
+  async ping(): Promise<void> {
+    // Any round trip will do; BullMQ's client interface has no PING.
+    const client = await this.queue.getBackend().client;
+    await client.get(`${this.queue.name}:ping`);
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+  }
+}
+
+export interface BullmqWorkerOptions extends BullmqOptions {
+  task: RenderDesignTask;
+  concurrency: number;
+  /** How often to look for jobs whose worker died; they are run again. */
+  stalledIntervalMs?: number;
+  lockDurationMs?: number;
+}
+
+/** A production worker: `customify worker` runs one per process, as many processes as needed. */
+export class BullmqRenderWorker implements RenderWorker {
+  readonly worker: Worker<RenderJobData, RenderOutcome>;
+
+  constructor(private readonly options: BullmqWorkerOptions) {
+    const { task, policy, logger } = options;
+    this.worker = new Worker<RenderJobData, RenderOutcome>(
+      options.queueName,
+      async (job: Job<RenderJobData, RenderOutcome>) => {
+        try {
+          return await task(job.data.designId, { attempt: job.attemptsMade + 1, maxAttempts: job.opts.attempts ?? policy.maxRetries + 1 });
+        } catch (error) {
+          // Retrying cannot fix it (or the task already recorded FAILED): don't spend attempts.
+          if (!isRetryable(error)) throw new UnrecoverableError(describeError(error));
+          throw error;
+        }
+      },
+      {
+        connection: { url: options.redisUrl, maxRetriesPerRequest: null },
+        concurrency: options.concurrency,
+        autorun: false,
+        // Stalled-job recovery: a job whose worker died is moved back to waiting and run again.
+        stalledInterval: options.stalledIntervalMs ?? 30_000,
+        maxStalledCount: 3,
+        lockDuration: options.lockDurationMs ?? 30_000,
+      },
+    );
+    this.worker.on('error', (error) => logger.warn({ err: error }, `Render worker: ${describeError(error)}`));
+  }
+
+  async start(): Promise<void> {
+    void this.worker.run().catch((error: unknown) => this.options.logger.error({ err: error }, 'render worker stopped'));
+    await this.worker.waitUntilReady();
+  }
+
+  async close(): Promise<void> {
+    await this.worker.close();
+  }
+}

@@ -1,0 +1,48 @@
+import { describeError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { DesignRepository } from '../designs/design-repository.js';
+import type { RenderQueue } from './render-queue.js';
+
+export interface SweepDeps {
+  designs: Pick<DesignRepository, 'findStale'>;
+  queue: Pick<RenderQueue, 'enqueue'>;
+  logger: Logger;
+  /** A PENDING design older than this is assumed lost between the database and the queue. */
+  pendingAfterMs: number;
+}
+
+/**
+ * Queues designs the queue may have lost: PENDING for longer than `pendingAfterMs` (the
+ * enqueue failed, Redis was down, the process died before its in-memory queue ran) and
+ * RENDERING with an expired lease (the worker died). Enqueueing is idempotent, so a design
+ * that is in fact queued is not queued twice. Returns how many were queued.
+ */
+export async function sweepStaleDesigns(deps: SweepDeps, options: { pendingBefore?: Date; limit?: number } = {}): Promise<number> {
+  const pendingBefore = options.pendingBefore ?? new Date(Date.now() - deps.pendingAfterMs);
+  const stale = await deps.designs.findStale({ pendingBefore, limit: options.limit ?? 500 });
+  let queued = 0;
+  for (const design of stale) {
+    try {
+      await deps.queue.enqueue(design.id);
+      queued++;
+    } catch (error) {
+      deps.logger.warn({ designId: design.id }, `Sweep could not queue design: ${describeError(error)}`);
+      break; // the queue is down: the next sweep tries again
+    }
+  }
+  if (queued > 0) deps.logger.info({ queued }, `Queued ${queued} stale design(s)`);
+  return queued;
+}
+
+/** Runs the sweep every `intervalMs` until the returned function is called. */
+export function startSweep(deps: SweepDeps, intervalMs: number): () => Promise<void> {
+  let running: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    running = sweepStaleDesigns(deps).catch((error: unknown) => deps.logger.warn(`Sweep failed: ${describeError(error)}`));
+  }, intervalMs);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
+}

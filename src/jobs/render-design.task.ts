@@ -1,0 +1,115 @@
+import { AppError, describeError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { DesignRepository } from '../designs/design-repository.js';
+import type { Design } from '../designs/design.js';
+import { validateDesignSpec, type DesignSpec } from '../rendering/index.js';
+import type { StorageRepository } from '../storage/index.js';
+import { isRetryable } from './retry-policy.js';
+
+export interface RenderObserver {
+  rendered(event: { outcome: 'published' | 'retry' | 'failed' | 'skipped'; seconds: number }): void;
+}
+
+export interface RenderTaskDeps {
+  designs: Pick<DesignRepository, 'claimForRendering' | 'findById' | 'releaseLease' | 'markPublished' | 'markFailed'>;
+  storage: StorageRepository;
+  renderAssets: (spec: DesignSpec) => Promise<{ preview: Buffer; thumbnail: Buffer }>;
+  logger: Logger;
+  /** How long a claim keeps other workers off a design; a crashed worker's design is free again after it. */
+  leaseMs: number;
+  observer?: RenderObserver;
+}
+
+export interface Attempt {
+  /** 1 for the first run, 2 for the first retry, ... */
+  attempt: number;
+  maxAttempts: number;
+}
+
+export type RenderOutcome =
+  | { status: 'PUBLISHED'; previewUrl: string; thumbnailUrl: string }
+  | { status: 'SKIPPED'; reason: 'missing' | 'already-published' | 'already-failed' | 'busy' | 'superseded' };
+
+/** A render that will not be retried: the design is FAILED with `message` already recorded. */
+export class RenderFailedError extends AppError {
+  constructor(designId: string, message: string, cause: unknown) {
+    super('RENDER_FAILED', `Design ${designId} failed: ${message}`, { cause, retryable: false });
+  }
+}
+
+export type RenderDesignTask = (designId: string, attempt: Attempt) => Promise<RenderOutcome>;
+
+/**
+ * The seed's `render_design_preview`: claim the design (RENDERING), render, make the
+ * thumbnail, upload both concurrently, then record PUBLISHED with their keys. Assets go up
+ * before the record changes, so a PUBLISHED design always has its files.
+ *
+ * Idempotent: the claim is a compare-and-set, so a second run (a duplicate job, a second
+ * worker) finds the design taken or published and does nothing; if a lease expired and two
+ * runs overlap, both write the same keys and only one PUBLISHED transition succeeds.
+ *
+ * Throws the original error when a retry may help and retries remain (the design stays
+ * RENDERING with its lease released); throws RenderFailedError once the design is FAILED.
+ */
+export function createRenderDesignTask(deps: RenderTaskDeps): RenderDesignTask {
+  const { designs, storage, logger } = deps;
+  return async function renderDesignPreview(designId, attempt) {
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    const design = await designs.claimForRendering(designId, deps.leaseMs);
+    if (!design) {
+      const reason = skipReason(await designs.findById(designId));
+      logger.debug({ designId, reason }, 'render skipped');
+      deps.observer?.rendered({ outcome: 'skipped', seconds: seconds() });
+      return { status: 'SKIPPED', reason };
+    }
+    const log = logger.child({ designId, attempt: attempt.attempt });
+    try {
+      const spec = validateDesignSpec({ product_type: design.productType, design_data: design.designData });
+      const { preview, thumbnail } = await deps.renderAssets(spec);
+      const [previewUrl, thumbnailUrl] = await Promise.all([
+        storage.uploadDesignPreview(design.id, preview),
+        storage.uploadDesignThumbnail(design.id, thumbnail),
+      ]);
+      const published = await designs.markPublished(design.id, {
+        previewKey: storage.keyFor(design.id, 'preview'),
+        thumbnailKey: storage.keyFor(design.id, 'thumbnail'),
+      });
+      if (!published) {
+        log.warn('design changed while rendering (lease lost or re-render requested); its assets are in place');
+        deps.observer?.rendered({ outcome: 'skipped', seconds: seconds() });
+        return { status: 'SKIPPED', reason: 'superseded' };
+      }
+      log.info({ seconds: Number(seconds().toFixed(3)) }, `Design ${design.id} published`);
+      deps.observer?.rendered({ outcome: 'published', seconds: seconds() });
+      return { status: 'PUBLISHED', previewUrl, thumbnailUrl };
+    } catch (error) {
+      const message = failureMessage(error, attempt);
+      if (isRetryable(error) && attempt.attempt < attempt.maxAttempts) {
+        log.warn({ err: error }, `Render attempt ${attempt.attempt} of ${attempt.maxAttempts} failed, will retry: ${describeError(error)}`);
+        await designs.releaseLease(design.id, message);
+        deps.observer?.rendered({ outcome: 'retry', seconds: seconds() });
+        throw error;
+      }
+      log.error({ err: error }, `Render failed: ${describeError(error)}`);
+      await designs.markFailed(design.id, message);
+      deps.observer?.rendered({ outcome: 'failed', seconds: seconds() });
+      throw new RenderFailedError(design.id, message, error);
+    }
+  };
+}
+
+function skipReason(design: Design | null): Extract<RenderOutcome, { status: 'SKIPPED' }>['reason'] {
+  if (!design) return 'missing';
+  if (design.status === 'PUBLISHED') return 'already-published';
+  if (design.status === 'FAILED') return 'already-failed';
+  return 'busy';
+}
+
+/** What the design's `error` field says: what went wrong and what the user can do. */
+function failureMessage(error: unknown, attempt: Attempt): string {
+  const exhausted = isRetryable(error) && attempt.maxAttempts > 1 ? ` (gave up after ${attempt.attempt} attempts)` : '';
+  if (error instanceof AppError) return `${error.message}${exhausted}`;
+  // Untyped errors may carry internals (paths, SQL): keep them in the log, not in the API.
+  return `Rendering failed because of an internal error${exhausted}. Request a re-render; if it keeps failing, contact support.`;
+}

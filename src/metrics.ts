@@ -1,0 +1,52 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RenderObserver } from './jobs/render-design.task.js';
+import type { StorageObserver } from './storage/index.js';
+
+/**
+ * The seed's monitoring section, for our own process: uploads and bytes by kind, upload
+ * and render durations, errors by code, renders by outcome, queue depth. One registry per
+ * container so tests and several apps in one process don't collide.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly uploads = new Counter({ name: 'customify_uploads_total', help: 'Objects uploaded, by asset kind', labelNames: ['kind'], registers: [this.registry] });
+  readonly uploadBytes = new Counter({ name: 'customify_upload_bytes_total', help: 'Bytes uploaded, by asset kind', labelNames: ['kind'], registers: [this.registry] });
+  readonly uploadSeconds = new Histogram({ name: 'customify_upload_duration_seconds', help: 'Upload duration, by asset kind', labelNames: ['kind'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers: [this.registry] });
+  readonly storageErrors = new Counter({ name: 'customify_storage_errors_total', help: 'Storage failures, by operation and error code', labelNames: ['operation', 'code'], registers: [this.registry] });
+  readonly renders = new Counter({ name: 'customify_renders_total', help: 'Render task runs, by outcome (published, retry, failed, skipped)', labelNames: ['outcome'], registers: [this.registry] });
+  readonly renderSeconds = new Histogram({ name: 'customify_render_duration_seconds', help: 'Render task duration (render, thumbnail, upload, record), by outcome', labelNames: ['outcome'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
+  readonly httpRequests = new Counter({ name: 'customify_http_requests_total', help: 'HTTP requests, by method, route and status', labelNames: ['method', 'route', 'status'], registers: [this.registry] });
+  readonly httpSeconds = new Histogram({ name: 'customify_http_request_duration_seconds', help: 'HTTP request duration, by method and route', labelNames: ['method', 'route'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [this.registry] });
+  readonly errors = new Counter({ name: 'customify_errors_total', help: 'Errors answered by the API, by error code', labelNames: ['code'], registers: [this.registry] });
+
+  constructor(options: { queueDepth?: () => Promise<number>; defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'customify_' });
+    const depth = options.queueDepth;
+    if (depth) {
+      new Gauge({
+        name: 'customify_render_queue_depth',
+        help: 'Render jobs waiting, delayed or running',
+        registers: [this.registry],
+        async collect() {
+          this.set(await depth().catch(() => -1));
+        },
+      });
+    }
+  }
+
+  readonly storageObserver: StorageObserver = {
+    uploaded: ({ kind, bytes, seconds }) => {
+      this.uploads.inc({ kind });
+      this.uploadBytes.inc({ kind }, bytes);
+      this.uploadSeconds.observe({ kind }, seconds);
+    },
+    failed: ({ operation, code }) => this.storageErrors.inc({ operation, code }),
+  };
+
+  readonly renderObserver: RenderObserver = {
+    rendered: ({ outcome, seconds }) => {
+      this.renders.inc({ outcome });
+      this.renderSeconds.observe({ outcome }, seconds);
+    },
+  };
+}
