@@ -1,0 +1,32 @@
+import { buildContainer } from '../composition-root.js';
+import type { Settings } from '../config.js';
+import { ConfigError, describeError } from '../errors.js';
+import { createLogger } from '../logger.js';
+
+/**
+ * `customify worker`: BullMQ render workers in their own process. Run as many as the load
+ * needs, on as many machines; each takes RENDER_CONCURRENCY jobs at a time. Owns its
+ * process concerns: signals and graceful shutdown (running jobs finish; BullMQ hands back
+ * what could not).
+ */
+export async function runWorker(settings: Readonly<Settings>): Promise<void> {
+  if (!settings.redisUrl) throw new ConfigError('customify worker needs REDIS_URL (e.g. redis://127.0.0.1:6379). Without Redis, `customify serve` renders in-process.', 'REDIS_URL');
+  const logger = createLogger(settings.logLevel, 'worker');
+  const container = await buildContainer(settings, { logger, role: 'worker' });
+  await container.startBackground();
+  logger.info({ queue: settings.renderQueueName, concurrency: settings.renderConcurrency, storage: container.storage.storage.kind }, 'Render worker ready');
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info(`${signal}: finishing running renders, then exiting`);
+      container.close().then(resolve, (error: unknown) => {
+        logger.error(`Shutdown failed: ${describeError(error)}`);
+        resolve();
+      });
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}
