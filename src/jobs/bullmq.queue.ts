@@ -1,5 +1,5 @@
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { describeError } from '../errors.js';
+import { AppError, describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RenderDesignTask, RenderOutcome } from './render-design.task.js';
 import type { RenderQueue, RenderWorker } from './render-queue.js';
@@ -18,8 +18,10 @@ export interface BullmqOptions {
 export class BullmqRenderQueue implements RenderQueue {
   readonly kind = 'bullmq' as const;
   readonly queue: Queue<RenderJobData, RenderOutcome>;
+  private readonly timeoutMs: number;
 
-  constructor(options: BullmqOptions) {
+  constructor(options: BullmqOptions & { timeoutMs?: number }) {
+    this.timeoutMs = options.timeoutMs ?? 3000;
     this.queue = new Queue<RenderJobData, RenderOutcome>(options.queueName, {
       // Fail fast while Redis is down: the row is already written, and the sweep queues it later.
       connection: { url: options.redisUrl, enableOfflineQueue: false, maxRetriesPerRequest: 1 },
@@ -35,7 +37,7 @@ export class BullmqRenderQueue implements RenderQueue {
   }
 
   async enqueue(designId: string): Promise<void> {
-    await this.queue.add('render-design', { designId }, { jobId: designId });
+    await this.withTimeout('queue the render', () => this.queue.add('render-design', { designId }, { jobId: designId }));
   }
 
   async depth(): Promise<number> {
@@ -45,8 +47,26 @@ export class BullmqRenderQueue implements RenderQueue {
 
   async ping(): Promise<void> {
     // Any round trip will do; BullMQ's client interface has no PING.
-    const client = await this.queue.getBackend().client;
-    await client.get(`${this.queue.name}:ping`);
+    await this.withTimeout('reach Redis', async () => {
+      const client = await this.queue.getBackend().client;
+      await client.get(`${this.queue.name}:ping`);
+    });
+  }
+
+  /** BullMQ waits for Redis indefinitely; callers here must hear about an outage in seconds. */
+  private async withTimeout<T>(what: string, run: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new AppError('QUEUE_UNAVAILABLE', `Could not ${what}: Redis at REDIS_URL did not answer within ${this.timeoutMs} ms.`, { retryable: true })), this.timeoutMs);
+    });
+    try {
+      return await Promise.race([run(), timeout]);
+    } catch (error) {
+      if (error instanceof AppError) throw error;
+      throw new AppError('QUEUE_UNAVAILABLE', `Could not ${what}: ${describeError(error)}. Check that Redis at REDIS_URL is running.`, { cause: error, retryable: true });
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async close(): Promise<void> {
