@@ -97,5 +97,5 @@ export async function closeDatabase(db: Database): Promise<void> {
 
 /** The URL without its password, for messages and logs. */
 export function redact(databaseUrl: string): string {
-  return databaseUrl.replace(/^(postgres(?:ql)?:\/\/[^:@/]*:)[^@/]*@/, '$1***@');
+  return databaseUrl.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*:)[^@/]*@/i, '$1***@');
 }
