@@ -118,6 +118,7 @@ const schema = z.object({
   S3_SSE: oneOf('S3_SSE', ['none', 'AES256', 'aws:kms'] as const).default('none'),
   S3_SSE_KMS_KEY_ID: text.default(''),
   LOCAL_STORAGE_PATH: text.default('./storage'),
+  LOCAL_STORAGE_FSYNC: bool('LOCAL_STORAGE_FSYNC').default(true),
   PUBLIC_BASE_URL: httpUrl('PUBLIC_BASE_URL').default('http://localhost:8000'),
   // Persistence and queue.
   DATABASE_URL: databaseUrl.default('sqlite:./data/customify.db'),
@@ -155,6 +156,8 @@ export interface Settings {
   s3Sse: 'none' | 'AES256' | 'aws:kms';
   s3SseKmsKeyId: string;
   localStoragePath: string;
+  /** fsync each local write (durable across power loss); writes are atomic either way. */
+  localStorageFsync: boolean;
   publicBaseUrl: string;
   /** The seed's `s3_base_url`: CloudFront, else the bucket's S3 URL, else the custom endpoint. */
   s3BaseUrl: string;
@@ -234,6 +237,7 @@ export function loadConfig(env: Environment = process.env, options: { envFile?: 
     s3Sse: e.S3_SSE,
     s3SseKmsKeyId: e.S3_SSE_KMS_KEY_ID,
     localStoragePath: e.LOCAL_STORAGE_PATH,
+    localStorageFsync: e.LOCAL_STORAGE_FSYNC,
     publicBaseUrl: e.PUBLIC_BASE_URL,
     s3BaseUrl: s3BaseUrl(base),
     databaseUrl: e.DATABASE_URL,

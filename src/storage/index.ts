@@ -18,7 +18,7 @@ export { DesignAssetStorage } from './design-asset-storage.js';
 export { S3ClientWrapper } from './s3-client.js';
 
 type StorageSettings = Pick<Settings,
-  | 'useLocalStorage' | 'localStoragePath' | 'publicBaseUrl' | 's3BucketName' | 'awsRegion' | 's3Endpoint'
+  | 'useLocalStorage' | 'localStoragePath' | 'localStorageFsync' | 'publicBaseUrl' | 's3BucketName' | 'awsRegion' | 's3Endpoint'
   | 's3ForcePathStyle' | 'awsAccessKeyId' | 'awsSecretAccessKey' | 's3BaseUrl' | 's3Sse' | 's3SseKmsKeyId'
   | 's3PublicBucket' | 's3SignedUrlExpires'>;
 
@@ -29,7 +29,7 @@ type StorageSettings = Pick<Settings,
 export async function createDriver(settings: StorageSettings): Promise<ObjectStoreDriver> {
   if (settings.useLocalStorage) {
     const { LocalDriver } = await import('./local.driver.js');
-    return new LocalDriver({ root: settings.localStoragePath, publicBaseUrl: settings.publicBaseUrl });
+    return new LocalDriver({ root: settings.localStoragePath, publicBaseUrl: settings.publicBaseUrl, durable: settings.localStorageFsync });
   }
   const { S3Driver } = await import('./s3.driver.js');
   return new S3Driver({
