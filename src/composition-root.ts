@@ -38,7 +38,7 @@ export interface Container {
 /** The only place that picks implementations: database dialect, storage driver, queue adapter. */
 export async function buildContainer(settings: Readonly<Settings>, options: { logger: Logger; role: Role; migrate?: boolean }): Promise<Container> {
   const { logger, role } = options;
-  const db = createDatabase(settings.databaseUrl);
+  const db = createDatabase(settings.databaseUrl, { onPoolError: (error) => logger.warn(`Database connection lost: ${describeError(error)}`) });
   const closers: Array<() => Promise<void>> = [() => closeDatabase(db)];
   const closeAll = async () => {
     for (const close of closers.reverse()) await close().catch((error: unknown) => logger.warn(`While closing: ${describeError(error)}`));
