@@ -112,8 +112,10 @@ const schema = z.object({
   CLOUDFRONT_DOMAIN: text.default(''),
   USE_LOCAL_STORAGE: bool('USE_LOCAL_STORAGE').default(true),
   // S3-compatible stores and local mode.
-  S3_ENDPOINT: z.union([z.literal(''), httpUrl('S3_ENDPOINT')]).default(''),
-  S3_FORCE_PATH_STYLE: z.union([z.literal(''), bool('S3_FORCE_PATH_STYLE')]).default(''),
+  // No z.union with '' here: empty values never reach the schema, and a union would replace
+  // the variable's own message with zod's bare "Invalid input".
+  S3_ENDPOINT: httpUrl('S3_ENDPOINT').default(''),
+  S3_FORCE_PATH_STYLE: bool('S3_FORCE_PATH_STYLE').optional(),
   S3_SIGNED_URL_EXPIRES: int('S3_SIGNED_URL_EXPIRES', 1, 604_800).default(3600),
   S3_SSE: oneOf('S3_SSE', ['none', 'AES256', 'aws:kms'] as const).default('none'),
   S3_SSE_KMS_KEY_ID: text.default(''),
@@ -134,7 +136,7 @@ const schema = z.object({
   HOST: text.default('0.0.0.0'),
   PORT: int('PORT', 0, 65_535).default(8000),
   JWT_SECRET: text.default(''),
-  JWKS_URL: z.union([z.literal(''), httpUrl('JWKS_URL')]).default(''),
+  JWKS_URL: httpUrl('JWKS_URL').default(''),
   DATA_DIR: text.default('./data'),
   NODE_ENV: text.default('development'),
   LOG_LEVEL: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const).default('info'),
@@ -211,7 +213,7 @@ export function loadConfig(env: Environment = process.env, options: { envFile?: 
     throw new ConfigError(`Invalid configuration: ${issue.message.startsWith(name) ? issue.message : `${name}: ${issue.message}`}`, name);
   }
   const e = result.data;
-  const s3ForcePathStyle = e.S3_FORCE_PATH_STYLE === '' ? e.S3_ENDPOINT !== '' : e.S3_FORCE_PATH_STYLE;
+  const s3ForcePathStyle = e.S3_FORCE_PATH_STYLE ?? e.S3_ENDPOINT !== '';
   const base = {
     awsRegion: e.AWS_REGION,
     awsAccessKeyId: e.AWS_ACCESS_KEY_ID,

@@ -58,9 +58,9 @@ export class DesignAssetStorage implements StorageRepository {
     return removed;
   }
 
-  urlFor(key: string): Promise<string> {
+  async urlFor(key: string): Promise<string> {
     return this.options.publicBucket
-      ? Promise.resolve(this.storage.publicUrl(key))
+      ? this.storage.publicUrl(key)
       : this.storage.signedUrl(key, this.options.signedUrlExpiresSeconds);
   }
 

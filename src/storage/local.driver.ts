@@ -44,9 +44,12 @@ export class LocalDriver implements ObjectStoreDriver {
     const file = await this.pathForWrite(key);
     const meta: MetaFile = { contentType: options.contentType, metadata: options.metadata ?? {}, cacheControl: options.cacheControl };
     try {
-      await this.writeAtomic(file, body);
+      // Data first: an upload that fails mid-stream must leave the earlier object whole, its
+      // metadata included. Metadata without fsync: it only adds to what the key and extension
+      // tell, so losing it in a power cut costs little, while syncing it would double the fsyncs.
+      await this.writeAtomic(file, body, this.durable);
       const metaFile = await this.pathForWrite(`${META_DIR}/${key}.json`, true);
-      await this.writeAtomic(metaFile, Buffer.from(JSON.stringify(meta)));
+      await this.writeAtomic(metaFile, Buffer.from(JSON.stringify(meta)), false);
     } catch (error) {
       throw mapFsError(error, key, 'write');
     }
@@ -153,17 +156,17 @@ export class LocalDriver implements ObjectStoreDriver {
     return found.sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
   }
 
-  private async writeAtomic(file: string, body: Body): Promise<void> {
+  private async writeAtomic(file: string, body: Body, durable: boolean): Promise<void> {
     const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
     try {
       if (body instanceof Readable) {
         await pipeline(body, createWriteStream(temp, { flags: 'wx' }));
-        if (this.durable) await fsyncPath(temp, 'r+');
-      } else if (this.durable) {
+        if (durable) await fsyncPath(temp, 'r+');
+      } else if (durable) {
         const handle = await open(temp, 'wx');
         try {
           await handle.writeFile(body);
-          await handle.sync();
+          await handle.datasync();
         } finally {
           await handle.close();
         }
@@ -171,7 +174,7 @@ export class LocalDriver implements ObjectStoreDriver {
         await writeFile(temp, body, { flag: 'wx' });
       }
       await rename(temp, file);
-      if (this.durable) await fsyncPath(path.dirname(file), 'r');
+      if (durable) await fsyncPath(path.dirname(file), 'r');
     } catch (error) {
       await rm(temp, { force: true }).catch(() => undefined);
       throw error;
@@ -200,8 +203,12 @@ export class LocalDriver implements ObjectStoreDriver {
 
   private async getRealRoot(): Promise<string> {
     if (!this.realRoot) {
-      await mkdir(this.root, { recursive: true });
-      this.realRoot = await realpath(this.root);
+      try {
+        await mkdir(this.root, { recursive: true });
+        this.realRoot = await realpath(this.root);
+      } catch (error) {
+        throw mapFsError(error, this.root, 'write');
+      }
     }
     return this.realRoot;
   }
@@ -278,6 +285,9 @@ function mapFsError(error: unknown, key: string, action: 'read' | 'write' | 'del
     case 'EACCES':
     case 'EPERM':
       return new StorageError('STORAGE_ACCESS_DENIED', `Permission denied to ${action} ${where} under LOCAL_STORAGE_PATH. Make the folder writable by this process (e.g. chown or chmod -R u+rwX).`, { cause: error });
+    case 'ENOTDIR':
+    case 'EEXIST':
+      return new StorageError('STORAGE_ERROR', `A file is in the way: could not ${action} ${where} because LOCAL_STORAGE_PATH or a folder under it is a regular file. Move that file, or set LOCAL_STORAGE_PATH to a folder.`, { cause: error });
     case 'ENOENT':
       return new StorageError('STORAGE_OBJECT_NOT_FOUND', `No object at key ${where}.`, { cause: error });
     case 'EMFILE':

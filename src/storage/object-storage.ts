@@ -1,4 +1,4 @@
-import { PassThrough, Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { assertValidKey, assertValidPrefix } from './keys.js';
@@ -29,8 +29,14 @@ export class ObjectStorage {
     let bytes = 0;
     let data: Body = body;
     if (body instanceof Readable) {
-      const counter = new PassThrough();
-      counter.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      // Count as the bytes pass through. A 'data' listener would switch the stream to flowing
+      // mode and drop every chunk read before the driver attaches (after its own awaits).
+      const counter = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          bytes += chunk.length;
+          done(null, chunk);
+        },
+      });
       body.on('error', (error) => counter.destroy(error));
       data = body.pipe(counter);
     } else {
@@ -58,12 +64,13 @@ export class ObjectStorage {
     return this.run('delete', () => this.driver.delete(assertValidKey(key)));
   }
 
-  deleteMany(keys: string[]): Promise<string[]> {
+  // async: a refused key must reject the returned promise, not throw before there is one.
+  async deleteMany(keys: string[]): Promise<string[]> {
     keys.forEach(assertValidKey);
     return this.run('deleteMany', () => this.driver.deleteMany(keys));
   }
 
-  deletePrefix(prefix: string): Promise<number> {
+  async deletePrefix(prefix: string): Promise<number> {
     // An empty prefix would empty the whole bucket: never what a caller of this method means.
     if (!prefix) throw new StorageError('STORAGE_INVALID_KEY', 'deletePrefix needs a non-empty prefix such as designs/<uuid>/.', { field: 'prefix' });
     return this.run('deletePrefix', () => this.driver.deletePrefix(assertValidPrefix(prefix)));
@@ -77,7 +84,7 @@ export class ObjectStorage {
     return this.driver.publicUrl(assertValidKey(key));
   }
 
-  signedUrl(key: string, expiresInSeconds: number): Promise<string> {
+  async signedUrl(key: string, expiresInSeconds: number): Promise<string> {
     if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > 604_800) {
       throw new StorageError('STORAGE_ERROR', `Signed URL expiry must be a whole number of seconds from 1 to 604800 (7 days), got ${expiresInSeconds}.`, { field: 'expiration' });
     }

@@ -63,7 +63,7 @@ export function mapS3Error(error: unknown, ctx: { operation: S3Operation; bucket
     return new StorageError('STORAGE_THROTTLED', `S3 is throttling requests (${name || status}) for ${ctx.operation} on ${where}; it will be retried with backoff.`, opts);
   }
   if (NETWORK_CODES.has(sysCode) || NETWORK_CODES.has(name) || TIMEOUT_NAMES.has(name) || (status !== undefined && status >= 500) || e.$fault === 'server') {
-    return new StorageError('STORAGE_UNAVAILABLE', `S3 is unreachable or failing (${name || sysCode || status}) for ${ctx.operation} on ${where}. Check S3_ENDPOINT / network access; the operation can be retried.`, opts);
+    return new StorageError('STORAGE_UNAVAILABLE', `S3 is unreachable or failing (${sysCode || name || status}) for ${ctx.operation} on ${where}. Check S3_ENDPOINT / network access; the operation can be retried.`, opts);
   }
   return new StorageError('STORAGE_ERROR', `S3 ${ctx.operation} on ${where} failed: ${name || 'error'}${e.message ? ` (${e.message})` : ''}.`, opts);
 }
