@@ -61,7 +61,7 @@ const COMMANDS: Record<string, Command> = {
     summary: "Check configuration, credentials, bucket, permissions, storage folder, database and Redis",
     usage: 'customify doctor',
     options: {},
-    run: async (_values, print) => (await import('./cli/doctor.js')).doctorCommand(getConfig(), print),
+    run: async (_values, print) => (await import('./cli/doctor.js')).doctorCommand(getConfig, print),
   },
   'storage-demo': {
     summary: "Upload a preview and a thumbnail in the configured storage mode and print their URLs (the seed's Test Direct S3 Upload)",

@@ -1,0 +1,460 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { sql } from 'kysely';
+import type { Settings } from '../config.js';
+import { closeDatabase, createDatabase, redact } from '../db/database.js';
+import { ConfigError, describeError } from '../errors.js';
+import { silentLogger } from '../logger.js';
+import { createStorageLayer, isStorageError, type ObjectStorage } from '../storage/index.js';
+import type { S3Driver } from '../storage/s3.driver.js';
+import { migrationStatus, missingSqliteFile } from './database-status.js';
+import { plural } from './format.js';
+
+/**
+ * `customify doctor`: the seed's Troubleshooting section as a command. Each check prints
+ * one line, `ok  <what>`, `FAIL <what>: <what to do>` or `skip <what>: <why>`, and the
+ * command exits 1 when any check failed.
+ */
+
+type Print = (line: string) => void;
+type SettingsSource = Readonly<Settings> | (() => Readonly<Settings>);
+
+export type CheckStatus = 'ok' | 'fail' | 'skip';
+
+export interface CheckResult {
+  status: CheckStatus;
+  what: string;
+  /** For FAIL: what to do. For skip: why. */
+  detail?: string;
+}
+
+export interface DoctorDeps {
+  print: Print;
+  /** For the anonymous and signed-URL reads; the global fetch by default. */
+  fetch?: typeof fetch;
+  /** Per network check (fetch, database, Redis). Default 5 s. */
+  timeoutMs?: number;
+}
+
+export interface DoctorReport {
+  ok: boolean;
+  results: CheckResult[];
+}
+
+const PROBE_BODY = 'customify doctor probe: safe to delete\n';
+
+class Checklist {
+  readonly results: CheckResult[] = [];
+  constructor(private readonly print: Print) {}
+
+  ok(what: string): void {
+    this.add({ status: 'ok', what }, `ok  ${what}`);
+  }
+
+  fail(what: string, fix: string): void {
+    this.add({ status: 'fail', what, detail: fix }, `FAIL ${what}: ${fix}`);
+  }
+
+  skip(what: string, why: string): void {
+    this.add({ status: 'skip', what, detail: why }, `skip ${what}: ${why}`);
+  }
+
+  private add(result: CheckResult, line: string): void {
+    this.results.push(result);
+    this.print(line);
+  }
+}
+
+/**
+ * Runs every check and prints each line as it completes. `settings` may be a loader, so
+ * that a configuration error becomes the first FAIL line instead of an exception.
+ * Never throws for a failed check; only for bugs.
+ */
+export async function runDoctor(source: SettingsSource, deps: DoctorDeps): Promise<DoctorReport> {
+  const list = new Checklist(deps.print);
+  const ctx = { list, fetch: deps.fetch ?? globalThis.fetch, timeoutMs: deps.timeoutMs ?? 5_000 };
+  let settings: Readonly<Settings>;
+  try {
+    settings = typeof source === 'function' ? source() : source;
+    list.ok(`configuration loads (NODE_ENV=${settings.nodeEnv})`);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    list.fail('configuration', error.message.replace(/^Invalid configuration: /, ''));
+    return finish(list);
+  }
+  checkAuth(list, settings);
+  if (settings.useLocalStorage) await checkLocalStorage(ctx, settings);
+  else await checkS3Storage(ctx, settings);
+  await checkDatabase(ctx, settings);
+  await checkRedis(ctx, settings);
+  return finish(list);
+}
+
+/** `customify doctor`: exit 0 when every check passed, 1 otherwise. */
+export async function doctorCommand(source: SettingsSource, print: Print): Promise<number> {
+  const report = await runDoctor(source, { print });
+  const problems = report.results.filter((r) => r.status === 'fail').length;
+  print(report.ok ? 'All checks passed.' : `${plural(problems, 'problem')} found: fix the FAIL lines above and run customify doctor again.`);
+  return report.ok ? 0 : 1;
+}
+
+function finish(list: Checklist): DoctorReport {
+  return { ok: list.results.every((r) => r.status !== 'fail'), results: list.results };
+}
+
+interface Context {
+  list: Checklist;
+  fetch: typeof fetch;
+  timeoutMs: number;
+}
+
+// ---------------------------------------------------------------------------------------
+
+function checkAuth(list: Checklist, s: Readonly<Settings>): void {
+  if (s.jwtSecret) {
+    if (Buffer.byteLength(s.jwtSecret) < 32) list.fail('auth', 'JWT_SECRET must be at least 32 bytes long: generate one with openssl rand -hex 32.');
+    else list.ok(`auth: HS256 tokens signed with JWT_SECRET${s.jwksUrl ? ', and tokens from JWKS_URL' : ''}`);
+  } else if (s.jwksUrl) {
+    list.ok(`auth: tokens verified through JWKS_URL ${s.jwksUrl}`);
+  } else if (s.isProduction) {
+    list.fail('auth', 'JWT_SECRET is required when NODE_ENV=production: generate one with openssl rand -hex 32, or set JWKS_URL for an identity provider.');
+  } else {
+    list.ok(`auth: development secret kept in ${path.join(s.dataDir, 'jwt-secret')} (set JWT_SECRET in production)`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Local mode: the seed's "Local storage not working".
+
+async function checkLocalStorage(ctx: Context, s: Readonly<Settings>): Promise<void> {
+  const { list } = ctx;
+  const root = path.resolve(s.localStoragePath);
+  list.ok(`storage mode: local disk (USE_LOCAL_STORAGE=true), LOCAL_STORAGE_PATH=${root}`);
+  const what = `LOCAL_STORAGE_PATH ${root}`;
+  const usable = await (async (): Promise<boolean> => {
+    try {
+      const info = await stat(root);
+      if (!info.isDirectory()) {
+        list.fail(what, 'it is a file, not a folder: set LOCAL_STORAGE_PATH to a folder (or move the file away).');
+        return false;
+      }
+      list.ok(`${what} is a folder`);
+      return true;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOTDIR') {
+        list.fail(what, 'a part of this path is a file, not a folder: set LOCAL_STORAGE_PATH to a folder path.');
+        return false;
+      }
+      if (code !== 'ENOENT') {
+        list.fail(what, `cannot be read (${describeError(error)}): make it readable by this user, or set LOCAL_STORAGE_PATH to another folder.`);
+        return false;
+      }
+    }
+    try {
+      await mkdir(root, { recursive: true });
+      list.ok(`${what} did not exist: created it`);
+      return true;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const why = code === 'ENOTDIR' || code === 'EEXIST' ? 'a part of this path is a file, not a folder' : describeError(error);
+      list.fail(what, `does not exist and cannot be created (${why}): create it (mkdir -p ${root}) and make it writable by this user, or set LOCAL_STORAGE_PATH to another folder.`);
+      return false;
+    }
+  })();
+  if (!usable) {
+    list.skip('probe file', 'LOCAL_STORAGE_PATH is not a usable folder');
+    return;
+  }
+  const { storage } = await createStorageLayer(s, { logger: silentLogger });
+  try {
+    await probeObject(ctx, storage, {
+      write: 'write a probe file under LOCAL_STORAGE_PATH',
+      read: 'read it back',
+      remove: 'delete it',
+    }, async () => {
+      list.skip('public URLs', `served by customify serve at ${s.publicBaseUrl}/static/…, which is not checked here`);
+    });
+  } finally {
+    await storage.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// S3 mode: the seed's "NoCredentialsError", "Access Denied" and AWS Setup.
+
+async function checkS3Storage(ctx: Context, s: Readonly<Settings>): Promise<void> {
+  const { list } = ctx;
+  list.ok(
+    `storage mode: S3 (USE_LOCAL_STORAGE=false), bucket "${s.s3BucketName}" in ${s.awsRegion}` +
+      `${s.s3Endpoint ? ` at ${s.s3Endpoint}` : ''}, S3_PUBLIC_BUCKET=${s.s3PublicBucket}`,
+  );
+  const { storage } = await createStorageLayer(s, { logger: silentLogger });
+  try {
+    const driver = storage.driver as S3Driver;
+    if (!(await checkCredentials(list, s, driver))) return list.skip('bucket, permissions and public access', 'no credentials to check them with');
+    if ((await checkBucket(list, s, storage, driver)) === 'stop') return list.skip('permissions and public access', 'fix the line above first');
+
+    try {
+      await storage.list('doctor/', { limit: 1 });
+      list.ok('list objects (s3:ListBucket, needed by customify cleanup)');
+    } catch (error) {
+      list.fail('list objects', messageOf(error));
+    }
+
+    await probeObject(ctx, storage, {
+      write: 'upload a probe object (s3:PutObject)',
+      read: 'read it back (s3:GetObject)',
+      remove: 'delete it (s3:DeleteObject)',
+    }, (key) => checkPublicAccess(ctx, s, storage, key));
+  } finally {
+    await storage.close();
+  }
+}
+
+async function checkCredentials(list: Checklist, s: Readonly<Settings>, driver: S3Driver): Promise<boolean> {
+  if (s.awsAccessKeyId) {
+    list.ok(`credentials configured: AWS_ACCESS_KEY_ID=${mask(s.awsAccessKeyId)} and AWS_SECRET_ACCESS_KEY are set`);
+    return true;
+  }
+  try {
+    // The SDK's default chain: environment, profile, SSO, container or instance role.
+    await driver.client.config.credentials();
+    list.ok('credentials: found by the AWS SDK default chain (AWS_ACCESS_KEY_ID is not set: IAM role or profile)');
+    return true;
+  } catch {
+    list.fail('credentials', 'no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (in .env or the environment), or run with an IAM role (EC2/ECS/EKS) or an AWS profile, then restart the worker.');
+    return false;
+  }
+}
+
+/** 'ok', 'unknown' (cannot tell, go on), or 'stop' (nothing else can work). */
+async function checkBucket(list: Checklist, s: Readonly<Settings>, storage: ObjectStorage, driver: S3Driver): Promise<'ok' | 'unknown' | 'stop'> {
+  const what = `bucket "${s.s3BucketName}"`;
+  try {
+    await driver.assertBucket();
+    list.ok(`${what} exists in region ${s.awsRegion}`);
+    return 'ok';
+  } catch (error) {
+    if (isStorageError(error, 'STORAGE_ACCESS_DENIED')) {
+      // HEAD answers a bare 403 both for wrong keys and for a missing permission; a
+      // listing's error body tells them apart.
+      try {
+        await storage.list('doctor/', { limit: 1 });
+      } catch (listError) {
+        if (isStorageError(listError, 'STORAGE_INVALID_CREDENTIALS')) {
+          list.fail('credentials', messageOf(listError));
+          return 'stop';
+        }
+      }
+      list.fail(what, `cannot check that it exists: ${messageOf(error)}`);
+      return 'unknown';
+    }
+    if (isStorageError(error, 'STORAGE_INVALID_CREDENTIALS')) {
+      list.fail('credentials', messageOf(error));
+      return 'stop';
+    }
+    list.fail(isStorageError(error, 'STORAGE_UNAVAILABLE') ? 'S3 endpoint' : what, messageOf(error));
+    return 'stop';
+  }
+}
+
+async function checkPublicAccess(ctx: Context, s: Readonly<Settings>, storage: ObjectStorage, key: string): Promise<void> {
+  const { list } = ctx;
+  if (s.cloudfrontDomain) {
+    list.skip('public read', `CLOUDFRONT_DOMAIN is set, so public URLs point at the CDN (${storage.publicUrl(key)}), which is not checked from here; open a published preview URL to check it`);
+  } else {
+    const url = storage.publicUrl(key);
+    const answer = await fetchStatus(ctx, url);
+    if (s.s3PublicBucket) {
+      if (answer.status === 200 && answer.body === PROBE_BODY) {
+        list.ok(`public read: an anonymous GET of ${url} answers 200`);
+      } else {
+        list.fail(
+          'public read',
+          `an anonymous GET of ${url} answered ${answer.describe}, but S3_PUBLIC_BUCKET=true hands out such URLs: add the PublicReadGetObject bucket policy ` +
+            `(Allow s3:GetObject to Principal "*" on arn:aws:s3:::${s.s3BucketName}/*, and allow public policies in Block Public Access), or set S3_PUBLIC_BUCKET=false to hand out signed URLs.`,
+        );
+      }
+    } else if (answer.status === 200) {
+      list.fail(
+        'private bucket',
+        `an anonymous GET of ${url} answered 200: the bucket is public although S3_PUBLIC_BUCKET=false. Remove the public-read bucket policy or ACL (and turn Block Public Access on), or set S3_PUBLIC_BUCKET=true if public is intended.`,
+      );
+    } else if (answer.status === undefined) {
+      list.fail('private bucket', `could not GET ${url} to check it is not public (${answer.describe}): check S3_ENDPOINT and network access.`);
+    } else {
+      list.ok(`private bucket: an anonymous GET answers ${answer.status}`);
+    }
+  }
+  if (!s.s3PublicBucket) {
+    let signed: string;
+    try {
+      signed = await storage.signedUrl(key, 300);
+    } catch (error) {
+      list.fail('signed URL', messageOf(error));
+      return;
+    }
+    const answer = await fetchStatus(ctx, signed);
+    if (answer.status === 200 && answer.body === PROBE_BODY) {
+      list.ok('signed URL: a presigned GET answers 200');
+    } else {
+      list.fail(
+        'signed URL',
+        `a presigned GET answered ${answer.describe}: check that the credentials have s3:GetObject, that this machine's clock is right (signatures expire), and S3_ENDPOINT / AWS_REGION.`,
+      );
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Both modes: write, read and delete a probe object through the storage layer.
+
+async function probeObject(
+  ctx: Context,
+  storage: ObjectStorage,
+  labels: { write: string; read: string; remove: string },
+  whileStored: (key: string) => Promise<void>,
+): Promise<void> {
+  const { list } = ctx;
+  const key = `doctor/probe-${randomBytes(8).toString('hex')}.txt`;
+  try {
+    await storage.put(key, Buffer.from(PROBE_BODY), { contentType: 'text/plain', kind: 'doctor' });
+    list.ok(`${labels.write}: ${key}`);
+  } catch (error) {
+    list.fail(labels.write, messageOf(error));
+    return;
+  }
+  let deleted = false;
+  try {
+    try {
+      const info = await storage.head(key);
+      const object = info ? await storage.get(key) : undefined;
+      const body = object ? await readAll(object.body) : undefined;
+      if (body === PROBE_BODY) list.ok(labels.read);
+      else list.fail(labels.read, info ? 'the probe came back with different content: check for a proxy or another process rewriting objects.' : 'the probe was not found right after it was written: check that nothing else deletes objects under doctor/.');
+    } catch (error) {
+      list.fail(labels.read, messageOf(error));
+    }
+    await whileStored(key);
+    try {
+      // deleteMany (DeleteObjects) needs s3:DeleteObject only; delete() checks existence
+      // first, which would also need s3:GetObject and blur what this line reports.
+      deleted = (await storage.deleteMany([key])).includes(key);
+      if (deleted) list.ok(labels.remove);
+      else list.fail(labels.remove, 'the probe was already gone: check that nothing else deletes objects under doctor/.');
+    } catch (error) {
+      list.fail(labels.remove, `${messageOf(error)} (remove ${key} by hand)`);
+      deleted = true; // retrying the same denied call below would not help
+    }
+  } finally {
+    if (!deleted) await storage.deleteMany([key]).catch(() => []);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+
+async function checkDatabase(ctx: Context, s: Readonly<Settings>): Promise<void> {
+  const { list } = ctx;
+  const shown = redact(s.databaseUrl);
+  const what = `database ${shown}`;
+  const missing = missingSqliteFile(s.databaseUrl);
+  if (missing) {
+    list.ok(`${what}: no file yet; customify migrate (or the first start) creates it`);
+    return;
+  }
+  const db = createDatabase(s.databaseUrl);
+  try {
+    await withTimeout(sql`select 1`.execute(db), ctx.timeoutMs, 'no answer');
+    const { applied, pending } = await withTimeout(migrationStatus(db), ctx.timeoutMs, 'no answer');
+    list.ok(
+      pending.length === 0
+        ? `${what}: connected, migrations up to date (${applied.length} applied)`
+        : `${what}: connected; ${plural(pending.length, 'migration')} pending (${pending.join(', ')}), applied at the next start or by customify migrate`,
+    );
+  } catch (error) {
+    list.fail(what, `cannot use it (${describeError(error)}): check DATABASE_URL and that the database server is running and reachable.`);
+  } finally {
+    await withTimeout(closeDatabase(db), ctx.timeoutMs, 'close').catch(() => undefined);
+  }
+}
+
+async function checkRedis(ctx: Context, s: Readonly<Settings>): Promise<void> {
+  const { list } = ctx;
+  if (!s.redisUrl) {
+    list.skip('Redis', 'REDIS_URL is not set; customify serve renders in-process (set REDIS_URL to run separate workers)');
+    return;
+  }
+  const shown = redactRedisUrl(s.redisUrl);
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(s.redisUrl, {
+    lazyConnect: true,
+    connectTimeout: ctx.timeoutMs,
+    commandTimeout: ctx.timeoutMs,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
+  let lastError: unknown;
+  redis.on('error', (error: unknown) => (lastError = error));
+  try {
+    await redis.connect();
+    const pong = await redis.ping();
+    if (pong !== 'PONG') throw new Error(`PING answered ${pong}`);
+    list.ok(`Redis at REDIS_URL=${shown} answers PING`);
+    const policy = /maxmemory_policy:(\S+)/.exec(await redis.info('memory').catch(() => ''))?.[1];
+    if (policy && policy !== 'noeviction') {
+      list.fail('Redis maxmemory-policy', `is ${policy}; BullMQ needs noeviction or queued renders can be evicted: redis-cli CONFIG SET maxmemory-policy noeviction (and set it in redis.conf).`);
+    }
+  } catch (error) {
+    const cause = (error as NodeJS.ErrnoException).code ? error : (lastError ?? error);
+    list.fail(`Redis at REDIS_URL=${shown}`, `cannot connect (${describeError(cause)}): start Redis or fix REDIS_URL, or unset it to render in-process.`);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+
+interface FetchAnswer {
+  status: number | undefined;
+  body: string | undefined;
+  describe: string;
+}
+
+async function fetchStatus(ctx: Context, url: string): Promise<FetchAnswer> {
+  try {
+    const response = await ctx.fetch(url, { signal: AbortSignal.timeout(ctx.timeoutMs), redirect: 'manual' });
+    const body = await response.text();
+    return { status: response.status, body, describe: `${response.status}` };
+  } catch (error) {
+    return { status: undefined, body: undefined, describe: `no answer: ${describeError(error)}` };
+  }
+}
+
+async function readAll(stream: AsyncIterable<Buffer | string>): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function mask(value: string): string {
+  return value.length <= 8 ? '****' : `${value.slice(0, 4)}…${value.slice(-4)}`;
+}
+
+function redactRedisUrl(url: string): string {
+  return url.replace(/^(rediss?:\/\/[^:@/]*:)[^@/]*@/, '$1***@');
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

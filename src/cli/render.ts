@@ -1,0 +1,75 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Settings } from '../config.js';
+import { AppError, ValidationError, describeError } from '../errors.js';
+import { renderDesignAssets, validateDesignSpec, type DesignSpec } from '../rendering/index.js';
+
+type Values = Record<string, string | boolean | undefined>;
+
+/** Which command-line option sets each field of the design, for error messages. */
+const OPTION_OF_FIELD: Record<string, string> = {
+  product_type: '--product-type',
+  'design_data.text': '--text',
+  'design_data.font': '--font',
+  'design_data.color': '--color',
+  'design_data.text_color': '--text-color',
+};
+
+/**
+ * `customify render`: one design to `DIR/preview.png` (600x600) and `DIR/thumbnail.png`
+ * (fits 200x200), with no server, storage or database. Prints the two paths. The design
+ * is validated and rendered before anything is written, so bad input leaves no files.
+ * Throws ValidationError naming the design field (`design_data.color`) and its option.
+ */
+export async function renderCommand(settings: Readonly<Settings>, values: Values, print: (line: string) => void): Promise<number> {
+  const out = stringOption(values, 'out');
+  if (!out) throw new AppError('OUT_REQUIRED', '--out DIR is required: the folder to write preview.png and thumbnail.png to (created if missing).', { field: 'out' });
+  const text = stringOption(values, 'text');
+  if (text === undefined) throw new ValidationError('TEXT_REQUIRED', 'design_data.text: --text is required, e.g. --text "Hello".', 'design_data.text');
+
+  const spec = specFrom({
+    product_type: stringOption(values, 'product-type') ?? 't-shirt',
+    design_data: {
+      text,
+      font: stringOption(values, 'font') ?? 'Bebas-Bold',
+      color: stringOption(values, 'color') ?? '#FF0000',
+      ...(stringOption(values, 'text-color') === undefined ? {} : { text_color: stringOption(values, 'text-color') }),
+    },
+  });
+  const { preview, thumbnail } = await renderDesignAssets(spec, { compressionLevel: settings.pngCompressionLevel });
+
+  const dir = path.resolve(out);
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (error) {
+    throw new AppError('OUT_NOT_A_FOLDER', `--out ${dir} is not a folder that can be created (${describeError(error)}): choose another path.`, { field: 'out', cause: error });
+  }
+  const files = { preview: path.join(dir, 'preview.png'), thumbnail: path.join(dir, 'thumbnail.png') };
+  try {
+    await writeFile(files.preview, preview);
+    await writeFile(files.thumbnail, thumbnail);
+  } catch (error) {
+    throw new AppError('OUT_NOT_WRITABLE', `Could not write to ${dir} (${describeError(error)}): make it writable or choose another --out.`, { field: 'out', cause: error });
+  }
+  print(files.preview);
+  print(files.thumbnail);
+  return 0;
+}
+
+/** validateDesignSpec, with the option to change added to its message. */
+function specFrom(input: unknown): DesignSpec {
+  try {
+    return validateDesignSpec(input);
+  } catch (error) {
+    if (!(error instanceof ValidationError) || !error.field) throw error;
+    const field = error.field;
+    const message = error.message.startsWith(field) ? error.message : `${field}: ${error.message}`;
+    const option = OPTION_OF_FIELD[field];
+    throw new ValidationError(error.code, option ? `${message} (set with ${option})` : message, field, { cause: error });
+  }
+}
+
+function stringOption(values: Values, name: string): string | undefined {
+  const value = values[name];
+  return typeof value === 'string' ? value : undefined;
+}

@@ -1,0 +1,263 @@
+import { writeFile } from 'node:fs/promises';
+import { DeleteBucketPolicyCommand, PutBucketPolicyCommand } from '@aws-sdk/client-s3';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { doctorCommand, runDoctor, type DoctorReport } from '../../src/cli/doctor.js';
+import { configFrom, type Environment, type Settings } from '../../src/config.js';
+import { silentLogger } from '../../src/logger.js';
+import { createStorageLayer, listAll } from '../../src/storage/index.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
+import { REDIS_URL, skipRedis } from '../helpers/redis.js';
+import { createTestBucket, deleteTestBucket, getS3TestServer, putPublicReadPolicy, s3Settings, testS3Client } from '../helpers/s3.js';
+import { createTempDir, localSettings, removeTempDir } from '../helpers/tmp.js';
+
+interface Run extends DoctorReport {
+  lines: string[];
+}
+
+async function doctor(settings: Readonly<Settings> | (() => Readonly<Settings>)): Promise<Run> {
+  const lines: string[] = [];
+  const report = await runDoctor(settings, { print: (line) => lines.push(line), timeoutMs: 3000 });
+  expect(lines).toHaveLength(report.results.length);
+  for (const line of lines) expect(line).toMatch(/^(ok {2}\S|FAIL \S.*: \S|skip \S.*: \S)/);
+  return { ...report, lines };
+}
+
+const fails = (run: Run) => run.lines.filter((l) => l.startsWith('FAIL '));
+
+let dir: string;
+let tdb: TestDatabase;
+beforeAll(async () => {
+  tdb = await createTestDatabase('sqlite');
+});
+afterAll(async () => {
+  await tdb?.destroy();
+});
+beforeEach(async () => {
+  dir = await createTempDir('cli-doctor');
+});
+afterEach(async () => {
+  await removeTempDir(dir);
+});
+
+/** A local setup that should pass: a storage folder to be created, a migrated database. */
+function local(overrides: Environment = {}): Readonly<Settings> {
+  return localSettings(path.join(dir, 'storage'), { DATABASE_URL: tdb.url, DATA_DIR: dir, ...overrides });
+}
+
+describe('doctor in local mode', () => {
+  it('passes on a healthy setup, creating the storage folder and leaving no probe behind', async () => {
+    const lines: string[] = [];
+    expect(await doctorCommand(local(), (line) => lines.push(line))).toBe(0);
+    expect(lines.filter((l) => l.startsWith('FAIL'))).toEqual([]);
+    expect(lines).toEqual(expect.arrayContaining([
+      'ok  configuration loads (NODE_ENV=development)',
+      expect.stringMatching(/^ok {2}storage mode: local disk/),
+      expect.stringMatching(/^ok {2}LOCAL_STORAGE_PATH .* did not exist: created it$/),
+      expect.stringMatching(/^ok {2}write a probe file under LOCAL_STORAGE_PATH: doctor\/probe-[0-9a-f]+\.txt$/),
+      'ok  read it back',
+      'ok  delete it',
+      expect.stringMatching(/^ok {2}database sqlite:.*: connected, migrations up to date \(1 applied\)$/),
+      expect.stringMatching(/^skip Redis: REDIS_URL is not set/),
+    ]));
+    expect(lines.at(-1)).toBe('All checks passed.');
+    const { storage } = await createStorageLayer(local(), { logger: silentLogger });
+    const left = [];
+    for await (const object of listAll(storage, '')) left.push(object.key);
+    expect(left).toEqual([]);
+  });
+
+  it('fails naming LOCAL_STORAGE_PATH when it is a file', async () => {
+    const file = path.join(dir, 'not-a-folder');
+    await writeFile(file, 'x');
+    const run = await doctor(local({ LOCAL_STORAGE_PATH: file }));
+    expect(run.ok).toBe(false);
+    expect(fails(run)).toEqual([`FAIL LOCAL_STORAGE_PATH ${file}: it is a file, not a folder: set LOCAL_STORAGE_PATH to a folder (or move the file away).`]);
+    expect(run.lines).toContain('skip probe file: LOCAL_STORAGE_PATH is not a usable folder');
+  });
+
+  it('fails naming LOCAL_STORAGE_PATH when it lies under a file (ENOTDIR)', async () => {
+    const file = path.join(dir, 'file');
+    await writeFile(file, 'x');
+    const lines: string[] = [];
+    expect(await doctorCommand(local({ LOCAL_STORAGE_PATH: path.join(file, 'storage') }), (line) => lines.push(line))).toBe(1);
+    expect(lines.filter((l) => l.startsWith('FAIL'))).toEqual([expect.stringMatching(/^FAIL LOCAL_STORAGE_PATH .*\/file\/storage: a part of this path is a file, not a folder: set LOCAL_STORAGE_PATH/)]);
+    expect(lines.at(-1)).toBe('1 problem found: fix the FAIL lines above and run customify doctor again.');
+  });
+
+  it('reports a configuration error as one FAIL line naming the variable', async () => {
+    const run = await doctor(() => configFrom({ S3_PUBLIC_BUCKET: 'maybe' }));
+    expect(run.lines).toEqual(['FAIL configuration: S3_PUBLIC_BUCKET must be true or false (also accepted: 1/0, yes/no, on/off), got "maybe"']);
+    expect(run.ok).toBe(false);
+  });
+
+  it('fails on production without JWT_SECRET', async () => {
+    const run = await doctor(local({ NODE_ENV: 'production' }));
+    expect(fails(run)).toEqual([expect.stringMatching(/^FAIL auth: JWT_SECRET is required when NODE_ENV=production/)]);
+  });
+
+  it('fails naming DATABASE_URL when the database does not answer, and reports pending migrations', async () => {
+    const down = await doctor(local({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/test' }));
+    expect(fails(down)).toEqual([expect.stringMatching(/^FAIL database postgres:\/\/postgres@127\.0\.0\.1:1\/test: cannot use it \(.*ECONNREFUSED.*\): check DATABASE_URL/)]);
+
+    const bare = await createTestDatabase('sqlite', { migrate: false });
+    try {
+      await bare.db.selectNoFrom((eb) => eb.lit(1).as('one')).execute();
+      const run = await doctor(local({ DATABASE_URL: bare.url }));
+      expect(run.ok).toBe(true);
+      expect(run.lines).toContainEqual(expect.stringMatching(/^ok {2}database .*: connected; 1 migration pending \(0001-create-designs\), applied at the next start or by customify migrate$/));
+    } finally {
+      await bare.destroy();
+    }
+  });
+
+  it('fails naming REDIS_URL when Redis does not answer', async () => {
+    const run = await doctor(local({ REDIS_URL: 'redis://127.0.0.1:1' }));
+    expect(fails(run)).toEqual([expect.stringMatching(/^FAIL Redis at REDIS_URL=redis:\/\/127\.0\.0\.1:1: cannot connect \(.*ECONNREFUSED.*\): start Redis or fix REDIS_URL/)]);
+  });
+
+  it.skipIf(skipRedis)('passes with a reachable Redis', async () => {
+    const run = await doctor(local({ REDIS_URL }));
+    expect(run.ok).toBe(true);
+    expect(run.lines).toContain(`ok  Redis at REDIS_URL=${REDIS_URL} answers PING`);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+
+const server = await getS3TestServer();
+
+describe(`doctor in S3 mode (${server.kind} at ${server.endpoint})`, () => {
+  let publicBucket: string;
+  let privateBucket: string;
+  beforeAll(async () => {
+    publicBucket = await createTestBucket(server, 'doctor-public');
+    privateBucket = await createTestBucket(server, 'doctor-private');
+    if (server.enforcesBucketPolicies) await putPublicReadPolicy(server, publicBucket);
+  });
+  afterAll(async () => {
+    if (publicBucket) await deleteTestBucket(server, publicBucket);
+    if (privateBucket) await deleteTestBucket(server, privateBucket);
+  });
+
+  const s3 = (bucket: string, overrides: Environment = {}) => s3Settings(server, bucket, { DATABASE_URL: tdb.url, DATA_DIR: dir, ...overrides });
+
+  async function probesLeft(bucket: string): Promise<string[]> {
+    const { storage } = await createStorageLayer(s3(bucket), { logger: silentLogger });
+    try {
+      const keys = [];
+      for await (const object of listAll(storage, 'doctor/')) keys.push(object.key);
+      return keys;
+    } finally {
+      await storage.close();
+    }
+  }
+
+  it.skipIf(!server.enforcesBucketPolicies)('passes with a public-read bucket and S3_PUBLIC_BUCKET=true, leaving no probe', async () => {
+    const run = await doctor(s3(publicBucket, { S3_PUBLIC_BUCKET: 'true' }));
+    expect(fails(run)).toEqual([]);
+    expect(run.ok).toBe(true);
+    expect(run.lines).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^ok {2}credentials configured: AWS_ACCESS_KEY_ID=/),
+      `ok  bucket "${publicBucket}" exists in region ${server.region}`,
+      'ok  list objects (s3:ListBucket, needed by customify cleanup)',
+      expect.stringMatching(/^ok {2}upload a probe object \(s3:PutObject\): doctor\/probe-/),
+      'ok  read it back (s3:GetObject)',
+      expect.stringMatching(/^ok {2}public read: an anonymous GET of .* answers 200$/),
+      'ok  delete it (s3:DeleteObject)',
+    ]));
+    expect(await probesLeft(publicBucket)).toEqual([]);
+  });
+
+  it.skipIf(!server.enforcesBucketPolicies)('passes with a private bucket and S3_PUBLIC_BUCKET=false: anonymous read refused, signed URL works', async () => {
+    const lines: string[] = [];
+    expect(await doctorCommand(s3(privateBucket, { S3_PUBLIC_BUCKET: 'false' }), (line) => lines.push(line))).toBe(0);
+    expect(lines).toEqual(expect.arrayContaining([
+      'ok  private bucket: an anonymous GET answers 403',
+      'ok  signed URL: a presigned GET answers 200',
+    ]));
+  });
+
+  it.skipIf(!server.enforcesBucketPolicies)('fails when the bucket is public although S3_PUBLIC_BUCKET=false', async () => {
+    const run = await doctor(s3(publicBucket, { S3_PUBLIC_BUCKET: 'false' }));
+    expect(fails(run)).toEqual([expect.stringMatching(/^FAIL private bucket: an anonymous GET of .* answered 200: the bucket is public although S3_PUBLIC_BUCKET=false\. Remove the public-read bucket policy/)]);
+    expect(run.lines).toContain('ok  signed URL: a presigned GET answers 200');
+    expect(await probesLeft(publicBucket)).toEqual([]);
+  });
+
+  it.skipIf(!server.enforcesBucketPolicies)('fails when S3_PUBLIC_BUCKET=true but the bucket has no public-read policy', async () => {
+    const run = await doctor(s3(privateBucket, { S3_PUBLIC_BUCKET: 'true' }));
+    expect(fails(run)).toEqual([expect.stringMatching(new RegExp(`^FAIL public read: an anonymous GET of .* answered 403, but S3_PUBLIC_BUCKET=true .*PublicReadGetObject .*arn:aws:s3:::${privateBucket}/\\*.*or set S3_PUBLIC_BUCKET=false`))]);
+    expect(await probesLeft(privateBucket)).toEqual([]);
+  });
+
+  it('skips the public read check when CLOUDFRONT_DOMAIN is set, saying why', async () => {
+    const run = await doctor(s3(privateBucket, { S3_PUBLIC_BUCKET: 'true', CLOUDFRONT_DOMAIN: 'd123abc.cloudfront.net' }));
+    expect(run.ok).toBe(true);
+    expect(run.lines).toContainEqual(expect.stringMatching(/^skip public read: CLOUDFRONT_DOMAIN is set, so public URLs point at the CDN \(https:\/\/d123abc\.cloudfront\.net\/doctor\/probe-.*\), which is not checked from here/));
+  });
+
+  it('fails naming the bucket, its region and the command that creates it when the bucket is missing', async () => {
+    const missing = `${privateBucket}-missing`;
+    const run = await doctor(s3(missing));
+    expect(fails(run)).toEqual([
+      `FAIL bucket "${missing}": Bucket "${missing}" does not exist in region ${server.region}. Create it (aws s3 mb s3://${missing} --region ${server.region}) or set S3_BUCKET_NAME and AWS_REGION to an existing one.`,
+    ]);
+    expect(run.lines).toContain('skip permissions and public access: fix the line above first');
+  });
+
+  it('fails naming S3_ENDPOINT when nothing answers there', async () => {
+    const run = await doctor(s3(privateBucket, { S3_ENDPOINT: 'http://127.0.0.1:1' }));
+    expect(fails(run)).toEqual([expect.stringMatching(/^FAIL S3 endpoint: S3 is unreachable or failing \(ECONNREFUSED\) .*Check S3_ENDPOINT/)]);
+  });
+
+  it.skipIf(!server.verifiesSignatures)('fails naming the credential variables when the secret is wrong', async () => {
+    const run = await doctor(s3(privateBucket, { AWS_SECRET_ACCESS_KEY: 'wrong-secret-wrong-secret-wrong-secret00' }));
+    expect(fails(run)).toEqual([expect.stringMatching(/^FAIL credentials: S3 refused the credentials \(SignatureDoesNotMatch\).*Check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/)]);
+  });
+
+  it.skipIf(!server.enforcesBucketPolicies)('names the IAM action a bucket policy denies', async () => {
+    const bucket = await createTestBucket(server, 'doctor-deny');
+    const client = testS3Client(server);
+    const deny = (action: string) =>
+      client.send(new PutBucketPolicyCommand({
+        Bucket: bucket,
+        Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Principal: '*', Action: action, Resource: `arn:aws:s3:::${bucket}/doctor/*` }] }),
+      }));
+    try {
+      await deny('s3:PutObject');
+      const put = await doctor(s3(bucket, { S3_PUBLIC_BUCKET: 'false' }));
+      expect(fails(put)).toEqual([expect.stringMatching(/^FAIL upload a probe object \(s3:PutObject\): Access denied: PutObject on s3:\/\/.*\/doctor\/probe-.* needs the IAM permission s3:PutObject\. Grant s3:PutObject on arn:aws:s3:::.*\/\*/)]);
+
+      await deny('s3:GetObject');
+      const get = await doctor(s3(bucket, { S3_PUBLIC_BUCKET: 'false' }));
+      expect(fails(get)).toEqual([
+        expect.stringMatching(/^FAIL read it back \(s3:GetObject\): Access denied: .* needs the IAM permission s3:GetObject/),
+        expect.stringMatching(/^FAIL signed URL: a presigned GET answered 403: check that the credentials have s3:GetObject/),
+      ]);
+      expect(get.lines).toContain('ok  delete it (s3:DeleteObject)');
+      expect(await probesLeft(bucket)).toEqual([]);
+    } finally {
+      await client.send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
+      client.destroy();
+      await deleteTestBucket(server, bucket);
+    }
+  });
+
+  it('fails naming AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY when no credentials can be found', async () => {
+    // Empty the SDK's default chain: no keys in the environment, no profile files, no instance metadata.
+    for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI', 'AWS_CONTAINER_CREDENTIALS_FULL_URI']) {
+      vi.stubEnv(name, undefined);
+    }
+    vi.stubEnv('AWS_SHARED_CREDENTIALS_FILE', path.join(dir, 'no-credentials'));
+    vi.stubEnv('AWS_CONFIG_FILE', path.join(dir, 'no-config'));
+    vi.stubEnv('AWS_EC2_METADATA_DISABLED', 'true');
+    try {
+      const run = await doctor(s3(privateBucket, { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' }));
+      expect(fails(run)).toEqual([expect.stringMatching(/^FAIL credentials: no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/)]);
+      expect(run.lines).toContain('skip bucket, permissions and public access: no credentials to check them with');
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+});

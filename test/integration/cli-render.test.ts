@@ -1,0 +1,76 @@
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { renderCommand } from '../../src/cli/render.js';
+import { configFrom } from '../../src/config.js';
+import { ValidationError } from '../../src/errors.js';
+import { createTempDir, removeTempDir } from '../helpers/tmp.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await createTempDir('cli-render');
+});
+afterEach(async () => {
+  await removeTempDir(dir);
+});
+
+const settings = configFrom({});
+
+async function render(values: Record<string, string>): Promise<string[]> {
+  const lines: string[] = [];
+  expect(await renderCommand(settings, values, (line) => lines.push(line))).toBe(0);
+  return lines;
+}
+
+async function refusal(values: Record<string, string>): Promise<ValidationError> {
+  const error = await renderCommand(settings, values, () => {}).then(() => undefined, (e: unknown) => e);
+  expect(error).toBeInstanceOf(ValidationError);
+  return error as ValidationError;
+}
+
+describe('customify render', () => {
+  it('writes a 600x600 preview and a thumbnail within 200x200 to a new folder, and prints both paths', async () => {
+    const out = path.join(dir, 'a', 'b');
+    const lines = await render({ text: 'Hello\nWorld', font: 'Lobster-Regular', color: '#0A7', 'text-color': '#FFFF00', 'product-type': 'mug', out });
+    expect(lines).toEqual([path.join(out, 'preview.png'), path.join(out, 'thumbnail.png')]);
+    const preview = await sharp(lines[0]!).metadata();
+    expect(preview).toMatchObject({ format: 'png', width: 600, height: 600 });
+    const thumbnail = await sharp(lines[1]!).metadata();
+    expect(thumbnail.format).toBe('png');
+    expect(thumbnail.width).toBeLessThanOrEqual(200);
+    expect(thumbnail.height).toBeLessThanOrEqual(200);
+    // The background is the requested colour.
+    const { data } = await sharp(lines[0]!).extract({ left: 2, top: 2, width: 1, height: 1 }).raw().toBuffer({ resolveWithObject: true });
+    expect([...data.subarray(0, 3)]).toEqual([0x00, 0xaa, 0x77]);
+  });
+
+  it('uses the defaults the dispatcher documents when only --text and --out are given', async () => {
+    const lines = await render({ text: 'Hi', out: dir });
+    expect((await sharp(lines[0]!).metadata()).width).toBe(600);
+  });
+
+  it('refuses a bad colour naming design_data.color and the option, writing nothing', async () => {
+    const out = path.join(dir, 'never');
+    const error = await refusal({ text: 'Hi', color: 'red', out });
+    expect(error.field).toBe('design_data.color');
+    expect(error.message).toMatch(/^design_data\.color must be a hex colour like #FF0000/);
+    expect(error.message).toContain('--color');
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('refuses an unknown font listing the available ones, a bad text colour, product type or text', async () => {
+    expect((await refusal({ text: 'Hi', font: 'Comic-Sans', out: dir })).message).toMatch(/design_data\.font.*Unknown font "Comic-Sans"\. Available fonts: .*Bebas-Bold.*--font/);
+    expect((await refusal({ text: 'Hi', 'text-color': '#12345', out: dir })).field).toBe('design_data.text_color');
+    expect((await refusal({ text: 'Hi', 'product-type': 'boat', out: dir })).message).toMatch(/--product-type/);
+    expect((await refusal({ text: '   ', out: dir })).field).toBe('design_data.text');
+    expect((await refusal({ out: dir })).message).toMatch(/--text is required/);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('requires --out', async () => {
+    const error = await renderCommand(settings, { text: 'Hi' }, () => {}).then(() => undefined, (e: unknown) => e as Error);
+    expect(error?.message).toMatch(/--out DIR is required/);
+  });
+});
