@@ -45,7 +45,7 @@ export class DesignService {
     return this.view(await this.find(ownerId, id));
   }
 
-  async list(ownerId: string, page: { limit: number; cursor?: string }): Promise<{ items: DesignView[]; next_cursor: string | null }> {
+  async list(ownerId: string, page: { limit?: number; cursor?: string }): Promise<{ items: DesignView[]; next_cursor: string | null }> {
     const { items, nextCursor } = await this.deps.designs.listByOwner(ownerId, page);
     return { items: await Promise.all(items.map((d) => this.view(d))), next_cursor: nextCursor ?? null };
   }
@@ -78,7 +78,8 @@ export class DesignService {
       design_data: design.designData,
       preview_url: previewUrl,
       thumbnail_url: thumbnailUrl,
-      error: design.status === 'FAILED' ? design.error : null,
+      // A PUBLISHED design whose files a cleanup removed says so (re-render brings them back).
+      error: design.status === 'FAILED' || (published && !design.previewKey) ? design.error : null,
       attempts: design.attempts,
       created_at: design.createdAt.toISOString(),
       updated_at: design.updatedAt.toISOString(),

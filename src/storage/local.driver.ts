@@ -110,12 +110,11 @@ export class LocalDriver implements ObjectStoreDriver {
 
   async list(prefix: string, options: { cursor?: string; limit?: number } = {}): Promise<ObjectListPage> {
     const limit = Math.min(Math.max(options.limit ?? 1000, 1), 1000);
-    const all = await this.walk(prefix);
-    const after = options.cursor === undefined ? all : all.filter((o) => o.key > options.cursor!);
-    const objects = after.slice(0, limit);
-    const nextCursor = after.length > limit ? objects[objects.length - 1]!.key : undefined;
-    return { objects, nextCursor };
+    const found = await this.walk(prefix, { after: options.cursor, max: limit + 1 });
+    const objects = found.slice(0, limit);
+    return { objects, nextCursor: found.length > limit ? objects[objects.length - 1]!.key : undefined };
   }
+
 
   publicUrl(key: string): string {
     return `${this.publicBaseUrl}/static/${keyToUrlPath(key)}`;
@@ -127,34 +126,47 @@ export class LocalDriver implements ObjectStoreDriver {
 
   async close(): Promise<void> {}
 
-  /** Every object under `prefix`, sorted by key as S3 sorts (byte order). */
-  private async walk(prefix: string): Promise<ObjectInfo[]> {
+  /**
+   * Objects under `prefix` in key order (as S3 sorts ASCII keys), after `after`, at most `max`.
+   * Folders are read in order and skipped whole when the cursor is past them, so each page
+   * reads about one page of entries rather than the whole tree.
+   */
+  private async walk(prefix: string, options: { after?: string; max?: number } = {}): Promise<ObjectInfo[]> {
+    const { after, max = Number.POSITIVE_INFINITY } = options;
     // Start at the deepest folder the prefix names, so listing one design reads one folder.
     const folder = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
     const start = folder ? await this.pathForRead(folder) : this.root;
     const found: ObjectInfo[] = [];
-    const visit = async (dir: string, keyPrefix: string): Promise<void> => {
+    const visit = async (dir: string, keyPrefix: string): Promise<boolean> => {
       let entries;
       try {
         entries = await readdir(dir, { withFileTypes: true });
       } catch (error) {
-        if (isErrno(error, 'ENOENT', 'ENOTDIR')) return;
+        if (isErrno(error, 'ENOENT', 'ENOTDIR')) return false;
         throw mapFsError(error, keyPrefix, 'list');
       }
-      for (const entry of entries) {
-        if (entry.name.startsWith('.')) continue; // temp files and the metadata folder
-        const key = `${keyPrefix}${entry.name}`;
+      // A folder sorts as its name plus "/", exactly where its keys sort among its siblings.
+      const items = entries
+        .filter((e) => !e.name.startsWith('.') && (e.isDirectory() || e.isFile())) // not temp files or metadata
+        .map((e) => ({ entry: e, key: `${keyPrefix}${e.name}${e.isDirectory() ? '/' : ''}` }))
+        .sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+      for (const { entry, key } of items) {
         if (entry.isDirectory()) {
-          if (prefix.startsWith(`${key}/`) || `${key}/`.startsWith(prefix)) await visit(path.join(dir, entry.name), `${key}/`);
-        } else if (entry.isFile() && key.startsWith(prefix)) {
+          if (!prefix.startsWith(key) && !key.startsWith(prefix)) continue;
+          if (after !== undefined && key < after && !after.startsWith(key)) continue;
+          if (await visit(path.join(dir, entry.name), key)) return true;
+        } else if (key.startsWith(prefix) && (after === undefined || key > after)) {
           const info = await stat(path.join(dir, entry.name)).catch(() => undefined);
           if (info) found.push({ key, size: info.size, lastModified: info.mtime });
+          if (found.length >= max) return true;
         }
       }
+      return false;
     };
     await visit(start, folder ? `${folder}/` : '');
-    return found.sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
+    return found;
   }
+
 
   private async writeAtomic(file: string, body: Body, durable: boolean): Promise<void> {
     const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
@@ -233,14 +245,25 @@ export class LocalDriver implements ObjectStoreDriver {
 
   private async pathForWrite(key: string, internal = false): Promise<string> {
     const target = await this.pathForRead(key, internal);
-    try {
-      await mkdir(path.dirname(target), { recursive: true });
-    } catch (error) {
-      throw mapFsError(error, key, 'write');
+    // Only the folder matters for a write: rename replaces a link at the final name, never follows it.
+    const dir = path.dirname(target);
+    const root = await this.getRealRoot();
+    let real = await realpath(dir).catch(() => undefined);
+    if (real === undefined) {
+      try {
+        await mkdir(dir, { recursive: true });
+        real = await realpath(dir);
+      } catch (error) {
+        throw mapFsError(error, key, 'write');
+      }
     }
-    // Check again now that the folders exist: one of them may have been a link created meanwhile.
-    return this.pathForRead(key, internal);
+    // Check again now that the folders exist: one of them may have become a link meanwhile.
+    if (real !== root && !real.startsWith(root + path.sep)) {
+      throw new StorageError('STORAGE_INVALID_KEY', `Key "${key}" leads outside the storage root ${this.root} through a symbolic link.`, { field: 'key' });
+    }
+    return target;
   }
+
 }
 
 async function realpathOfExisting(target: string): Promise<string> {
