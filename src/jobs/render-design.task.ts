@@ -76,6 +76,13 @@ export function createRenderDesignTask(deps: RenderTaskDeps): RenderDesignTask {
         thumbnailKey: storage.keyFor(design.id, 'thumbnail'),
       });
       if (!published) {
+        // Deleted while rendering: the files just uploaded belong to nobody.
+        if (!(await designs.findById(design.id))) {
+          await storage.deleteDesignAssets(design.id);
+          log.info('design deleted while rendering; its new assets were removed');
+          deps.observer?.rendered({ outcome: 'skipped', seconds: seconds() });
+          return { status: 'SKIPPED', reason: 'missing' };
+        }
         log.warn('design changed while rendering (lease lost or re-render requested); its assets are in place');
         deps.observer?.rendered({ outcome: 'skipped', seconds: seconds() });
         return { status: 'SKIPPED', reason: 'superseded' };

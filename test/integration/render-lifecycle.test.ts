@@ -180,3 +180,32 @@ for (const dialect of DIALECTS) {
   });
 }
 
+
+describe('a design deleted while it renders', () => {
+  let stack: RenderStack;
+  beforeEach(async () => {
+    stack = await createRenderStack('sqlite');
+  });
+  afterEach(async () => stack.destroy());
+
+  it('leaves no files behind', async () => {
+    const design = await stack.createDesign();
+    const { createRenderDesignTask } = await import('../../src/jobs/render-design.task.js');
+    const { renderDesignAssets } = await import('../../src/rendering/index.js');
+    // The API's delete lands between the worker's claim and its uploads.
+    const task = createRenderDesignTask({
+      designs: stack.designs,
+      storage: stack.assets,
+      renderAssets: async (spec) => {
+        const assets = await renderDesignAssets(spec);
+        await stack.assets.deleteDesignAssets(design.id);
+        await stack.designs.delete(design.id);
+        return assets;
+      },
+      logger: silentLogger,
+      leaseMs: 30_000,
+    });
+    expect(await task(design.id, { attempt: 1, maxAttempts: 4 })).toEqual({ status: 'SKIPPED', reason: 'missing' });
+    expect(await keysOf(stack, design.id)).toEqual([]);
+  });
+});

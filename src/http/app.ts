@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { TokenVerifier } from '../auth/jwt.js';
+import type { Settings } from '../config.js';
+import type { DesignService } from '../designs/design-service.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { ObjectStorage } from '../storage/index.js';
+import { designRoutes } from './designs.routes.js';
+import { registerDocs } from './docs.js';
+import { createErrorReplier, installErrorHandlers } from './error-handler.js';
+import { healthRoutes, type HealthOptions } from './health.routes.js';
+import { installRequestMetrics, metricsRoutes } from './metrics.routes.js';
+import { BODY_LIMIT_BYTES } from './schemas.js';
+import { staticRoutes } from './static.routes.js';
+
+export interface AppDeps {
+  service: DesignService;
+  verifyToken: TokenVerifier;
+  metrics: Metrics;
+  health: HealthOptions;
+  settings: Pick<Settings, 'useLocalStorage' | 'publicBaseUrl'>;
+  storage: ObjectStorage;
+  /** Request logs (with request ids) go here; none when omitted. */
+  logger?: Logger;
+}
+
+// A caller's X-Request-Id is kept when it looks like an id, so logs join up across services.
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function requestId(request: IncomingMessage): string {
+  const given = request.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+/**
+ * Builds the HTTP app from its dependencies. Never listens, reads no environment, opens
+ * nothing: `server.ts` owns the process, tests call `app.inject`.
+ */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const replyWithError = createErrorReplier(deps.metrics);
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }),
+    bodyLimit: BODY_LIMIT_BYTES,
+    genReqId: requestId,
+    // Router errors (bad percent-encoding, over-long parameters) get the same JSON answer.
+    frameworkErrors: replyWithError,
+    logController: new LogController({ requestIdLogLabel: 'request_id' }),
+    ajv: {
+      customOptions: {
+        // Refuse what the schema does not describe instead of quietly dropping it or
+        // turning `"text": 123` into "123".
+        removeAdditional: false,
+        coerceTypes: false,
+        useDefaults: true,
+        allErrors: false,
+      },
+    },
+  });
+
+  installErrorHandlers(app, deps.metrics, replyWithError);
+  installRequestMetrics(app, deps.metrics);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('x-frame-options', 'DENY');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('cross-origin-opener-policy', 'same-origin');
+  });
+
+  // JSON only: without the text/plain parser a wrong Content-Type is 415, not a string body.
+  // An empty body with Content-Type: application/json (curl -X POST .../render -H ...) is no body.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') return done(null, undefined);
+    parseJson(request, body as string, done);
+  });
+
+  await registerDocs(app, { publicBaseUrl: deps.settings.publicBaseUrl });
+  await app.register(healthRoutes, deps.health);
+  await app.register(metricsRoutes, { metrics: deps.metrics });
+  await app.register(designRoutes, { prefix: '/api/v1', service: deps.service, verifyToken: deps.verifyToken });
+  if (deps.settings.useLocalStorage) await app.register(staticRoutes, { storage: deps.storage });
+  return app;
+}

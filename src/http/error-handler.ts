@@ -1,0 +1,172 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, ValidationError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import { FIELD_ERROR_CODES, KEYWORD_ERROR_CODES } from './schemas.js';
+
+/**
+ * The one place errors become HTTP responses. Modules below the HTTP layer throw coded
+ * errors and know nothing of status codes; this maps each code to a status, answers
+ * `{ error: { code, message, field?, request_id } }`, and for any 5xx hides the internal
+ * message (logged with the error and the request id instead).
+ */
+
+export interface ErrorBody {
+  error: { code: string; message: string; field?: string; request_id?: string };
+}
+
+export interface HttpError {
+  status: number;
+  code: string;
+  message: string;
+  field?: string;
+  headers?: Record<string, string>;
+}
+
+const GENERIC_500 = 'Internal server error. It has been logged; quote the request id if you report it.';
+const GENERIC_503 = 'A service this request needs is temporarily unavailable; retry shortly.';
+
+/** The status a domain error code answers with. */
+export function statusForCode(code: string, error?: AppError): number {
+  if (code === 'UNAUTHORIZED') return 401;
+  if (code === 'FORBIDDEN') return 403;
+  if (code === 'INVALID_STATUS_TRANSITION' || code === 'DESIGN_CONTENDED' || code === 'DESIGN_ALREADY_EXISTS') return 409;
+  if (code === 'STORAGE_UNAVAILABLE' || code === 'STORAGE_THROTTLED' || code === 'DATABASE_UNAVAILABLE') return 503;
+  // Other storage and database failures (missing bucket, access denied, disk full) are ours, not the caller's.
+  if (code.startsWith('STORAGE_') || code.startsWith('DATABASE_') || code === 'CONFIG_INVALID') return 500;
+  if (code.endsWith('_NOT_FOUND')) return 404;
+  if (error instanceof ValidationError || code.startsWith('INVALID_')) return 400;
+  if (error?.retryable) return 503;
+  return 500;
+}
+
+interface AjvError {
+  instancePath: string;
+  keyword: string;
+  params: Record<string, unknown>;
+  message?: string;
+}
+
+/** `/design_data/color` → `design_data.color`; JSON pointer escapes undone. */
+function dottedPath(instancePath: string): string {
+  return instancePath
+    .split('/')
+    .slice(1)
+    .map((part) => part.replaceAll('~1', '/').replaceAll('~0', '~'))
+    .join('.');
+}
+
+/** The first ajv error of a Fastify validation failure, as a coded error naming the field. */
+export function fromSchemaError(errors: readonly AjvError[], context: string | undefined): HttpError {
+  const first = errors[0];
+  if (!first) return { status: 400, code: 'VALIDATION_FAILED', message: 'The request is not valid.' };
+  let field = dottedPath(first.instancePath);
+  const child =
+    first.keyword === 'required' ? first.params.missingProperty : first.keyword === 'additionalProperties' ? first.params.additionalProperty : undefined;
+  if (typeof child === 'string') field = field ? `${field}.${child}` : child;
+  const code = FIELD_ERROR_CODES[field]?.[first.keyword] ?? KEYWORD_ERROR_CODES[first.keyword] ?? 'VALIDATION_FAILED';
+  const where = field || (context === 'body' ? 'body' : (context ?? 'request'));
+  let message: string;
+  switch (first.keyword) {
+    case 'required':
+      message = `${where} is required.`;
+      break;
+    case 'additionalProperties':
+      message = `${where} is not a known field; remove it.`;
+      break;
+    case 'enum':
+      message = `${where} must be one of: ${(first.params.allowedValues as unknown[] | undefined)?.join(', ') ?? '(see the API docs)'}.`;
+      break;
+    case 'pattern':
+      message = code === 'INVALID_COLOR' ? `${where} must be a hex colour like #FF0000 or #F00.` : `${where} has an invalid format.`;
+      break;
+    default:
+      message = `${where} ${first.message ?? 'is invalid'}.`;
+  }
+  return { status: 400, code, message, field: where };
+}
+
+/** Fastify's own errors (body parsing, content type, URL) that a client caused. */
+const FASTIFY_CODES: Record<string, { status: number; code: string; message?: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'The request body is larger than the 64 KB limit.' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Send the body as JSON with Content-Type: application/json.' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'INVALID_CONTENT_LENGTH', message: 'Content-Length does not match the body.' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'INVALID_JSON', message: 'The body is not valid JSON.' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'INVALID_JSON', message: 'The body is empty but Content-Type is application/json.' },
+  FST_ERR_BAD_URL: { status: 400, code: 'INVALID_URL', message: 'The URL is not valid (bad percent-encoding).' },
+  FST_ERR_MAX_PARAM_LENGTH: { status: 414, code: 'URI_TOO_LONG', message: 'A path parameter is too long.' },
+  FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: 'BAD_REQUEST' },
+};
+
+/** Any thrown value → status, stable code, a message safe to show. */
+export function toHttpError(error: unknown): HttpError {
+  const fastifyError = error as Partial<FastifyError> & { validation?: AjvError[]; validationContext?: string };
+  if (Array.isArray(fastifyError.validation)) return fromSchemaError(fastifyError.validation, fastifyError.validationContext);
+  if (error instanceof AppError) {
+    const status = statusForCode(error.code, error);
+    const headers: Record<string, string> = {};
+    if (status === 401) headers['www-authenticate'] = 'Bearer realm="customify"';
+    if (status === 503) headers['retry-after'] = '5';
+    if (status >= 500) return { status, code: status === 503 ? error.code : 'INTERNAL_ERROR', message: status === 503 ? GENERIC_503 : GENERIC_500, headers };
+    return { status, code: error.code, message: error.message, field: error.field, headers };
+  }
+  const known = fastifyError.code ? FASTIFY_CODES[fastifyError.code] : undefined;
+  if (known) return { status: known.status, code: known.code, message: known.message ?? fastifyError.message ?? 'Bad request.' };
+  if (error instanceof SyntaxError && fastifyError.statusCode === 400) return { status: 400, code: 'INVALID_JSON', message: 'The body is not valid JSON.' };
+  const status = fastifyError.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return { status, code: fastifyError.code?.replace(/^FST_ERR_/, '') ?? 'BAD_REQUEST', message: fastifyError.message ?? 'Bad request.' };
+  }
+  if (status === 503) return { status: 503, code: 'SERVICE_UNAVAILABLE', message: GENERIC_503 };
+  return { status: 500, code: 'INTERNAL_ERROR', message: GENERIC_500 };
+}
+
+export function errorBody(error: Omit<HttpError, 'status' | 'headers'>, requestId?: string): ErrorBody {
+  return {
+    error: {
+      code: error.code,
+      message: error.message,
+      ...(error.field ? { field: error.field } : {}),
+      ...(requestId ? { request_id: requestId } : {}),
+    },
+  };
+}
+
+export type ErrorReplier = (error: unknown, request: FastifyRequest, reply: FastifyReply) => void;
+
+/**
+ * Answers any error: status and body from toHttpError, counted in `metrics.errors` by code,
+ * 5xx logged with the error (4xx at info, without it). Also used for Fastify's router
+ * errors (bad percent-encoding, over-long parameters), which skip the error handler.
+ */
+export function createErrorReplier(metrics: Metrics): ErrorReplier {
+  return (error, request, reply) => {
+    const mapped = toHttpError(error);
+    metrics.errors.inc({ code: mapped.code });
+    if (mapped.status >= 500) {
+      request.log.error({ err: error, code: mapped.code }, `Request failed with ${mapped.status}`);
+    } else {
+      request.log.info({ code: mapped.code, field: mapped.field }, `Request refused with ${mapped.status}: ${mapped.message}`);
+    }
+    if (mapped.status === 401 && request.headers.authorization) {
+      mapped.headers = { ...mapped.headers, 'www-authenticate': 'Bearer realm="customify", error="invalid_token"' };
+    }
+    void reply
+      .code(mapped.status)
+      .headers({ 'x-content-type-options': 'nosniff', 'x-request-id': request.id, ...mapped.headers })
+      .type('application/json; charset=utf-8')
+      .send(errorBody(mapped, request.id));
+  };
+}
+
+/** Installs the error and not-found handlers on `app` (the root, so every route shares them). */
+export function installErrorHandlers(app: FastifyInstance, metrics: Metrics, replier: ErrorReplier = createErrorReplier(metrics)): void {
+  app.setErrorHandler(replier);
+
+  app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
+    metrics.errors.inc({ code: 'ROUTE_NOT_FOUND' });
+    void reply
+      .code(404)
+      .type('application/json; charset=utf-8')
+      .send(errorBody({ code: 'ROUTE_NOT_FOUND', message: `No route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}; see /docs for the API.` }, request.id));
+  });
+}

@@ -1,0 +1,30 @@
+import { constants } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
+import { sql } from 'kysely';
+import type { Container } from '../composition-root.js';
+import type { HealthCheck } from './health.routes.js';
+
+// Any key will do: a missing object answers null, while a missing bucket, refused
+// credentials or an unreachable endpoint throw.
+const S3_PROBE_KEY = 'health-check/readyz-probe';
+
+/** The real readiness checks of a container: database, queue, storage. */
+export function createHealthChecks(container: Pick<Container, 'db' | 'queue' | 'storage' | 'settings'>): Record<string, HealthCheck> {
+  const { db, queue, settings } = container;
+  const { storage } = container.storage;
+  return {
+    database: async () => {
+      await sql`select 1`.execute(db);
+    },
+    queue: () => queue.ping(),
+    storage: settings.useLocalStorage
+      ? async () => {
+          // Renders write here: the folder must exist (the driver creates it too) and be writable.
+          await mkdir(settings.localStoragePath, { recursive: true });
+          await access(settings.localStoragePath, constants.W_OK);
+        }
+      : async () => {
+          await storage.head(S3_PROBE_KEY);
+        },
+  };
+}

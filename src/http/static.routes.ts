@@ -1,0 +1,102 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ObjectInfo } from '../storage/index.js';
+import { isStorageError, type ObjectStorage } from '../storage/index.js';
+import { errorBody } from './error-handler.js';
+
+export interface StaticRoutesOptions {
+  storage: ObjectStorage;
+}
+
+// The same as the uploader sets on S3 objects: re-renders overwrite a key, so come back within the hour.
+const CACHE_CONTROL = 'public, max-age=3600';
+
+/**
+ * `GET|HEAD /static/*`: local mode's stand-in for the bucket (the seed's
+ * `http://localhost:8000/static/designs/{id}/preview.png`). Objects are read through the
+ * ObjectStorage facade, never from a path built here: the facade's key rules (no `..`, no
+ * dot-files such as `.meta/`, no backslash, NUL or percent sign, no empty segment, so no
+ * folder listing) and the driver's root and symlink checks apply once, for every caller.
+ * Any key they refuse, and any object that is not there, is the same JSON 404.
+ */
+export async function staticRoutes(app: FastifyInstance, options: StaticRoutesOptions): Promise<void> {
+  const { storage } = options;
+
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('content-security-policy', "default-src 'none'; sandbox");
+    reply.header('access-control-allow-origin', '*');
+    reply.header('cross-origin-resource-policy', 'cross-origin');
+  });
+
+  app.route<{ Params: { '*': string } }>({
+    method: ['GET', 'HEAD'],
+    url: '/static/*',
+    schema: { hide: true },
+    handler: async (request, reply) => {
+      const key = request.params['*'];
+      const info = await findObject(storage, key);
+      if (!info) return notFound(request, reply);
+      setCacheHeaders(reply, info);
+      if (isNotModified(request, info)) return reply.code(304).send();
+      if (request.method === 'HEAD') {
+        return reply.type(info.contentType ?? 'application/octet-stream').header('content-length', info.size).send();
+      }
+      let object;
+      try {
+        object = await storage.get(key);
+      } catch (error) {
+        // Deleted between the head and the read.
+        if (isStorageError(error, 'STORAGE_OBJECT_NOT_FOUND')) return notFound(request, reply);
+        throw error;
+      }
+      setCacheHeaders(reply, object);
+      return reply.type(object.contentType ?? 'application/octet-stream').header('content-length', object.size).send(object.body);
+    },
+  });
+}
+
+/** The object's metadata, or null when it is absent or the key is one the facade refuses. */
+async function findObject(storage: ObjectStorage, key: string): Promise<ObjectInfo | null> {
+  try {
+    return await storage.head(key);
+  } catch (error) {
+    if (isStorageError(error, 'STORAGE_INVALID_KEY')) return null;
+    throw error;
+  }
+}
+
+function notFound(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return reply
+    .code(404)
+    .type('application/json; charset=utf-8')
+    .send(errorBody({ code: 'FILE_NOT_FOUND', message: 'No such file.' }, request.id));
+}
+
+/** A weak validator: size and modification time, as most static servers derive it. */
+export function etagOf(info: Pick<ObjectInfo, 'size' | 'lastModified'>): string {
+  return `W/"${info.size.toString(16)}-${info.lastModified.getTime().toString(16)}"`;
+}
+
+function setCacheHeaders(reply: FastifyReply, info: ObjectInfo): void {
+  reply.header('etag', etagOf(info));
+  reply.header('last-modified', info.lastModified.toUTCString());
+  reply.header('cache-control', CACHE_CONTROL);
+}
+
+/** RFC 9110 §13.1: If-None-Match (weak comparison) wins; If-Modified-Since only without it. */
+function isNotModified(request: FastifyRequest, info: ObjectInfo): boolean {
+  const ifNoneMatch = request.headers['if-none-match'];
+  if (ifNoneMatch !== undefined) {
+    const current = etagOf(info).replace(/^W\//, '');
+    return ifNoneMatch.split(',').some((tag) => {
+      const t = tag.trim();
+      return t === '*' || t.replace(/^W\//, '') === current;
+    });
+  }
+  const ifModifiedSince = request.headers['if-modified-since'];
+  if (ifModifiedSince !== undefined) {
+    const since = Date.parse(ifModifiedSince);
+    // HTTP dates have whole seconds.
+    return Number.isFinite(since) && Math.floor(info.lastModified.getTime() / 1000) * 1000 <= since;
+  }
+  return false;
+}
