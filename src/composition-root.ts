@@ -50,8 +50,9 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
       if (applied.length > 0) logger.info({ applied }, `Applied ${applied.length} migration(s)`);
     }
     const designs = new DesignRepository(db);
-    let queueRef: RenderQueue | undefined;
-    const metrics = new Metrics({ queueDepth: () => queueRef?.depth() ?? Promise.resolve(0) });
+    // The queue is built after the task that reports to metrics; the gauge reads it when scraped.
+    const built: { queue?: RenderQueue } = {};
+    const metrics = new Metrics({ queueDepth: () => built.queue?.depth() ?? Promise.resolve(0) });
     const storage = await createStorageLayer(settings, { logger, observer: metrics.storageObserver });
     closers.push(() => storage.storage.close());
     const policy: RetryPolicy = { maxRetries: settings.renderMaxRetries, backoffMs: settings.renderBackoffMs };
@@ -76,7 +77,7 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
       queue = inProcess;
       if (role === 'serve') worker = inProcess;
     }
-    queueRef = queue;
+    built.queue = queue;
     // Workers close before the queue and the database they use.
     closers.push(() => queue.close());
     if (worker && (worker as unknown) !== queue) closers.push(() => worker.close());
