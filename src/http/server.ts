@@ -62,9 +62,13 @@ export async function startServer(settings: Readonly<Settings>, options: StartOp
     jwtSecretSource: source,
     close() {
       closing ??= (async () => {
+        // A keep-alive connection busy when close() began becomes idle only later, and Node
+        // would keep it (and the process) open until the keep-alive timeout: reap it as it idles.
+        const reaper = setInterval(() => running.server.closeIdleConnections(), 100);
         try {
           await running.close();
         } finally {
+          clearInterval(reaper);
           await container.close();
         }
       })();
