@@ -1,0 +1,14 @@
+/**
+ * Rendering: pure image work with sharp. A design spec goes in, PNG bytes come out;
+ * no storage, no database, no settings read here.
+ */
+export { BLACK, WHITE, contrastRatio, contrastingTextColor, formatColor, parseColor, relativeLuminance } from './colors.js';
+export type { ColorField, Rgb } from './colors.js';
+export { MAX_TEXT_LENGTH, MAX_TEXT_LINES, PRODUCT_TYPES, validateDesignSpec } from './design-spec.js';
+export type { DesignData, DesignSpec, ProductType } from './design-spec.js';
+export { FONT_NAMES, isFontName, resolveFont } from './fonts.js';
+export type { FontName, ResolvedFont } from './fonts.js';
+export { MAX_PREVIEW_SIZE, PREVIEW_SIZE, renderDesign, renderDesignAssets } from './render-design.js';
+export type { AssetRenderOptions, DesignAssets, RenderOptions } from './render-design.js';
+export { DEFAULT_COMPRESSION_LEVEL, THUMBNAIL_MAX_SIZE, makeThumbnail } from './thumbnail.js';
+export type { RawImage, ThumbnailOptions } from './thumbnail.js';

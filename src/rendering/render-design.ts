@@ -1,0 +1,66 @@
+import { validateDesignSpec, type DesignSpec } from './design-spec.js';
+import { encodeScene, layoutScene } from './scene.js';
+import { assertIntegerOption, DEFAULT_COMPRESSION_LEVEL, sceneThumbnail, THUMBNAIL_MAX_SIZE } from './thumbnail.js';
+
+export const PREVIEW_SIZE = 600;
+/** Largest canvas a render may ask for: 4096² pixels stay far below sharp's input pixel limit. */
+export const MAX_PREVIEW_SIZE = 4096;
+const MIN_PREVIEW_SIZE = 16;
+
+export interface RenderOptions {
+  /** zlib level of the PNGs, 0 (fastest, largest) to 9 (slowest, smallest). Default 6. */
+  compressionLevel?: number;
+  /** Width and height of the square preview in pixels. Default 600; the layout scales with it. */
+  size?: number;
+}
+
+export interface AssetRenderOptions extends RenderOptions {
+  /** The thumbnail fits inside this square. Default 200. */
+  thumbnailMaxSize?: number;
+}
+
+export interface DesignAssets {
+  /** size × size RGB PNG. */
+  preview: Buffer;
+  /** The preview scaled to fit thumbnailMaxSize × thumbnailMaxSize with Lanczos-3, RGB PNG. */
+  thumbnail: Buffer;
+}
+
+/**
+ * The design's preview: a size × size RGB PNG filled with `color`, the text centred on it
+ * in `text_color` (or white/black, whichever contrasts more), 48 px at 600 px, wrapped to
+ * the canvas less a 40 px margin and shrunk until it fits: never cut off.
+ *
+ * Throws ValidationError (the codes of validateDesignSpec) for a design that is not valid,
+ * AppError INVALID_RENDER_OPTION for bad options, and AppError TEXT_RENDER_FAILED or
+ * FONT_FILE_MISSING when the text cannot be drawn; none of them is retryable.
+ */
+export async function renderDesign(spec: DesignSpec, options: RenderOptions = {}): Promise<Buffer> {
+  const { size, compressionLevel } = renderOptions(options);
+  const scene = await layoutScene(validateDesignSpec(spec), size);
+  return encodeScene(scene, compressionLevel);
+}
+
+/**
+ * The preview (as renderDesign) and its thumbnail (as makeThumbnail of the preview) from
+ * one layout, without decoding the preview again. The thumbnail's resampling runs on
+ * sharp's thread pool while the preview is encoded. Throws what renderDesign throws.
+ */
+export async function renderDesignAssets(spec: DesignSpec, options: AssetRenderOptions = {}): Promise<DesignAssets> {
+  const { size, compressionLevel } = renderOptions(options);
+  const thumbnailMaxSize = options.thumbnailMaxSize ?? THUMBNAIL_MAX_SIZE;
+  const scene = await layoutScene(validateDesignSpec(spec), size);
+  const thumbnail = sceneThumbnail(scene, { maxSize: thumbnailMaxSize, compressionLevel });
+  // An async wrapper, so a throw here still leaves Promise.all to handle both outcomes.
+  const preview = (async () => encodeScene(scene, compressionLevel))();
+  const [previewPng, thumbnailPng] = await Promise.all([preview, thumbnail]);
+  return { preview: previewPng, thumbnail: thumbnailPng };
+}
+
+function renderOptions(options: RenderOptions): { size: number; compressionLevel: number } {
+  const size = options.size ?? PREVIEW_SIZE;
+  const compressionLevel = options.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL;
+  assertIntegerOption('size', size, MIN_PREVIEW_SIZE, MAX_PREVIEW_SIZE);
+  assertIntegerOption('compressionLevel', compressionLevel, 0, 9);
+  return { size, compressionLevel };
+}

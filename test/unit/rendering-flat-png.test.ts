@@ -1,0 +1,81 @@
+import { inflateSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { AppError } from '../../src/errors.js';
+import { encodeFlatPng, type FlatImage } from '../../src/rendering/flat-png.js';
+import { decode } from '../fixtures/rendering/images.js';
+
+const BACKGROUND = { r: 12, g: 200, b: 99 };
+
+/** What the image should decode to: background everywhere, the band's bytes in its rows. */
+function expectedPixels({ width, height, background, band }: FlatImage): Buffer {
+  const pixels = Buffer.alloc(width * height * 3);
+  pixels.fill(Buffer.from([background.r, background.g, background.b]));
+  band?.rows.copy(pixels, band.top * width * 3);
+  return pixels;
+}
+
+function noise(bytes: number, seed: number): Buffer {
+  const data = Buffer.alloc(bytes);
+  let x = seed;
+  for (let i = 0; i < bytes; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    data[i] = x >>> 24;
+  }
+  return data;
+}
+
+/** The zlib stream of a PNG's IDAT chunks; inflating it checks the adler32. */
+function idat(png: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  for (let offset = 8; offset < png.length; ) {
+    const length = png.readUInt32BE(offset);
+    if (png.toString('latin1', offset + 4, offset + 8) === 'IDAT') parts.push(png.subarray(offset + 8, offset + 8 + length));
+    offset += 12 + length;
+  }
+  return Buffer.concat(parts);
+}
+
+describe('encodeFlatPng', () => {
+  const cases: Array<[string, FlatImage]> = [
+    ['no band', { width: 600, height: 600, background: BACKGROUND }],
+    ['a band in the middle', { width: 600, height: 600, background: BACKGROUND, band: { top: 280, rows: noise(600 * 40 * 3, 1) } }],
+    ['a band at the top', { width: 70, height: 90, background: BACKGROUND, band: { top: 0, rows: noise(70 * 5 * 3, 2) } }],
+    ['a band at the bottom', { width: 70, height: 90, background: BACKGROUND, band: { top: 89, rows: noise(70 * 3, 3) } }],
+    ['a band filling the image', { width: 33, height: 17, background: BACKGROUND, band: { top: 0, rows: noise(33 * 17 * 3, 4) } }],
+    ['an empty band', { width: 40, height: 100, background: BACKGROUND, band: { top: 50, rows: Buffer.alloc(0) } }],
+    ['a one-pixel image', { width: 1, height: 1, background: BACKGROUND }],
+    ['more rows than one cached run', { width: 5, height: 1000, background: BACKGROUND, band: { top: 33, rows: noise(5 * 3 * 3, 5) } }],
+  ];
+
+  describe.each([0, 1, 6, 9])('at compression level %i', (level) => {
+    it.each(cases)('encodes %s losslessly as an RGB PNG', async (_case, image) => {
+      const png = encodeFlatPng(image, level);
+      const decoded = await decode(png);
+      expect({ format: decoded.format, width: decoded.width, height: decoded.height, channels: decoded.channels }).toEqual({
+        format: 'png',
+        width: image.width,
+        height: image.height,
+        channels: 3,
+      });
+      expect(decoded.data.equals(expectedPixels(image))).toBe(true);
+      // One filter byte per row, then the row: a wrong adler32 would make this throw.
+      expect(inflateSync(idat(png)).length).toBe(image.height * (image.width * 3 + 1));
+    });
+  });
+
+  it('compresses more at higher levels', () => {
+    const image = cases[1]?.[1] as FlatImage;
+    const sizes = [0, 1, 9].map((level) => encodeFlatPng(image, level).length);
+    expect(sizes[0]).toBeGreaterThan(sizes[1] ?? 0);
+    expect(sizes[1]).toBeGreaterThan(sizes[2] ?? 0);
+  });
+
+  it('refuses a band that does not fit the image', () => {
+    const tooLow = () => encodeFlatPng({ width: 10, height: 10, background: BACKGROUND, band: { top: 8, rows: Buffer.alloc(10 * 3 * 3) } }, 6);
+    const partialRow = () => encodeFlatPng({ width: 10, height: 10, background: BACKGROUND, band: { top: 0, rows: Buffer.alloc(10) } }, 6);
+    for (const encode of [tooLow, partialRow]) {
+      expect(encode).toThrow(AppError);
+      expect(encode).toThrow(/does not fit/);
+    }
+  });
+});
