@@ -1,7 +1,7 @@
 import { AppError, ValidationError, describeError } from '../errors.js';
 import type { Database } from '../db/database.js';
 import type { DesignRow, NewDesignRow } from '../db/schema.js';
-import { isDesignId } from '../storage/keys.js';
+import { isDesignId } from './design-id.js';
 import { DESIGN_STATUSES, assertTransition, isDesignStatus, type Design, type DesignData, type DesignStatus } from './design.js';
 
 export const DEFAULT_LIST_LIMIT = 20;

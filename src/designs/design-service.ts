@@ -2,7 +2,8 @@ import { describeError, NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RenderQueue } from '../jobs/render-queue.js';
 import { validateDesignSpec } from '../rendering/index.js';
-import { assertDesignId, type StorageRepository } from '../storage/index.js';
+import type { StorageRepository } from '../storage/index.js';
+import { assertDesignId } from './design-id.js';
 import { newDesign, type Design } from './design.js';
 import type { DesignRepository } from './design-repository.js';
 

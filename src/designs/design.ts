@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AppError, ValidationError } from '../errors.js';
-import { assertDesignId } from '../storage/keys.js';
+import { assertDesignId } from './design-id.js';
 
 /**
  * The Design entity and its status machine. Pure: no I/O, no clock of its own (callers

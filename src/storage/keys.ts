@@ -1,26 +1,13 @@
-import { ValidationError } from '../errors.js';
+import { assertDesignId, isDesignId } from '../designs/design-id.js';
 import { StorageError } from './storage-errors.js';
 
 /** The asset kinds a design has. `preview` and `thumbnail` are the seed's; more sizes may follow. */
 export const ASSET_KINDS = ['preview', 'thumbnail'] as const;
 export type AssetKind = (typeof ASSET_KINDS)[number];
 
+export { assertDesignId, isDesignId };
+
 export const DESIGNS_PREFIX = 'designs/';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function isDesignId(value: unknown): value is string {
-  return typeof value === 'string' && UUID.test(value);
-}
-
-/** Design ids are UUIDs; anything else is refused before any I/O. */
-export function assertDesignId(value: unknown, field = 'design_id'): string {
-  if (!isDesignId(value)) {
-    const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 80)) : typeof value;
-    throw new ValidationError('INVALID_DESIGN_ID', `Design id must be a UUID such as 3f2b6c1e-8a4d-4e2f-9b1a-0c5d7e9f1a2b, got ${shown}`, field);
-  }
-  return value.toLowerCase();
-}
 
 /** The seed's layout: `designs/{design_id}/`. */
 export function designPrefix(designId: string): string {

@@ -1,0 +1,16 @@
+import { ValidationError } from '../errors.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isDesignId(value: unknown): value is string {
+  return typeof value === 'string' && UUID.test(value);
+}
+
+/** Design ids are UUIDs; anything else is refused before any I/O. */
+export function assertDesignId(value: unknown, field = 'design_id'): string {
+  if (!isDesignId(value)) {
+    const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 80)) : typeof value;
+    throw new ValidationError('INVALID_DESIGN_ID', `Design id must be a UUID such as 3f2b6c1e-8a4d-4e2f-9b1a-0c5d7e9f1a2b, got ${shown}`, field);
+  }
+  return value.toLowerCase();
+}
