@@ -121,7 +121,7 @@ const schema = z.object({
   S3_SSE_KMS_KEY_ID: text.default(''),
   LOCAL_STORAGE_PATH: text.default('./storage'),
   LOCAL_STORAGE_FSYNC: bool('LOCAL_STORAGE_FSYNC').default(true),
-  PUBLIC_BASE_URL: httpUrl('PUBLIC_BASE_URL').default('http://localhost:8000'),
+  PUBLIC_BASE_URL: httpUrl('PUBLIC_BASE_URL').default(''),
   // Persistence and queue.
   DATABASE_URL: databaseUrl.default('sqlite:./data/customify.db'),
   REDIS_URL: redisUrl.default(''),
@@ -240,7 +240,8 @@ export function loadConfig(env: Environment = process.env, options: { envFile?: 
     s3SseKmsKeyId: e.S3_SSE_KMS_KEY_ID,
     localStoragePath: e.LOCAL_STORAGE_PATH,
     localStorageFsync: e.LOCAL_STORAGE_FSYNC,
-    publicBaseUrl: e.PUBLIC_BASE_URL,
+    // Local URLs follow PORT unless told otherwise: http://localhost:8000 by default.
+    publicBaseUrl: e.PUBLIC_BASE_URL || `http://localhost:${e.PORT}`,
     s3BaseUrl: s3BaseUrl(base),
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
