@@ -70,7 +70,12 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     if (settings.redisUrl) {
       const shared = { redisUrl: settings.redisUrl, queueName: settings.renderQueueName, policy, logger };
       queue = new BullmqRenderQueue(shared);
-      if (role === 'worker') worker = new BullmqRenderWorker({ ...shared, task, concurrency: settings.renderConcurrency });
+      if (role === 'worker') {
+        worker = new BullmqRenderWorker({
+          ...shared, task, concurrency: settings.renderConcurrency,
+          lockDurationMs: settings.renderLockDurationMs, stalledIntervalMs: settings.renderStalledIntervalMs,
+        });
+      }
     } else {
       if (role === 'worker') throw new Error('customify worker needs REDIS_URL (redis://host:6379): without it, `customify serve` renders in-process.');
       const inProcess = new InProcessRenderQueue({ task, policy, concurrency: settings.renderConcurrency, logger });

@@ -131,6 +131,8 @@ const schema = z.object({
   RENDER_BACKOFF_MS: int('RENDER_BACKOFF_MS', 0, 3_600_000).default(1000),
   PENDING_SWEEP_AFTER: duration('PENDING_SWEEP_AFTER').default(30_000),
   RENDER_LEASE: duration('RENDER_LEASE').default(30_000),
+  RENDER_LOCK_DURATION: duration('RENDER_LOCK_DURATION').default(30_000),
+  RENDER_STALLED_INTERVAL: duration('RENDER_STALLED_INTERVAL').default(30_000),
   PNG_COMPRESSION_LEVEL: int('PNG_COMPRESSION_LEVEL', 0, 9).default(6),
   // HTTP and auth.
   HOST: text.default('0.0.0.0'),
@@ -172,6 +174,9 @@ export interface Settings {
   pendingSweepAfterMs: number;
   /** How long a worker's claim on a design lasts; a crashed worker's design is taken over after it. */
   renderLeaseMs: number;
+  /** BullMQ: how long a worker's job lock lasts without renewal, and how often dead workers' jobs are looked for. */
+  renderLockDurationMs: number;
+  renderStalledIntervalMs: number;
   pngCompressionLevel: number;
   host: string;
   port: number;
@@ -251,6 +256,8 @@ export function loadConfig(env: Environment = process.env, options: { envFile?: 
     renderBackoffMs: e.RENDER_BACKOFF_MS,
     pendingSweepAfterMs: e.PENDING_SWEEP_AFTER,
     renderLeaseMs: e.RENDER_LEASE,
+    renderLockDurationMs: e.RENDER_LOCK_DURATION,
+    renderStalledIntervalMs: e.RENDER_STALLED_INTERVAL,
     pngCompressionLevel: e.PNG_COMPRESSION_LEVEL,
     host: e.HOST,
     port: e.PORT,

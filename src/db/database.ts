@@ -69,6 +69,11 @@ export function createDatabase(databaseUrl: string, options: DatabaseOptions = {
     },
   });
   pool.on('error', options.onPoolError ?? (() => {}));
+  // The pool listens for errors on idle clients only. A checked-out client whose connection
+  // drops (server restart) emits 'error' with no listener, which Node turns into an uncaught
+  // exception that kills the process. The query in flight gets the error anyway, and the
+  // pool discards the broken client when it is released.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
 }
 

@@ -1,12 +1,15 @@
 import { constants } from 'node:fs';
-import { access, mkdir } from 'node:fs/promises';
+import { access, mkdir, statfs } from 'node:fs/promises';
 import { sql } from 'kysely';
 import type { Container } from '../composition-root.js';
+import { StorageError } from '../storage/index.js';
 import type { HealthCheck } from './health.routes.js';
 
 // Any key will do: a missing object answers null, while a missing bucket, refused
 // credentials or an unreachable endpoint throw.
 const S3_PROBE_KEY = 'health-check/readyz-probe';
+// A design's files take tens of kilobytes; below this, renders are about to fail with a full disk.
+const MIN_FREE_BYTES = 1024 * 1024;
 
 /** The real readiness checks of a container: database, queue, storage. */
 export function createHealthChecks(container: Pick<Container, 'db' | 'queue' | 'storage' | 'settings'>): Record<string, HealthCheck> {
@@ -22,6 +25,10 @@ export function createHealthChecks(container: Pick<Container, 'db' | 'queue' | '
           // Renders write here: the folder must exist (the driver creates it too) and be writable.
           await mkdir(settings.localStoragePath, { recursive: true });
           await access(settings.localStoragePath, constants.W_OK);
+          const { bavail, bsize } = await statfs(settings.localStoragePath);
+          if (bavail * bsize < MIN_FREE_BYTES) {
+            throw new StorageError('STORAGE_DISK_FULL', `Less than 1 MiB free under LOCAL_STORAGE_PATH (${bavail * bsize} bytes).`);
+          }
         }
       : async () => {
           await storage.head(S3_PROBE_KEY);
