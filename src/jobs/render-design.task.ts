@@ -100,6 +100,11 @@ export function createRenderDesignTask(deps: RenderTaskDeps): RenderDesignTask {
       }
       log.error({ err: error }, `Render failed: ${describeError(error)}`);
       await designs.markFailed(design.id, message);
+      // A first render that failed halfway (one of two uploads) leaves a file nobody will serve.
+      if (!design.previewKey) {
+        await storage.deleteDesignAssets(design.id).catch((cleanupError: unknown) =>
+          log.warn(`Could not remove the partial assets of a failed render: ${describeError(cleanupError)}`));
+      }
       deps.observer?.rendered({ outcome: 'failed', seconds: seconds() });
       throw new RenderFailedError(design.id, message, error);
     }

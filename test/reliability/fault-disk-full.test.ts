@@ -67,6 +67,8 @@ describe.skipIf(skipWithout('tmpfs'))('B4. local disk full (a 2 MB tmpfs as LOCA
         const id = f.split('/')[1]!;
         if (failedDesigns.some((d) => d.id === id)) strays.push(f);
       }
+      // A FAILED first render removes what it managed to write.
+      expect(strays).toEqual([]);
       // Published designs have both assets; the earlier ones are byte-for-byte unchanged.
       await expectLocalAssets(root, settled.filter((d) => d.status === 'PUBLISHED').map((d) => d.id));
       for (const [f, hash] of earlyHashes) expect(await sha256(path.join(root, f)), f).toBe(hash);
