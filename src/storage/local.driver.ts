@@ -17,8 +17,9 @@ export interface LocalDriverOptions {
   durable?: boolean;
 }
 
-// Content type and metadata live beside the data, under a dot-folder that no valid key can name.
-const META_DIR = '.meta';
+// Content type and metadata live beside the data in a dot-file (`.preview.png.meta.json`):
+// no valid key can name it, listings skip it, and it shares the folder the data write checked.
+const metaPathOf = (file: string) => path.join(path.dirname(file), `.${path.basename(file)}.meta.json`);
 const CONTENT_TYPES: Record<string, string> = {
   '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp',
   '.pdf': 'application/pdf', '.json': 'application/json', '.txt': 'text/plain',
@@ -48,8 +49,7 @@ export class LocalDriver implements ObjectStoreDriver {
       // metadata included. Metadata without fsync: it only adds to what the key and extension
       // tell, so losing it in a power cut costs little, while syncing it would double the fsyncs.
       await this.writeAtomic(file, body, this.durable);
-      const metaFile = await this.pathForWrite(`${META_DIR}/${key}.json`, true);
-      await this.writeAtomic(metaFile, Buffer.from(JSON.stringify(meta)), false);
+      await this.writeAtomic(metaPathOf(file), Buffer.from(JSON.stringify(meta)), false);
     } catch (error) {
       throw mapFsError(error, key, 'write');
     }
@@ -60,7 +60,7 @@ export class LocalDriver implements ObjectStoreDriver {
     try {
       const info = await stat(file);
       if (!info.isFile()) return null;
-      const meta = await this.readMeta(key);
+      const meta = await this.readMeta(key, file);
       return { key, size: info.size, lastModified: info.mtime, contentType: meta.contentType, metadata: meta.metadata };
     } catch (error) {
       if (isErrno(error, 'ENOENT', 'ENOTDIR')) return null;
@@ -87,10 +87,8 @@ export class LocalDriver implements ObjectStoreDriver {
       if (isErrno(error, 'ENOENT', 'ENOTDIR', 'EISDIR')) return false;
       throw mapFsError(error, key, 'delete');
     }
-    const metaFile = await this.pathForRead(`${META_DIR}/${key}.json`, true);
-    await rm(metaFile, { force: true }).catch(() => undefined);
+    await rm(metaPathOf(file), { force: true }).catch(() => undefined);
     await this.pruneEmptyFolders(path.dirname(file));
-    await this.pruneEmptyFolders(path.dirname(metaFile));
     return true;
   }
 
@@ -193,10 +191,10 @@ export class LocalDriver implements ObjectStoreDriver {
     }
   }
 
-  private async readMeta(key: string): Promise<MetaFile> {
+  private async readMeta(key: string, file: string): Promise<MetaFile> {
     const fallback: MetaFile = { contentType: CONTENT_TYPES[path.extname(key).toLowerCase()] ?? 'application/octet-stream', metadata: {} };
     try {
-      return { ...fallback, ...(JSON.parse(await readFile(await this.pathForRead(`${META_DIR}/${key}.json`, true), 'utf8')) as Partial<MetaFile>) };
+      return { ...fallback, ...(JSON.parse(await readFile(metaPathOf(file), 'utf8')) as Partial<MetaFile>) };
     } catch {
       // Objects copied in by hand have no metadata file: their type comes from the extension.
       return fallback;
@@ -225,44 +223,56 @@ export class LocalDriver implements ObjectStoreDriver {
     return this.realRoot;
   }
 
-  /**
-   * The path of `key` under the root, refusing anything that would leave it. Keys are
-   * validated above the driver; this is the second wall, and the one that sees symlinks.
-   */
-  private async pathForRead(key: string, internal = false): Promise<string> {
+  /** The path of `key` under the root, by name alone. Keys are validated above the driver; this is the second wall. */
+  private async resolveInRoot(key: string): Promise<{ root: string; target: string }> {
     const root = await this.getRealRoot();
     const target = path.resolve(root, key);
-    if (!target.startsWith(root + path.sep) || (!internal && key.split('/').some((s) => s.startsWith('.')))) {
+    if (!target.startsWith(root + path.sep) || key.split('/').some((s) => s.startsWith('.'))) {
       throw new StorageError('STORAGE_INVALID_KEY', `Key "${key}" resolves outside the storage root ${this.root}.`, { field: 'key' });
     }
-    // A symlink inside the root must not lead out of it.
-    const real = await realpathOfExisting(target);
+    return { root, target };
+  }
+
+  private assertInside(root: string, real: string, key: string): void {
     if (real !== root && !real.startsWith(root + path.sep)) {
       throw new StorageError('STORAGE_INVALID_KEY', `Key "${key}" leads outside the storage root ${this.root} through a symbolic link.`, { field: 'key' });
+    }
+  }
+
+  /** For reads and deletes: the path of `key`, refusing one that a symlink leads out of the root. */
+  private async pathForRead(key: string): Promise<string> {
+    const { root, target } = await this.resolveInRoot(key);
+    this.assertInside(root, await realpathOfExisting(target), key);
+    return target;
+  }
+
+  /**
+   * For writes: only the folder matters, since rename replaces a link at the final name and
+   * never follows it. One realpath when the folder exists; when it doesn't, its nearest
+   * existing ancestor is checked before mkdir (so a link can't make us create folders
+   * outside), and the folder again after (one may have become a link meanwhile).
+   */
+  private async pathForWrite(key: string): Promise<string> {
+    const { root, target } = await this.resolveInRoot(key);
+    const dir = path.dirname(target);
+    const existing = await realpath(dir).catch(() => undefined);
+    if (existing !== undefined) {
+      this.assertInside(root, existing, key);
+      // Rename would replace a link at the final name rather than follow it; refuse it anyway, as reads do.
+      const final = await realpath(target).catch(() => undefined);
+      if (final !== undefined) this.assertInside(root, final, key);
+      return target;
+    }
+    this.assertInside(root, await realpathOfExisting(dir), key);
+    try {
+      await mkdir(dir, { recursive: true });
+      this.assertInside(root, await realpath(dir), key);
+    } catch (error) {
+      throw mapFsError(error, key, 'write');
     }
     return target;
   }
 
-  private async pathForWrite(key: string, internal = false): Promise<string> {
-    const target = await this.pathForRead(key, internal);
-    // Only the folder matters for a write: rename replaces a link at the final name, never follows it.
-    const dir = path.dirname(target);
-    const root = await this.getRealRoot();
-    let real = await realpath(dir).catch(() => undefined);
-    if (real === undefined) {
-      try {
-        await mkdir(dir, { recursive: true });
-        real = await realpath(dir);
-      } catch (error) {
-        throw mapFsError(error, key, 'write');
-      }
-    }
-    // Check again now that the folders exist: one of them may have become a link meanwhile.
-    if (real !== root && !real.startsWith(root + path.sep)) {
-      throw new StorageError('STORAGE_INVALID_KEY', `Key "${key}" leads outside the storage root ${this.root} through a symbolic link.`, { field: 'key' });
-    }
-    return target;
-  }
 
 }
 

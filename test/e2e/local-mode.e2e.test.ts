@@ -49,7 +49,8 @@ describe('local mode end to end (real HTTP, SQLite, local disk, in-process worke
 
     // ls ./storage/designs/{design_id}/ → preview.png, thumbnail.png
     const folder = path.join(server.settings.localStoragePath, 'designs', design.id);
-    expect((await readdir(folder)).sort()).toEqual(['preview.png', 'thumbnail.png']);
+    // As `ls` shows it: metadata sits beside each file as a dot-file.
+    expect((await readdir(folder)).filter((n) => !n.startsWith('.')).sort()).toEqual(['preview.png', 'thumbnail.png']);
 
     expect(published.preview_url).toBe(`${server.url}/static/designs/${design.id}/preview.png`);
     expect(published.thumbnail_url).toBe(`${server.url}/static/designs/${design.id}/thumbnail.png`);

@@ -253,6 +253,7 @@ describe('GET /static/* (local storage)', () => {
     `/static/${key}%00`,
     '/static/%00../secret.txt',
     `/static/.meta/${key}.json`,
+    `/static/designs/${id}/.preview.png.meta.json`,
     `/static/%2emeta/${key}.json`,
     `/static/designs/../.meta/${key}.json`,
     '/static/designs/',

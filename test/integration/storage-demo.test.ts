@@ -45,7 +45,8 @@ describe("storage demo (the seed's Test Direct S3 Upload)", () => {
       'Deleted: true',
     ]);
     const folder = path.join(storagePath, 'designs', designId);
-    expect((await readdir(folder)).sort()).toEqual(['preview.png', 'thumbnail.png']);
+    // The seed's `ls ./storage/designs/{design_id}/` (metadata sits beside each file as a dot-file).
+    expect((await readdir(folder)).filter((n) => !n.startsWith('.')).sort()).toEqual(['preview.png', 'thumbnail.png']);
     expect(await pngSize(path.join(folder, 'preview.png'))).toBe('png 600x600');
     expect(await pngSize(path.join(folder, 'thumbnail.png'))).toBe('png 200x200');
     expect((await readdir(storagePath)).filter((n) => !n.startsWith('.'))).toEqual(['designs']);

@@ -105,7 +105,7 @@ function httpCases(): HttpCase[] {
   const staticPaths = [
     '/static/../secret.txt', '/static/..%2fsecret.txt', '/static/%2e%2e/secret.txt', '/static/%2e%2e/%2e%2e/etc/passwd',
     '/static/designs/..%2f..%2f..%2fsecret.txt', '/static/..\\secret.txt', '/static/designs\\..\\..\\secret.txt',
-    '/static/.meta/designs/{own}/preview.png.json', '/static/designs/{own}/', '/static/designs/{own}/.preview.png.tmp',
+    '/static/.meta/designs/{own}/preview.png.json', '/static/designs/{own}/.preview.png.meta.json', '/static/designs/{own}/', '/static/designs/{own}/.preview.png.tmp',
     '/static/designs/{own}/preview.png%00.txt', '/static//etc/passwd', '/static/designs/{own}/preview.png/..',
   ];
   for (const p of staticPaths) cases.push({ name: `static ${p}`, method: 'GET', path: p, auth: 'none', status: 404, code: 'FILE_NOT_FOUND' });
@@ -210,7 +210,7 @@ describe('C. bad input over HTTP: every answer a 4xx with its code; the server k
     expect(outside(after)).toEqual(outside(before));
     expect(await readFile(path.join(outer, 'secret.txt'), 'utf8')).toBe(SENTINEL);
     // Inside the root: only the assets of real designs and their metadata.
-    const unexpected = (await walkFiles(root)).filter((f) => !/^(\.meta\/)?designs\/[0-9a-f-]{36}\/(preview|thumbnail)\.png(\.json)?$/.test(f));
+    const unexpected = (await walkFiles(root)).filter((f) => !/^designs\/[0-9a-f-]{36}\/\.?(preview|thumbnail)\.png(\.meta\.json)?$/.test(f));
     expect(unexpected).toEqual([]);
   });
 });

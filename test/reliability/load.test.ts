@@ -74,7 +74,7 @@ describe('A. load, embedded mode (SQLite, local disk, in-process worker)', () =>
       const files = await walkFiles(root);
       const expected = ids.flatMap((id) => [
         `designs/${id}/preview.png`, `designs/${id}/thumbnail.png`,
-        `.meta/designs/${id}/preview.png.json`, `.meta/designs/${id}/thumbnail.png.json`,
+        `designs/${id}/.preview.png.meta.json`, `designs/${id}/.thumbnail.png.meta.json`,
       ]).sort();
       expect(files.filter((f) => f.endsWith('.tmp'))).toEqual([]);
       expect(files).toEqual(expected);

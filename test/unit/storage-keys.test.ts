@@ -315,7 +315,8 @@ describe('local driver: atomic, durable writes', () => {
     await fresh.repository.uploadDesignPreview(id, Buffer.from('preview'));
     await fresh.repository.uploadDesignThumbnail(id, Buffer.from('thumb'));
     // The seed's check: `ls ./storage/designs/{design_id}/` shows preview.png and thumbnail.png.
-    expect((await readdir(path.join(deep, 'designs', id))).sort()).toEqual(['preview.png', 'thumbnail.png']);
+    // What `ls` shows (metadata sits beside each file as a dot-file).
+    expect((await readdir(path.join(deep, 'designs', id))).filter((n) => !n.startsWith('.')).sort()).toEqual(['preview.png', 'thumbnail.png']);
     expect(await readFile(path.join(deep, 'designs', id, 'preview.png'), 'utf8')).toBe('preview');
   });
 });
