@@ -14,7 +14,7 @@ const CACHE_CONTROL = 'public, max-age=3600';
  * `GET|HEAD /static/*`: local mode's stand-in for the bucket (the seed's
  * `http://localhost:8000/static/designs/{id}/preview.png`). Objects are read through the
  * ObjectStorage facade, never from a path built here: the facade's key rules (no `..`, no
- * dot-files such as `.meta/`, no backslash, NUL or percent sign, no empty segment, so no
+ * dot-files such as the `.preview.png.meta.json` metadata, no backslash, NUL or percent sign, no empty segment, so no
  * folder listing) and the driver's root and symlink checks apply once, for every caller.
  * Any key they refuse, and any object that is not there, is the same JSON 404.
  */
