@@ -71,6 +71,9 @@ export async function mintToken(options: { secret: string; userId: string; ttlSe
 
 export type TokenVerifier = (token: string) => Promise<{ userId: string }>;
 
+const VERIFIED_CACHE_SIZE = 10_000;
+const VERIFIED_CACHE_MS = 5 * 60_000;
+
 /**
  * Verifies Bearer tokens: HS256 with the secret, RS256/ES256 through JWKS_URL when set.
  * The algorithm list is fixed here, so `alg: none` and algorithm-confusion tokens fail.
@@ -78,7 +81,19 @@ export type TokenVerifier = (token: string) => Promise<{ userId: string }>;
 export function createTokenVerifier(options: { secret: string; jwksUrl?: string }): TokenVerifier {
   const hmacKey = options.secret ? new TextEncoder().encode(options.secret) : undefined;
   const jwks: JWTVerifyGetKey | undefined = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : undefined;
+  // Verified tokens are remembered until they expire (at most 5 minutes, so a key removed
+  // from the JWKS stops working soon): HMAC and RSA checks cost more than the rest of a read.
+  const verified = new Map<string, { userId: string; until: number }>();
+  const remember = (token: string, userId: string, exp: number) => {
+    if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+    verified.set(token, { userId, until: Math.min(exp * 1000, Date.now() + VERIFIED_CACHE_MS) });
+  };
   return async (token) => {
+    const known = verified.get(token);
+    if (known) {
+      if (Date.now() < known.until) return { userId: known.userId };
+      verified.delete(token);
+    }
     let alg: unknown;
     try {
       alg = JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')).alg;
@@ -94,6 +109,7 @@ export function createTokenVerifier(options: { secret: string; jwksUrl?: string 
             : (() => { throw new AuthError(`Tokens signed with "${String(alg)}" are not accepted.`); })();
       if (typeof payload.sub !== 'string' || payload.sub === '') throw new AuthError('The token has no subject (sub claim).');
       if (payload.exp === undefined) throw new AuthError('The token has no expiry (exp claim).');
+      remember(token, payload.sub, payload.exp);
       return { userId: payload.sub };
     } catch (error) {
       if (error instanceof AuthError) throw error;

@@ -34,6 +34,8 @@ export interface S3DriverOptions {
   kmsKeyId?: string;
   /** Streams larger than this go up in parts (lib-storage); default 8 MiB. */
   partSize?: number;
+  /** Parts uploaded at once; memory held is about partSize x (queueSize + 1). Default 2. */
+  queueSize?: number;
   /** A prebuilt client, for tests and for sharing sockets. */
   client?: S3Client;
 }
@@ -93,6 +95,7 @@ export class S3Driver implements ObjectStoreDriver {
   private readonly sse: S3DriverOptions['serverSideEncryption'];
   private readonly kmsKeyId: string | undefined;
   private readonly partSize: number;
+  private readonly queueSize: number;
   private bucketSeen = false;
 
   constructor(options: S3DriverOptions) {
@@ -103,6 +106,7 @@ export class S3Driver implements ObjectStoreDriver {
     this.sse = options.serverSideEncryption;
     this.kmsKeyId = options.kmsKeyId || undefined;
     this.partSize = options.partSize ?? 8 * 1024 * 1024;
+    this.queueSize = options.queueSize ?? 2;
   }
 
   async put(key: string, body: Body, options: PutOptions): Promise<void> {
@@ -121,7 +125,7 @@ export class S3Driver implements ObjectStoreDriver {
       if (body instanceof Readable) {
         // lib-storage buffers the stream into parts of known length: no aws-chunked framing,
         // bounded memory (partSize x queueSize), one PutObject when the stream is small.
-        const upload = new Upload({ client: this.client, params: { ...input, Body: body }, partSize: this.partSize, queueSize: 4, leavePartsOnError: false });
+        const upload = new Upload({ client: this.client, params: { ...input, Body: body }, partSize: this.partSize, queueSize: this.queueSize, leavePartsOnError: false });
         await upload.done();
       } else {
         const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
