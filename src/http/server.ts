@@ -119,17 +119,8 @@ export async function serve(settings: Readonly<Settings>, print: (line: string) 
   const server = await startServer(settings, { logger });
   const url = server.url;
   logger.info({ url }, `Customify listening on ${url} (${describeSetup(settings)})`);
-  if (!settings.isProduction) {
-    print(`Customify listening on ${url} (${describeSetup(settings)})`);
-    if (server.jwtSecretSource === 'dev-file') {
-      const { secret } = await resolveJwtSecret(settings);
-      for (const line of await gettingStarted(url, secret)) print(line);
-    } else {
-      print(`Docs: ${url}/docs`);
-    }
-  }
-
-  await new Promise<void>((resolve) => {
+  // Signal handlers first: whoever reads the banner may signal at once.
+  const stopped = new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) {
@@ -160,6 +151,17 @@ export async function serve(settings: Readonly<Settings>, print: (line: string) 
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
   });
+  if (!settings.isProduction) {
+    print(`Customify listening on ${url} (${describeSetup(settings)})`);
+    if (server.jwtSecretSource === 'dev-file') {
+      const { secret } = await resolveJwtSecret(settings);
+      for (const line of await gettingStarted(url, secret)) print(line);
+    } else {
+      print(`Docs: ${url}/docs`);
+    }
+  }
+
+  await stopped;
   // Everything is closed; should a stray handle keep the event loop alive, leave anyway.
   setTimeout(() => process.exit(), 2000).unref();
 }

@@ -14,8 +14,8 @@ export async function runWorker(settings: Readonly<Settings>): Promise<void> {
   const logger = createLogger(settings.logLevel, 'worker');
   const container = await buildContainer(settings, { logger, role: 'worker' });
   await container.startBackground();
-  logger.info({ queue: settings.renderQueueName, concurrency: settings.renderConcurrency, storage: container.storage.storage.kind }, 'Render worker ready');
-  await new Promise<void>((resolve) => {
+  // Signal handlers before the "ready" line: whoever reads it may signal at once.
+  const stopped = new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) return;
@@ -29,4 +29,6 @@ export async function runWorker(settings: Readonly<Settings>): Promise<void> {
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
+  logger.info({ queue: settings.renderQueueName, concurrency: settings.renderConcurrency, storage: container.storage.storage.kind }, 'Render worker ready');
+  await stopped;
 }
