@@ -32,7 +32,7 @@ export interface S3DriverOptions {
   publicBaseUrl: string;
   serverSideEncryption?: 'none' | 'AES256' | 'aws:kms';
   kmsKeyId?: string;
-  /** Streams larger than this go up in parts (lib-storage); default 8 MiB. */
+  /** Streams larger than this go up in parts (lib-storage); default 5 MiB, S3's minimum part size. */
   partSize?: number;
   /** Parts uploaded at once; memory held is about partSize x (queueSize + 1). Default 2. */
   queueSize?: number;
@@ -105,7 +105,9 @@ export class S3Driver implements ObjectStoreDriver {
     this.baseUrl = options.publicBaseUrl.replace(/\/+$/, '');
     this.sse = options.serverSideEncryption;
     this.kmsKeyId = options.kmsKeyId || undefined;
-    this.partSize = options.partSize ?? 8 * 1024 * 1024;
+    // Small parts keep a streamed upload's memory low (about partSize x (queueSize + 1) buffered);
+    // 10,000 parts of 5 MiB still allow objects of 48 GiB.
+    this.partSize = options.partSize ?? 5 * 1024 * 1024;
     this.queueSize = options.queueSize ?? 2;
   }
 
@@ -124,7 +126,7 @@ export class S3Driver implements ObjectStoreDriver {
     await this.call('PutObject', key, async () => {
       if (body instanceof Readable) {
         // lib-storage buffers the stream into parts of known length: no aws-chunked framing,
-        // bounded memory (partSize x queueSize), one PutObject when the stream is small.
+        // bounded memory (about partSize x (queueSize + 1)), one PutObject when the stream is small.
         const upload = new Upload({ client: this.client, params: { ...input, Body: body }, partSize: this.partSize, queueSize: this.queueSize, leavePartsOnError: false });
         await upload.done();
       } else {
