@@ -122,7 +122,7 @@ export async function runMemoryBench(options: MemoryOptions = {}): Promise<Bench
   const uploadRows = results.map((r, i) => [
     r.mode === 'devnull' ? 'same stream piped to /dev/null (baseline)'
       : r.partSize ? `same, S3Driver built with partSize ${fixed(r.partSize / 1024 ** 2, 0)} MiB (S3's minimum)`
-        : '**ObjectStorage.put → S3Driver → lib-storage multipart → Ceph (factory defaults: 8 MiB parts, 4 in flight)**',
+        : '**ObjectStorage.put → S3Driver → lib-storage multipart → Ceph (factory defaults: 5 MiB parts, 2 in flight)**',
     `${fixed(r.bytes / 1024 ** 2, 0)} MiB`, fixed(r.seconds, 1), fixed(r.bytes / 1024 ** 2 / r.seconds, 0),
     fixed(r.rssBeforeMb, 0), fixed(r.rssPeakMb, 0), `**${fixed(growth(r), 0)}** (${all[i]!.map((x) => fixed(growth(x), 0)).join(', ')})`, fixed(r.hwmAfterMb - r.rssBeforeMb, 0),
     `${fixed(r.arrayBuffersGrowthAtPeakMb, 0)} / ${fixed(r.heapGrowthAtPeakMb, 0)}`, fixed(r.rssAfterMb, 0),
