@@ -25,6 +25,17 @@ export function designIdOfKey(key: string): string | undefined {
   return match && isDesignId(match[1]) ? match[1].toLowerCase() : undefined;
 }
 
+/**
+ * The metadata the uploader attaches to a design asset (`{design_id, type}`, as the seed's
+ * `upload_file` example), which its key `designs/{id}/{kind}.png` already spells out; `{}` for
+ * any other key. Lets the local driver skip writing what it can read back from the key.
+ */
+export function metadataImpliedByKey(key: string): Record<string, string> {
+  const match = /^designs\/([^/]+)\/([a-z]+)\.png$/.exec(key);
+  const designId = match ? designIdOfKey(key) : undefined;
+  return designId && (ASSET_KINDS as readonly string[]).includes(match![2]!) ? { design_id: designId, type: match![2]! } : {};
+}
+
 // S3's "safe characters" (letters, digits, ! - _ . * ' ( )), segments joined by single slashes.
 const SAFE_SEGMENT = /^[A-Za-z0-9!_.*'()-]+$/;
 const MAX_KEY_BYTES = 1024;

@@ -4,7 +4,7 @@ import { mkdir, open, readdir, readFile, realpath, rename, rm, rmdir, stat, unli
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { keyToUrlPath } from './keys.js';
+import { keyToUrlPath, metadataImpliedByKey } from './keys.js';
 import type { Body, ObjectInfo, ObjectListPage, ObjectStoreDriver, PutOptions, StoredObject } from './object-store.js';
 import { StorageError } from './storage-errors.js';
 
@@ -17,15 +17,27 @@ export interface LocalDriverOptions {
   durable?: boolean;
 }
 
-// Content type and metadata live beside the data in a dot-file (`.preview.png.meta.json`):
-// no valid key can name it, listings skip it, and it shares the folder the data write checked.
+// Content type and metadata that the key does not already imply live beside the data in a
+// dot-file (`.preview.png.meta.json`): no valid key can name it, listings skip it, and it
+// shares the folder the data write checked.
 const metaPathOf = (file: string) => path.join(path.dirname(file), `.${path.basename(file)}.meta.json`);
 const CONTENT_TYPES: Record<string, string> = {
   '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp',
   '.pdf': 'application/pdf', '.json': 'application/json', '.txt': 'text/plain',
 };
 
-interface MetaFile { contentType: string; metadata: Record<string, string>; cacheControl?: string }
+// Cache-Control is not kept: the static route sets its own.
+interface MetaFile { contentType: string; metadata: Record<string, string> }
+
+/** What the key alone says: the extension's content type, and a design asset's `{design_id, type}`. */
+function impliedMeta(key: string): MetaFile {
+  return { contentType: CONTENT_TYPES[path.extname(key).toLowerCase()] ?? 'application/octet-stream', metadata: metadataImpliedByKey(key) };
+}
+
+function sameMeta(a: MetaFile, b: MetaFile): boolean {
+  const keys = Object.keys(a.metadata);
+  return a.contentType === b.contentType && keys.length === Object.keys(b.metadata).length && keys.every((k) => a.metadata[k] === b.metadata[k]);
+}
 
 /** Local-disk driver: the seed's `local_storage.py`, with atomic writes and a root no key can leave. */
 export class LocalDriver implements ObjectStoreDriver {
@@ -34,6 +46,8 @@ export class LocalDriver implements ObjectStoreDriver {
   private readonly publicBaseUrl: string;
   private readonly durable: boolean;
   private realRoot: string | undefined;
+  private readonly folderSyncs = new Map<string, Promise<void>>();
+  private readonly folderCreations = new Map<string, Promise<void>>();
 
   constructor(options: LocalDriverOptions) {
     this.root = path.resolve(options.root);
@@ -43,13 +57,16 @@ export class LocalDriver implements ObjectStoreDriver {
 
   async put(key: string, body: Body, options: PutOptions): Promise<void> {
     const file = await this.pathForWrite(key);
-    const meta: MetaFile = { contentType: options.contentType, metadata: options.metadata ?? {}, cacheControl: options.cacheControl };
+    const meta: MetaFile = { contentType: options.contentType, metadata: options.metadata ?? {} };
     try {
       // Data first: an upload that fails mid-stream must leave the earlier object whole, its
       // metadata included. Metadata without fsync: it only adds to what the key and extension
       // tell, so losing it in a power cut costs little, while syncing it would double the fsyncs.
       await this.writeAtomic(file, body, this.durable);
-      await this.writeAtomic(metaPathOf(file), Buffer.from(JSON.stringify(meta)), false);
+      // Creating a file is the dearest step of a small write, so metadata the key already
+      // implies (every design asset's) gets no file; one left by an earlier put is removed.
+      if (sameMeta(meta, impliedMeta(key))) await rm(metaPathOf(file), { force: true });
+      else await this.writeAtomic(metaPathOf(file), Buffer.from(JSON.stringify(meta)), false);
     } catch (error) {
       throw mapFsError(error, key, 'write');
     }
@@ -184,20 +201,36 @@ export class LocalDriver implements ObjectStoreDriver {
         await writeFile(temp, body, { flag: 'wx' });
       }
       await rename(temp, file);
-      if (durable) await fsyncPath(path.dirname(file), 'r');
+      if (durable) await this.syncFolder(path.dirname(file));
     } catch (error) {
       await rm(temp, { force: true }).catch(() => undefined);
       throw error;
     }
   }
 
+  /**
+   * fsync of a folder, shared by every caller that asks before it starts: a design's preview
+   * and thumbnail land in one folder at once, and one sync covers both renames. A caller never
+   * joins a sync that has already started, which might not cover its rename.
+   */
+  private syncFolder(dir: string): Promise<void> {
+    const queued = this.folderSyncs.get(dir);
+    if (queued) return queued;
+    const sync = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      this.folderSyncs.delete(dir);
+      return fsyncPath(dir, 'r');
+    });
+    this.folderSyncs.set(dir, sync);
+    return sync;
+  }
+
   private async readMeta(key: string, file: string): Promise<MetaFile> {
-    const fallback: MetaFile = { contentType: CONTENT_TYPES[path.extname(key).toLowerCase()] ?? 'application/octet-stream', metadata: {} };
+    const implied = impliedMeta(key);
     try {
-      return { ...fallback, ...(JSON.parse(await readFile(metaPathOf(file), 'utf8')) as Partial<MetaFile>) };
+      return { ...implied, ...(JSON.parse(await readFile(metaPathOf(file), 'utf8')) as Partial<MetaFile>) };
     } catch {
-      // Objects copied in by hand have no metadata file: their type comes from the extension.
-      return fallback;
+      // No metadata file: the put added nothing to what the key implies, or the object was copied in by hand.
+      return implied;
     }
   }
 
@@ -263,14 +296,25 @@ export class LocalDriver implements ObjectStoreDriver {
       if (final !== undefined) this.assertInside(root, final, key);
       return target;
     }
-    this.assertInside(root, await realpathOfExisting(dir), key);
+    let creating = this.folderCreations.get(dir);
+    if (!creating) {
+      creating = this.createFolder(root, dir, key).finally(() => this.folderCreations.delete(dir));
+      this.folderCreations.set(dir, creating);
+    }
     try {
-      await mkdir(dir, { recursive: true });
-      this.assertInside(root, await realpath(dir), key);
+      await creating;
     } catch (error) {
       throw mapFsError(error, key, 'write');
     }
     return target;
+  }
+
+  /** mkdir -p of a missing folder, checked before and after; a design's preview and thumbnail, put at once, share one. */
+  private async createFolder(root: string, dir: string, key: string): Promise<void> {
+    // The folder itself was just found missing: start from its parent.
+    this.assertInside(root, path.join(await realpathOfExisting(path.dirname(dir)), path.basename(dir)), key);
+    await mkdir(dir, { recursive: true });
+    this.assertInside(root, await realpath(dir), key);
   }
 
 

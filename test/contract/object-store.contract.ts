@@ -107,6 +107,17 @@ export function objectStoreContract(name: string, makeStorage: () => Promise<Con
       expect(fingerprint(await readAll(await storage().get(`designs/${designId}/thumbnail.png`)))).toBe(fingerprint(thumbnail));
     });
 
+    it('a design asset re-uploaded with only the seed\'s metadata drops what an earlier put added; other types stay', async () => {
+      const designId = randomUUID();
+      const key = `designs/${designId}/preview.png`;
+      await storage().put(key, Buffer.from('old'), { contentType: 'image/webp', metadata: { design_id: designId, type: 'preview', note: 'old' } });
+      expect(await storage().head(key)).toMatchObject({ contentType: 'image/webp', metadata: { design_id: designId, type: 'preview', note: 'old' } });
+      await repository().uploadDesignPreview(designId, Buffer.from('new'));
+      const info = await storage().head(key);
+      expect(info).toMatchObject({ size: 3, contentType: 'image/png' });
+      expect(info?.metadata).toEqual({ design_id: designId, type: 'preview' });
+    });
+
     it('reports existence before and after delete; deleting a missing key returns false', async () => {
       const key = `del/${randomUUID()}/a.png`;
       expect(await storage().exists(key)).toBe(false);

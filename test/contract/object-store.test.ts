@@ -1,4 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFrom, type Environment } from '../../src/config.js';
 import { silentLogger } from '../../src/logger.js';
@@ -26,6 +28,42 @@ objectStoreContract(`s3 (${server.kind} at ${server.endpoint})`, async () => {
     },
   };
 }, { paginatesListings: server.paginatesListings });
+
+describe('local driver: metadata files', () => {
+  let root: string;
+  let layer: StorageLayer;
+  beforeAll(async () => {
+    root = await createTempDir('local-meta');
+    layer = await createStorageLayer(localSettings(root), { logger: silentLogger });
+  });
+  afterAll(() => removeTempDir(root));
+  const files = async (designId: string) => (await readdir(path.join(root, 'designs', designId))).sort();
+
+  it('design assets need none: their key says image/png, design_id and type', async () => {
+    const designId = randomUUID();
+    await Promise.all([layer.repository.uploadDesignPreview(designId, randomBytes(100)), layer.repository.uploadDesignThumbnail(designId, randomBytes(50))]);
+    expect(await files(designId)).toEqual(['preview.png', 'thumbnail.png']);
+    expect(await layer.storage.head(`designs/${designId}/thumbnail.png`)).toMatchObject({ contentType: 'image/png', metadata: { design_id: designId, type: 'thumbnail' } });
+  });
+
+  it('anything the key does not imply gets a dot-file beside the data, removed again when a later put no longer needs it', async () => {
+    const designId = randomUUID();
+    const key = `designs/${designId}/preview.png`;
+    await layer.storage.put(key, Buffer.from('a'), { contentType: 'image/png', metadata: { design_id: designId, type: 'preview', extra: 'yes' } });
+    expect(await files(designId)).toEqual(['.preview.png.meta.json', 'preview.png']);
+    expect((await layer.storage.list(`designs/${designId}/`)).objects.map((o) => o.key)).toEqual([key]);
+    await layer.repository.uploadDesignPreview(designId, Buffer.from('b'));
+    expect(await files(designId)).toEqual(['preview.png']);
+    expect((await layer.storage.head(key))?.metadata).toEqual({ design_id: designId, type: 'preview' });
+  });
+
+  it('a file copied in by hand takes its content type from the extension', async () => {
+    const designId = randomUUID();
+    await mkdir(path.join(root, 'designs', designId), { recursive: true });
+    await writeFile(path.join(root, 'designs', designId, 'notes.txt'), 'hi');
+    expect(await layer.storage.head(`designs/${designId}/notes.txt`)).toMatchObject({ size: 2, contentType: 'text/plain', metadata: {} });
+  });
+});
 
 describe('URL shapes (configuration and driver only, no I/O)', () => {
   const id = '3f2b6c1e-8a4d-4e2f-9b1a-0c5d7e9f1a2b';

@@ -69,12 +69,11 @@ describe('A. load, embedded mode (SQLite, local disk, in-process worker)', () =>
       const all = await server.container.designs.countByStatus();
       expect(all).toEqual({ PENDING: 0, RENDERING: 0, PUBLISHED: EMBEDDED_DESIGNS, FAILED: 0 });
 
-      // The storage tree holds exactly the two assets (and their metadata) of each design: no temp file, no stray.
+      // The storage tree holds exactly the two assets of each design (their key implies their metadata): no temp file, no stray.
       const root = server.settings.localStoragePath;
       const files = await walkFiles(root);
       const expected = ids.flatMap((id) => [
         `designs/${id}/preview.png`, `designs/${id}/thumbnail.png`,
-        `designs/${id}/.preview.png.meta.json`, `designs/${id}/.thumbnail.png.meta.json`,
       ]).sort();
       expect(files.filter((f) => f.endsWith('.tmp'))).toEqual([]);
       expect(files).toEqual(expected);

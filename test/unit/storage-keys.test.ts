@@ -10,6 +10,7 @@ import { configFrom } from '../../src/config.js';
 import { ValidationError } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
 import { assertValidKey, createStorageLayer, listAll, StorageError, type StorageLayer } from '../../src/storage/index.js';
+import { metadataImpliedByKey } from '../../src/storage/keys.js';
 import { fingerprint, readAll } from '../contract/object-store.contract.js';
 import { createTempDir, localSettings, removeTempDir, snapshotTree } from '../helpers/tmp.js';
 
@@ -458,5 +459,21 @@ describe('local driver: file-system failures map to codes that say what to do', 
     } finally {
       process.seteuid!(0);
     }
+  });
+});
+
+describe('metadataImpliedByKey: what a key already says, so the local driver need not store it', () => {
+  const id = randomUUID();
+  it.each([
+    [`designs/${id}/preview.png`, { design_id: id, type: 'preview' }],
+    [`designs/${id}/thumbnail.png`, { design_id: id, type: 'thumbnail' }],
+    [`designs/${id.toUpperCase()}/preview.png`, { design_id: id, type: 'preview' }],
+    [`designs/${id}/poster.png`, {}],
+    [`designs/${id}/preview.jpg`, {}],
+    [`designs/${id}/x/preview.png`, {}],
+    ['designs/not-a-uuid/preview.png', {}],
+    [`other/${id}/preview.png`, {}],
+  ])('%s', (key, expected) => {
+    expect(metadataImpliedByKey(key)).toEqual(expected);
   });
 });
