@@ -12,7 +12,7 @@ import type { RenderQueue, RenderWorker } from './jobs/render-queue.js';
 import type { RetryPolicy } from './jobs/retry-policy.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { renderDesignAssets } from './rendering/index.js';
+import { renderDesignAssets, RenderPool } from './rendering/index.js';
 import { createStorageLayer, type StorageLayer } from './storage/index.js';
 
 /** What a process runs: the API (with the in-process worker when there is no Redis), or BullMQ workers only. */
@@ -56,10 +56,14 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     const storage = await createStorageLayer(settings, { logger, observer: metrics.storageObserver });
     closers.push(() => storage.storage.close());
     const policy: RetryPolicy = { maxRetries: settings.renderMaxRetries, backoffMs: settings.renderBackoffMs };
+    const renderOptions = { compressionLevel: settings.pngCompressionLevel };
+    // Threads start on the first render, so processes that never render never start them.
+    const pool = settings.renderThreads > 0 ? new RenderPool({ threads: settings.renderThreads, renderOptions }) : undefined;
+    if (pool) closers.push(() => pool.close());
     const task = createRenderDesignTask({
       designs,
       storage: storage.repository,
-      renderAssets: (spec) => renderDesignAssets(spec, { compressionLevel: settings.pngCompressionLevel }),
+      renderAssets: pool ? (spec) => pool.render(spec) : (spec) => renderDesignAssets(spec, renderOptions),
       logger,
       leaseMs: settings.renderLeaseMs,
       observer: metrics.renderObserver,

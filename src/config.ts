@@ -127,6 +127,7 @@ const schema = z.object({
   REDIS_URL: redisUrl.default(''),
   RENDER_QUEUE_NAME: text.default('render-design'),
   RENDER_CONCURRENCY: int('RENDER_CONCURRENCY', 1, 256).default(defaultConcurrency),
+  RENDER_THREADS: int('RENDER_THREADS', 0, 64).default(defaultConcurrency),
   RENDER_MAX_RETRIES: int('RENDER_MAX_RETRIES', 0, 20).default(3),
   RENDER_BACKOFF_MS: int('RENDER_BACKOFF_MS', 0, 3_600_000).default(1000),
   PENDING_SWEEP_AFTER: duration('PENDING_SWEEP_AFTER').default(30_000),
@@ -169,6 +170,8 @@ export interface Settings {
   redisUrl: string;
   renderQueueName: string;
   renderConcurrency: number;
+  /** Worker threads that render; 0 renders on the main thread. */
+  renderThreads: number;
   renderMaxRetries: number;
   renderBackoffMs: number;
   pendingSweepAfterMs: number;
@@ -252,6 +255,7 @@ export function loadConfig(env: Environment = process.env, options: { envFile?: 
     redisUrl: e.REDIS_URL,
     renderQueueName: e.RENDER_QUEUE_NAME,
     renderConcurrency: e.RENDER_CONCURRENCY,
+    renderThreads: e.RENDER_THREADS,
     renderMaxRetries: e.RENDER_MAX_RETRIES,
     renderBackoffMs: e.RENDER_BACKOFF_MS,
     pendingSweepAfterMs: e.PENDING_SWEEP_AFTER,

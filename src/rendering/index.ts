@@ -10,5 +10,7 @@ export { FONT_NAMES, isFontName, resolveFont } from './fonts.js';
 export type { FontName, ResolvedFont } from './fonts.js';
 export { MAX_PREVIEW_SIZE, PREVIEW_SIZE, renderDesign, renderDesignAssets } from './render-design.js';
 export type { AssetRenderOptions, DesignAssets, RenderOptions } from './render-design.js';
+export { RenderPool } from './render-pool.js';
+export type { RenderPoolOptions } from './render-pool.js';
 export { DEFAULT_COMPRESSION_LEVEL, THUMBNAIL_MAX_SIZE, makeThumbnail } from './thumbnail.js';
 export type { RawImage, ThumbnailOptions } from './thumbnail.js';

@@ -1,0 +1,70 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { AppError, ValidationError } from '../../src/errors.js';
+import { renderDesignAssets, RenderPool, type DesignSpec } from '../../src/rendering/index.js';
+import { decode, design, hex, pixelAt } from '../fixtures/rendering/images.js';
+
+describe('RenderPool: designs rendered on worker threads', () => {
+  const pools: RenderPool[] = [];
+  const pool = (threads = 2) => {
+    const created = new RenderPool({ threads, renderOptions: { compressionLevel: 6 } });
+    pools.push(created);
+    return created;
+  };
+  afterEach(async () => {
+    await Promise.all(pools.splice(0).map((p) => p.close()));
+  });
+
+  it('gives the same bytes as rendering on the calling thread', async () => {
+    const spec = design({ text: 'Same <b>bytes</b> & all', color: '#0055AA', font: 'Bebas-Bold' });
+    const [threaded, inline] = await Promise.all([pool().render(spec), renderDesignAssets(spec, { compressionLevel: 6 })]);
+    expect(Buffer.isBuffer(threaded.preview)).toBe(true);
+    expect(threaded.preview.equals(inline.preview)).toBe(true);
+    expect(threaded.thumbnail.equals(inline.thumbnail)).toBe(true);
+  });
+
+  it('runs many designs on few threads, each answer going to its own caller', async () => {
+    const colors = ['#FF0000', '#00FF00', '#0000FF', '#FFFF00', '#00FFFF', '#FF00FF', '#123456', '#FEDCBA'];
+    const renders = await Promise.all(colors.map((color, i) => pool(3).render(design({ text: `design ${i}`, color }))));
+    for (const [i, assets] of renders.entries()) {
+      expect(pixelAt(await decode(assets.preview), 0, 0)).toEqual(hex(colors[i]!));
+      expect(pixelAt(await decode(assets.thumbnail), 0, 0)).toEqual(hex(colors[i]!));
+    }
+  });
+
+  it('rethrows a render error with its class, code and field, not retryable', async () => {
+    // Unvalidated, as a job's stored design might be: the thread validates it.
+    const raw = (data: Record<string, unknown>) => ({ product_type: 't-shirt', design_data: { text: 'x', font: 'Bebas-Bold', color: '#FF0000', ...data } }) as DesignSpec;
+    const error = await pool().render(raw({ font: 'Comic-Sans' })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error).toMatchObject({ field: 'design_data.font', retryable: false });
+    expect((error as ValidationError).message).toMatch(/Bebas-Bold/);
+    const colorError = await pool().render(raw({ color: 'red' })).catch((e: unknown) => e);
+    expect(colorError).toMatchObject({ field: 'design_data.color', retryable: false });
+  });
+
+  it('a thread that dies mid-render fails that render as retryable, and the next render gets a new thread', async () => {
+    const p = pool(1);
+    await p.render(design({ text: 'warm' }));
+    const pending = p.render(design({ text: 'lost' }));
+    const [thread] = Reflect.get(p, 'threads') as Array<{ worker: { terminate(): Promise<number> } }>;
+    await thread!.worker.terminate();
+    const error = await pending.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AppError);
+    expect(error).toMatchObject({ code: 'RENDER_THREAD_DIED', retryable: true });
+    const next = await p.render(design({ text: 'again', color: '#00FF00' }));
+    expect(pixelAt(await decode(next.preview), 0, 0)).toEqual(hex('#00FF00'));
+  });
+
+  it('close rejects renders still waiting as retryable, and refuses new ones', async () => {
+    const p = pool(1);
+    const renders = [1, 2, 3].map((i) => p.render(design({ text: `queued ${i}` })).then(() => 'done', (e: unknown) => e));
+    await p.close();
+    const outcomes = await Promise.all(renders);
+    for (const outcome of outcomes) expect(outcome).toMatchObject({ code: 'RENDER_POOL_CLOSED', retryable: true });
+    await expect(p.render(design({}))).rejects.toMatchObject({ code: 'RENDER_POOL_CLOSED', retryable: true });
+  });
+
+  it('refuses a pool without threads', () => {
+    expect(() => new RenderPool({ threads: 0 })).toThrow(RangeError);
+  });
+});
