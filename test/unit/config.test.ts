@@ -1,4 +1,5 @@
 import { writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFrom, loadConfig, s3BaseUrl } from '../../src/config.js';
@@ -76,6 +77,8 @@ describe('loadConfig', () => {
     ['S3_BUCKET_NAME', 'Bad_Bucket', /valid bucket name/],
     ['PORT', 'abc', /whole number from 0 to 65535/],
     ['DATABASE_URL', 'mysql://x', /sqlite:<file> or postgres:\/\//],
+    ['RENDER_THREADS', '-1', /whole number from 0 to 64/],
+    ['RENDER_CONCURRENCY', '0', /whole number from 1 to 256/],
   ])('%s=%j is refused with a ConfigError naming the variable and what it accepts', (name, value, accepts) => {
     const error = configError(() => configFrom({ [name]: value }));
     expect(error.code).toBe('CONFIG_INVALID');
@@ -83,6 +86,12 @@ describe('loadConfig', () => {
     expect(error.message).toContain(name);
     expect(error.message).toContain(JSON.stringify(value));
     expect(error.message).toMatch(accepts);
+  });
+
+  it('renders on one thread per core by default; RENDER_THREADS=0 renders on the main thread', () => {
+    expect(configFrom({}).renderThreads).toBe(availableParallelism());
+    expect(configFrom({ RENDER_THREADS: '0' }).renderThreads).toBe(0);
+    expect(configFrom({ RENDER_THREADS: '3' }).renderThreads).toBe(3);
   });
 
   it('only one of the AWS keys set: the error names the missing one', () => {
