@@ -4,7 +4,7 @@
  * S3 (createStorageLayer → ObjectStorage → S3Driver → lib-storage multipart) or to /dev/null,
  * sampling process.memoryUsage() every 50 ms (RSS, and at its peak the Buffers and JS heap).
  * Prints one JSON line.
- *   node --import tsx bench/memory-upload-child.ts --mode s3|devnull --bytes N [--part-size BYTES]
+ *   node --import tsx bench/memory-upload-child.ts --mode s3|devnull --bytes N [--part-size BYTES] [--queue-size N]
  *   (S3: S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, S3_BUCKET_NAME in the environment)
  */
 import { randomBytes } from 'node:crypto';
@@ -17,10 +17,10 @@ import { silentLogger } from '../src/logger.js';
 import { createStorageLayer, ObjectStorage } from '../src/storage/index.js';
 import { S3Driver } from '../src/storage/s3.driver.js';
 
-const { values } = parseArgs({ options: { mode: { type: 'string' }, bytes: { type: 'string' }, 'part-size': { type: 'string' } } });
+const { values } = parseArgs({ options: { mode: { type: 'string' }, bytes: { type: 'string' }, 'part-size': { type: 'string' }, 'queue-size': { type: 'string' } } });
 const mode = values.mode;
 const total = Number(values.bytes);
-// Without --part-size, the storage comes from the factory (createStorageLayer) with its defaults.
+// Without --part-size and --queue-size, the storage comes from the factory (createStorageLayer) with its defaults.
 if ((mode !== 's3' && mode !== 'devnull') || !Number.isSafeInteger(total) || total <= 0) throw new Error('usage: --mode s3|devnull --bytes N');
 
 const CHUNK = 64 * 1024;
@@ -44,17 +44,20 @@ function generated(bytes: number): Readable {
   });
 }
 
-/** The factory's storage (default part size), or an S3Driver built with the `partSize` option. */
-async function s3Storage(partSize: number | undefined): Promise<ObjectStorage> {
+/** The factory's storage (its defaults), or an S3Driver built with the `partSize` and `queueSize` options. */
+async function s3Storage(partSize: number | undefined, queueSize: number | undefined): Promise<ObjectStorage> {
   const settings = configFrom({ USE_LOCAL_STORAGE: 'false', ...process.env });
-  if (partSize === undefined) return (await createStorageLayer(settings, { logger: silentLogger })).storage;
+  if (partSize === undefined && queueSize === undefined) return (await createStorageLayer(settings, { logger: silentLogger })).storage;
   return new ObjectStorage(new S3Driver({
     bucket: settings.s3BucketName, region: settings.awsRegion, endpoint: settings.s3Endpoint, forcePathStyle: settings.s3ForcePathStyle,
-    accessKeyId: settings.awsAccessKeyId, secretAccessKey: settings.awsSecretAccessKey, publicBaseUrl: settings.s3BaseUrl, partSize,
+    accessKeyId: settings.awsAccessKeyId, secretAccessKey: settings.awsSecretAccessKey, publicBaseUrl: settings.s3BaseUrl, partSize, queueSize,
   }), silentLogger);
 }
 
-const storage = mode === 's3' ? await s3Storage(values['part-size'] ? Number(values['part-size']) : undefined) : undefined;
+const option = (name: 'part-size' | 'queue-size') => (values[name] ? Number(values[name]) : undefined);
+const storage = mode === 's3' ? await s3Storage(option('part-size'), option('queue-size')) : undefined;
+// What the driver really uses (private fields, read so the report never names stale defaults).
+const driverSetting = (name: string) => (storage ? (Reflect.get(storage.driver, name) as number | undefined) ?? null : null);
 const key = `bench/memory/${randomBytes(6).toString('hex')}.bin`;
 
 const hwmMb = () => Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]) / 1024;
@@ -103,7 +106,7 @@ if (storage) {
   }
 }
 console.log(JSON.stringify({
-  mode, bytes: total, stored, objectSize, seconds,
+  mode, bytes: total, stored, objectSize, seconds, partSize: driverSetting('partSize'), queueSize: driverSetting('queueSize'),
   rssBeforeMb: mb(before.rss), rssPeakMb: mb(peak), rssAfterMb: mb(after), hwmBeforeMb: hwmBefore, hwmAfterMb: hwmMb(),
   arrayBuffersGrowthAtPeakMb: mb(atPeak.arrayBuffers - before.arrayBuffers), heapGrowthAtPeakMb: mb(atPeak.heapTotal - before.heapTotal),
 }));

@@ -36,8 +36,11 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 interface UploadResult {
   mode: 's3' | 'devnull';
-  /** Set when the S3Driver was built with this partSize instead of coming from the factory. */
-  partSize?: number;
+  /** What the S3 driver used (null for /dev/null). */
+  partSize: number | null;
+  queueSize: number | null;
+  /** True when the driver was built with explicit options rather than by the factory. */
+  custom: boolean;
   bytes: number;
   stored: number;
   objectSize: number | null;
@@ -75,13 +78,14 @@ async function serverUnderLoad(designs: number, clients: number) {
   }
 }
 
-async function upload(mode: 's3' | 'devnull', bytes: number, env: Record<string, string>, partSize?: number): Promise<UploadResult> {
+async function upload(mode: 's3' | 'devnull', bytes: number, env: Record<string, string>, driver: { partSize?: number; queueSize?: number } = {}): Promise<UploadResult> {
+  const extra = [...(driver.partSize ? ['--part-size', String(driver.partSize)] : []), ...(driver.queueSize ? ['--queue-size', String(driver.queueSize)] : [])];
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    ['--import', 'tsx', path.join(here, 'memory-upload-child.ts'), '--mode', mode, '--bytes', String(bytes), ...(partSize ? ['--part-size', String(partSize)] : [])],
+    ['--import', 'tsx', path.join(here, 'memory-upload-child.ts'), '--mode', mode, '--bytes', String(bytes), ...extra],
     { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env }, maxBuffer: 1 << 20, timeout: 15 * 60_000, cwd: here },
   );
-  return { ...(JSON.parse(stdout.trim().split('\n').pop()!) as UploadResult), partSize };
+  return { ...(JSON.parse(stdout.trim().split('\n').pop()!) as Omit<UploadResult, 'custom'>), custom: extra.length > 0 };
 }
 
 export async function runMemoryBench(options: MemoryOptions = {}): Promise<BenchReport> {
@@ -96,15 +100,17 @@ export async function runMemoryBench(options: MemoryOptions = {}): Promise<Bench
 
   const loadAvgUpload = loadAverages();
   const bucket = await createBucket('bench-mem');
-  // Per variant, every repeat: /dev/null, the factory's defaults, the driver's partSize option at S3's minimum part size.
-  const variants: Array<{ mode: 's3' | 'devnull'; partSize?: number }> = [{ mode: 'devnull' }, { mode: 's3' }, { mode: 's3', partSize: 5 * 1024 ** 2 }];
+  // Per variant, every repeat: /dev/null, the factory's defaults, and the driver's earlier defaults (8 MiB parts, 4 in flight) for comparison.
+  const variants: Array<{ mode: 's3' | 'devnull'; driver?: { partSize: number; queueSize: number } }> = [
+    { mode: 'devnull' }, { mode: 's3' }, { mode: 's3', driver: { partSize: 8 * 1024 ** 2, queueSize: 4 } },
+  ];
   const repeats = options.uploadRepeats ?? 2;
   const all: UploadResult[][] = variants.map(() => []);
   try {
     const { server: s3, bucket: name } = bucket.value;
     const env = { S3_ENDPOINT: s3.endpoint, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region, S3_BUCKET_NAME: name };
     for (let r = 0; r < repeats; r++) {
-      for (const [i, v] of variants.entries()) all[i]!.push(await upload(v.mode, bytes, v.mode === 's3' ? env : {}, v.partSize));
+      for (const [i, v] of variants.entries()) all[i]!.push(await upload(v.mode, bytes, v.mode === 's3' ? env : {}, v.driver));
     }
   } finally {
     await bucket.dispose();
@@ -119,10 +125,11 @@ export async function runMemoryBench(options: MemoryOptions = {}): Promise<Bench
   const [devnull, s3] = worst as [UploadResult, UploadResult];
   targets.push({ benchmark: 'memory', target: `${fixed(bytes / 1024 ** 3, 2)} GiB S3 upload: RSS growth <= ${UPLOAD_GROWTH_TARGET_MB} MB`, measured: `${fixed(growth(s3), 0)} MB, worst of ${repeats} (/dev/null: ${fixed(growth(devnull), 0)} MB)`, met: growth(s3) <= UPLOAD_GROWTH_TARGET_MB });
 
+  const parts = (r: UploadResult) => (r.partSize === null ? '' : `${fixed(r.partSize / 1024 ** 2, 0)} MiB parts, ${r.queueSize ?? '?'} in flight`);
   const uploadRows = results.map((r, i) => [
     r.mode === 'devnull' ? 'same stream piped to /dev/null (baseline)'
-      : r.partSize ? `same, S3Driver built with partSize ${fixed(r.partSize / 1024 ** 2, 0)} MiB (S3's minimum)`
-        : '**ObjectStorage.put → S3Driver → lib-storage multipart → Ceph (factory defaults: 5 MiB parts, 2 in flight)**',
+      : r.custom ? `same, S3Driver built with ${parts(r)} (for comparison)`
+        : `**ObjectStorage.put → S3Driver → lib-storage multipart → Ceph (factory defaults: ${parts(r)})**`,
     `${fixed(r.bytes / 1024 ** 2, 0)} MiB`, fixed(r.seconds, 1), fixed(r.bytes / 1024 ** 2 / r.seconds, 0),
     fixed(r.rssBeforeMb, 0), fixed(r.rssPeakMb, 0), `**${fixed(growth(r), 0)}** (${all[i]!.map((x) => fixed(growth(x), 0)).join(', ')})`, fixed(r.hwmAfterMb - r.rssBeforeMb, 0),
     `${fixed(r.arrayBuffersGrowthAtPeakMb, 0)} / ${fixed(r.heapGrowthAtPeakMb, 0)}`, fixed(r.rssAfterMb, 0),
