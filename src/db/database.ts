@@ -5,6 +5,7 @@ import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { AppError, describeError } from '../errors.js';
 import type { DB } from './schema.js';
+import { withStatementCache } from './sqlite-statement-cache.js';
 
 /** The one database handle the service passes around. */
 export type Database = Kysely<DB>;
@@ -56,7 +57,7 @@ export function createDatabase(databaseUrl: string, options: DatabaseOptions = {
   const dialect = dialectOf(databaseUrl);
   if (dialect === 'sqlite') {
     const path = sqlitePathOf(databaseUrl);
-    return new Kysely<DB>({ dialect: new SqliteDialect({ database: async () => openSqlite(path) }) });
+    return new Kysely<DB>({ dialect: new SqliteDialect({ database: async () => withStatementCache(openSqlite(path)) }) });
   }
   const pool = new pg.Pool({
     connectionString: databaseUrl,

@@ -1,3 +1,4 @@
+import type { CompiledQuery } from 'kysely';
 import { AppError, ValidationError, describeError } from '../errors.js';
 import type { Database } from '../db/database.js';
 import type { DesignRow, NewDesignRow } from '../db/schema.js';
@@ -54,6 +55,8 @@ const ID_CHUNK = 500;
  * Lookups by an id that is not a UUID find nothing rather than throw.
  */
 export class DesignRepository {
+  private findForOwnerQuery: CompiledQuery<DesignRow> | undefined;
+
   constructor(
     private readonly db: Database,
     private readonly clock: () => Date = () => new Date(),
@@ -78,12 +81,19 @@ export class DesignRepository {
     return row ? toDesign(row) : null;
   }
 
-  /** Null both when the design does not exist and when someone else owns it: callers answer 404 for both. */
+  /**
+   * Null both when the design does not exist and when someone else owns it: callers answer
+   * 404 for both. Every GET /designs/:id runs this, so its query is built and compiled once
+   * (Kysely's builder and compiler cost more than SQLite's primary-key lookup) and then run
+   * with the new values: `[id, owner_id]`, in the order of the `where` calls. (Runs share
+   * the compiled query's queryId, which only matters to Kysely plugins; the database has none.)
+   */
   async findByIdForOwner(id: string, ownerId: string): Promise<Design | null> {
     if (!isDesignId(id)) return null;
-    const row = await this.run('reading a design', () =>
-      this.db.selectFrom('designs').selectAll().where('id', '=', id.toLowerCase()).where('owner_id', '=', ownerId).executeTakeFirst());
-    return row ? toDesign(row) : null;
+    this.findForOwnerQuery ??= this.db.selectFrom('designs').selectAll().where('id', '=', '').where('owner_id', '=', '').compile();
+    const query: CompiledQuery<DesignRow> = { ...this.findForOwnerQuery, parameters: [id.toLowerCase(), ownerId] };
+    const { rows } = await this.run('reading a design', () => this.db.executeQuery(query));
+    return rows[0] ? toDesign(rows[0]) : null;
   }
 
   /** The owner's designs, newest first (ties on created_at broken by id), one keyset page at a time. */

@@ -108,6 +108,21 @@ for (const dialect of DIALECTS) {
         expect(await repo.findByIdForOwner(randomUUID(), 'owner-a')).toBeNull();
       });
 
+      it('finds by id and owner with the values of each call (the query is compiled once and reused)', async () => {
+        const a = await repo.create(make('owner-a'));
+        const b = await repo.create(make('owner-b'));
+        const [foundA, foundB, crossed] = await Promise.all([
+          repo.findByIdForOwner(a.id.toUpperCase(), 'owner-a'),
+          repo.findByIdForOwner(b.id, 'owner-b'),
+          repo.findByIdForOwner(b.id, 'owner-a'),
+        ]);
+        expect(foundA).toEqual(a);
+        expect(foundB).toEqual(b);
+        expect(crossed).toBeNull();
+        expect(await repo.findByIdForOwner(a.id, 'owner-b')).toBeNull();
+        expect(await new DesignRepository(t.db, clock).findByIdForOwner(b.id, 'owner-b')).toEqual(b);
+      });
+
       it('finds nothing for unknown or malformed ids, without throwing', async () => {
         expect(await repo.findById(randomUUID())).toBeNull();
         expect(await repo.findById('not-a-uuid')).toBeNull();
