@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { TokenVerifier } from '../auth/jwt.js';
 import type { Settings } from '../config.js';
 import type { DesignService } from '../designs/design-service.js';
@@ -12,6 +12,7 @@ import { registerDocs } from './docs.js';
 import { createErrorReplier, installErrorHandlers } from './error-handler.js';
 import { healthRoutes, type HealthOptions } from './health.routes.js';
 import { installRequestMetrics, metricsRoutes } from './metrics.routes.js';
+import { RequestLogController } from './request-log.js';
 import { BODY_LIMIT_BYTES } from './schemas.js';
 import { staticRoutes } from './static.routes.js';
 
@@ -46,7 +47,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     genReqId: requestId,
     // Router errors (bad percent-encoding, over-long parameters) get the same JSON answer.
     frameworkErrors: replyWithError,
-    logController: new LogController({ requestIdLogLabel: 'request_id' }),
+    logController: new RequestLogController(),
     ajv: {
       customOptions: {
         // Refuse what the schema does not describe instead of quietly dropping it or

@@ -10,7 +10,7 @@ import { buildApp } from '../../src/http/app.js';
 import { createHealthChecks } from '../../src/http/health-checks.js';
 import type { HealthCheck } from '../../src/http/health.routes.js';
 import { startServer, type RunningServer } from '../../src/http/server.js';
-import { silentLogger } from '../../src/logger.js';
+import { silentLogger, type Logger } from '../../src/logger.js';
 import { createTempDir, removeTempDir } from './tmp.js';
 
 /**
@@ -94,6 +94,8 @@ export interface TestAppOptions {
   healthTimeoutMs?: number;
   /** Start the in-process worker (default true). */
   background?: boolean;
+  /** Request logs go here (default: none), to assert what gets logged. */
+  logger?: Logger;
 }
 
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
@@ -110,6 +112,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       health: { checks: { ...createHealthChecks(container), ...options.checks }, timeoutMs: options.healthTimeoutMs },
       settings,
       storage: container.storage.storage,
+      logger: options.logger,
     });
     await app.ready();
     if (options.background ?? true) await container.startBackground();
