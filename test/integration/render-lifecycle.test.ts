@@ -134,13 +134,14 @@ describe('crash recovery', () => {
     await queue.start();
     const deps = { designs: stack.designs, queue, logger: silentLogger, pendingAfterMs: 30_000 };
     // What `serve` does at start: every PENDING design, and RENDERING ones whose lease ended.
-    expect(await sweepStaleDesigns(deps, { pendingBefore: new Date() })).toBe(1);
+    // (A millisecond ahead: the design may have been written in this very millisecond, and the cut-off is strict.)
+    expect(await sweepStaleDesigns(deps, { pendingBefore: new Date(Date.now() + 1) })).toBe(1);
     await queue.drain();
     expect((await stack.designs.findById(pending.id))!.status).toBe('PUBLISHED');
     expect((await stack.designs.findById(crashed.id))!.status).toBe('RENDERING');
     // Once the lease has run out, the periodic sweep hands it to a worker.
     await new Promise((r) => setTimeout(r, 250));
-    expect(await sweepStaleDesigns(deps, { pendingBefore: new Date() })).toBe(1);
+    expect(await sweepStaleDesigns(deps, { pendingBefore: new Date(Date.now() + 1) })).toBe(1);
     await queue.drain();
     await queue.close();
     expect((await stack.designs.findById(crashed.id))).toMatchObject({ status: 'PUBLISHED', attempts: 2 });
