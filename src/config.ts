@@ -100,7 +100,7 @@ export function parseDuration(value: string): number | undefined {
   return Math.round(Number(match[1]) * units[match[2] ?? 'ms']!);
 }
 
-const defaultConcurrency = Math.max(1, availableParallelism());
+const cores = Math.max(1, availableParallelism());
 
 const schema = z.object({
   // The seed's variables, with the seed's defaults.
@@ -126,8 +126,10 @@ const schema = z.object({
   DATABASE_URL: databaseUrl.default('sqlite:./data/customify.db'),
   REDIS_URL: redisUrl.default(''),
   RENDER_QUEUE_NAME: text.default('render-design'),
-  RENDER_CONCURRENCY: int('RENDER_CONCURRENCY', 1, 256).default(defaultConcurrency),
-  RENDER_THREADS: int('RENDER_THREADS', 0, 64).default(defaultConcurrency),
+  // A render job spends most of its time waiting on storage and the database; the threads,
+  // one per core, bound the CPU. Four jobs per core keep them busy (bench/e2e.bench.ts).
+  RENDER_CONCURRENCY: int('RENDER_CONCURRENCY', 1, 256).default(4 * cores),
+  RENDER_THREADS: int('RENDER_THREADS', 0, 64).default(cores),
   RENDER_MAX_RETRIES: int('RENDER_MAX_RETRIES', 0, 20).default(3),
   RENDER_BACKOFF_MS: int('RENDER_BACKOFF_MS', 0, 3_600_000).default(1000),
   PENDING_SWEEP_AFTER: duration('PENDING_SWEEP_AFTER').default(30_000),

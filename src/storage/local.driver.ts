@@ -65,7 +65,7 @@ export class LocalDriver implements ObjectStoreDriver {
       await this.writeAtomic(file, body, this.durable);
       // Creating a file is the dearest step of a small write, so metadata the key already
       // implies (every design asset's) gets no file; one left by an earlier put is removed.
-      if (sameMeta(meta, impliedMeta(key))) await rm(metaPathOf(file), { force: true });
+      if (sameMeta(meta, impliedMeta(key))) await unlink(metaPathOf(file)).catch((error: unknown) => { if (!isErrno(error, 'ENOENT')) throw error; });
       else await this.writeAtomic(metaPathOf(file), Buffer.from(JSON.stringify(meta)), false);
     } catch (error) {
       throw mapFsError(error, key, 'write');

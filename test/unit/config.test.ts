@@ -90,6 +90,7 @@ describe('loadConfig', () => {
 
   it('renders on one thread per core by default; RENDER_THREADS=0 renders on the main thread', () => {
     expect(configFrom({}).renderThreads).toBe(availableParallelism());
+    expect(configFrom({}).renderConcurrency).toBe(4 * availableParallelism());
     expect(configFrom({ RENDER_THREADS: '0' }).renderThreads).toBe(0);
     expect(configFrom({ RENDER_THREADS: '3' }).renderThreads).toBe(3);
   });
