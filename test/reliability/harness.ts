@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import path from 'node:path';
@@ -122,8 +123,9 @@ export async function expectValidPng(bytes: Buffer, kind: 'preview' | 'thumbnail
   }
 }
 
-/** Every file under `dir` (relative paths), dot-files and dot-folders included. */
+/** Every file under `dir` (relative paths), dot-files and dot-folders included; none when `dir` was never created. */
 export async function walkFiles(dir: string): Promise<string[]> {
+  if (!existsSync(dir)) return [];
   const out: string[] = [];
   const visit = async (current: string) => {
     for (const entry of await readdir(current, { withFileTypes: true })) {
