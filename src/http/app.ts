@@ -12,7 +12,7 @@ import { registerDocs } from './docs.js';
 import { createErrorReplier, installErrorHandlers } from './error-handler.js';
 import { healthRoutes, type HealthOptions } from './health.routes.js';
 import { installRequestMetrics, metricsRoutes } from './metrics.routes.js';
-import { RequestLogController } from './request-log.js';
+import { logAbortedRequests, RequestLogController } from './request-log.js';
 import { BODY_LIMIT_BYTES } from './schemas.js';
 import { staticRoutes } from './static.routes.js';
 
@@ -63,6 +63,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installErrorHandlers(app, deps.metrics, replyWithError);
   installRequestMetrics(app, deps.metrics);
 
+  logAbortedRequests(app);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     reply.header('x-content-type-options', 'nosniff');

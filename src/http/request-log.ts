@@ -1,4 +1,4 @@
-import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 
 /**
  * One compact access-log line per request instead of Fastify's two ("incoming request" with
@@ -20,4 +20,14 @@ export class RequestLogController extends LogController {
     if (error) reply.log.error({ ...line, err: error }, 'request errored');
     else reply.log.info(line, 'request completed');
   }
+}
+
+/**
+ * A request the client gave up on before the answer (closed mid-body, or timed out waiting)
+ * never completes, so without this it would leave no line at all.
+ */
+export function logAbortedRequests(app: FastifyInstance): void {
+  app.addHook('onRequestAbort', async (request) => {
+    request.log.info({ method: request.method, url: request.url, remoteAddress: request.ip }, 'request aborted by the client');
+  });
 }

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { authHeaders, createTestApp, type TestApp } from '../helpers/app.js';
@@ -66,5 +67,18 @@ describe('request logs', () => {
     expect(failure).toMatchObject({ msg: 'Request failed with 500', code: 'INTERNAL_ERROR' });
     expect(failure!.err!.message).toMatch(/listing designs/);
     expect(logged.at(-1)).toMatchObject({ level: INFO, msg: 'request completed', statusCode: 500 });
+  });
+
+  it('a request the client abandons mid-body still leaves a line with its request id', async () => {
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = t.app.server.address() as { port: number };
+    const auth = (await authHeaders()).authorization!;
+    const socket = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    socket.write(`POST /api/v1/designs HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\nContent-Type: application/json\r\nContent-Length: 500\r\nX-Request-Id: trace-abort\r\n\r\n{"product_type":`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.destroy();
+    await expect.poll(() => linesOf('trace-abort').map((line) => [line.level, line.msg, line.method, line.url]), { timeout: 5000 })
+      .toContainEqual([INFO, 'request aborted by the client', 'POST', '/api/v1/designs']);
   });
 });
