@@ -128,8 +128,8 @@ const schema = z.object({
   RENDER_QUEUE_NAME: text.default('render-design'),
   // A render job spends most of its time waiting on storage and the database; the threads,
   // one per core, bound the CPU. Four jobs per core keep them busy (bench/e2e.bench.ts).
-  RENDER_CONCURRENCY: int('RENDER_CONCURRENCY', 1, 256).default(4 * cores),
-  RENDER_THREADS: int('RENDER_THREADS', 0, 64).default(cores),
+  RENDER_CONCURRENCY: int('RENDER_CONCURRENCY', 1, 256).default(Math.min(4 * cores, 256)),
+  RENDER_THREADS: int('RENDER_THREADS', 0, 64).default(Math.min(cores, 64)),
   RENDER_MAX_RETRIES: int('RENDER_MAX_RETRIES', 0, 20).default(3),
   RENDER_BACKOFF_MS: int('RENDER_BACKOFF_MS', 0, 3_600_000).default(1000),
   PENDING_SWEEP_AFTER: duration('PENDING_SWEEP_AFTER').default(30_000),

@@ -11,10 +11,12 @@ export type ThreadReply =
 export interface SerializedError {
   name: string;
   message: string;
+  stack?: string;
   code?: string;
   retryable?: boolean;
   field?: string;
   details?: Record<string, unknown>;
+  cause?: SerializedError;
 }
 
 export interface RenderPoolOptions {
@@ -34,21 +36,35 @@ interface Job {
 interface Thread {
   worker: Worker;
   job: Job | undefined;
+  /** The thread's module loaded: a thread lost before this never rendered anything. */
+  online: boolean;
+  /** Settles when the thread has exited. */
+  exited: Promise<void>;
 }
 
-export function serializeError(error: unknown): SerializedError {
+/** An error as plain data that survives postMessage: class name, code, field, retryability, stack and causes. */
+export function serializeError(error: unknown, depth = 0): SerializedError {
+  const cause = error instanceof Error && error.cause !== undefined && depth < 4 ? serializeError(error.cause, depth + 1) : undefined;
   if (error instanceof AppError) {
-    return { name: error.name, message: error.message, code: error.code, retryable: error.retryable, field: error.field, details: error.details };
+    return { name: error.name, message: error.message, stack: error.stack, code: error.code, retryable: error.retryable, field: error.field, details: error.details, cause };
   }
-  return { name: error instanceof Error ? error.name : 'Error', message: error instanceof Error ? error.message : String(error) };
+  if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack, cause };
+  return { name: 'Error', message: String(error) };
 }
 
-/** The error the render thread threw, as the same class with the same code, field and retryability. */
+/** The error the render thread threw, as the same class with the same code, field, retryability, stack and cause. */
 export function deserializeError(data: SerializedError): Error {
-  if (data.code === undefined) return Object.assign(new Error(data.message), { name: data.name });
-  if (data.name === 'ValidationError' && data.field !== undefined) return new ValidationError(data.code, data.message, data.field, { details: data.details });
-  return new AppError(data.code, data.message, { retryable: data.retryable, field: data.field, details: data.details });
+  const cause = data.cause ? deserializeError(data.cause) : undefined;
+  let error: Error;
+  if (data.code === undefined) error = Object.assign(new Error(data.message, cause ? { cause } : undefined), { name: data.name });
+  else if (data.name === 'ValidationError' && data.field !== undefined) error = new ValidationError(data.code, data.message, data.field, { details: data.details, cause });
+  else error = new AppError(data.code, data.message, { retryable: data.retryable, field: data.field, details: data.details, cause });
+  if (data.stack) error.stack = data.stack;
+  return error;
 }
+
+/** How long close() lets running renders finish before it stops their threads. */
+const CLOSE_GRACE_MS = 10_000;
 
 /**
  * Renders designs on worker threads. sharp runs its pixel work off the main thread, but
@@ -75,14 +91,29 @@ export class RenderPool {
     });
   }
 
-  /** Stops every thread; renders still waiting or running reject with a retryable error. */
+  /**
+   * Stops every thread. Renders still waiting reject with a retryable error; running ones
+   * get up to 10 s to finish first (stopping a thread inside a sharp call can take the
+   * process down), then reject the same way.
+   */
   async close(): Promise<void> {
     this.closed = true;
-    const stopped = new AppError('RENDER_POOL_CLOSED', 'The renderer shut down before this design was rendered; it will run again on the next start.', { retryable: true });
-    for (const job of this.waiting.splice(0)) job.reject(stopped);
-    const threads = this.threads.splice(0);
-    for (const thread of threads) thread.job?.reject(stopped);
-    await Promise.all(threads.map((thread) => thread.worker.terminate()));
+    const stopped = () => new AppError('RENDER_POOL_CLOSED', 'The renderer shut down before this design was rendered; it will run again on the next start.', { retryable: true });
+    for (const job of this.waiting.splice(0)) job.reject(stopped());
+    const threads = [...this.threads];
+    const running = threads.filter((t) => t.job).map((t) => new Promise<void>((resolve) => {
+      t.worker.once('message', () => resolve());
+      t.worker.once('exit', () => resolve());
+    }));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(running), new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)))]);
+    clearTimeout(timer);
+    this.threads.length = 0;
+    for (const thread of threads) thread.job?.reject(stopped());
+    await Promise.all(threads.map(async (thread) => {
+      await thread.worker.terminate();
+      await thread.exited;
+    }));
   }
 
   private dispatch(): void {
@@ -102,10 +133,11 @@ export class RenderPool {
     const worker = import.meta.url.endsWith('.ts')
       // Under tsx or Vitest this module is TypeScript, and so is the thread's entry: the thread
       // registers tsx's loader first (a worker's execArgv cannot take --import on Node 20).
-      ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./render-thread.ts', import.meta.url).href)}); });`, { eval: true })
+      ? new Worker(`import(${JSON.stringify(TSX_API)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./render-thread.ts', import.meta.url).href)}); });`, { eval: true })
       : new Worker(new URL('./render-thread.js', import.meta.url));
-    const thread: Thread = { worker, job: undefined };
+    const thread: Thread = { worker, job: undefined, online: false, exited: new Promise((resolve) => worker.once('exit', () => resolve())) };
     worker.unref();
+    worker.once('online', () => (thread.online = true));
     worker.on('message', (reply: ThreadReply) => {
       const job = thread.job;
       if (!job || job.id !== reply.id) return;
@@ -120,7 +152,10 @@ export class RenderPool {
       if (index < 0) return;
       this.threads.splice(index, 1);
       // A thread that died mid-render says nothing about the design: let the queue retry it.
-      thread.job?.reject(new AppError('RENDER_THREAD_DIED', `The render thread stopped (${why}); the design will be retried.`, { retryable: true }));
+      const message = thread.online
+        ? `The render thread stopped (${why}); the design will be retried.`
+        : `A render thread could not start (${why}). Check that the installation is complete (npm run build).`;
+      thread.job?.reject(new AppError(thread.online ? 'RENDER_THREAD_DIED' : 'RENDER_THREAD_START_FAILED', message, { retryable: true }));
       thread.job = undefined;
       if (!this.closed) this.dispatch();
     };
@@ -130,6 +165,13 @@ export class RenderPool {
     return thread;
   }
 }
+
+/**
+ * tsx's loader API, resolved from this module rather than from the thread's working
+ * directory where Node can (under tsx); Vitest's module runner has no import.meta.resolve,
+ * and runs from the project folder anyway.
+ */
+const TSX_API = import.meta.url.endsWith('.ts') && typeof import.meta.resolve === 'function' ? import.meta.resolve('tsx/esm/api') : 'tsx/esm/api';
 
 function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -9,7 +9,12 @@ if (!port) throw new Error('render-thread.js runs inside a RenderPool worker thr
 
 port.on('message', (job: { id: number; spec: DesignSpec; options: AssetRenderOptions }) => {
   renderDesignAssets(job.spec, job.options).then(
-    ({ preview, thumbnail }) => port.postMessage({ id: job.id, preview, thumbnail } satisfies ThreadReply),
+    ({ preview, thumbnail }) => {
+      // Own, exact-size copies, moved rather than cloned: a small PNG is a view into Node's
+      // shared 8 KiB pool, and sharp's buffers cannot be moved at all.
+      const reply = { id: job.id, preview: new Uint8Array(preview), thumbnail: new Uint8Array(thumbnail) } satisfies ThreadReply;
+      port.postMessage(reply, [reply.preview.buffer, reply.thumbnail.buffer]);
+    },
     (error: unknown) => port.postMessage({ id: job.id, error: serializeError(error) } satisfies ThreadReply),
   );
 });

@@ -313,8 +313,15 @@ export class LocalDriver implements ObjectStoreDriver {
   private async createFolder(root: string, dir: string, key: string): Promise<void> {
     // The folder itself was just found missing: start from its parent.
     this.assertInside(root, path.join(await realpathOfExisting(path.dirname(dir)), path.basename(dir)), key);
-    await mkdir(dir, { recursive: true });
+    const first = await mkdir(dir, { recursive: true });
     this.assertInside(root, await realpath(dir), key);
+    if (this.durable && first !== undefined) {
+      // A new folder's name lives in its parent: sync each parent that gained one, or a
+      // power cut could take the folder and the objects put into it.
+      const parents: string[] = [];
+      for (let created = dir; created.length >= first.length; created = path.dirname(created)) parents.push(path.dirname(created));
+      await Promise.all(parents.map((parent) => this.syncFolder(parent)));
+    }
   }
 
 

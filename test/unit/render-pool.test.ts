@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AppError, ValidationError } from '../../src/errors.js';
 import { renderDesignAssets, RenderPool, type DesignSpec } from '../../src/rendering/index.js';
+import { deserializeError, serializeError } from '../../src/rendering/render-pool.js';
 import { decode, design, hex, pixelAt } from '../fixtures/rendering/images.js';
 
 describe('RenderPool: designs rendered on worker threads', () => {
@@ -18,6 +19,8 @@ describe('RenderPool: designs rendered on worker threads', () => {
     const spec = design({ text: 'Same <b>bytes</b> & all', color: '#0055AA', font: 'Bebas-Bold' });
     const [threaded, inline] = await Promise.all([pool().render(spec), renderDesignAssets(spec, { compressionLevel: 6 })]);
     expect(Buffer.isBuffer(threaded.preview)).toBe(true);
+    // Each PNG owns exactly its bytes (no view into an 8 KiB pool kept alive per design).
+    expect(threaded.thumbnail.buffer.byteLength).toBe(threaded.thumbnail.byteLength);
     expect(threaded.preview.equals(inline.preview)).toBe(true);
     expect(threaded.thumbnail.equals(inline.thumbnail)).toBe(true);
   });
@@ -55,13 +58,33 @@ describe('RenderPool: designs rendered on worker threads', () => {
     expect(pixelAt(await decode(next.preview), 0, 0)).toEqual(hex('#00FF00'));
   });
 
-  it('close rejects renders still waiting as retryable, and refuses new ones', async () => {
+  it('close lets the running render finish, rejects the waiting ones as retryable, and refuses new ones', async () => {
     const p = pool(1);
     const renders = [1, 2, 3].map((i) => p.render(design({ text: `queued ${i}` })).then(() => 'done', (e: unknown) => e));
+    // Let the first reach its thread (the thread starts on the first render).
+    await new Promise((resolve) => setTimeout(resolve, 0));
     await p.close();
-    const outcomes = await Promise.all(renders);
-    for (const outcome of outcomes) expect(outcome).toMatchObject({ code: 'RENDER_POOL_CLOSED', retryable: true });
+    const [first, ...rest] = await Promise.all(renders);
+    expect(first).toBe('done');
+    for (const outcome of rest) expect(outcome).toMatchObject({ code: 'RENDER_POOL_CLOSED', retryable: true });
     await expect(p.render(design({}))).rejects.toMatchObject({ code: 'RENDER_POOL_CLOSED', retryable: true });
+  });
+
+  it('errors cross the thread with their class, code, field, retryability, stack and cause', () => {
+    const cause = new Error('ENOENT: no such file, open /fonts/BebasNeue.ttf');
+    const original = new AppError('FONT_FILE_MISSING', 'The font file is missing.', { cause, retryable: false, details: { font: 'Bebas-Bold' } });
+    const back = deserializeError(structuredClone(serializeError(original)));
+    expect(back).toBeInstanceOf(AppError);
+    expect(back).toMatchObject({ code: 'FONT_FILE_MISSING', message: 'The font file is missing.', retryable: false, details: { font: 'Bebas-Bold' } });
+    expect(back.stack).toBe(original.stack);
+    expect((back.cause as Error).message).toBe(cause.message);
+    expect((back.cause as Error).stack).toBe(cause.stack);
+    const invalid = deserializeError(structuredClone(serializeError(new ValidationError('INVALID_COLOR', 'bad colour', 'design_data.color'))));
+    expect(invalid).toBeInstanceOf(ValidationError);
+    expect(invalid).toMatchObject({ field: 'design_data.color', retryable: false });
+    const plain = deserializeError(structuredClone(serializeError(new TypeError('boom'))));
+    expect(plain).toMatchObject({ name: 'TypeError', message: 'boom' });
+    expect(plain).not.toBeInstanceOf(AppError);
   });
 
   it('refuses a pool without threads', () => {
