@@ -6,10 +6,13 @@ const secret = 'a-local-hs256-secret-of-at-least-32-bytes!';
 describe('remembered tokens', () => {
   it('a token verified once is still refused once it expires', async () => {
     const verify = createTokenVerifier({ secret });
-    const token = await mintToken({ secret, userId: 'alice', ttlSeconds: 1 });
+    // Two seconds, not one: `exp` is in whole seconds, so a one-second token minted late in a
+    // second can be expired before its first check.
+    const token = await mintToken({ secret, userId: 'alice', ttlSeconds: 2 });
     expect(await verify(token)).toEqual({ userId: 'alice' });
     expect(await verify(token)).toEqual({ userId: 'alice' });
-    await new Promise((r) => setTimeout(r, 1200));
+    const { exp } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number };
+    await new Promise((r) => setTimeout(r, exp * 1000 - Date.now() + 100));
     await expect(verify(token)).rejects.toMatchObject({ code: 'UNAUTHORIZED', message: expect.stringMatching(/expired/) });
   });
 
