@@ -29,6 +29,9 @@ const CONTENT_TYPES: Record<string, string> = {
 // Cache-Control is not kept: the static route sets its own.
 interface MetaFile { contentType: string; metadata: Record<string, string> }
 
+/** A folder ready for writes, and (durable mode, new folder) the sync of its parents still under way. */
+interface FolderReady { parentsSynced: Promise<void> | undefined }
+
 /** What the key alone says: the extension's content type, and a design asset's `{design_id, type}`. */
 function impliedMeta(key: string): MetaFile {
   return { contentType: CONTENT_TYPES[path.extname(key).toLowerCase()] ?? 'application/octet-stream', metadata: metadataImpliedByKey(key) };
@@ -47,7 +50,7 @@ export class LocalDriver implements ObjectStoreDriver {
   private readonly durable: boolean;
   private realRoot: string | undefined;
   private readonly folderSyncs = new Map<string, Promise<void>>();
-  private readonly folderCreations = new Map<string, Promise<void>>();
+  private readonly folderCreations = new Map<string, Promise<FolderReady>>();
 
   constructor(options: LocalDriverOptions) {
     this.root = path.resolve(options.root);
@@ -56,7 +59,7 @@ export class LocalDriver implements ObjectStoreDriver {
   }
 
   async put(key: string, body: Body, options: PutOptions): Promise<void> {
-    const file = await this.pathForWrite(key);
+    const { target: file, parentsSynced } = await this.pathForWrite(key);
     const meta: MetaFile = { contentType: options.contentType, metadata: options.metadata ?? {} };
     try {
       // Data first: an upload that fails mid-stream must leave the earlier object whole, its
@@ -67,6 +70,7 @@ export class LocalDriver implements ObjectStoreDriver {
       // implies (every design asset's) gets no file; one left by an earlier put is removed.
       if (sameMeta(meta, impliedMeta(key))) await unlink(metaPathOf(file)).catch((error: unknown) => { if (!isErrno(error, 'ENOENT')) throw error; });
       else await this.writeAtomic(metaPathOf(file), Buffer.from(JSON.stringify(meta)), false);
+      await parentsSynced;
     } catch (error) {
       throw mapFsError(error, key, 'write');
     }
@@ -285,7 +289,7 @@ export class LocalDriver implements ObjectStoreDriver {
    * existing ancestor is checked before mkdir (so a link can't make us create folders
    * outside), and the folder again after (one may have become a link meanwhile).
    */
-  private async pathForWrite(key: string): Promise<string> {
+  private async pathForWrite(key: string): Promise<{ target: string } & FolderReady> {
     const { root, target } = await this.resolveInRoot(key);
     const dir = path.dirname(target);
     const existing = await realpath(dir).catch(() => undefined);
@@ -294,7 +298,7 @@ export class LocalDriver implements ObjectStoreDriver {
       // Rename would replace a link at the final name rather than follow it; refuse it anyway, as reads do.
       const final = await realpath(target).catch(() => undefined);
       if (final !== undefined) this.assertInside(root, final, key);
-      return target;
+      return { target, parentsSynced: undefined };
     }
     let creating = this.folderCreations.get(dir);
     if (!creating) {
@@ -302,28 +306,31 @@ export class LocalDriver implements ObjectStoreDriver {
       this.folderCreations.set(dir, creating);
     }
     try {
-      await creating;
+      return { target, ...(await creating) };
     } catch (error) {
       throw mapFsError(error, key, 'write');
     }
-    return target;
   }
 
-  /** mkdir -p of a missing folder, checked before and after; a design's preview and thumbnail, put at once, share one. */
-  private async createFolder(root: string, dir: string, key: string): Promise<void> {
+  /**
+   * mkdir -p of a missing folder, checked before and after; a design's preview and thumbnail,
+   * put at once, share one. With durable writes, the parents that gained a folder are synced
+   * while the data is written: a new folder's name lives in its parent, and a power cut could
+   * otherwise take the folder and the objects put into it. Puts wait for it before they return.
+   */
+  private async createFolder(root: string, dir: string, key: string): Promise<FolderReady> {
     // The folder itself was just found missing: start from its parent.
     this.assertInside(root, path.join(await realpathOfExisting(path.dirname(dir)), path.basename(dir)), key);
     const first = await mkdir(dir, { recursive: true });
     this.assertInside(root, await realpath(dir), key);
-    if (this.durable && first !== undefined) {
-      // A new folder's name lives in its parent: sync each parent that gained one, or a
-      // power cut could take the folder and the objects put into it.
-      const parents: string[] = [];
-      for (let created = dir; created.length >= first.length; created = path.dirname(created)) parents.push(path.dirname(created));
-      await Promise.all(parents.map((parent) => this.syncFolder(parent)));
-    }
+    if (!this.durable || first === undefined) return { parentsSynced: undefined };
+    const parents: string[] = [];
+    for (let created = dir; created.length >= first.length; created = path.dirname(created)) parents.push(path.dirname(created));
+    const parentsSynced = Promise.all(parents.map((parent) => this.syncFolder(parent))).then(() => undefined);
+    // Awaited by every put into the folder once its data is written; until then a failure must not count as unhandled.
+    parentsSynced.catch(() => undefined);
+    return { parentsSynced };
   }
-
 
 }
 
