@@ -51,6 +51,8 @@ export class LocalDriver implements ObjectStoreDriver {
   private realRoot: string | undefined;
   private readonly folderSyncs = new Map<string, Promise<void>>();
   private readonly folderCreations = new Map<string, Promise<FolderReady>>();
+  /** Syncs of the parents of folders this driver created, until they settle. */
+  private readonly parentSyncs = new Map<string, Promise<void>>();
 
   constructor(options: LocalDriverOptions) {
     this.root = path.resolve(options.root);
@@ -298,7 +300,8 @@ export class LocalDriver implements ObjectStoreDriver {
       // Rename would replace a link at the final name rather than follow it; refuse it anyway, as reads do.
       const final = await realpath(target).catch(() => undefined);
       if (final !== undefined) this.assertInside(root, final, key);
-      return { target, parentsSynced: undefined };
+      // The folder may be one another put has just created, whose parents are still syncing.
+      return { target, parentsSynced: this.parentSyncs.get(dir) };
     }
     let creating = this.folderCreations.get(dir);
     if (!creating) {
@@ -327,8 +330,9 @@ export class LocalDriver implements ObjectStoreDriver {
     const parents: string[] = [];
     for (let created = dir; created.length >= first.length; created = path.dirname(created)) parents.push(path.dirname(created));
     const parentsSynced = Promise.all(parents.map((parent) => this.syncFolder(parent))).then(() => undefined);
+    this.parentSyncs.set(dir, parentsSynced);
     // Awaited by every put into the folder once its data is written; until then a failure must not count as unhandled.
-    parentsSynced.catch(() => undefined);
+    parentsSynced.catch(() => undefined).finally(() => this.parentSyncs.delete(dir));
     return { parentsSynced };
   }
 
