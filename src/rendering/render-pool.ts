@@ -38,8 +38,6 @@ interface Thread {
   job: Job | undefined;
   /** The thread's module loaded: a thread lost before this never rendered anything. */
   online: boolean;
-  /** Settles when the thread has exited. */
-  exited: Promise<void>;
 }
 
 /** An error as plain data that survives postMessage: class name, code, field, retryability, stack and causes. */
@@ -63,13 +61,18 @@ export function deserializeError(data: SerializedError): Error {
   return error;
 }
 
+/** What a render gets once the pool is shutting down: the queue runs it again on the next start. */
+function poolClosed(): AppError {
+  return new AppError('RENDER_POOL_CLOSED', 'The renderer shut down before this design was rendered; it will run again on the next start.', { retryable: true });
+}
+
 /** How long close() lets running renders finish before it stops their threads. */
 const CLOSE_GRACE_MS = 10_000;
 
 /**
  * Renders designs on worker threads. sharp runs its pixel work off the main thread, but
  * each pipeline call, our PNG encoder and the text layout cost the calling thread about
- * 2.5 ms per design: on the main thread of `customify serve` that is time the HTTP server
+ * 2.7 ms per design: on the main thread of `customify serve` that is time the HTTP server
  * cannot answer in. Threads start on the first render and are replaced if one dies.
  */
 export class RenderPool {
@@ -84,7 +87,7 @@ export class RenderPool {
 
   /** The preview and thumbnail of `spec`; rejects with what renderDesignAssets throws. */
   render(spec: DesignSpec): Promise<DesignAssets> {
-    if (this.closed) return Promise.reject(new AppError('RENDER_POOL_CLOSED', 'The renderer is shutting down; the job will run again on the next start.', { retryable: true }));
+    if (this.closed) return Promise.reject(poolClosed());
     return new Promise<DesignAssets>((resolve, reject) => {
       this.waiting.push({ id: this.nextId++, spec, resolve, reject });
       this.dispatch();
@@ -98,8 +101,7 @@ export class RenderPool {
    */
   async close(): Promise<void> {
     this.closed = true;
-    const stopped = () => new AppError('RENDER_POOL_CLOSED', 'The renderer shut down before this design was rendered; it will run again on the next start.', { retryable: true });
-    for (const job of this.waiting.splice(0)) job.reject(stopped());
+    for (const job of this.waiting.splice(0)) job.reject(poolClosed());
     const threads = [...this.threads];
     const running = threads.filter((t) => t.job).map((t) => new Promise<void>((resolve) => {
       t.worker.once('message', () => resolve());
@@ -109,11 +111,9 @@ export class RenderPool {
     await Promise.race([Promise.all(running), new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)))]);
     clearTimeout(timer);
     this.threads.length = 0;
-    for (const thread of threads) thread.job?.reject(stopped());
-    await Promise.all(threads.map(async (thread) => {
-      await thread.worker.terminate();
-      await thread.exited;
-    }));
+    for (const thread of threads) thread.job?.reject(poolClosed());
+    // terminate() settles once the thread has stopped.
+    await Promise.all(threads.map((thread) => thread.worker.terminate()));
   }
 
   private dispatch(): void {
@@ -135,7 +135,7 @@ export class RenderPool {
       // registers tsx's loader first (a worker's execArgv cannot take --import on Node 20).
       ? new Worker(`import(${JSON.stringify(TSX_API)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./render-thread.ts', import.meta.url).href)}); });`, { eval: true })
       : new Worker(new URL('./render-thread.js', import.meta.url));
-    const thread: Thread = { worker, job: undefined, online: false, exited: new Promise((resolve) => worker.once('exit', () => resolve())) };
+    const thread: Thread = { worker, job: undefined, online: false };
     worker.unref();
     worker.once('online', () => (thread.online = true));
     worker.on('message', (reply: ThreadReply) => {
