@@ -1,5 +1,6 @@
 import { pino, type Logger } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCleanup } from '../../src/cli/cleanup.js';
 import { DesignDeletion } from '../../src/designs/design-deletion.js';
 import { sweepStaleDesigns } from '../../src/jobs/pending-sweep.js';
 import { createRenderDesignTask } from '../../src/jobs/render-design.task.js';
@@ -149,6 +150,24 @@ for (const dialect of DIALECTS) {
       expect(queued).toEqual([]);
       expect(await keysOf(stack, design.id)).toEqual([]);
       expect(await rowCount(stack, design.id)).toBe(0);
+    });
+
+    it('`customify cleanup --orphans` takes a tombstoned design\'s files as orphans and leaves its row to the deletion', async () => {
+      const live = await stack.createDesign();
+      const dead = await stack.createDesign();
+      for (const d of [live, dead]) await stack.task(d.id, { attempt: 1, maxAttempts: 4 });
+      await stack.designs.tombstone(dead.id, dead.ownerId);
+      const lines: string[] = [];
+      const result = await runCleanup({
+        storage: stack.storage, designs: stack.designs, now: new Date(), olderThanMs: 365 * 86_400_000,
+        prefix: 'designs/', dryRun: false, orphans: true, print: (line) => lines.push(line),
+      });
+      expect(result).toMatchObject({ deleted: 2, orphans: 2, designsUpdated: 0 });
+      expect(await keysOf(stack, dead.id)).toEqual([]);
+      expect(await keysOf(stack, live.id)).toHaveLength(2);
+      expect(await stack.designs.findById(live.id)).toMatchObject({ status: 'PUBLISHED', previewKey: `designs/${live.id}/preview.png` });
+      expect(await deletion.finishInterrupted(new Date(Date.now() + 1000))).toBe(1);
+      expect(await rowCount(stack, dead.id)).toBe(0);
     });
 
     it('a repeated DELETE of a design whose deletion was interrupted finishes it', async () => {

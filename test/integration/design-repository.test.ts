@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
-import { sql } from 'kysely';
+import { Migrator, sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { closeDatabase, createDatabase, dialectOf, sqlitePathOf } from '../../src/db/database.js';
-import { migrateToLatest, MIGRATIONS } from '../../src/db/migrate.js';
+import { migrateToLatest, migrationProvider, MIGRATIONS } from '../../src/db/migrate.js';
 import { newDesign, type Design, type DesignStatus } from '../../src/designs/design.js';
 import { ASSETS_REMOVED_ERROR, DesignRepository } from '../../src/designs/design-repository.js';
 import { AppError } from '../../src/errors.js';
@@ -510,6 +510,25 @@ for (const dialect of DIALECTS) {
       expect(await migrateToLatest(t.connect())).toEqual({ applied: [] });
       const tables = (await t.db.introspection.getTables()).map((table) => table.name);
       expect(tables).toContain('designs');
+    });
+
+    it('0002-design-tombstone adds deleted_at to a table that has designs: they stay live, and it rolls back', async () => {
+      t = await createTestDatabase(dialect, { migrate: false });
+      const schema = dialect === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(t.db)).rows[0]!.schema : undefined;
+      const migrator = new Migrator({ db: t.db, provider: migrationProvider, migrationTableSchema: schema });
+      expect((await migrator.migrateTo('0001-create-designs')).error).toBeUndefined();
+      const before = newDesign({ ownerId: 'o', productType: 'mug', designData: { text: 'x', font: 'Roboto', color: '#000' }, now: new Date() });
+      await t.db.insertInto('designs').values({
+        id: before.id, owner_id: 'o', product_type: 'mug', design_data: JSON.stringify(before.designData), status: 'PUBLISHED',
+        attempts: 1, created_at: before.createdAt.getTime(), updated_at: before.updatedAt.getTime(),
+      }).execute();
+      expect(await migrateToLatest(t.db)).toEqual({ applied: ['0002-design-tombstone'] });
+      const repo = new DesignRepository(t.db);
+      expect((await repo.findById(before.id))?.status).toBe('PUBLISHED');
+      expect((await repo.listByOwner('o')).items.map((d) => d.id)).toEqual([before.id]);
+      expect((await migrator.migrateTo('0001-create-designs')).error).toBeUndefined();
+      const columns = (await t.db.introspection.getTables()).find((table) => table.name === 'designs')!.columns.map((c) => c.name);
+      expect(columns).not.toContain('deleted_at');
     });
 
     it('serialises concurrent runs on one instance', async () => {
