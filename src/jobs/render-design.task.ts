@@ -91,10 +91,12 @@ export function createRenderDesignTask(deps: RenderTaskDeps): RenderDesignTask {
     try {
       const spec = validateDesignSpec({ product_type: design.productType, design_data: design.designData });
       const { preview, thumbnail } = await deps.renderAssets(spec);
-      const [previewUrl, thumbnailUrl] = await Promise.all([
+      // allSettled, not all: when one upload fails the other may still be writing, and this
+      // render must not release its lease (letting a DELETE go on) until it has finished.
+      const [previewUrl, thumbnailUrl] = settledOrThrow(await Promise.allSettled([
         storage.uploadDesignPreview(design.id, preview),
         storage.uploadDesignThumbnail(design.id, thumbnail),
-      ]);
+      ]));
       const published = await designs.markPublished(design.id, {
         previewKey: storage.keyFor(design.id, 'preview'),
         thumbnailKey: storage.keyFor(design.id, 'thumbnail'),
@@ -134,6 +136,14 @@ export function createRenderDesignTask(deps: RenderTaskDeps): RenderDesignTask {
       throw new RenderFailedError(design.id, message, error);
     }
   };
+}
+
+/** Both values, or the first failure once both have settled. */
+function settledOrThrow<A, B>(results: [PromiseSettledResult<A>, PromiseSettledResult<B>]): [A, B] {
+  const [a, b] = results;
+  if (a.status === 'rejected') throw a.reason;
+  if (b.status === 'rejected') throw b.reason;
+  return [a.value, b.value];
 }
 
 function skipReason(design: Design | null): Extract<RenderOutcome, { status: 'SKIPPED' }>['reason'] {

@@ -132,6 +132,36 @@ for (const dialect of DIALECTS) {
       });
     }
 
+    it('a render whose one upload fails keeps its lease until the other upload has finished writing', async () => {
+      const design = await stack.createDesign();
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        open = resolve;
+      });
+      const put = stack.driver.put.bind(stack.driver);
+      // The preview's put fails at once (injected); the thumbnail's is still writing until the gate opens.
+      stack.driver.put = async (...args) => {
+        if (args[0].endsWith('thumbnail.png')) await gate;
+        return put(...args);
+      };
+      stack.driver.failNextPuts('STORAGE_UNAVAILABLE');
+      let settled = false;
+      const run = stack.task(design.id, { attempt: 1, maxAttempts: 4 }).then(
+        () => 'resolved',
+        (error: unknown) => (error as Error).message,
+      ).finally(() => {
+        settled = true;
+      });
+      for (let i = 0; i < 20 && !settled; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(settled).toBe(false);
+      const [row] = await stack.database.db.selectFrom('designs').select(['lease_until', 'error']).where('id', '=', design.id).execute();
+      expect(row!.error).toBeNull(); // not released: a DELETE now would wait
+      open();
+      expect(await run).toMatch(/injected STORAGE_UNAVAILABLE/);
+      expect(await deletion.delete(design.id, design.ownerId)).toBe(true);
+      expect(await keysOf(stack, design.id)).toEqual([]);
+    });
+
     it('a deletion interrupted after its tombstone is finished by the sweep, which never queues it', async () => {
       const design = await stack.createDesign();
       await stack.task(design.id, { attempt: 1, maxAttempts: 4 });
