@@ -99,7 +99,10 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
       async startBackground() {
         if (worker) await worker.start();
         if (role === 'cli') return;
-        const sweepDeps = { designs, queue, logger, pendingAfterMs: settings.pendingSweepAfterMs };
+        const sweepDeps = {
+          designs, queue, logger, pendingAfterMs: settings.pendingSweepAfterMs,
+          finishDeletions: (before: Date) => service.finishInterruptedDeletions(before),
+        };
         // At start, every PENDING design is queued, not only old ones: an in-process queue lost them all.
         await sweepStaleDesigns(sweepDeps, { pendingBefore: new Date(), limit: 10_000 }).catch((error: unknown) =>
           logger.warn(`Could not queue leftover designs at start: ${describeError(error)}`),

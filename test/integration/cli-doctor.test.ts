@@ -57,7 +57,7 @@ describe('doctor in local mode', () => {
       expect.stringMatching(/^ok {2}write a probe file under LOCAL_STORAGE_PATH: doctor\/probe-[0-9a-f]+\.txt$/),
       'ok  read it back',
       'ok  delete it',
-      expect.stringMatching(/^ok {2}database sqlite:.*: connected, migrations up to date \(1 applied\)$/),
+      expect.stringMatching(/^ok {2}database sqlite:.*: connected, migrations up to date \(2 applied\)$/),
       expect.stringMatching(/^skip Redis: REDIS_URL is not set/),
     ]));
     expect(lines.at(-1)).toBe('All checks passed.');
@@ -105,7 +105,7 @@ describe('doctor in local mode', () => {
       await bare.db.selectNoFrom((eb) => eb.lit(1).as('one')).execute();
       const run = await doctor(local({ DATABASE_URL: bare.url }));
       expect(run.ok).toBe(true);
-      expect(run.lines).toContainEqual(expect.stringMatching(/^ok {2}database .*: connected; 1 migration pending \(0001-create-designs\), applied at the next start or by customify migrate$/));
+      expect(run.lines).toContainEqual(expect.stringMatching(/^ok {2}database .*: connected; 2 migrations pending \(0001-create-designs, 0002-design-tombstone\), applied at the next start or by customify migrate$/));
     } finally {
       await bare.destroy();
     }
