@@ -114,6 +114,16 @@ const graphemes = new Intl.Segmenter('und', { granularity: 'grapheme' });
  */
 export function checkFontCoverage(text: string, font: FontName): TextRuleViolation | undefined {
   const faces = resolveFont(font).faces.map(faceCoverage);
+  // Most texts are drawn by the font itself: then every grapheme is, without segmenting.
+  const own = faces[0];
+  let allOwn = true;
+  for (const char of text) {
+    const codePoint = char.codePointAt(0) ?? 0;
+    if (own?.has(codePoint) || codePoint === 0x0a || NOT_DRAWN.test(char)) continue;
+    allOwn = false;
+    break;
+  }
+  if (allOwn) return undefined;
   const missing = new Map<string, string>();
   for (const { segment } of graphemes.segment(text)) {
     if (missing.has(segment)) continue;
