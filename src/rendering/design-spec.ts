@@ -1,6 +1,7 @@
 import { ValidationError } from '../errors.js';
 import { parseColor, type ColorField } from './colors.js';
 import { resolveFont, type FontName } from './fonts.js';
+import { checkFontCoverage, checkLineCount, checkTextContrast, checkVisibleText, normalizeLineBreaks, type TextRuleViolation } from './text-rules.js';
 
 /**
  * What a design asks the renderer to draw, with the public API's snake_case names.
@@ -13,8 +14,7 @@ export type ProductType = (typeof PRODUCT_TYPES)[number];
 
 /** Longest text, in Unicode code points (an emoji or a CJK character counts once). */
 export const MAX_TEXT_LENGTH = 200;
-/** Most lines a text may have (lines are separated by \n). */
-export const MAX_TEXT_LINES = 10;
+export { MAX_TEXT_LINES } from './text-rules.js';
 
 export interface DesignData {
   text: string;
@@ -39,7 +39,8 @@ const FORBIDDEN_IN_TEXT = /(?![\n])[\p{Cc}\p{Cs}]/u;
  * `text_color` counts as absent). Throws ValidationError for the first problem found,
  * with `field` naming it (`design_data.text`) and one of these codes:
  * INVALID_TYPE (a field of the wrong JSON type, or missing), UNKNOWN_PRODUCT_TYPE,
- * TEXT_REQUIRED, TEXT_TOO_LONG, TOO_MANY_LINES, INVALID_TEXT, UNKNOWN_FONT, INVALID_COLOR.
+ * TEXT_REQUIRED, TEXT_TOO_LONG, TOO_MANY_LINES, INVALID_TEXT, UNKNOWN_FONT, UNSUPPORTED_CHARACTERS,
+ * INVALID_COLOR, LOW_CONTRAST (see text-rules.ts). The copy's text has its line breaks normalised to \n.
  */
 export function validateDesignSpec(input: unknown): DesignSpec {
   if (!isRecord(input)) throw typeError('design', 'an object with product_type and design_data', input);
@@ -57,32 +58,33 @@ export function validateDesignSpec(input: unknown): DesignSpec {
 
   const text = data.text;
   if (typeof text !== 'string') throw typeError('design_data.text', 'a string', text);
-  validateText(text);
+  // Every kind of line break becomes \n, so the line limit counts what Pango breaks at.
+  const normalized = normalizeLineBreaks(text);
+  validateText(normalized);
 
   const font = data.font;
   if (typeof font !== 'string') throw typeError('design_data.font', 'a string', font);
   const { name } = resolveFont(font);
+  throwViolation(checkFontCoverage(normalized, name));
 
   const color = checkColor(data.color, 'design_data.color');
-  const designData: DesignData = { text, font: name, color };
+  const designData: DesignData = { text: normalized, font: name, color };
   if (data.text_color !== undefined && data.text_color !== null) {
     designData.text_color = checkColor(data.text_color, 'design_data.text_color');
+    throwViolation(checkTextContrast(color, designData.text_color));
   }
   return { product_type: productType as ProductType, design_data: designData };
 }
 
 function validateText(text: string): void {
   const field = 'design_data.text';
-  if (text.trim() === '') throw new ValidationError('TEXT_REQUIRED', `${field} must contain some text.`, field);
+  throwViolation(checkVisibleText(text));
   let length = 0;
   for (const _codePoint of text) length += 1;
   if (length > MAX_TEXT_LENGTH) {
     throw new ValidationError('TEXT_TOO_LONG', `${field} must be at most ${MAX_TEXT_LENGTH} characters, got ${length}.`, field);
   }
-  const lines = text.split('\n').length;
-  if (lines > MAX_TEXT_LINES) {
-    throw new ValidationError('TOO_MANY_LINES', `${field} must have at most ${MAX_TEXT_LINES} lines, got ${lines}.`, field);
-  }
+  throwViolation(checkLineCount(text));
   const forbidden = FORBIDDEN_IN_TEXT.exec(text);
   if (forbidden) {
     const code = `U+${(forbidden[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
@@ -92,6 +94,10 @@ function validateText(text: string): void {
       field,
     );
   }
+}
+
+function throwViolation(violation: TextRuleViolation | undefined): void {
+  if (violation) throw new ValidationError(violation.code, violation.message, violation.field);
 }
 
 function checkColor(value: unknown, field: ColorField): string {

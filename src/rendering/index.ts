@@ -6,8 +6,19 @@ export { BLACK, WHITE, contrastRatio, contrastingTextColor, formatColor, parseCo
 export type { ColorField, Rgb } from './colors.js';
 export { MAX_TEXT_LENGTH, MAX_TEXT_LINES, PRODUCT_TYPES, validateDesignSpec } from './design-spec.js';
 export type { DesignData, DesignSpec, ProductType } from './design-spec.js';
-export { FONT_NAMES, isFontName, resolveFont } from './fonts.js';
+export { FONT_NAMES, SUPPORTED_SCRIPTS, isFontName, resolveFont } from './fonts.js';
 export type { FontName, ResolvedFont } from './fonts.js';
+export {
+  MIN_TEXT_CONTRAST,
+  checkFontCoverage,
+  checkLineCount,
+  checkTextContrast,
+  checkVisibleText,
+  countLines,
+  normalizeLineBreaks,
+  validateDesignText,
+} from './text-rules.js';
+export type { TextRuleViolation } from './text-rules.js';
 export { MAX_PREVIEW_SIZE, PREVIEW_SIZE, renderDesign, renderDesignAssets } from './render-design.js';
 export type { AssetRenderOptions, DesignAssets, RenderOptions } from './render-design.js';
 export { RenderPool } from './render-pool.js';
