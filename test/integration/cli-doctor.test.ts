@@ -1,4 +1,5 @@
-import { writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { DeleteBucketPolicyCommand, PutBucketPolicyCommand } from '@aws-sdk/client-s3';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -258,6 +259,33 @@ describe(`doctor in S3 mode (${server.kind} at ${server.endpoint})`, () => {
       expect(run.lines).toContain('skip bucket, permissions and public access: no credentials to check them with');
     } finally {
       vi.unstubAllEnvs();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// Issue #9 items 13 and 14: the real errno, and no hang.
+
+describe('doctor on a storage path that cannot hold folders', () => {
+  it('LOCAL_STORAGE_PATH=/proc/customify: one FAIL line that says to use a real disk, and the command ends', async () => {
+    const root = `/proc/customify-${Date.now().toString(36)}`;
+    const run = await doctor(local({ LOCAL_STORAGE_PATH: root }));
+    expect(run.ok).toBe(false);
+    expect(fails(run)).toEqual([`FAIL LOCAL_STORAGE_PATH ${root}: does not exist and cannot be created (cannot create the folder ${root}: the file system refuses new folders in /proc (a virtual file system such as /proc or /sys?), or that folder was removed meanwhile): set LOCAL_STORAGE_PATH to a folder on a real disk (not /proc or /sys).`]);
+    expect(run.abandoned).toBe(false);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('a folder that does not exist yet on a read-only mount: FAIL naming EROFS, not "not found"', async () => {
+    const mountPoint = path.join(dir, 'ro');
+    await mkdir(mountPoint);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mountPoint]);
+    try {
+      execFileSync('mount', ['-o', 'remount,ro', mountPoint]);
+      const root = path.join(mountPoint, 'new', 'storage');
+      const run = await doctor(local({ LOCAL_STORAGE_PATH: root }));
+      expect(fails(run)).toEqual([`FAIL LOCAL_STORAGE_PATH ${root}: does not exist and cannot be created (EROFS: the file system is read-only): mount that file system read-write (mount -o remount,rw, or drop :ro from the container volume), or set LOCAL_STORAGE_PATH to another folder.`]);
+    } finally {
+      execFileSync('umount', ['-l', mountPoint]);
     }
   });
 });
