@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { keyToUrlPath, metadataImpliedByKey } from './keys.js';
-import type { Body, ObjectInfo, ObjectListPage, ObjectStoreDriver, PutOptions, StoredObject } from './object-store.js';
+import type { Body, ObjectInfo, ObjectListPage, ObjectStoreDriver, PutOptions, StaleTempFileOptions, StoredObject, TempFileInfo } from './object-store.js';
 import { FolderRefusedError, makeFolders } from './make-folders.js';
 import { StorageError } from './storage-errors.js';
 
@@ -21,6 +21,9 @@ export interface LocalDriverOptions {
 // Content type and metadata that the key does not already imply live beside the data in a
 // dot-file (`.preview.png.meta.json`): no valid key can name it, listings skip it, and it
 // shares the folder the data write checked.
+/** `writeAtomic`'s temp files: `.{name}.{12 hex}.tmp`, beside the final file. */
+const TEMP_FILE = /^\..+\.[0-9a-f]{12}\.tmp$/;
+const tempPathOf = (file: string) => path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
 const metaPathOf = (file: string) => path.join(path.dirname(file), `.${path.basename(file)}.meta.json`);
 const CONTENT_TYPES: Record<string, string> = {
   '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp',
@@ -149,6 +152,58 @@ export class LocalDriver implements ObjectStoreDriver {
   async close(): Promise<void> {}
 
   /**
+   * A SIGKILL or power cut between a temp file's creation and its rename leaves it (perhaps
+   * empty) beside the object. Listings skip dot-files, so only this finds them: every folder
+   * under the prefix's deepest folder is read; a folder emptied by it is pruned.
+   */
+  async removeStaleTempFiles(options: StaleTempFileOptions): Promise<TempFileInfo[]> {
+    const prefix = options.prefix ?? '';
+    const cutoff = (options.now ?? new Date()).getTime() - options.olderThanMs;
+    const folder = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+    const start = folder ? await this.pathForRead(folder) : await this.getRealRoot();
+    const found: TempFileInfo[] = [];
+    const visit = async (dir: string, rel: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (error) {
+        if (isErrno(error, 'ENOENT', 'ENOTDIR')) return;
+        throw mapFsError(error, rel || '/', 'list');
+      }
+      let removedHere = false;
+      for (const entry of entries) {
+        const entryRel = rel ? `${rel}/${entry.name}` : entry.name;
+        if (entry.isDirectory()) {
+          // Keys have no dot-segments: a dot-folder is not ours.
+          if (!entry.name.startsWith('.') && `${entryRel}/`.startsWith(prefix.slice(0, entryRel.length + 1))) await visit(path.join(dir, entry.name), entryRel);
+          continue;
+        }
+        if (!entry.isFile() || !TEMP_FILE.test(entry.name)) continue;
+        // The object a temp file stands for must be under the prefix: `.preview.png.x.tmp` for `designs/id/preview.png`.
+        const objectKey = `${rel ? `${rel}/` : ''}${entry.name.slice(1).replace(/\.[0-9a-f]{12}\.tmp$/, '')}`;
+        if (!objectKey.startsWith(prefix)) continue;
+        const file = path.join(dir, entry.name);
+        const info = await stat(file).catch(() => undefined);
+        if (!info || info.mtimeMs >= cutoff) continue;
+        if (!options.dryRun) {
+          try {
+            await unlink(file);
+          } catch (error) {
+            if (isErrno(error, 'ENOENT')) continue; // its write finished or another sweep took it
+            throw mapFsError(error, entryRel, 'delete');
+          }
+          removedHere = true;
+        }
+        found.push({ path: entryRel, size: info.size, lastModified: info.mtime });
+      }
+      // A folder a crash left holding only a temp file goes too (rmdir fails unless it is empty now).
+      if (removedHere) await this.pruneEmptyFolders(dir);
+    };
+    await visit(start, folder);
+    return found;
+  }
+
+  /**
    * Objects under `prefix` in key order (as S3 sorts ASCII keys), after `after`, at most `max`.
    * Folders are read in order and skipped whole when the cursor is past them, so each page
    * reads about one page of entries rather than the whole tree.
@@ -191,7 +246,7 @@ export class LocalDriver implements ObjectStoreDriver {
 
 
   private async writeAtomic(file: string, body: Body, durable: boolean): Promise<void> {
-    const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+    const temp = tempPathOf(file);
     try {
       if (body instanceof Readable) {
         await pipeline(body, createWriteStream(temp, { flags: 'wx' }));
