@@ -8,7 +8,9 @@ import { ConfigError, describeError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import { createStorageLayer, isStorageError, type ObjectStorage } from '../storage/index.js';
 import { makeFolders } from '../storage/make-folders.js';
+import { corsGaps, readBucketCors } from '../storage/s3-bucket-setup.js';
 import type { S3Driver } from '../storage/s3.driver.js';
+import { awsCliTarget } from '../storage/s3.errors.js';
 import { migrationStatus, missingSqliteFile } from './database-status.js';
 import { plural } from './format.js';
 
@@ -271,6 +273,8 @@ async function checkS3Storage(ctx: Context, s: Readonly<Settings>): Promise<void
       list.fail('list objects', messageOf(error));
     }
 
+    await checkCors(list, driver);
+
     await probeObject(ctx, storage, {
       write: 'upload a probe object (s3:PutObject)',
       read: 'read it back (s3:GetObject)',
@@ -328,6 +332,27 @@ async function checkBucket(list: Checklist, s: Readonly<Settings>, storage: Obje
   }
 }
 
+/** The seed's bucket setup allows cross-origin GET and HEAD from any origin with any header. */
+async function checkCors(list: Checklist, driver: S3Driver): Promise<void> {
+  let gaps: string[];
+  try {
+    gaps = corsGaps(await readBucketCors(driver));
+  } catch (error) {
+    list.fail('bucket CORS', `cannot read the bucket's CORS rules: ${messageOf(error)}`);
+    return;
+  }
+  if (gaps.length === 0) {
+    list.ok('bucket CORS: GET and HEAD allowed from any origin with any header (the seed\'s rules)');
+  } else {
+    list.fail(
+      'bucket CORS',
+      `${gaps.join('; ')}, so web pages on other origins cannot fetch previews with fetch() or canvas. ` +
+        `Apply the seed's rules with customify s3 setup-cors (or aws s3api put-bucket-cors --bucket ${driver.bucket} ${awsCliTarget(driver)} ` +
+        `--cors-configuration '{"CORSRules":[{"AllowedHeaders":["*"],"AllowedMethods":["GET","HEAD"],"AllowedOrigins":["*"]}]}').`,
+    );
+  }
+}
+
 async function checkPublicAccess(ctx: Context, s: Readonly<Settings>, storage: ObjectStorage, key: string): Promise<void> {
   const { list } = ctx;
   if (s.cloudfrontDomain) {
@@ -342,7 +367,7 @@ async function checkPublicAccess(ctx: Context, s: Readonly<Settings>, storage: O
         list.fail(
           'public read',
           `an anonymous GET of ${url} answered ${answer.describe}, but S3_PUBLIC_BUCKET=true hands out such URLs: add the PublicReadGetObject bucket policy ` +
-            `(Allow s3:GetObject to Principal "*" on arn:aws:s3:::${s.s3BucketName}/*, and allow public policies in Block Public Access), or set S3_PUBLIC_BUCKET=false to hand out signed URLs.`,
+            `(Allow s3:GetObject to Principal "*" on arn:aws:s3:::${s.s3BucketName}/*; customify s3 setup-policy applies it; on AWS first allow public policies in Block Public Access), or set S3_PUBLIC_BUCKET=false to hand out signed URLs.`,
         );
       }
     } else if (answer.status === 200) {

@@ -1,15 +1,17 @@
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { DeleteBucketPolicyCommand, PutBucketPolicyCommand } from '@aws-sdk/client-s3';
+import { DeleteBucketPolicyCommand, GetBucketCorsCommand, PutBucketCorsCommand, PutBucketPolicyCommand } from '@aws-sdk/client-s3';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { doctorCommand, runDoctor, type DoctorReport } from '../../src/cli/doctor.js';
+import { s3Command } from '../../src/cli/s3.js';
 import { configFrom, type Environment, type Settings } from '../../src/config.js';
 import { silentLogger } from '../../src/logger.js';
 import { createStorageLayer, listAll } from '../../src/storage/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { REDIS_URL, skipRedis } from '../helpers/redis.js';
 import { createTestBucket, deleteTestBucket, getS3TestServer, putPublicReadPolicy, s3Settings, testS3Client } from '../helpers/s3.js';
+import { spawnCustomify } from '../helpers/services.js';
 import { createTempDir, localSettings, removeTempDir } from '../helpers/tmp.js';
 
 interface Run extends DoctorReport {
@@ -25,6 +27,13 @@ async function doctor(settings: Readonly<Settings> | (() => Readonly<Settings>))
 }
 
 const fails = (run: Run) => run.lines.filter((l) => l.startsWith('FAIL '));
+
+/** `customify s3 ...args` in-process with `settings`; throws what the command throws. */
+async function s3Cli(settings: Readonly<Settings>, args: string[]): Promise<{ code: number; out: string[] }> {
+  const out: string[] = [];
+  const code = await s3Command(args, () => settings, (line) => out.push(line));
+  return { code, out };
+}
 
 let dir: string;
 let tdb: TestDatabase;
@@ -135,6 +144,8 @@ describe(`doctor in S3 mode (${server.kind} at ${server.endpoint})`, () => {
     publicBucket = await createTestBucket(server, 'doctor-public');
     privateBucket = await createTestBucket(server, 'doctor-private');
     if (server.enforcesBucketPolicies) await putPublicReadPolicy(server, publicBucket);
+    // The seed's bucket setup includes CORS, which doctor checks.
+    for (const bucket of [publicBucket, privateBucket]) await s3Cli(s3(bucket), ['setup-cors']);
   });
   afterAll(async () => {
     if (publicBucket) await deleteTestBucket(server, publicBucket);
@@ -162,6 +173,7 @@ describe(`doctor in S3 mode (${server.kind} at ${server.endpoint})`, () => {
       expect.stringMatching(/^ok {2}credentials configured: AWS_ACCESS_KEY_ID=/),
       `ok  bucket "${publicBucket}" exists in region ${server.region}`,
       'ok  list objects (s3:ListBucket, needed by customify cleanup)',
+      "ok  bucket CORS: GET and HEAD allowed from any origin with any header (the seed's rules)",
       expect.stringMatching(/^ok {2}upload a probe object \(s3:PutObject\): doctor\/probe-/),
       'ok  read it back (s3:GetObject)',
       expect.stringMatching(/^ok {2}public read: an anonymous GET of .* answers 200$/),
@@ -202,7 +214,7 @@ describe(`doctor in S3 mode (${server.kind} at ${server.endpoint})`, () => {
     const missing = `${privateBucket}-missing`;
     const run = await doctor(s3(missing));
     expect(fails(run)).toEqual([
-      `FAIL bucket "${missing}": Bucket "${missing}" does not exist in region ${server.region}. Create it (aws s3 mb s3://${missing} --region ${server.region}) or set S3_BUCKET_NAME and AWS_REGION to an existing one.`,
+      `FAIL bucket "${missing}": Bucket "${missing}" does not exist in region ${server.region}. Create it (aws s3 mb s3://${missing} --endpoint-url ${server.endpoint} --region ${server.region}) or set S3_BUCKET_NAME and AWS_REGION to an existing one.`,
     ]);
     expect(run.lines).toContain('skip permissions and public access: fix the line above first');
   });
@@ -226,6 +238,7 @@ describe(`doctor in S3 mode (${server.kind} at ${server.endpoint})`, () => {
         Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Principal: '*', Action: action, Resource: `arn:aws:s3:::${bucket}/doctor/*` }] }),
       }));
     try {
+      await s3Cli(s3(bucket), ['setup-cors']);
       await deny('s3:PutObject');
       const put = await doctor(s3(bucket, { S3_PUBLIC_BUCKET: 'false' }));
       expect(fails(put)).toEqual([expect.stringMatching(/^FAIL upload a probe object \(s3:PutObject\): Access denied: PutObject on s3:\/\/.*\/doctor\/probe-.* needs the IAM permission s3:PutObject\. Grant s3:PutObject on arn:aws:s3:::.*\/\*/)]);
@@ -243,6 +256,86 @@ describe(`doctor in S3 mode (${server.kind} at ${server.endpoint})`, () => {
       client.destroy();
       await deleteTestBucket(server, bucket);
     }
+  });
+
+  describe('the seed\'s bucket setup: customify s3 setup-policy and setup-cors (issue #9 items 9 and 15)', () => {
+    let bucket: string;
+    beforeEach(async () => {
+      bucket = await createTestBucket(server, 'doctor-setup');
+    });
+    afterEach(async () => {
+      await deleteTestBucket(server, bucket);
+    });
+
+    it.skipIf(!server.enforcesBucketPolicies)('a new bucket fails doctor on CORS and public read, naming the commands; after them doctor passes and a preflight is answered', async () => {
+      const before = await doctor(s3(bucket, { S3_PUBLIC_BUCKET: 'true' }));
+      expect(fails(before)).toEqual([
+        expect.stringMatching(new RegExp(`^FAIL bucket CORS: no CORS rules at all, .*customify s3 setup-cors \\(or aws s3api put-bucket-cors --bucket ${bucket} --endpoint-url ${server.endpoint} --region ${server.region} `)),
+        expect.stringMatching(/^FAIL public read: .*customify s3 setup-policy applies it/),
+      ]);
+
+      const dry = await s3Cli(s3(bucket), ['setup-policy', '--dry-run']);
+      expect(dry.code).toBe(0);
+      expect(dry.out.join('\n')).toContain(`aws s3api put-bucket-policy --bucket ${bucket} --endpoint-url ${server.endpoint} --region ${server.region} --policy`);
+      expect(fails(await doctor(s3(bucket)))).toHaveLength(2); // a dry run changes nothing
+
+      expect((await s3Cli(s3(bucket), ['setup-policy'])).code).toBe(0);
+      const cors = await s3Cli(s3(bucket), ['setup-cors']);
+      expect(cors.out).toEqual([`Bucket "${bucket}": put the seed's CORS rules [{"AllowedHeaders":["*"],"AllowedMethods":["GET","HEAD"],"AllowedOrigins":["*"],"ExposeHeaders":[]}].`]);
+      const after = await doctor(s3(bucket, { S3_PUBLIC_BUCKET: 'true' }));
+      expect(fails(after)).toEqual([]);
+      expect(after.lines).toContain("ok  bucket CORS: GET and HEAD allowed from any origin with any header (the seed's rules)");
+
+      // The rules work: the S3 server answers a browser's preflight for any origin and header.
+      const preflight = await fetch(`${server.endpoint}/${bucket}/designs/x/preview.png`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://shop.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'x-anything' },
+      });
+      expect(preflight.status).toBe(200);
+      expect(preflight.headers.get('access-control-allow-origin')).toMatch(/^(\*|https:\/\/shop\.example)$/);
+      expect(preflight.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('x-anything');
+    });
+
+    it('names what narrower CORS rules lack, and setup-cors replaces them', async () => {
+      const client = testS3Client(server);
+      try {
+        await client.send(new PutBucketCorsCommand({ Bucket: bucket, CORSConfiguration: { CORSRules: [{ AllowedMethods: ['GET'], AllowedOrigins: ['https://shop.example'], AllowedHeaders: ['authorization'] }] } }));
+        const run = await doctor(s3(bucket, { S3_PUBLIC_BUCKET: 'false' }));
+        expect(fails(run)).toEqual([expect.stringMatching(/^FAIL bucket CORS: GET is allowed only from https:\/\/shop\.example, not from any origin \(\*\); HEAD is not allowed, so web pages/)]);
+        await s3Cli(s3(bucket), ['setup-cors']);
+        const rules = (await client.send(new GetBucketCorsCommand({ Bucket: bucket }))).CORSRules;
+        expect(rules).toEqual([expect.objectContaining({ AllowedMethods: ['GET', 'HEAD'], AllowedOrigins: ['*'], AllowedHeaders: ['*'] })]);
+        expect(fails(await doctor(s3(bucket, { S3_PUBLIC_BUCKET: 'false' })))).toEqual([]);
+      } finally {
+        client.destroy();
+      }
+    });
+
+    it('is a command of the customify CLI: `customify s3 setup-cors --dry-run` prints the rules and the aws command, and changes nothing', async () => {
+      const p = spawnCustomify(['s3', 'setup-cors', '--dry-run'], {
+        USE_LOCAL_STORAGE: 'false', S3_ENDPOINT: server.endpoint, AWS_ACCESS_KEY_ID: server.accessKeyId, AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
+        AWS_REGION: server.region, S3_BUCKET_NAME: bucket, DATA_DIR: dir,
+      });
+      const { code } = await p.exited;
+      expect(code, p.output()).toBe(0);
+      expect(p.output()).toContain(`Bucket "${bucket}" CORS now: none (no CORS rules at all).`);
+      expect(p.output()).toContain(`aws s3api put-bucket-cors --bucket ${bucket} --endpoint-url ${server.endpoint} --region ${server.region} --cors-configuration`);
+      const client = testS3Client(server);
+      try {
+        await expect(client.send(new GetBucketCorsCommand({ Bucket: bucket }))).rejects.toMatchObject({ name: 'NoSuchCORSConfiguration' });
+      } finally {
+        client.destroy();
+      }
+      const help = spawnCustomify(['s3', '--help'], { DATA_DIR: dir });
+      expect((await help.exited).code).toBe(0);
+      expect(help.output()).toMatch(/setup-policy .*\n.*setup-cors /);
+    });
+
+    it('setup-policy refuses to make a bucket public while S3_PUBLIC_BUCKET=false; customify s3 refuses local mode', async () => {
+      await expect(s3Cli(s3(bucket, { S3_PUBLIC_BUCKET: 'false' }), ['setup-policy'])).rejects.toMatchObject({ code: 'S3_BUCKET_PRIVATE', message: expect.stringMatching(/S3_PUBLIC_BUCKET=false/) });
+      await expect(s3Cli(local(), ['setup-cors'])).rejects.toMatchObject({ code: 'S3_MODE_REQUIRED', message: expect.stringMatching(/USE_LOCAL_STORAGE=false/) });
+      await expect(s3Cli(s3(`${bucket}-missing`), ['setup-cors'])).rejects.toMatchObject({ code: 'STORAGE_BUCKET_NOT_FOUND', message: expect.stringContaining(`--endpoint-url ${server.endpoint}`) });
+    });
   });
 
   it('fails naming AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY when no credentials can be found', async () => {
