@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { DeleteBucketPolicyCommand, GetBucketCorsCommand, PutBucketCorsCommand, PutBucketPolicyCommand } from '@aws-sdk/client-s3';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -360,6 +361,33 @@ describe(`doctor in S3 mode (${server.kind} at ${server.endpoint})`, () => {
 // Issue #9 items 13 and 14: the real errno, and no hang.
 
 describe('doctor on a storage path that cannot hold folders', () => {
+  it('an S3 endpoint that accepts connections and never answers: one FAIL line at the deadline, and the next checks still run', async () => {
+    // The SDK's own limits (60 s per attempt, 3 attempts) would hold the command for minutes.
+    const sockets = new Set<Socket>();
+    const blackHole = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
+    const { port } = blackHole.address() as AddressInfo;
+    try {
+      const lines: string[] = [];
+      const settings = configFrom({
+        USE_LOCAL_STORAGE: 'false', S3_ENDPOINT: `http://127.0.0.1:${port}`, AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret-secret-secret',
+        S3_BUCKET_NAME: 'never-answers', DATABASE_URL: tdb.url, DATA_DIR: dir,
+      });
+      const report = await runDoctor(settings, { print: (line) => lines.push(line), timeoutMs: 500 });
+      expect(report.abandoned).toBe(true);
+      expect(lines.filter((l) => l.startsWith('FAIL'))).toEqual(['FAIL S3 checks: did not finish within 3 s (a hung file system or an unreachable service?): check what the lines above point at and run customify doctor again.']);
+      expect(lines).toContainEqual(expect.stringMatching(/^ok {2}database /));
+      expect(lines).toContainEqual(expect.stringMatching(/^skip Redis/));
+      expect(lines).toHaveLength(report.results.length);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => blackHole.close(() => resolve()));
+    }
+  });
+
   it('LOCAL_STORAGE_PATH=/proc/customify: one FAIL line that says to use a real disk, and the command ends', async () => {
     const root = `/proc/customify-${Date.now().toString(36)}`;
     const run = await doctor(local({ LOCAL_STORAGE_PATH: root }));
