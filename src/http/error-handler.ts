@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { ERROR_CODES, isErrorCode, type ErrorCode } from '../error-codes.js';
 import { AppError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
+import { replyMethodNotAllowed } from './client-errors.js';
 import { FIELD_ERROR_CODES, KEYWORD_ERROR_CODES } from './schemas.js';
 
 /**
@@ -166,6 +167,8 @@ export function installErrorHandlers(app: FastifyInstance, metrics: Metrics, rep
   app.setErrorHandler(replier);
 
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
+    // A path that exists under other methods is 405 with Allow, not 404.
+    if (replyMethodNotAllowed(app, request, reply, metrics)) return;
     metrics.errors.inc({ code: 'ROUTE_NOT_FOUND' });
     void reply
       .code(404)

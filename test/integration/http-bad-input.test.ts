@@ -202,7 +202,7 @@ describe('bad input to the designs API', () => {
       expect(res.json().error.code, url).toBe('ROUTE_NOT_FOUND');
     }
     const method = await t.app.inject({ method: 'PUT', url: `/api/v1/designs/${designId}`, headers });
-    expect(method.statusCode).toBe(404);
+    expect(method.statusCode).toBe(405);
   });
 
   it('sets security headers and a request id on every answer', async () => {
