@@ -39,7 +39,12 @@ export async function startServer(settings: Readonly<Settings>, options: StartOp
   try {
     app = await buildApp({
       service: container.service,
-      verifyToken: createTokenVerifier({ secret, jwksUrl: settings.jwksUrl || undefined }),
+      verifyToken: createTokenVerifier({
+        secret,
+        jwksUrl: settings.jwksUrl || undefined,
+        clockSkewSeconds: Math.floor(settings.jwtClockSkewMs / 1000),
+        maxLifetimeSeconds: Math.floor(settings.jwtMaxLifetimeMs / 1000),
+      }),
       metrics: container.metrics,
       health: { checks: createHealthChecks(container) },
       settings,
@@ -95,10 +100,11 @@ export function describeSetup(settings: Readonly<Settings>): string {
 const SAMPLE_BODY = '{"product_type":"t-shirt","design_data":{"text":"Test Design","font":"Bebas-Bold","color":"#FF0000"}}';
 
 /** What a newcomer needs to try the API: a token, a first design, how to fetch it, the docs. */
-export async function gettingStarted(url: string, secret: string): Promise<string[]> {
-  const token = await mintToken({ secret, userId: 'dev-user', ttlSeconds: 24 * 3600 });
+export async function gettingStarted(url: string, secret: string, maxLifetimeSeconds = 24 * 3600): Promise<string[]> {
+  const ttlSeconds = Math.min(24 * 3600, maxLifetimeSeconds);
+  const token = await mintToken({ secret, userId: 'dev-user', ttlSeconds, maxLifetimeSeconds });
   return [
-    'Try it (development token for user dev-user, valid 24h; mint others with: customify token --user <id>):',
+    `Try it (development token for user dev-user, valid ${ttlSeconds === 24 * 3600 ? '24h' : `${ttlSeconds} s`}; mint others with: customify token --user <id>):`,
     `  export TOKEN=${token}`,
     `  curl -X POST ${url}/api/v1/designs -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" -d '${SAMPLE_BODY}'`,
     `  curl ${url}/api/v1/designs/<id from the answer> -H "Authorization: Bearer $TOKEN"   # until "status":"PUBLISHED", then open preview_url`,
@@ -155,7 +161,7 @@ export async function serve(settings: Readonly<Settings>, print: (line: string) 
     print(`Customify listening on ${url} (${describeSetup(settings)})`);
     if (server.jwtSecretSource === 'dev-file') {
       const { secret } = await resolveJwtSecret(settings);
-      for (const line of await gettingStarted(url, secret)) print(line);
+      for (const line of await gettingStarted(url, secret, Math.floor(settings.jwtMaxLifetimeMs / 1000))) print(line);
     } else {
       print(`Docs: ${url}/docs`);
     }
