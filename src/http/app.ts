@@ -12,6 +12,7 @@ import { registerDocs } from './docs.js';
 import { createClientErrorHandler, decodeUtf8Body, refuseDuplicateHeaders } from './client-errors.js';
 import { createErrorReplier, installErrorHandlers } from './error-handler.js';
 import { healthRoutes, type HealthOptions } from './health.routes.js';
+import { registerSecurityHeaders } from './security-headers.js';
 import { installRequestMetrics, metricsRoutes } from './metrics.routes.js';
 import { logAbortedRequests, RequestLogController } from './request-log.js';
 import { BODY_LIMIT_BYTES } from './schemas.js';
@@ -76,11 +77,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', refuseDuplicateHeaders);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('x-frame-options', 'DENY');
-    reply.header('referrer-policy', 'no-referrer');
-    reply.header('cross-origin-opener-policy', 'same-origin');
   });
+  await registerSecurityHeaders(app, { corsOrigins: deps.settings.corsOrigins });
 
   // JSON only: without the text/plain parser a wrong Content-Type is 415, not a string body.
   // An empty body with Content-Type: application/json (curl -X POST .../render -H ...) is no body.

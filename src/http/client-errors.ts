@@ -108,12 +108,10 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
 /**
  * The methods `path` has, for a 405's Allow header; empty when no route matches it at all.
- * OPTIONS (answered for CORS preflights on every path) counts only next to another method.
+ * OPTIONS is left out: its route matches every path but answers only CORS preflights.
  */
 export function allowedMethods(app: FastifyInstance, path: string): string[] {
-  const allowed = METHODS.filter((method) => app.findRoute({ method, url: path }) !== null);
-  if (allowed.length > 0 && app.findRoute({ method: 'OPTIONS', url: path }) !== null) return [...allowed, 'OPTIONS'];
-  return allowed;
+  return METHODS.filter((method) => app.findRoute({ method, url: path }) !== null);
 }
 
 /** Answers 405 with Allow when the path exists under other methods; returns false when it does not. */
