@@ -169,6 +169,7 @@ const schema = z.object({
   CORS_ORIGINS: corsOrigins.default([]),
   JWT_CLOCK_SKEW: duration('JWT_CLOCK_SKEW').default(60_000),
   JWT_MAX_LIFETIME: duration('JWT_MAX_LIFETIME').default(7 * 86_400_000),
+  LOG_FORMAT: oneOf('LOG_FORMAT', ['auto', 'json', 'pretty'] as const).default('auto'),
 });
 
 export type Environment = Record<string, string | undefined>;
@@ -223,6 +224,8 @@ export interface Settings {
   jwtClockSkewMs: number;
   /** Longest lifetime (exp - iat, or exp - now) of a token we mint or accept. */
   jwtMaxLifetimeMs: number;
+  /** json, pretty, or auto: pretty at a terminal outside production (src/logger.ts). */
+  logFormat: 'auto' | 'json' | 'pretty';
 }
 
 export function s3BaseUrl(s: Pick<Settings, 'cloudfrontDomain' | 's3BucketName' | 'awsRegion' | 's3Endpoint' | 's3ForcePathStyle'>): string {
@@ -309,6 +312,7 @@ export function loadConfig(env: Environment = process.env, options: { envFile?: 
     corsOrigins: e.CORS_ORIGINS,
     jwtClockSkewMs: e.JWT_CLOCK_SKEW,
     jwtMaxLifetimeMs: e.JWT_MAX_LIFETIME,
+    logFormat: e.LOG_FORMAT,
   };
   return Object.freeze(settings);
 }

@@ -32,7 +32,7 @@ export interface StartOptions {
  * tests and benchmarks call this directly, on port 0.
  */
 export async function startServer(settings: Readonly<Settings>, options: StartOptions = {}): Promise<RunningServer> {
-  const logger = options.logger ?? createLogger(settings.logLevel);
+  const logger = options.logger ?? createLogger(settings);
   const { secret, source } = await resolveJwtSecret(settings);
   const container = await buildContainer(settings, { logger, role: 'serve' });
   let app: FastifyInstance | undefined;
@@ -120,10 +120,11 @@ const SHUTDOWN_TIMEOUT_MS = 30_000;
  * SIGTERM/SIGINT (stop accepting, finish in-flight requests and renders, close the
  * database); a second signal, or a shutdown slower than 30 s, exits at once.
  */
-export async function serve(settings: Readonly<Settings>, print: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Promise<void> {
-  const logger = createLogger(settings.logLevel);
+export async function serve(settings: Readonly<Settings>): Promise<void> {
+  const logger = createLogger(settings);
   const server = await startServer(settings, { logger });
   const url = server.url;
+  // One line, in the process's one log format (readable at a terminal, JSON lines otherwise).
   logger.info({ url }, `Customify listening on ${url} (${describeSetup(settings)})`);
   // Signal handlers first: whoever reads the banner may signal at once.
   const stopped = new Promise<void>((resolve) => {
@@ -158,13 +159,11 @@ export async function serve(settings: Readonly<Settings>, print: (line: string) 
     process.on('SIGINT', stop);
   });
   if (!settings.isProduction) {
-    print(`Customify listening on ${url} (${describeSetup(settings)})`);
-    if (server.jwtSecretSource === 'dev-file') {
-      const { secret } = await resolveJwtSecret(settings);
-      for (const line of await gettingStarted(url, secret, Math.floor(settings.jwtMaxLifetimeMs / 1000))) print(line);
-    } else {
-      print(`Docs: ${url}/docs`);
-    }
+    // Instructions for a newcomer, as one entry whose lines can be copied as they are.
+    const lines = server.jwtSecretSource === 'dev-file'
+      ? await gettingStarted(url, (await resolveJwtSecret(settings)).secret, Math.floor(settings.jwtMaxLifetimeMs / 1000))
+      : [`Docs: ${url}/docs`];
+    logger.info(`Getting started:\n${lines.join('\n')}`);
   }
 
   await stopped;
