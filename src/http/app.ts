@@ -74,11 +74,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installRequestMetrics(app, deps.metrics);
 
   logAbortedRequests(app);
-  app.addHook('onRequest', refuseDuplicateHeaders);
+  await registerSecurityHeaders(app, { corsOrigins: deps.settings.corsOrigins });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
-  await registerSecurityHeaders(app, { corsOrigins: deps.settings.corsOrigins });
+  app.addHook('onRequest', refuseDuplicateHeaders);
 
   // JSON only: without the text/plain parser a wrong Content-Type is 415, not a string body.
   // An empty body with Content-Type: application/json (curl -X POST .../render -H ...) is no body.

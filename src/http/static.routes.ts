@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ObjectInfo } from '../storage/index.js';
 import { isStorageError, type ObjectStorage } from '../storage/index.js';
 import { errorBody } from './error-handler.js';
-import { STATIC_SECURITY_HEADERS } from './security-headers.js';
+import { setStaticSecurityHeaders } from './security-headers.js';
 
 export interface StaticRoutesOptions {
   storage: ObjectStorage;
@@ -21,13 +21,13 @@ const CACHE_CONTROL = 'public, max-age=3600';
  */
 export async function staticRoutes(app: FastifyInstance, options: StaticRoutesOptions): Promise<void> {
   const { storage } = options;
+  // Images for any site, never a document (CORS for /static: security-headers.ts).
+  app.addHook('onRequest', setStaticSecurityHeaders);
 
   app.route<{ Params: { '*': string } }>({
     method: ['GET', 'HEAD'],
     url: '/static/*',
     schema: { hide: true },
-    // Images for any site, never a document (CORS for /static: security-headers.ts).
-    helmet: STATIC_SECURITY_HEADERS,
     handler: async (request, reply) => {
       const key = request.params['*'];
       const info = await findObject(storage, key);

@@ -113,6 +113,7 @@ describe('over real sockets', () => {
       const res = await rawExchange(server.url, `GET /api/v1/designs HTTP/1.1\r\nHost: x\r\nAuthorization: ${first}\r\nauthorization: ${second}\r\nConnection: close\r\n\r\n`);
       expect(res.status).toBe(400);
       expect(JSON.parse(res.body).error).toMatchObject({ code: 'DUPLICATE_HEADER', field: 'authorization' });
+      expect(res.headers['x-frame-options']).toBe('DENY'); // refused by a hook, still with the security headers
     }
     const one = await rawExchange(server.url, `GET /api/v1/designs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
     expect(one.status).toBe(200);
