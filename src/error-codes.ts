@@ -5,8 +5,8 @@
  * by accident of its spelling. The HTTP error handler reads `status`; the OpenAPI document can
  * list the codes of each status with `errorCodesWithStatus()`.
  *
- * Codes used only by the command line (exit code, never an HTTP answer) have the status they
- * would have if they did reach HTTP: 400 for bad input, 500 for our own faults.
+ * Codes used only by the command line (`cli: true`) have the status they would have if they
+ * did reach HTTP: 400 for bad input, 500 for our own faults.
  */
 
 export interface ErrorCodeInfo {
@@ -14,6 +14,8 @@ export interface ErrorCodeInfo {
   status: 400 | 401 | 403 | 404 | 405 | 408 | 409 | 413 | 414 | 415 | 431 | 500 | 503;
   /** What it means, for the API documentation. */
   description: string;
+  /** Reported by the command line only; never an HTTP answer. */
+  cli?: true;
 }
 
 export const ERROR_CODES = {
@@ -64,10 +66,10 @@ export const ERROR_CODES = {
   CONFIG_INVALID: { status: 500, description: 'A configuration value is invalid.' },
   DATABASE_UNAVAILABLE: { status: 503, description: 'The database is unreachable or busy; retry shortly.' },
   DATABASE_ERROR: { status: 500, description: 'The database refused an operation.' },
-  DATABASE_URL_UNSUPPORTED: { status: 500, description: 'DATABASE_URL names a database kind the service does not support.' },
-  DATABASE_NOT_READY: { status: 500, description: 'The database has not been created or migrated.' },
-  DATABASE_EMPTY: { status: 500, description: 'The database has no designs, so every stored object would look orphaned.' },
-  MIGRATION_FAILED: { status: 500, description: 'A database migration failed.' },
+  DATABASE_URL_UNSUPPORTED: { status: 500, description: 'DATABASE_URL names a database kind the service does not support.', cli: true },
+  DATABASE_NOT_READY: { status: 500, description: 'The database has not been created or migrated.', cli: true },
+  DATABASE_EMPTY: { status: 500, description: 'The database has no designs, so every stored object would look orphaned.', cli: true },
+  MIGRATION_FAILED: { status: 500, description: 'A database migration failed.', cli: true },
   QUEUE_UNAVAILABLE: { status: 503, description: 'The render queue (Redis) is unreachable; retry shortly.' },
   RENDER_POOL_CLOSED: { status: 503, description: 'The renderer is shutting down; the render runs again on the next start.' },
   RENDER_THREAD_DIED: { status: 503, description: 'A render thread stopped mid-render; the design is retried.' },
@@ -91,16 +93,16 @@ export const ERROR_CODES = {
   STORAGE_ERROR: { status: 500, description: 'Another storage failure.' },
 
   // The command line (never an HTTP answer).
-  INVALID_TTL: { status: 400, description: 'customify token --ttl is not a duration in range.' },
-  INVALID_USER: { status: 400, description: 'customify token --user is missing or empty.' },
-  NO_SIGNING_SECRET: { status: 500, description: 'There is no HS256 secret to sign tokens with (JWKS only).' },
-  INVALID_OLDER_THAN: { status: 400, description: 'customify cleanup --older-than is not a duration.' },
-  INVALID_PREFIX: { status: 400, description: 'customify cleanup --prefix is not a valid key prefix.' },
-  INVALID_BATCH_SIZE: { status: 400, description: 'customify cleanup batch size is out of range.' },
-  ORPHANS_NEED_DATABASE: { status: 400, description: 'customify cleanup --orphans needs the service\'s database.' },
-  OUT_REQUIRED: { status: 400, description: 'customify render needs --out.' },
-  OUT_NOT_A_FOLDER: { status: 400, description: 'customify render --out is not a folder.' },
-  OUT_NOT_WRITABLE: { status: 400, description: 'customify render --out cannot be written.' },
+  INVALID_TTL: { status: 400, description: 'customify token --ttl is not a duration in range.', cli: true },
+  INVALID_USER: { status: 400, description: 'customify token --user is missing or empty.', cli: true },
+  NO_SIGNING_SECRET: { status: 500, description: 'There is no HS256 secret to sign tokens with (JWKS only).', cli: true },
+  INVALID_OLDER_THAN: { status: 400, description: 'customify cleanup --older-than is not a duration.', cli: true },
+  INVALID_PREFIX: { status: 400, description: 'customify cleanup --prefix is not a valid key prefix.', cli: true },
+  INVALID_BATCH_SIZE: { status: 400, description: 'customify cleanup batch size is out of range.', cli: true },
+  ORPHANS_NEED_DATABASE: { status: 400, description: 'customify cleanup --orphans needs the service\'s database.', cli: true },
+  OUT_REQUIRED: { status: 400, description: 'customify render needs --out.', cli: true },
+  OUT_NOT_A_FOLDER: { status: 400, description: 'customify render --out is not a folder.', cli: true },
+  OUT_NOT_WRITABLE: { status: 400, description: 'customify render --out cannot be written.', cli: true },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -109,7 +111,15 @@ export function isErrorCode(code: string): code is ErrorCode {
   return Object.hasOwn(ERROR_CODES, code);
 }
 
-/** The codes answering with `status`, e.g. to list them in an OpenAPI error response's description. */
+/**
+ * The codes a client can receive with `status`, for the OpenAPI error responses (an `enum`
+ * on `error.code`, or a list in the description). Command-line codes are left out, and a 500
+ * is always INTERNAL_ERROR: the error handler hides the internal code (it is logged).
+ */
 export function errorCodesWithStatus(status: number): ErrorCode[] {
-  return (Object.keys(ERROR_CODES) as ErrorCode[]).filter((code) => ERROR_CODES[code].status === status);
+  if (status === 500) return ['INTERNAL_ERROR'];
+  return (Object.keys(ERROR_CODES) as ErrorCode[]).filter((code) => {
+    const info: ErrorCodeInfo = ERROR_CODES[code];
+    return info.status === status && !info.cli;
+  });
 }

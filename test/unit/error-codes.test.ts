@@ -72,5 +72,9 @@ describe('the error-code registry', () => {
   it('lists the codes of a status, for the OpenAPI error responses', () => {
     expect(errorCodesWithStatus(404)).toEqual(expect.arrayContaining(['DESIGN_NOT_FOUND', 'ROUTE_NOT_FOUND', 'FILE_NOT_FOUND']));
     expect(errorCodesWithStatus(404)).not.toContain('STORAGE_OBJECT_NOT_FOUND');
+    expect(errorCodesWithStatus(400)).toEqual(expect.arrayContaining(['INVALID_UTF8', 'DUPLICATE_HEADER', 'UNKNOWN_FONT']));
+    expect(errorCodesWithStatus(400)).not.toContain('INVALID_TTL'); // the command line's
+    expect(errorCodesWithStatus(500)).toEqual(['INTERNAL_ERROR']); // internal codes are hidden
+    expect(errorCodesWithStatus(503)).toEqual(expect.arrayContaining(['DATABASE_UNAVAILABLE', 'STORAGE_UNAVAILABLE']));
   });
 });
