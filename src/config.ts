@@ -102,6 +102,25 @@ export function parseDuration(value: string): number | undefined {
 
 const cores = Math.max(1, availableParallelism());
 
+// CORS_ORIGINS: empty (no cross-origin API calls), `*`, or a comma-separated list of origins.
+const corsOrigins = z.string().transform((value, ctx): '*' | string[] => {
+  if (value.trim() === '*') return '*';
+  const origins = value.split(',').map((v) => v.trim()).filter(Boolean);
+  for (const origin of origins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.origin !== origin) {
+      ctx.addIssue({ code: 'custom', message: `CORS_ORIGINS must be * or a comma-separated list of origins such as https://shop.example.com (scheme, host and port only, no path or trailing slash), got "${origin}"` });
+      return z.NEVER;
+    }
+  }
+  return origins;
+});
+
 const schema = z.object({
   // The seed's variables, with the seed's defaults.
   AWS_REGION: text.default('us-east-1'),
@@ -145,6 +164,12 @@ const schema = z.object({
   DATA_DIR: text.default('./data'),
   NODE_ENV: text.default('development'),
   LOG_LEVEL: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const).default('info'),
+  // HTTP hardening: request time limit, CORS for the API, token lifetime policy.
+  REQUEST_TIMEOUT: duration('REQUEST_TIMEOUT').pipe(z.number().min(100, 'REQUEST_TIMEOUT must be at least 100ms')).default(30_000),
+  CORS_ORIGINS: corsOrigins.default([]),
+  JWT_CLOCK_SKEW: duration('JWT_CLOCK_SKEW').default(60_000),
+  JWT_MAX_LIFETIME: duration('JWT_MAX_LIFETIME').default(7 * 86_400_000),
+  LOG_FORMAT: oneOf('LOG_FORMAT', ['auto', 'json', 'pretty'] as const).default('auto'),
 });
 
 export type Environment = Record<string, string | undefined>;
@@ -191,6 +216,16 @@ export interface Settings {
   nodeEnv: string;
   isProduction: boolean;
   logLevel: string;
+  /** Longest a request (headers and body) may take to arrive; 408 after it. */
+  requestTimeoutMs: number;
+  /** Origins allowed to call the API from a browser: none, a list, or any. */
+  corsOrigins: '*' | string[];
+  /** Leeway for exp, nbf and iat against our clock. */
+  jwtClockSkewMs: number;
+  /** Longest lifetime (exp - iat, or exp - now) of a token we mint or accept. */
+  jwtMaxLifetimeMs: number;
+  /** json, pretty, or auto: pretty at a terminal outside production (src/logger.ts). */
+  logFormat: 'auto' | 'json' | 'pretty';
 }
 
 export function s3BaseUrl(s: Pick<Settings, 'cloudfrontDomain' | 's3BucketName' | 'awsRegion' | 's3Endpoint' | 's3ForcePathStyle'>): string {
@@ -273,6 +308,11 @@ export function loadConfig(env: Environment = process.env, options: { envFile?: 
     nodeEnv,
     isProduction: nodeEnv === 'production',
     logLevel: e.LOG_LEVEL,
+    requestTimeoutMs: e.REQUEST_TIMEOUT,
+    corsOrigins: e.CORS_ORIGINS,
+    jwtClockSkewMs: e.JWT_CLOCK_SKEW,
+    jwtMaxLifetimeMs: e.JWT_MAX_LIFETIME,
+    logFormat: e.LOG_FORMAT,
   };
   return Object.freeze(settings);
 }

@@ -4,6 +4,10 @@
  * to do, whether retrying the same operation can help, and the original `cause`.
  * Modules below the HTTP layer never know about status codes.
  */
+import type { ErrorCode } from './error-codes.js';
+
+export type { ErrorCode } from './error-codes.js';
+
 export interface AppErrorOptions {
   cause?: unknown;
   retryable?: boolean;
@@ -13,12 +17,13 @@ export interface AppErrorOptions {
 }
 
 export class AppError extends Error {
-  readonly code: string;
+  /** Registered in ERROR_CODES (src/error-codes.ts), which gives its HTTP status. */
+  readonly code: ErrorCode;
   readonly retryable: boolean;
   readonly field: string | undefined;
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: string, message: string, options: AppErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -30,7 +35,7 @@ export class AppError extends Error {
 
 /** Bad input: a value the caller must change. Never retryable. */
 export class ValidationError extends AppError {
-  constructor(code: string, message: string, field: string, options: Omit<AppErrorOptions, 'field' | 'retryable'> = {}) {
+  constructor(code: ErrorCode, message: string, field: string, options: Omit<AppErrorOptions, 'field' | 'retryable'> = {}) {
     super(code, message, { ...options, field, retryable: false });
   }
 }

@@ -1,4 +1,4 @@
-import { mintToken, parseTtl, resolveJwtSecret } from '../auth/jwt.js';
+import { checkTtl, mintToken, parseTtl, resolveJwtSecret } from '../auth/jwt.js';
 import type { Settings } from '../config.js';
 import { AppError } from '../errors.js';
 
@@ -21,6 +21,8 @@ export async function tokenCommand(settings: Readonly<Settings>, options: TokenO
   }
   // Check the ttl before resolving the secret, which may create the development secret file.
   const ttlSeconds = parseTtl(options.ttl);
+  const maxLifetimeSeconds = Math.floor(settings.jwtMaxLifetimeMs / 1000);
+  checkTtl(ttlSeconds, maxLifetimeSeconds);
   const { secret, source } = await resolveJwtSecret(settings);
   if (source === 'none' || !secret) {
     throw new AppError(
@@ -29,6 +31,6 @@ export async function tokenCommand(settings: Readonly<Settings>, options: TokenO
       { field: 'JWT_SECRET' },
     );
   }
-  print(await mintToken({ secret, userId: user, ttlSeconds }));
+  print(await mintToken({ secret, userId: user, ttlSeconds, maxLifetimeSeconds }));
   return 0;
 }

@@ -469,7 +469,7 @@ function decodeCursor(cursor: string): CursorPosition {
   if (!match || !Number.isSafeInteger(createdAt) || !isDesignId(id)) {
     throw new ValidationError(
       'INVALID_CURSOR',
-      'The cursor is not one this service issued: pass the nextCursor of the previous page unchanged, or omit it to start from the newest designs.',
+      'The cursor is not one this service issued: pass the next_cursor of the previous page unchanged, or omit it to start from the newest designs.',
       'cursor',
     );
   }

@@ -9,8 +9,10 @@ import type { Metrics } from '../metrics.js';
 import type { ObjectStorage } from '../storage/index.js';
 import { designRoutes } from './designs.routes.js';
 import { registerDocs } from './docs.js';
+import { createClientErrorHandler, decodeUtf8Body, refuseDuplicateHeaders } from './client-errors.js';
 import { createErrorReplier, installErrorHandlers } from './error-handler.js';
 import { healthRoutes, type HealthOptions } from './health.routes.js';
+import { registerSecurityHeaders } from './security-headers.js';
 import { installRequestMetrics, metricsRoutes } from './metrics.routes.js';
 import { logAbortedRequests, RequestLogController } from './request-log.js';
 import { BODY_LIMIT_BYTES } from './schemas.js';
@@ -21,7 +23,7 @@ export interface AppDeps {
   verifyToken: TokenVerifier;
   metrics: Metrics;
   health: HealthOptions;
-  settings: Pick<Settings, 'useLocalStorage' | 'publicBaseUrl'>;
+  settings: Pick<Settings, 'useLocalStorage' | 'publicBaseUrl' | 'requestTimeoutMs' | 'corsOrigins'>;
   storage: ObjectStorage;
   /** Request logs (with request ids) go here; none when omitted. */
   logger?: Logger;
@@ -48,6 +50,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Router errors (bad percent-encoding, over-long parameters) get the same JSON answer.
     frameworkErrors: replyWithError,
     logController: new RequestLogController(),
+    // A whole request (headers and body) must arrive within REQUEST_TIMEOUT, or it gets 408 and
+    // the connection closes: without it a client trickling a body keeps a socket forever.
+    // Headers have the same bound; Node checks every connection every
+    // connectionsCheckingInterval (30 s by default, too coarse for a 30 s limit).
+    requestTimeout: deps.settings.requestTimeoutMs,
+    http: { headersTimeout: deps.settings.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(deps.settings.requestTimeoutMs / 4))) },
+    // Errors Node's HTTP parser raises (and the timeout) answer in the API's error shape.
+    clientErrorHandler: createClientErrorHandler(deps.metrics, { requestTimeoutMs: deps.settings.requestTimeoutMs }),
     ajv: {
       customOptions: {
         // Refuse what the schema does not describe instead of quietly dropping it or
@@ -64,21 +74,26 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installRequestMetrics(app, deps.metrics);
 
   logAbortedRequests(app);
+  await registerSecurityHeaders(app, { corsOrigins: deps.settings.corsOrigins });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('x-frame-options', 'DENY');
-    reply.header('referrer-policy', 'no-referrer');
-    reply.header('cross-origin-opener-policy', 'same-origin');
   });
+  app.addHook('onRequest', refuseDuplicateHeaders);
 
   // JSON only: without the text/plain parser a wrong Content-Type is 415, not a string body.
   // An empty body with Content-Type: application/json (curl -X POST .../render -H ...) is no body.
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (body === '') return done(null, undefined);
-    parseJson(request, body as string, done);
+  // Read as bytes and decoded strictly: invalid UTF-8 is refused (INVALID_UTF8), not turned into U+FFFD.
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    if (body.length === 0) return done(null, undefined);
+    let text: string;
+    try {
+      text = decodeUtf8Body(body as Buffer);
+    } catch (error) {
+      return done(error as Error, undefined);
+    }
+    parseJson(request, text, done);
   });
 
   await registerDocs(app, { publicBaseUrl: deps.settings.publicBaseUrl });

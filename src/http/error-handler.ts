@@ -1,6 +1,8 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, ValidationError } from '../errors.js';
+import { ERROR_CODES, isErrorCode, type ErrorCode } from '../error-codes.js';
+import { AppError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
+import { replyMethodNotAllowed } from './client-errors.js';
 import { FIELD_ERROR_CODES, KEYWORD_ERROR_CODES } from './schemas.js';
 
 /**
@@ -25,18 +27,14 @@ export interface HttpError {
 const GENERIC_500 = 'Internal server error. It has been logged; quote the request id if you report it.';
 const GENERIC_503 = 'A service this request needs is temporarily unavailable; retry shortly.';
 
-/** The status a domain error code answers with. */
+/**
+ * The status a domain error code answers with: its entry in ERROR_CODES. A code that is not
+ * registered cannot be thrown by typed code; should one arrive anyway (a value from outside),
+ * it is a 5xx: 503 if retrying can help, else 500.
+ */
 export function statusForCode(code: string, error?: AppError): number {
-  if (code === 'UNAUTHORIZED') return 401;
-  if (code === 'FORBIDDEN') return 403;
-  if (code === 'INVALID_STATUS_TRANSITION' || code === 'DESIGN_CONTENDED' || code === 'DESIGN_ALREADY_EXISTS') return 409;
-  if (code === 'STORAGE_UNAVAILABLE' || code === 'STORAGE_THROTTLED' || code === 'DATABASE_UNAVAILABLE') return 503;
-  // Other storage and database failures (missing bucket, access denied, disk full) are ours, not the caller's.
-  if (code.startsWith('STORAGE_') || code.startsWith('DATABASE_') || code === 'CONFIG_INVALID') return 500;
-  if (code.endsWith('_NOT_FOUND')) return 404;
-  if (error instanceof ValidationError || code.startsWith('INVALID_')) return 400;
-  if (error?.retryable) return 503;
-  return 500;
+  if (isErrorCode(code)) return ERROR_CODES[code].status;
+  return error?.retryable ? 503 : 500;
 }
 
 interface AjvError {
@@ -86,7 +84,7 @@ export function fromSchemaError(errors: readonly AjvError[], context: string | u
 }
 
 /** Fastify's own errors (body parsing, content type, URL) that a client caused. */
-const FASTIFY_CODES: Record<string, { status: number; code: string; message?: string }> = {
+const FASTIFY_CODES: Record<string, { status: number; code: ErrorCode; message?: string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'The request body is larger than the 64 KB limit.' },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Send the body as JSON with Content-Type: application/json.' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'INVALID_CONTENT_LENGTH', message: 'Content-Length does not match the body.' },
@@ -95,6 +93,12 @@ const FASTIFY_CODES: Record<string, { status: number; code: string; message?: st
   FST_ERR_BAD_URL: { status: 400, code: 'INVALID_URL', message: 'The URL is not valid (bad percent-encoding).' },
   FST_ERR_MAX_PARAM_LENGTH: { status: 414, code: 'URI_TOO_LONG', message: 'A path parameter is too long.' },
   FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: 'BAD_REQUEST' },
+};
+
+/** For other client errors Fastify raises: the registered code of their status. */
+const CODE_FOR_STATUS: Partial<Record<number, ErrorCode>> = {
+  400: 'BAD_REQUEST', 404: 'ROUTE_NOT_FOUND', 405: 'METHOD_NOT_ALLOWED', 408: 'REQUEST_TIMEOUT',
+  413: 'PAYLOAD_TOO_LARGE', 414: 'URI_TOO_LONG', 415: 'UNSUPPORTED_MEDIA_TYPE', 431: 'HEADERS_TOO_LARGE',
 };
 
 /** Any thrown value → status, stable code, a message safe to show. */
@@ -114,7 +118,7 @@ export function toHttpError(error: unknown): HttpError {
   if (error instanceof SyntaxError && fastifyError.statusCode === 400) return { status: 400, code: 'INVALID_JSON', message: 'The body is not valid JSON.' };
   const status = fastifyError.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    return { status, code: fastifyError.code?.replace(/^FST_ERR_/, '') ?? 'BAD_REQUEST', message: fastifyError.message ?? 'Bad request.' };
+    return { status, code: CODE_FOR_STATUS[status] ?? 'BAD_REQUEST', message: fastifyError.message ?? 'Bad request.' };
   }
   if (status === 503) return { status: 503, code: 'SERVICE_UNAVAILABLE', message: GENERIC_503 };
   return { status: 500, code: 'INTERNAL_ERROR', message: GENERIC_500 };
@@ -163,6 +167,8 @@ export function installErrorHandlers(app: FastifyInstance, metrics: Metrics, rep
   app.setErrorHandler(replier);
 
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
+    // A path that exists under other methods is 405 with Allow, not 404.
+    if (replyMethodNotAllowed(app, request, reply, metrics)) return;
     metrics.errors.inc({ code: 'ROUTE_NOT_FOUND' });
     void reply
       .code(404)

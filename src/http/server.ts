@@ -32,14 +32,19 @@ export interface StartOptions {
  * tests and benchmarks call this directly, on port 0.
  */
 export async function startServer(settings: Readonly<Settings>, options: StartOptions = {}): Promise<RunningServer> {
-  const logger = options.logger ?? createLogger(settings.logLevel);
+  const logger = options.logger ?? createLogger(settings);
   const { secret, source } = await resolveJwtSecret(settings);
   const container = await buildContainer(settings, { logger, role: 'serve' });
   let app: FastifyInstance | undefined;
   try {
     app = await buildApp({
       service: container.service,
-      verifyToken: createTokenVerifier({ secret, jwksUrl: settings.jwksUrl || undefined }),
+      verifyToken: createTokenVerifier({
+        secret,
+        jwksUrl: settings.jwksUrl || undefined,
+        clockSkewSeconds: Math.floor(settings.jwtClockSkewMs / 1000),
+        maxLifetimeSeconds: Math.floor(settings.jwtMaxLifetimeMs / 1000),
+      }),
       metrics: container.metrics,
       health: { checks: createHealthChecks(container) },
       settings,
@@ -95,10 +100,11 @@ export function describeSetup(settings: Readonly<Settings>): string {
 const SAMPLE_BODY = '{"product_type":"t-shirt","design_data":{"text":"Test Design","font":"Bebas-Bold","color":"#FF0000"}}';
 
 /** What a newcomer needs to try the API: a token, a first design, how to fetch it, the docs. */
-export async function gettingStarted(url: string, secret: string): Promise<string[]> {
-  const token = await mintToken({ secret, userId: 'dev-user', ttlSeconds: 24 * 3600 });
+export async function gettingStarted(url: string, secret: string, maxLifetimeSeconds = 24 * 3600): Promise<string[]> {
+  const ttlSeconds = Math.min(24 * 3600, maxLifetimeSeconds);
+  const token = await mintToken({ secret, userId: 'dev-user', ttlSeconds, maxLifetimeSeconds });
   return [
-    'Try it (development token for user dev-user, valid 24h; mint others with: customify token --user <id>):',
+    `Try it (development token for user dev-user, valid ${ttlSeconds === 24 * 3600 ? '24h' : `${ttlSeconds} s`}; mint others with: customify token --user <id>):`,
     `  export TOKEN=${token}`,
     `  curl -X POST ${url}/api/v1/designs -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" -d '${SAMPLE_BODY}'`,
     `  curl ${url}/api/v1/designs/<id from the answer> -H "Authorization: Bearer $TOKEN"   # until "status":"PUBLISHED", then open preview_url`,
@@ -114,10 +120,11 @@ const SHUTDOWN_TIMEOUT_MS = 30_000;
  * SIGTERM/SIGINT (stop accepting, finish in-flight requests and renders, close the
  * database); a second signal, or a shutdown slower than 30 s, exits at once.
  */
-export async function serve(settings: Readonly<Settings>, print: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Promise<void> {
-  const logger = createLogger(settings.logLevel);
+export async function serve(settings: Readonly<Settings>): Promise<void> {
+  const logger = createLogger(settings);
   const server = await startServer(settings, { logger });
   const url = server.url;
+  // One line, in the process's one log format (readable at a terminal, JSON lines otherwise).
   logger.info({ url }, `Customify listening on ${url} (${describeSetup(settings)})`);
   // Signal handlers first: whoever reads the banner may signal at once.
   const stopped = new Promise<void>((resolve) => {
@@ -152,13 +159,11 @@ export async function serve(settings: Readonly<Settings>, print: (line: string) 
     process.on('SIGINT', stop);
   });
   if (!settings.isProduction) {
-    print(`Customify listening on ${url} (${describeSetup(settings)})`);
-    if (server.jwtSecretSource === 'dev-file') {
-      const { secret } = await resolveJwtSecret(settings);
-      for (const line of await gettingStarted(url, secret)) print(line);
-    } else {
-      print(`Docs: ${url}/docs`);
-    }
+    // Instructions for a newcomer, as one entry whose lines can be copied as they are.
+    const lines = server.jwtSecretSource === 'dev-file'
+      ? await gettingStarted(url, (await resolveJwtSecret(settings)).secret, Math.floor(settings.jwtMaxLifetimeMs / 1000))
+      : [`Docs: ${url}/docs`];
+    logger.info(`Getting started:\n${lines.join('\n')}`);
   }
 
   await stopped;

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ObjectInfo } from '../storage/index.js';
 import { isStorageError, type ObjectStorage } from '../storage/index.js';
 import { errorBody } from './error-handler.js';
+import { setStaticSecurityHeaders } from './security-headers.js';
 
 export interface StaticRoutesOptions {
   storage: ObjectStorage;
@@ -20,12 +21,8 @@ const CACHE_CONTROL = 'public, max-age=3600';
  */
 export async function staticRoutes(app: FastifyInstance, options: StaticRoutesOptions): Promise<void> {
   const { storage } = options;
-
-  app.addHook('onSend', async (_request, reply) => {
-    reply.header('content-security-policy', "default-src 'none'; sandbox");
-    reply.header('access-control-allow-origin', '*');
-    reply.header('cross-origin-resource-policy', 'cross-origin');
-  });
+  // Images for any site, never a document (CORS for /static: security-headers.ts).
+  app.addHook('onRequest', setStaticSecurityHeaders);
 
   app.route<{ Params: { '*': string } }>({
     method: ['GET', 'HEAD'],

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { AppError, ValidationError } from '../errors.js';
+import { AppError, ValidationError, type ErrorCode } from '../errors.js';
 import type { DesignSpec } from './design-spec.js';
 import type { AssetRenderOptions, DesignAssets } from './render-design.js';
 
@@ -12,7 +12,7 @@ export interface SerializedError {
   name: string;
   message: string;
   stack?: string;
-  code?: string;
+  code?: ErrorCode;
   retryable?: boolean;
   field?: string;
   details?: Record<string, unknown>;

@@ -67,7 +67,7 @@ let layer: Promise<StorageLayer> | undefined;
 function defaultLayer(): Promise<StorageLayer> {
   layer ??= (() => {
     const settings = getConfig();
-    return createStorageLayer(settings, { logger: createLogger(settings.logLevel, 'storage') });
+    return createStorageLayer(settings, { logger: createLogger(settings, 'storage') });
   })();
   return layer;
 }

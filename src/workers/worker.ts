@@ -11,7 +11,7 @@ import { createLogger } from '../logger.js';
  */
 export async function runWorker(settings: Readonly<Settings>): Promise<void> {
   if (!settings.redisUrl) throw new ConfigError('customify worker needs REDIS_URL (e.g. redis://127.0.0.1:6379). Without Redis, `customify serve` renders in-process.', 'REDIS_URL');
-  const logger = createLogger(settings.logLevel, 'worker');
+  const logger = createLogger(settings, 'worker');
   const container = await buildContainer(settings, { logger, role: 'worker' });
   await container.startBackground();
   // Signal handlers before the "ready" line: whoever reads it may signal at once.

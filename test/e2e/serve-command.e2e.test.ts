@@ -67,7 +67,7 @@ describe('customify serve (a real process)', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  async function setup() {
+  async function setup(extra: Record<string, string> = {}) {
     const dir = await createTempDir('serve');
     const port = await freePort();
     const env = {
@@ -78,6 +78,9 @@ describe('customify serve (a real process)', () => {
       LOCAL_STORAGE_PATH: path.join(dir, 'storage'),
       DATA_DIR: path.join(dir, 'data'),
       LOG_LEVEL: 'info',
+      // What a newcomer at a terminal gets (stdout here is a pipe, where the default is JSON).
+      LOG_FORMAT: 'pretty',
+      ...extra,
     };
     const p = startServe(env);
     cleanups.push(async () => {
@@ -122,6 +125,32 @@ describe('customify serve (a real process)', () => {
     const { code } = await waitForExit(p);
     expect(code, p.output()).toBe(0);
     expect(p.output()).toContain('Shut down cleanly');
+  });
+
+  it('writes one log format: readable lines at a terminal, with the banner once', { timeout: 90_000 }, async () => {
+    const { p } = await setup();
+    await waitForOutput(p, /^Docs: .*$/m);
+    const out = p.output();
+    expect(out.match(/Customify listening on/g)).toHaveLength(1);
+    expect(out).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}Customify listening on/m);
+    expect(out.split('\n').filter((line) => line.startsWith('{'))).toEqual([]);
+    p.child.kill('SIGTERM');
+    await waitForExit(p);
+  });
+
+  it('writes one log format: JSON lines only when piped (LOG_FORMAT=auto), the banner and the getting-started text included', { timeout: 90_000 }, async () => {
+    const { port, p } = await setup({ LOG_FORMAT: 'auto' });
+    await waitForOutput(p, /Getting started/);
+    await fetch(`http://127.0.0.1:${port}/healthz`);
+    p.child.kill('SIGTERM');
+    await waitForExit(p);
+    const lines = p.output().split('\n').filter(Boolean);
+    const entries = lines.map((line) => JSON.parse(line) as { msg: string; level: number });
+    expect(entries.filter((e) => e.msg.startsWith('Customify listening on'))).toHaveLength(1);
+    const started = entries.find((e) => e.msg.startsWith('Getting started'));
+    expect(started?.msg).toMatch(/^ {2}export TOKEN=\S+$/m);
+    expect(entries.some((e) => e.msg === 'request completed')).toBe(true);
+    expect(entries.at(-1)?.msg).toBe('Shut down cleanly');
   });
 
   it('SIGINT exits 0 too, and a second signal does not hang', { timeout: 90_000 }, async () => {

@@ -32,6 +32,13 @@ async function badCredentials(): Promise<Array<[string, string | undefined]>> {
     ['no sub claim', `Bearer ${await sign({ exp: now() + 3600 })}`],
     ['empty sub claim', `Bearer ${await sign({ sub: '', exp: now() + 3600 })}`],
     ['no exp claim', `Bearer ${await sign({ sub: 'user-a' })}`],
+    // The lifetime policy: 60 s of clock skew, at most 7 days from iat (or from now without iat).
+    ['iat an hour in the future', `Bearer ${await sign({ sub: 'user-a', iat: now() + 3600, exp: now() + 7200 })}`],
+    ['iat two minutes in the future', `Bearer ${await sign({ sub: 'user-a', iat: now() + 120, exp: now() + 3600 })}`],
+    ['exp in the year 2100', `Bearer ${await sign({ sub: 'user-a', iat: now(), exp: 4_102_444_800 })}`],
+    ['exp 8 days after iat', `Bearer ${await sign({ sub: 'user-a', iat: now(), exp: now() + 8 * 86_400 })}`],
+    ['exp 30 days away, no iat', `Bearer ${await sign({ sub: 'user-a', exp: now() + 30 * 86_400 })}`],
+    ['nbf an hour in the future', `Bearer ${await sign({ sub: 'user-a', iat: now(), nbf: now() + 3600, exp: now() + 7200 })}`],
   ];
 }
 
@@ -81,7 +88,7 @@ describe('authentication on every /api route', () => {
     expect(none.headers['www-authenticate']).toBe('Bearer realm="customify"');
     const bad = await t.app.inject({ method: 'GET', url: '/api/v1/designs', headers: { authorization: 'Bearer x.y.z' } });
     expect(bad.headers['www-authenticate']).toBe('Bearer realm="customify", error="invalid_token"');
-    const expired = await t.app.inject({ method: 'GET', url: '/api/v1/designs', headers: { authorization: `Bearer ${await tokenFor('user-a', -60)}` } });
+    const expired = await t.app.inject({ method: 'GET', url: '/api/v1/designs', headers: { authorization: `Bearer ${await tokenFor('user-a', -3600)}` } });
     expect(expired.statusCode).toBe(401);
     expect(expired.json().error.message).toMatch(/expired/);
   });
@@ -91,6 +98,24 @@ describe('authentication on every /api route', () => {
     expect(bad.statusCode).toBe(401);
     const big = await t.app.inject({ method: 'POST', url: '/api/v1/designs', headers: { 'content-type': 'application/json' }, payload: `{"x":"${'a'.repeat(100_000)}"}` });
     expect(big.statusCode).toBe(401);
+  });
+
+  it('accepts tokens within the policy: iat a few seconds ahead (clock skew), 7 days of lifetime', async () => {
+    for (const token of [
+      await sign({ sub: 'user-a', iat: now() + 30, exp: now() + 3600 }),
+      await sign({ sub: 'user-a', iat: now(), exp: now() + 7 * 86_400 }),
+      await sign({ sub: 'user-a', exp: now() + 6 * 86_400 }),
+    ]) {
+      const res = await t.app.inject({ method: 'GET', url: '/api/v1/designs', headers: { authorization: `Bearer ${token}` } });
+      expect(res.statusCode, res.body).toBe(200);
+    }
+  });
+
+  it('says why a token outside the lifetime policy is refused', async () => {
+    const future = await t.app.inject({ method: 'GET', url: '/api/v1/designs', headers: { authorization: `Bearer ${await sign({ sub: 'user-a', iat: now() + 3600, exp: now() + 7200 })}` } });
+    expect(future.json().error.message).toMatch(/issued in the future/);
+    const long = await t.app.inject({ method: 'GET', url: '/api/v1/designs', headers: { authorization: `Bearer ${await sign({ sub: 'user-a', iat: now(), exp: 4_102_444_800 })}` } });
+    expect(long.json().error.message).toMatch(/longer than the 7d/);
   });
 
   it('accepts "bearer" in any case', async () => {

@@ -192,6 +192,14 @@ describe('bad input to the designs API', () => {
     expect(res.json().error).toMatchObject({ code, field });
   });
 
+  it('a forged cursor is refused with a message naming the response field, next_cursor', async () => {
+    const cursor = Buffer.from(`1:${'x'.repeat(36)}`).toString('base64url');
+    const res = await t.app.inject({ method: 'GET', url: `/api/v1/designs?cursor=${cursor}`, headers });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.message).toContain('next_cursor');
+    expect(res.json().error.message).not.toContain('nextCursor');
+  });
+
   it('unknown routes answer a JSON 404, not HTML', async () => {
     for (const url of ['/api/v1/nope', '/api/v2/designs', '/', '/static']) {
       const res = await t.app.inject({ method: 'GET', url });
@@ -199,7 +207,7 @@ describe('bad input to the designs API', () => {
       expect(res.json().error.code, url).toBe('ROUTE_NOT_FOUND');
     }
     const method = await t.app.inject({ method: 'PUT', url: `/api/v1/designs/${designId}`, headers });
-    expect(method.statusCode).toBe(404);
+    expect(method.statusCode).toBe(405);
   });
 
   it('sets security headers and a request id on every answer', async () => {

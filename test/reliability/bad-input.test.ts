@@ -100,7 +100,7 @@ function httpCases(): HttpCase[] {
     { name: 'text/plain body', method: 'POST', path: '/api/v1/designs', body: JSON.stringify(DESIGN_BODY('x')), contentType: 'text/plain', status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
     { name: 'list with an injected limit', method: 'GET', path: "/api/v1/designs?limit=1;DROP%20TABLE%20designs", status: 400, code: 'INVALID_LIMIT' },
     { name: 'list with a forged cursor', method: 'GET', path: `/api/v1/designs?cursor=${Buffer.from('1:../../etc/passwd').toString('base64url')}`, status: 400, code: 'INVALID_CURSOR' },
-    { name: 'unknown method on a design', method: 'PUT', path: '/api/v1/designs/{own}', body: JSON.stringify(DESIGN_BODY('x')), status: 404, code: 'ROUTE_NOT_FOUND' },
+    { name: 'unknown method on a design', method: 'PUT', path: '/api/v1/designs/{own}', body: JSON.stringify(DESIGN_BODY('x')), status: 405, code: 'METHOD_NOT_ALLOWED' },
   );
   const staticPaths = [
     '/static/../secret.txt', '/static/..%2fsecret.txt', '/static/%2e%2e/secret.txt', '/static/%2e%2e/%2e%2e/etc/passwd',
