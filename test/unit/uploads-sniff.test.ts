@@ -1,6 +1,7 @@
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { jpegWithComment } from '../fixtures/uploads/images.js';
 import { MarkupDetector, SNIFF_BYTES, UploadRejectedError, findMarkup, heicDecodable, sniff } from '../../src/uploads/index.js';
 
 const solid = (format: 'jpeg' | 'png' | 'webp' | 'avif' | 'gif') =>
@@ -16,15 +17,6 @@ function rejection(run: () => unknown): UploadRejectedError {
     return error as UploadRejectedError;
   }
   throw new Error('expected a rejection');
-}
-
-/** A JPEG with a COM segment holding `comment` right after SOI: still a valid JPEG. */
-export function jpegWithComment(jpeg: Buffer, comment: string): Buffer {
-  const body = Buffer.from(comment, 'latin1');
-  const segment = Buffer.alloc(4);
-  segment.writeUInt16BE(0xfffe, 0);
-  segment.writeUInt16BE(body.length + 2, 2);
-  return Buffer.concat([jpeg.subarray(0, 2), segment, body, jpeg.subarray(2)]);
 }
 
 describe('sniff: the type from the bytes', () => {
