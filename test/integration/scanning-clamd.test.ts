@@ -1,8 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
 import { createServer, type Server, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClamdScanner, DisabledScanner, ScanError } from '../../src/scanning/index.js';
+import { sniff } from '../../src/uploads/index.js';
+import { jpegWithComment } from '../fixtures/uploads/images.js';
 import { freePort } from '../helpers/app.js';
 import { EICAR, clamdBinaryPath, clamdTarget, skipClamd, startPrivateClamd, type PrivateClamd } from '../helpers/clamd.js';
 
@@ -64,6 +70,22 @@ describe.skipIf(skipClamd)('ClamdScanner against the real clamd', () => {
     const { stream, produced } = lazyStream(32, 64 * 1024);
     expect(await scanner.scan(stream)).toEqual({ status: 'clean' });
     expect(produced()).toBe(32 * 64 * 1024);
+  });
+
+  it('finds EICAR hidden in a valid JPEG streamed from a staged file (sniffing alone would accept it)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'scan-staged-'));
+    try {
+      const photo = await sharp({ create: { width: 600, height: 400, channels: 3, background: '#2288cc' } }).jpeg().toBuffer();
+      const infected = jpegWithComment(photo, EICAR);
+      expect(sniff(infected).format).toBe('jpeg');
+      writeFileSync(path.join(dir, 'staged'), infected);
+      writeFileSync(path.join(dir, 'clean'), photo);
+      const result = await scanner.scan(createReadStream(path.join(dir, 'staged'), { highWaterMark: 4096 }));
+      expect(result.status === 'infected' && result.signature).toMatch(/^Eicar-Test-Signature/);
+      expect(await scanner.scan(createReadStream(path.join(dir, 'clean')))).toEqual({ status: 'clean' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reports a failing input stream as SCAN_INPUT_FAILED, not as a verdict', async () => {
