@@ -104,8 +104,10 @@ async function readHead(source: ImageSource): Promise<{ head: Buffer; bytes: num
 }
 
 function decoder(source: ImageSource, maxInputPixels: number): Sharp {
-  // failOn 'warning': a truncated JPEG is refused, not padded with grey. pages 1: first frame only.
-  return sharp(source, { limitInputPixels: maxInputPixels, failOn: 'warning', sequentialRead: true, pages: 1 });
+  // failOn 'truncated': a truncated image is refused, not padded with grey, while the benign
+  // warnings some cameras' files raise (extraneous bytes before a marker) do not refuse a good
+  // photo. pages 1: first frame only (animations are refused earlier anyway).
+  return sharp(source, { limitInputPixels: maxInputPixels, failOn: 'truncated', sequentialRead: true, pages: 1 });
 }
 
 /**
@@ -124,7 +126,7 @@ export async function inspectImage(source: ImageSource, limits: ImageLimits = {}
   let metadata: Metadata;
   try {
     // No pixel limit here: we want the header's numbers to report them, not sharp's refusal.
-    metadata = await sharp(source, { limitInputPixels: false, failOn: 'warning' }).metadata();
+    metadata = await sharp(source, { limitInputPixels: false, failOn: 'truncated' }).metadata();
   } catch (error) {
     throw corrupt(error, 'header could not be read');
   }

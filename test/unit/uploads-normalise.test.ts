@@ -242,6 +242,15 @@ describe('normaliseImage: refusals, each with its stable code', () => {
     expect(error.message).toContain('re-upload');
   });
 
+  it('a JPEG with a benign decoder warning (extraneous bytes before a marker) is accepted, not CORRUPT', async () => {
+    const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#c83' } }).jpeg().toBuffer();
+    const dqt = jpeg.indexOf(Buffer.from([0xff, 0xc4])); // the first DHT marker, after SOI, DQT and SOF
+    const warned = Buffer.concat([jpeg.subarray(0, dqt), Buffer.from([0x00, 0x00]), jpeg.subarray(dqt)]);
+    // libjpeg warns about it: sharp's strictest level refuses it.
+    await expect(sharp(warned, { failOn: 'warning' }).toBuffer()).rejects.toThrow(/extraneous/i);
+    expect(await normaliseImage(warned, file('warned.jpg'))).toMatchObject({ format: 'jpeg', width: 64, height: 48 });
+  });
+
   it('a file named .png with HTML inside: UNSUPPORTED_TYPE', async () => {
     const input = file('photo.png');
     writeFileSync(input, '<html><body><script>fetch("/api/v1/users/me")</script></body></html>');
