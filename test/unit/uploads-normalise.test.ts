@@ -242,6 +242,13 @@ describe('normaliseImage: refusals, each with its stable code', () => {
     expect(error.message).toContain('re-upload');
   });
 
+  it('a truncated PNG: CORRUPT', async () => {
+    const noise = Buffer.alloc(128 * 128 * 3);
+    for (let i = 0; i < noise.length; i++) noise[i] = (i * 7919) % 251;
+    const png = await sharp(noise, { raw: { width: 128, height: 128, channels: 3 } }).png().toBuffer();
+    expect((await rejection(normaliseImage(png.subarray(0, Math.floor(png.length / 2)), file('x.png')))).code).toBe('CORRUPT');
+  });
+
   it('a JPEG with a benign decoder warning (extraneous bytes before a marker) is accepted, not CORRUPT', async () => {
     const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#c83' } }).jpeg().toBuffer();
     const dqt = jpeg.indexOf(Buffer.from([0xff, 0xc4])); // the first DHT marker, after SOI, DQT and SOF
