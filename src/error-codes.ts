@@ -56,6 +56,17 @@ export const ERROR_CODES = {
   INVALID_CURSOR: { status: 400, description: 'cursor is not a next_cursor this service issued.' },
   INVALID_OWNER_ID: { status: 400, description: 'A design needs a non-empty owner.' },
 
+  // User uploads (the upload pipeline's rejection reasons) and virus scanning.
+  UNSUPPORTED_TYPE: { status: 415, description: 'The file is not a JPEG, PNG, WebP, AVIF or still GIF (judged from its bytes, not its name).' },
+  TOO_LARGE: { status: 413, description: 'The file is larger than the upload limit.' },
+  TOO_MANY_PIXELS: { status: 400, description: 'The image has more pixels than the limit (a decompression bomb, or simply too large).' },
+  CORRUPT: { status: 400, description: 'The file is empty, truncated or cannot be decoded.' },
+  SCAN_UNAVAILABLE: { status: 503, description: 'The virus scanner cannot be reached; the scan is retried.' },
+  SCAN_TIMEOUT: { status: 503, description: 'The virus scanner did not answer in time; the scan is retried.' },
+  SCAN_TOO_LARGE: { status: 413, description: 'The file is over the virus scanner\'s stream limit.' },
+  SCAN_PROTOCOL: { status: 500, description: 'The virus scanner answered something unreadable.' },
+  SCAN_INPUT_FAILED: { status: 500, description: 'The staged file could not be read for scanning; the scan is retried.' },
+
   // Designs.
   DESIGN_NOT_FOUND: { status: 404, description: 'No such design, or it belongs to someone else.' },
   DESIGN_ALREADY_EXISTS: { status: 409, description: 'A design with this id already exists.' },
