@@ -1,11 +1,15 @@
+import { z } from 'zod';
 import { ValidationError } from '../errors.js';
-import { parseColor, type ColorField } from './colors.js';
-import { resolveFont, type FontName } from './fonts.js';
+import { FONT_NAMES, type FontName } from './fonts.js';
 
 /**
- * What a design asks the renderer to draw, with the public API's snake_case names.
- * `validateDesignSpec` is the domain's own guard: the HTTP layer's JSON schema may check
- * the same things, but designs also arrive from the database and the CLI.
+ * What a design asks the renderer to draw, with the public API's snake_case names, defined
+ * once. The zod schema below is the domain's guard (`validateDesignSpec`: designs also arrive
+ * from the CLI and the database), the source of the `DesignSpec` type, and, through
+ * `designSpecJsonSchema`, the JSON Schema that the HTTP route validates with and that
+ * /docs publishes. Every rule is written once, as a `FieldRule` that carries both its check
+ * and its JSON Schema form, so the published schema accepts exactly what the domain accepts
+ * (test/unit/design-spec-schema.test.ts proves it with generated designs).
  */
 
 export const PRODUCT_TYPES = ['t-shirt', 'hoodie', 'mug', 'poster', 'tote-bag', 'sticker'] as const;
@@ -16,87 +20,201 @@ export const MAX_TEXT_LENGTH = 200;
 /** Most lines a text may have (lines are separated by \n). */
 export const MAX_TEXT_LINES = 10;
 
-export interface DesignData {
-  text: string;
-  font: FontName;
-  /** Background colour, `#RGB` or `#RRGGBB`. */
-  color: string;
-  /** Text colour; without it the text is white or black, whichever contrasts more. */
-  text_color?: string;
+/**
+ * One rule on a string field: `accepts` is what the domain runs; `jsonSchema` is the same
+ * rule as JSON Schema keywords (patterns are ECMA-262 with the `u` flag, as JSON Schema
+ * says), published in the OpenAPI document and compiled by the route's validator. A rule
+ * with no JSON Schema form can still be added, but then the published schema is looser than
+ * the server, and the property test in test/unit/design-spec-schema.test.ts says so.
+ */
+export interface FieldRule {
+  readonly code: string;
+  readonly accepts: (value: string) => boolean;
+  /** Says what is wrong and what to do; `field` is the dotted field name. */
+  readonly message: (value: string, field: string) => string;
+  readonly jsonSchema?: Readonly<Record<string, unknown>>;
 }
 
-export interface DesignSpec {
-  product_type: ProductType;
-  design_data: DesignData;
+/** A rule that is one regular expression the whole value must match. */
+export function patternRule(code: string, pattern: string, description: string, message: FieldRule['message']): FieldRule {
+  const regex = new RegExp(pattern, 'u');
+  return { code, accepts: (value) => regex.test(value), message, jsonSchema: { pattern, description } };
 }
 
-// Control characters (C0, DEL, C1) other than \n, and lone UTF-16 surrogates, which have
-// no UTF-8 form. Both would reach Pango as garbage or as invisible layout commands.
-const FORBIDDEN_IN_TEXT = /(?![\n])[\p{Cc}\p{Cs}]/u;
+// What String.prototype.trim removes (ECMAScript WhiteSpace and LineTerminator), spelled
+// out rather than `\s` so that tools with other regex dialects read the same set.
+const BLANK = '\\t\\n\\u000B\\u000C\\r \\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000\\uFEFF';
+// Control characters (C0, DEL, C1: Unicode's Cc) and lone UTF-16 surrogates (Cs), which have
+// no UTF-8 form. Both would reach Pango as garbage or as invisible layout commands. \n is
+// allowed between lines.
+const CONTROL = '\\u0000-\\u001F\\u007F-\\u009F\\uD800-\\uDFFF';
+const LINE = `[^${CONTROL}]*`;
+
+const codePoints = (value: string): number => {
+  let length = 0;
+  for (const _codePoint of value) length += 1;
+  return length;
+};
+
+const FORBIDDEN_CHARACTER = new RegExp(`(?!\\n)[${CONTROL}]`, 'u');
+
+const forbiddenCharacterIn = (value: string): string => {
+  const found = FORBIDDEN_CHARACTER.exec(value)?.[0] ?? '';
+  return `U+${(found.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+};
 
 /**
- * Checks a whole design and returns a clean copy holding only the known fields (a null
- * `text_color` counts as absent). Throws ValidationError for the first problem found,
- * with `field` naming it (`design_data.text`) and one of these codes:
- * INVALID_TYPE (a field of the wrong JSON type, or missing), UNKNOWN_PRODUCT_TYPE,
- * TEXT_REQUIRED, TEXT_TOO_LONG, TOO_MANY_LINES, INVALID_TEXT, UNKNOWN_FONT, INVALID_COLOR.
+ * The rules on `design_data.text`, checked in this order; the first that fails is reported.
+ * Adding a rule is adding a line here (a `patternRule`, or a `FieldRule` with its JSON Schema).
  */
-export function validateDesignSpec(input: unknown): DesignSpec {
-  if (!isRecord(input)) throw typeError('design', 'an object with product_type and design_data', input);
-  const productType = input.product_type;
-  if (typeof productType !== 'string') throw typeError('product_type', 'a string', productType);
-  if (!(PRODUCT_TYPES as readonly string[]).includes(productType)) {
-    throw new ValidationError(
-      'UNKNOWN_PRODUCT_TYPE',
-      `Unknown product_type ${quote(productType)}. Available product types: ${PRODUCT_TYPES.join(', ')}.`,
-      'product_type',
-    );
-  }
-  const data = input.design_data;
-  if (!isRecord(data)) throw typeError('design_data', 'an object with text, font and color', data);
+export const TEXT_RULES: readonly FieldRule[] = [
+  patternRule('TEXT_REQUIRED', `[^${BLANK}]`, 'Not empty or only spaces and line breaks.', (_text, field) => `${field} must contain some text.`),
+  {
+    code: 'TEXT_TOO_LONG',
+    accepts: (text) => codePoints(text) <= MAX_TEXT_LENGTH,
+    message: (text, field) => `${field} must be at most ${MAX_TEXT_LENGTH} characters, got ${codePoints(text)}.`,
+    jsonSchema: { maxLength: MAX_TEXT_LENGTH },
+  },
+  patternRule(
+    'TOO_MANY_LINES',
+    `^[^\\n]*(?:\\n[^\\n]*){0,${MAX_TEXT_LINES - 1}}$`,
+    `At most ${MAX_TEXT_LINES} lines, separated by \\n.`,
+    (text, field) => `${field} must have at most ${MAX_TEXT_LINES} lines, got ${text.split('\n').length}.`,
+  ),
+  patternRule(
+    'INVALID_TEXT',
+    `^${LINE}(?:\\n${LINE})*$`,
+    'No control characters other than \\n, no lone surrogates.',
+    (text, field) => `${field} contains the control character ${forbiddenCharacterIn(text)}; only printable characters and \\n line breaks are allowed.`,
+  ),
+];
 
-  const text = data.text;
-  if (typeof text !== 'string') throw typeError('design_data.text', 'a string', text);
-  validateText(text);
+export const HEX_COLOR_PATTERN = '^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$';
 
-  const font = data.font;
-  if (typeof font !== 'string') throw typeError('design_data.font', 'a string', font);
-  const { name } = resolveFont(font);
+const COLOR_RULES: readonly FieldRule[] = [
+  patternRule('INVALID_COLOR', HEX_COLOR_PATTERN, '#RGB or #RRGGBB.', (value, field) => {
+    // The value is echoed back to the user, so a huge or multi-line one is cut short.
+    const shown = JSON.stringify(value.length > 32 ? `${value.slice(0, 32)}…` : value);
+    return `${field} must be a hex colour like #FF0000 or #F00, got ${shown}.`;
+  }),
+];
 
-  const color = checkColor(data.color, 'design_data.color');
-  const designData: DesignData = { text, font: name, color };
-  if (data.text_color !== undefined && data.text_color !== null) {
-    designData.text_color = checkColor(data.text_color, 'design_data.text_color');
-  }
-  return { product_type: productType as ProductType, design_data: designData };
+// The failed rule travels in the zod issue's params, so the error names our code.
+interface RuleIssueParams {
+  code: string;
 }
 
-function validateText(text: string): void {
-  const field = 'design_data.text';
-  if (text.trim() === '') throw new ValidationError('TEXT_REQUIRED', `${field} must contain some text.`, field);
-  let length = 0;
-  for (const _codePoint of text) length += 1;
-  if (length > MAX_TEXT_LENGTH) {
-    throw new ValidationError('TEXT_TOO_LONG', `${field} must be at most ${MAX_TEXT_LENGTH} characters, got ${length}.`, field);
+/** A zod string checked by `rules` (first failure only), published with their JSON Schema. */
+function ruledString(rules: readonly FieldRule[], meta: Record<string, unknown>): z.ZodString {
+  const fragments = rules.flatMap((rule) => (rule.jsonSchema ? [rule.jsonSchema] : []));
+  const keywords = Object.assign({}, ...fragments.filter((f) => !('pattern' in f))) as Record<string, unknown>;
+  const patterns = fragments.filter((f) => 'pattern' in f);
+  const schemaForm = patterns.length === 1 ? { ...keywords, pattern: patterns[0]!.pattern } : { ...keywords, ...(patterns.length ? { allOf: patterns } : {}) };
+  return z
+    .string()
+    .superRefine((value, ctx) => {
+      const failed = rules.find((rule) => !rule.accepts(value));
+      if (failed) ctx.addIssue({ code: 'custom', params: { code: failed.code } satisfies RuleIssueParams, message: failed.code });
+    })
+    .meta({ ...meta, ...schemaForm });
+}
+
+const ruleByCode = new Map([...TEXT_RULES, ...COLOR_RULES].map((rule) => [rule.code, rule]));
+
+const color = (description: string) => ruledString(COLOR_RULES, { description, examples: ['#FF0000'] });
+
+export const designDataSchema = z
+  .strictObject({
+    text: ruledString(TEXT_RULES, {
+      minLength: 1,
+      description:
+        `The text to print: 1 to ${MAX_TEXT_LENGTH} characters (code points), up to ${MAX_TEXT_LINES} lines separated by \\n, ` +
+        'not only spaces, no control characters.',
+      examples: ['Test Design'],
+    }),
+    font: z.enum(FONT_NAMES as readonly FontName[] as [FontName, ...FontName[]]).meta({ description: 'One of the bundled fonts.' }),
+    color: color('Background colour, #RGB or #RRGGBB.'),
+    text_color: color('Text colour; without it, white or black, whichever contrasts more with the background.').optional(),
+  })
+  .meta({ description: 'What to print.' });
+
+export const designSpecSchema = z.strictObject({
+  product_type: z.enum(PRODUCT_TYPES).meta({ description: 'The product the design is printed on.' }),
+  design_data: designDataSchema,
+});
+
+export type DesignSpec = z.output<typeof designSpecSchema>;
+export type DesignData = DesignSpec['design_data'];
+
+/**
+ * The JSON Schema (2020-12, as OpenAPI 3.1 uses) of a design as the API accepts it, generated
+ * from `designSpecSchema`. A fresh copy on each call: Fastify and @fastify/swagger annotate
+ * the schemas they are given.
+ */
+export function designSpecJsonSchema(): Record<string, unknown> {
+  const { $schema: _dialect, ...schema } = z.toJSONSchema(designSpecSchema, { target: 'draft-2020-12' }) as Record<string, unknown>;
+  return schema;
+}
+
+const FIELD_CODES: Readonly<Record<string, string>> = {
+  product_type: 'UNKNOWN_PRODUCT_TYPE',
+  'design_data.font': 'UNKNOWN_FONT',
+};
+
+// How a refusal names the value and lists the choices.
+const ENUM_NAMES: Readonly<Record<string, readonly [string, string]>> = {
+  product_type: ['product_type', 'product types'],
+  'design_data.font': ['font', 'fonts'],
+};
+
+/**
+ * Checks a whole design and returns a clean copy. Throws ValidationError for the first
+ * problem found, with `field` naming it (`design_data.text`; `design` for the input as a
+ * whole) and one of these codes: FIELD_REQUIRED, UNKNOWN_FIELD, INVALID_TYPE (a field of
+ * the wrong JSON type), UNKNOWN_PRODUCT_TYPE, UNKNOWN_FONT, INVALID_COLOR, and the codes of
+ * TEXT_RULES (TEXT_REQUIRED, TEXT_TOO_LONG, TOO_MANY_LINES, INVALID_TEXT).
+ */
+export function validateDesignSpec(input: unknown): DesignSpec {
+  const result = designSpecSchema.safeParse(input);
+  if (result.success) return result.data;
+  throw toValidationError(result.error.issues[0]!, input);
+}
+
+function toValidationError(issue: z.core.$ZodIssue, input: unknown): ValidationError {
+  const path = issue.path.map(String);
+  const field = path.join('.') || 'design';
+  const parent = valueAt(input, path.slice(0, -1));
+  const value = valueAt(input, path);
+  if (issue.code === 'unrecognized_keys') {
+    const unknown = path.length ? `${field}.${issue.keys[0]}` : (issue.keys[0] ?? field);
+    return new ValidationError('UNKNOWN_FIELD', `${unknown} is not a known field; remove it.`, unknown);
   }
-  const lines = text.split('\n').length;
-  if (lines > MAX_TEXT_LINES) {
-    throw new ValidationError('TOO_MANY_LINES', `${field} must have at most ${MAX_TEXT_LINES} lines, got ${lines}.`, field);
+  if (path.length > 0 && isRecord(parent) && (!Object.hasOwn(parent, path.at(-1)!) || value === undefined)) {
+    return new ValidationError('FIELD_REQUIRED', `${field} is required.`, field);
   }
-  const forbidden = FORBIDDEN_IN_TEXT.exec(text);
-  if (forbidden) {
-    const code = `U+${(forbidden[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
-    throw new ValidationError(
-      'INVALID_TEXT',
-      `${field} contains the control character ${code}; only printable characters and \\n line breaks are allowed.`,
+  if (issue.code === 'invalid_type') {
+    const expected = issue.expected === 'object' ? 'an object' : `a ${issue.expected}`;
+    return new ValidationError('INVALID_TYPE', `${field} must be ${expected}, got ${describeType(value)}.`, field);
+  }
+  if (issue.code === 'invalid_value') {
+    if (typeof value !== 'string') return new ValidationError('INVALID_TYPE', `${field} must be a string, got ${describeType(value)}.`, field);
+    const [name, plural] = ENUM_NAMES[field] ?? [field, 'values'];
+    return new ValidationError(
+      FIELD_CODES[field] ?? 'INVALID_VALUE',
+      `Unknown ${name} ${quote(value)}. Available ${plural}: ${issue.values.join(', ')}.`,
       field,
     );
   }
+  if (issue.code === 'custom') {
+    const rule = ruleByCode.get((issue.params as RuleIssueParams | undefined)?.code ?? '');
+    if (rule && typeof value === 'string') return new ValidationError(rule.code, rule.message(value, field), field);
+  }
+  return new ValidationError('VALIDATION_FAILED', `${field}: ${issue.message}.`, field);
 }
 
-function checkColor(value: unknown, field: ColorField): string {
-  if (typeof value !== 'string') throw typeError(field, 'a hex colour string like "#FF0000"', value);
-  parseColor(value, field);
+function valueAt(input: unknown, path: readonly string[]): unknown {
+  let value = input;
+  for (const key of path) value = isRecord(value) && Object.hasOwn(value, key) ? value[key] : undefined;
   return value;
 }
 
@@ -104,9 +222,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function typeError(field: string, expected: string, value: unknown): ValidationError {
-  const got = value === undefined ? 'nothing' : value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
-  return new ValidationError('INVALID_TYPE', `${field} must be ${expected}, got ${got}.`, field);
+function describeType(value: unknown): string {
+  return value === undefined ? 'nothing' : value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
 }
 
 function quote(value: string): string {

@@ -4,8 +4,18 @@
  */
 export { BLACK, WHITE, contrastRatio, contrastingTextColor, formatColor, parseColor, relativeLuminance } from './colors.js';
 export type { ColorField, Rgb } from './colors.js';
-export { MAX_TEXT_LENGTH, MAX_TEXT_LINES, PRODUCT_TYPES, validateDesignSpec } from './design-spec.js';
-export type { DesignData, DesignSpec, ProductType } from './design-spec.js';
+export {
+  HEX_COLOR_PATTERN,
+  MAX_TEXT_LENGTH,
+  MAX_TEXT_LINES,
+  PRODUCT_TYPES,
+  TEXT_RULES,
+  designSpecJsonSchema,
+  designSpecSchema,
+  patternRule,
+  validateDesignSpec,
+} from './design-spec.js';
+export type { DesignData, DesignSpec, FieldRule, ProductType } from './design-spec.js';
 export { FONT_NAMES, isFontName, resolveFont } from './fonts.js';
 export type { FontName, ResolvedFont } from './fonts.js';
 export { MAX_PREVIEW_SIZE, PREVIEW_SIZE, renderDesign, renderDesignAssets } from './render-design.js';
