@@ -21,24 +21,41 @@ export const MAX_TEXT_LENGTH = 200;
 export const MAX_TEXT_LINES = 10;
 
 /**
- * One rule on a string field: `accepts` is what the domain runs; `jsonSchema` is the same
- * rule as JSON Schema keywords (patterns are ECMA-262 with the `u` flag, as JSON Schema
- * says), published in the OpenAPI document and compiled by the route's validator. A rule
- * with no JSON Schema form can still be added, but then the published schema is looser than
- * the server, and the property test in test/unit/design-spec-schema.test.ts says so.
+ * One rule on a string field: `check` is what the domain runs (undefined when the value is
+ * fine, else the ValidationError to report, naming `field`); `jsonSchema` is the same rule as
+ * JSON Schema keywords (patterns are ECMA-262 with the `u` flag, as JSON Schema says),
+ * published in the OpenAPI document and compiled by the route's validator. A rule with no
+ * JSON Schema form can still be added, but then the published schema is looser than the
+ * server, and the property test in test/unit/design-spec-schema.test.ts says so.
  */
 export interface FieldRule {
-  readonly code: string;
-  readonly accepts: (value: string) => boolean;
-  /** Says what is wrong and what to do; `field` is the dotted field name. */
-  readonly message: (value: string, field: string) => string;
+  readonly check: (value: string, field: string) => ValidationError | undefined;
   readonly jsonSchema?: Readonly<Record<string, unknown>>;
 }
 
-/** A rule that is one regular expression the whole value must match. */
-export function patternRule(code: string, pattern: string, description: string, message: FieldRule['message']): FieldRule {
+/** A rule that is one regular expression the value must match. */
+export function patternRule(code: string, pattern: string, description: string, message: (value: string, field: string) => string): FieldRule {
   const regex = new RegExp(pattern, 'u');
-  return { code, accepts: (value) => regex.test(value), message, jsonSchema: { pattern, description } };
+  return {
+    check: (value, field) => (regex.test(value) ? undefined : new ValidationError(code, message(value, field), field)),
+    jsonSchema: { pattern, description },
+  };
+}
+
+/** A rule from a function that throws ValidationError for a bad value (and returns otherwise). */
+export function assertionRule(assert: (value: string, field: string) => void, jsonSchema?: Readonly<Record<string, unknown>>): FieldRule {
+  return {
+    check: (value, field) => {
+      try {
+        assert(value, field);
+        return undefined;
+      } catch (error) {
+        if (error instanceof ValidationError) return error;
+        throw error;
+      }
+    },
+    ...(jsonSchema ? { jsonSchema } : {}),
+  };
 }
 
 // What String.prototype.trim removes (ECMAScript WhiteSpace and LineTerminator), spelled
@@ -65,14 +82,16 @@ const forbiddenCharacterIn = (value: string): string => {
 
 /**
  * The rules on `design_data.text`, checked in this order; the first that fails is reported.
- * Adding a rule is adding a line here (a `patternRule`, or a `FieldRule` with its JSON Schema).
+ * Adding a rule is adding a line here: a `patternRule`, an `assertionRule` around a check
+ * that throws ValidationError, or any `FieldRule` (with its JSON Schema form when it has one).
  */
 export const TEXT_RULES: readonly FieldRule[] = [
   patternRule('TEXT_REQUIRED', `[^${BLANK}]`, 'Not empty or only spaces and line breaks.', (_text, field) => `${field} must contain some text.`),
   {
-    code: 'TEXT_TOO_LONG',
-    accepts: (text) => codePoints(text) <= MAX_TEXT_LENGTH,
-    message: (text, field) => `${field} must be at most ${MAX_TEXT_LENGTH} characters, got ${codePoints(text)}.`,
+    check: (text, field) =>
+      codePoints(text) <= MAX_TEXT_LENGTH
+        ? undefined
+        : new ValidationError('TEXT_TOO_LONG', `${field} must be at most ${MAX_TEXT_LENGTH} characters, got ${codePoints(text)}.`, field),
     jsonSchema: { maxLength: MAX_TEXT_LENGTH },
   },
   patternRule(
@@ -89,6 +108,22 @@ export const TEXT_RULES: readonly FieldRule[] = [
   ),
 ];
 
+/** design_data once each field has passed its own rules. */
+export interface CheckedDesignData {
+  text: string;
+  font: FontName;
+  color: string;
+  text_color?: string | undefined;
+}
+
+/**
+ * Rules across the fields of design_data (a text colour against the background, say), run
+ * once every field has passed its own rules; each returns the ValidationError to report, or
+ * undefined. JSON Schema cannot say these: describe each in the field descriptions, and
+ * expect the property test to find the designs the schema accepts and this refuses.
+ */
+export const DESIGN_DATA_RULES: ReadonlyArray<(data: CheckedDesignData) => ValidationError | undefined> = [];
+
 export const HEX_COLOR_PATTERN = '^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$';
 
 const COLOR_RULES: readonly FieldRule[] = [
@@ -99,13 +134,13 @@ const COLOR_RULES: readonly FieldRule[] = [
   }),
 ];
 
-// The failed rule travels in the zod issue's params, so the error names our code.
+// The failed rule's error travels in the zod issue's params, so it is reported as the rule made it.
 interface RuleIssueParams {
-  code: string;
+  error: ValidationError;
 }
 
 /** A zod string checked by `rules` (first failure only), published with their JSON Schema. */
-function ruledString(rules: readonly FieldRule[], meta: Record<string, unknown>): z.ZodString {
+function ruledString(field: string, rules: readonly FieldRule[], meta: Record<string, unknown>): z.ZodString {
   const fragments = rules.flatMap((rule) => (rule.jsonSchema ? [rule.jsonSchema] : []));
   const keywords = Object.assign({}, ...fragments.filter((f) => !('pattern' in f))) as Record<string, unknown>;
   const patterns = fragments.filter((f) => 'pattern' in f);
@@ -113,19 +148,21 @@ function ruledString(rules: readonly FieldRule[], meta: Record<string, unknown>)
   return z
     .string()
     .superRefine((value, ctx) => {
-      const failed = rules.find((rule) => !rule.accepts(value));
-      if (failed) ctx.addIssue({ code: 'custom', params: { code: failed.code } satisfies RuleIssueParams, message: failed.code });
+      for (const rule of rules) {
+        const error = rule.check(value, field);
+        if (!error) continue;
+        ctx.addIssue({ code: 'custom', params: { error } satisfies RuleIssueParams, message: error.message });
+        return;
+      }
     })
     .meta({ ...meta, ...schemaForm });
 }
 
-const ruleByCode = new Map([...TEXT_RULES, ...COLOR_RULES].map((rule) => [rule.code, rule]));
-
-const color = (description: string) => ruledString(COLOR_RULES, { description, examples: ['#FF0000'] });
+const color = (field: string, description: string) => ruledString(field, COLOR_RULES, { description, examples: ['#FF0000'] });
 
 export const designDataSchema = z
   .strictObject({
-    text: ruledString(TEXT_RULES, {
+    text: ruledString('design_data.text', TEXT_RULES, {
       minLength: 1,
       description:
         `The text to print: 1 to ${MAX_TEXT_LENGTH} characters (code points), up to ${MAX_TEXT_LINES} lines separated by \\n, ` +
@@ -133,8 +170,16 @@ export const designDataSchema = z
       examples: ['Test Design'],
     }),
     font: z.enum(FONT_NAMES as readonly FontName[] as [FontName, ...FontName[]]).meta({ description: 'One of the bundled fonts.' }),
-    color: color('Background colour, #RGB or #RRGGBB.'),
-    text_color: color('Text colour; without it, white or black, whichever contrasts more with the background.').optional(),
+    color: color('design_data.color', 'Background colour, #RGB or #RRGGBB.'),
+    text_color: color('design_data.text_color', 'Text colour; without it, white or black, whichever contrasts more with the background.').optional(),
+  })
+  .superRefine((data, ctx) => {
+    for (const rule of DESIGN_DATA_RULES) {
+      const error = rule(data);
+      if (!error) continue;
+      ctx.addIssue({ code: 'custom', path: error.field?.startsWith('design_data.') ? [error.field.slice('design_data.'.length)] : [], params: { error } satisfies RuleIssueParams, message: error.message });
+      return;
+    }
   })
   .meta({ description: 'What to print.' });
 
@@ -206,8 +251,8 @@ function toValidationError(issue: z.core.$ZodIssue, input: unknown): ValidationE
     );
   }
   if (issue.code === 'custom') {
-    const rule = ruleByCode.get((issue.params as RuleIssueParams | undefined)?.code ?? '');
-    if (rule && typeof value === 'string') return new ValidationError(rule.code, rule.message(value, field), field);
+    const error = (issue.params as Partial<RuleIssueParams> | undefined)?.error;
+    if (error instanceof ValidationError) return error;
   }
   return new ValidationError('VALIDATION_FAILED', `${field}: ${issue.message}.`, field);
 }

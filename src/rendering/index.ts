@@ -9,13 +9,15 @@ export {
   MAX_TEXT_LENGTH,
   MAX_TEXT_LINES,
   PRODUCT_TYPES,
+  DESIGN_DATA_RULES,
   TEXT_RULES,
+  assertionRule,
   designSpecJsonSchema,
   designSpecSchema,
   patternRule,
   validateDesignSpec,
 } from './design-spec.js';
-export type { DesignData, DesignSpec, FieldRule, ProductType } from './design-spec.js';
+export type { CheckedDesignData, DesignData, DesignSpec, FieldRule, ProductType } from './design-spec.js';
 export { FONT_NAMES, isFontName, resolveFont } from './fonts.js';
 export type { FontName, ResolvedFont } from './fonts.js';
 export { MAX_PREVIEW_SIZE, PREVIEW_SIZE, renderDesign, renderDesignAssets } from './render-design.js';
