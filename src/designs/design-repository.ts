@@ -2,7 +2,7 @@ import type { CompiledQuery } from 'kysely';
 import { AppError, ValidationError, describeError } from '../errors.js';
 import type { Database } from '../db/database.js';
 import type { DesignRow, NewDesignRow } from '../db/schema.js';
-import { isDesignId } from './design-id.js';
+import { DESIGN_ID_PATTERN, isDesignId } from './design-id.js';
 import { DESIGN_STATUSES, assertTransition, isDesignStatus, type Design, type DesignData, type DesignStatus } from './design.js';
 
 export const DEFAULT_LIST_LIMIT = 20;
@@ -374,7 +374,7 @@ function toDate(epochMs: number | null): Date | null {
 // the published API schema describes exactly the cursors the service accepts.
 
 /** A cursor as the API accepts it (also its JSON Schema pattern). */
-export const CURSOR_PATTERN = '^[0-9]{1,15}_[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+export const CURSOR_PATTERN = `^[0-9]{1,15}_${DESIGN_ID_PATTERN.slice(1)}`;
 const CURSOR = new RegExp(CURSOR_PATTERN);
 
 interface CursorPosition {

@@ -1,3 +1,4 @@
+import { DESIGN_ID_PATTERN } from '../designs/design-id.js';
 import { DESIGN_STATUSES } from '../designs/design.js';
 import { CURSOR_PATTERN, MAX_LIST_LIMIT } from '../designs/design-repository.js';
 import { designSpecJsonSchema } from '../rendering/index.js';
@@ -11,7 +12,6 @@ import { designSpecJsonSchema } from '../rendering/index.js';
  * accept the same designs.
  */
 
-export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
 /** The body of POST /api/v1/designs, generated from the domain's design definition. */
@@ -21,7 +21,7 @@ const designDataInput = (createDesignBody.properties as Record<string, Record<st
 export const designIdParams = {
   type: 'object',
   required: ['id'],
-  properties: { id: { type: 'string', pattern: UUID_PATTERN, description: 'The design id (a UUID).' } },
+  properties: { id: { type: 'string', pattern: DESIGN_ID_PATTERN, description: 'The design id (a UUID).' } },
 } as const;
 
 // The whole numbers 1..MAX_LIST_LIMIT (100), no sign, no leading zero: what the service accepts.
