@@ -108,14 +108,6 @@ export const TEXT_RULES: readonly FieldRule[] = [
   ),
 ];
 
-/** design_data once each field has passed its own rules. */
-export interface CheckedDesignData {
-  text: string;
-  font: FontName;
-  color: string;
-  text_color?: string | undefined;
-}
-
 /**
  * Rules across the fields of design_data (a text colour against the background, say), run
  * once every field has passed its own rules; each returns the ValidationError to report, or
@@ -123,6 +115,9 @@ export interface CheckedDesignData {
  * expect the property test to find the designs the schema accepts and this refuses.
  */
 export const DESIGN_DATA_RULES: ReadonlyArray<(data: CheckedDesignData) => ValidationError | undefined> = [];
+
+/** design_data once each field has passed its own rules. */
+export type CheckedDesignData = z.output<typeof designDataFields>;
 
 export const HEX_COLOR_PATTERN = '^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$';
 
@@ -160,19 +155,20 @@ function ruledString(field: string, rules: readonly FieldRule[], meta: Record<st
 
 const color = (field: string, description: string) => ruledString(field, COLOR_RULES, { description, examples: ['#FF0000'] });
 
-export const designDataSchema = z
-  .strictObject({
-    text: ruledString('design_data.text', TEXT_RULES, {
-      minLength: 1,
-      description:
-        `The text to print: 1 to ${MAX_TEXT_LENGTH} characters (code points), up to ${MAX_TEXT_LINES} lines separated by \\n, ` +
-        'not only spaces, no control characters.',
-      examples: ['Test Design'],
-    }),
-    font: z.enum(FONT_NAMES as readonly FontName[] as [FontName, ...FontName[]]).meta({ description: 'One of the bundled fonts.' }),
-    color: color('design_data.color', 'Background colour, #RGB or #RRGGBB.'),
-    text_color: color('design_data.text_color', 'Text colour; without it, white or black, whichever contrasts more with the background.').optional(),
-  })
+const designDataFields = z.strictObject({
+  text: ruledString('design_data.text', TEXT_RULES, {
+    minLength: 1,
+    description:
+      `The text to print: 1 to ${MAX_TEXT_LENGTH} characters (code points), up to ${MAX_TEXT_LINES} lines separated by \\n, ` +
+      'not only spaces, no control characters.',
+    examples: ['Test Design'],
+  }),
+  font: z.enum(FONT_NAMES as readonly FontName[] as [FontName, ...FontName[]]).meta({ description: 'One of the bundled fonts.' }),
+  color: color('design_data.color', 'Background colour, #RGB or #RRGGBB.'),
+  text_color: color('design_data.text_color', 'Text colour; without it, white or black, whichever contrasts more with the background.').optional(),
+});
+
+export const designDataSchema = designDataFields
   .superRefine((data, ctx) => {
     for (const rule of DESIGN_DATA_RULES) {
       const error = rule(data);
