@@ -9,5 +9,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     globalSetup: ['test/global-setup.ts'],
+    // Each test process works in an empty folder: no developer .env reaches the tests.
+    setupFiles: ['test/setup/isolate-cwd.ts'],
   },
 });

@@ -15,6 +15,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     globalSetup: ['test/global-setup.ts'],
+    // Each test process works in an empty folder: no developer .env reaches the tests.
+    setupFiles: ['test/setup/isolate-cwd.ts'],
     reporters: ['default'],
   },
 });

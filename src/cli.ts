@@ -71,6 +71,14 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
+/** Command groups parse their own subcommands and options (see src/cli/s3.ts). */
+const GROUPS: Record<string, { summary: string; run(args: string[], print: Print): Promise<number> }> = {
+  s3: {
+    summary: "Set up the S3 bucket as the seed does: setup-policy (public read), setup-cors",
+    run: async (args, print) => (await import('./cli/s3.js')).s3Command(args, getConfig, print),
+  },
+};
+
 function help(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
   return [
@@ -78,6 +86,7 @@ function help(): string {
     '',
     'Commands:',
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    ...Object.entries(GROUPS).map(([name, g]) => `  ${name.padEnd(width)}  ${g.summary}`),
     '',
     'Configuration comes from the environment and .env (see README.md). `customify <command> --help` for options.',
   ].join('\n');
@@ -89,6 +98,16 @@ export async function main(argv: string[], print: Print = (line) => console.log(
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     print(help());
     return name ? 0 : 2;
+  }
+  const group = GROUPS[name];
+  if (group) {
+    try {
+      return await group.run(rest, print);
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      console.error(`customify ${name}: ${error.message}`);
+      return 1;
+    }
   }
   const command = COMMANDS[name];
   if (!command) {

@@ -13,7 +13,7 @@ import type { RetryPolicy } from './jobs/retry-policy.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { renderDesignAssets, RenderPool } from './rendering/index.js';
-import { createStorageLayer, type StorageLayer } from './storage/index.js';
+import { createStorageLayer, STALE_TEMP_FILE_AGE_MS, type StorageLayer } from './storage/index.js';
 
 /** What a process runs: the API (with the in-process worker when there is no Redis), or BullMQ workers only. */
 export type Role = 'serve' | 'worker' | 'cli';
@@ -99,7 +99,16 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
       async startBackground() {
         if (worker) await worker.start();
         if (role === 'cli') return;
-        const sweepDeps = { designs, queue, logger, pendingAfterMs: settings.pendingSweepAfterMs };
+        // Temp files a crash left mid-write (local storage). In the background: a large tree
+        // must not delay the start. Young ones may be another process's write in progress.
+        void storage.storage.removeStaleTempFiles({ olderThanMs: STALE_TEMP_FILE_AGE_MS }).then(
+          (removed) => { if (storage.storage.driver.removeStaleTempFiles) logger.info({ removed: removed.length }, `Removed ${removed.length} stale temp file(s) left by interrupted writes`); },
+          (error: unknown) => logger.warn(`Could not remove stale temp files at start: ${describeError(error)}`),
+        );
+        const sweepDeps = {
+          designs, queue, logger, pendingAfterMs: settings.pendingSweepAfterMs,
+          finishDeletions: (before: Date) => service.finishInterruptedDeletions(before),
+        };
         // At start, every PENDING design is queued, not only old ones: an in-process queue lost them all.
         await sweepStaleDesigns(sweepDeps, { pendingBefore: new Date(), limit: 10_000 }).catch((error: unknown) =>
           logger.warn(`Could not queue leftover designs at start: ${describeError(error)}`),

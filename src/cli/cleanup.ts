@@ -4,7 +4,7 @@ import { closeDatabase, createDatabase } from '../db/database.js';
 import { DesignRepository } from '../designs/design-repository.js';
 import { AppError, ValidationError } from '../errors.js';
 import { silentLogger } from '../logger.js';
-import { assertValidPrefix, createStorageLayer, designIdOfKey, isStorageError, type ObjectInfo, type ObjectStorage } from '../storage/index.js';
+import { assertValidPrefix, createStorageLayer, designIdOfKey, isStorageError, STALE_TEMP_FILE_AGE_MS, type ObjectInfo, type ObjectStorage } from '../storage/index.js';
 import { assertServiceDatabase } from './database-status.js';
 import { formatBytes, formatCount, plural } from './format.js';
 
@@ -16,7 +16,7 @@ export const MAX_DELETE_BATCH = 1000;
 export const DEFAULT_MAX_LISTED = 50;
 
 export interface CleanupOptions {
-  storage: Pick<ObjectStorage, 'list' | 'deleteMany' | 'kind'>;
+  storage: Pick<ObjectStorage, 'list' | 'deleteMany' | 'kind'> & Partial<Pick<ObjectStorage, 'removeStaleTempFiles'>>;
   /** The design rows: updated when their assets go, and needed for `orphans`. */
   designs?: Pick<DesignRepository, 'existingIds' | 'findByIds' | 'clearAssets' | 'countByStatus'>;
   now: Date;
@@ -45,6 +45,8 @@ export interface CleanupResult {
   bytes: number;
   /** Designs whose asset keys were cleared (in a dry run: that would be). */
   designsUpdated: number;
+  /** Temp files of interrupted writes removed (in a dry run: that would be), local storage only. */
+  tempFiles: number;
 }
 
 interface Selected extends ObjectInfo {
@@ -114,7 +116,7 @@ export async function runCleanup(options: CleanupOptions): Promise<CleanupResult
       `${options.orphans ? ', and objects of designs that no longer exist' : ''}.`,
   );
 
-  const result: CleanupResult = { scanned: 0, deleted: 0, orphans: 0, bytes: 0, designsUpdated: 0 };
+  const result: CleanupResult = { scanned: 0, deleted: 0, orphans: 0, bytes: 0, designsUpdated: 0, tempFiles: 0 };
   const verb = dryRun ? 'would delete' : 'deleted';
   let batch: Selected[] = [];
   // A design's files are adjacent in the listing, so one design can straddle two batches:
@@ -165,6 +167,20 @@ export async function runCleanup(options: CleanupOptions): Promise<CleanupResult
     }
   } while (cursor);
   await flush();
+
+  // Not objects (listings skip them), so not selected by --older-than: any older than the safe
+  // age is a crash's leftover; a younger one may be a write in progress.
+  if (storage.removeStaleTempFiles) {
+    const temp = await storage.removeStaleTempFiles({ olderThanMs: STALE_TEMP_FILE_AGE_MS, prefix, dryRun, now: options.now });
+    temp.forEach((file, i) => {
+      if (i < maxListed) print(`${verb} temp file ${file.path} (${formatBytes(file.size)}, left by an interrupted write, last modified ${file.lastModified.toISOString()})`);
+    });
+    if (temp.length > 0) {
+      const tempBytes = temp.reduce((sum, f) => sum + f.size, 0);
+      print(`${dryRun ? 'Would remove' : 'Removed'} ${plural(temp.length, 'temp file')} older than ${STALE_TEMP_FILE_AGE_MS / 60_000} minutes left by interrupted writes (${formatBytes(tempBytes)}).`);
+    }
+    result.tempFiles = temp.length;
+  }
 
   const orphanNote = options.orphans ? ` (${formatCount(result.orphans)} orphaned)` : '';
   const freed = `${formatBytes(result.bytes)}${result.bytes >= 1000 ? ` (${formatCount(result.bytes)} bytes)` : ''}`;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
 import type { Settings } from '../config.js';
@@ -7,7 +7,10 @@ import { closeDatabase, createDatabase, redact } from '../db/database.js';
 import { ConfigError, describeError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import { createStorageLayer, isStorageError, type ObjectStorage } from '../storage/index.js';
+import { makeFolders } from '../storage/make-folders.js';
+import { corsGaps, readBucketCors } from '../storage/s3-bucket-setup.js';
 import type { S3Driver } from '../storage/s3.driver.js';
+import { awsCliTarget } from '../storage/s3.errors.js';
 import { migrationStatus, missingSqliteFile } from './database-status.js';
 import { plural } from './format.js';
 
@@ -40,13 +43,33 @@ export interface DoctorDeps {
 export interface DoctorReport {
   ok: boolean;
   results: CheckResult[];
+  /** A group of checks ran past its deadline and was left running. */
+  abandoned: boolean;
 }
 
 const PROBE_BODY = 'customify doctor probe: safe to delete\n';
 
 class Checklist {
-  readonly results: CheckResult[] = [];
-  constructor(private readonly print: Print) {}
+  readonly results: CheckResult[];
+  /** A check ran past its deadline and may still hold the process (an fs call cannot be cancelled). */
+  abandoned = false;
+  private closed = false;
+
+  constructor(
+    private readonly print: Print,
+    results: CheckResult[] = [],
+  ) {
+    this.results = results;
+  }
+
+  /** A checklist that adds to this one until closed; then what it is told is dropped. */
+  view(): Checklist {
+    return new Checklist(this.print, this.results);
+  }
+
+  close(): void {
+    this.closed = true;
+  }
 
   ok(what: string): void {
     this.add({ status: 'ok', what }, `ok  ${what}`);
@@ -61,6 +84,7 @@ class Checklist {
   }
 
   private add(result: CheckResult, line: string): void {
+    if (this.closed) return;
     this.results.push(result);
     this.print(line);
   }
@@ -84,11 +108,36 @@ export async function runDoctor(source: SettingsSource, deps: DoctorDeps): Promi
     return finish(list);
   }
   checkAuth(list, settings);
-  if (settings.useLocalStorage) await checkLocalStorage(ctx, settings);
-  else await checkS3Storage(ctx, settings);
-  await checkDatabase(ctx, settings);
-  await checkRedis(ctx, settings);
+  const t = ctx.timeoutMs;
+  // Every check has a deadline, the file-system ones too: a hung NFS mount or a path the
+  // kernel answers strangely must cost one FAIL line, not the whole command.
+  if (settings.useLocalStorage) await withDeadline(ctx, 'local storage checks', 3 * t, (c) => checkLocalStorage(c, settings));
+  else await withDeadline(ctx, 'S3 checks', 6 * t, (c) => checkS3Storage(c, settings));
+  await withDeadline(ctx, 'database check', 3 * t, (c) => checkDatabase(c, settings));
+  await withDeadline(ctx, 'Redis check', 3 * t, (c) => checkRedis(c, settings));
   return finish(list);
+}
+
+/**
+ * Runs one group of checks with its own view of the checklist; past `ms`, prints a FAIL
+ * line and moves on, and whatever the abandoned group prints later is dropped.
+ */
+async function withDeadline(ctx: Context, what: string, ms: number, run: (ctx: Context) => Promise<void>): Promise<void> {
+  const view = ctx.list.view();
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<'expired'>((resolve) => {
+    timer = setTimeout(() => resolve('expired'), ms);
+  });
+  try {
+    const outcome = await Promise.race([run({ ...ctx, list: view }).then(() => 'done' as const), expired]);
+    if (outcome === 'expired') {
+      view.close();
+      ctx.list.abandoned = true;
+      ctx.list.fail(what, `did not finish within ${ms / 1000} s (a hung file system or an unreachable service?): check what the lines above point at and run customify doctor again.`);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** `customify doctor`: exit 0 when every check passed, 1 otherwise. */
@@ -96,11 +145,15 @@ export async function doctorCommand(source: SettingsSource, print: Print): Promi
   const report = await runDoctor(source, { print });
   const problems = report.results.filter((r) => r.status === 'fail').length;
   print(report.ok ? 'All checks passed.' : `${plural(problems, 'problem')} found: fix the FAIL lines above and run customify doctor again.`);
-  return report.ok ? 0 : 1;
+  const code = report.ok ? 0 : 1;
+  // A file-system call past its deadline cannot be cancelled and keeps Node's loop alive:
+  // exit once the answer is printed rather than wait for it. (Unref'd: a clean run exits by itself.)
+  if (report.abandoned) setTimeout(() => process.exit(code), 200).unref();
+  return code;
 }
 
 function finish(list: Checklist): DoctorReport {
-  return { ok: list.results.every((r) => r.status !== 'fail'), results: list.results };
+  return { ok: list.results.every((r) => r.status !== 'fail'), results: list.results, abandoned: list.abandoned };
 }
 
 interface Context {
@@ -153,13 +206,12 @@ async function checkLocalStorage(ctx: Context, s: Readonly<Settings>): Promise<v
       }
     }
     try {
-      await mkdir(root, { recursive: true });
+      // Not mkdir({ recursive }): it reports EROFS as ENOENT, and loops forever under /proc.
+      await makeFolders(root);
       list.ok(`${what} did not exist: created it`);
       return true;
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      const why = code === 'ENOTDIR' || code === 'EEXIST' ? 'a part of this path is a file, not a folder' : describeError(error);
-      list.fail(what, `does not exist and cannot be created (${why}): create it (mkdir -p ${root}) and make it writable by this user, or set LOCAL_STORAGE_PATH to another folder.`);
+      list.fail(what, `does not exist and cannot be created (${whyNoFolder(error)}): ${fixNoFolder((error as NodeJS.ErrnoException).code, root)}`);
       return false;
     }
   })();
@@ -179,6 +231,24 @@ async function checkLocalStorage(ctx: Context, s: Readonly<Settings>): Promise<v
   } finally {
     await storage.close();
   }
+}
+
+function whyNoFolder(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOTDIR' || code === 'EEXIST') return 'a part of this path is a file, not a folder';
+  if (code === 'EROFS') return 'EROFS: the file system is read-only';
+  if (code === 'EACCES' || code === 'EPERM') return `${code}: permission denied`;
+  if (code === 'ENOSPC') return 'ENOSPC: the disk is full';
+  if (code === 'EDQUOT') return 'EDQUOT: the disk quota is used up';
+  return describeError(error);
+}
+
+function fixNoFolder(code: string | undefined, root: string): string {
+  const elsewhere = 'or set LOCAL_STORAGE_PATH to another folder.';
+  if (code === 'EROFS') return `mount that file system read-write (mount -o remount,rw, or drop :ro from the container volume), ${elsewhere}`;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return `free space on that disk, ${elsewhere}`;
+  if (code === 'ENOENT') return 'set LOCAL_STORAGE_PATH to a folder on a real disk (not /proc or /sys).';
+  return `create it (mkdir -p ${root}) and make it writable by this user, ${elsewhere}`;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -202,6 +272,8 @@ async function checkS3Storage(ctx: Context, s: Readonly<Settings>): Promise<void
     } catch (error) {
       list.fail('list objects', messageOf(error));
     }
+
+    await checkCors(list, driver);
 
     await probeObject(ctx, storage, {
       write: 'upload a probe object (s3:PutObject)',
@@ -260,6 +332,27 @@ async function checkBucket(list: Checklist, s: Readonly<Settings>, storage: Obje
   }
 }
 
+/** The seed's bucket setup allows cross-origin GET and HEAD from any origin with any header. */
+async function checkCors(list: Checklist, driver: S3Driver): Promise<void> {
+  let gaps: string[];
+  try {
+    gaps = corsGaps(await readBucketCors(driver));
+  } catch (error) {
+    list.fail('bucket CORS', `cannot read the bucket's CORS rules: ${messageOf(error)}`);
+    return;
+  }
+  if (gaps.length === 0) {
+    list.ok('bucket CORS: GET and HEAD allowed from any origin with any header (the seed\'s rules)');
+  } else {
+    list.fail(
+      'bucket CORS',
+      `${gaps.join('; ')}, so web pages on other origins cannot fetch previews with fetch() or canvas. ` +
+        `Apply the seed's rules with customify s3 setup-cors (or aws s3api put-bucket-cors --bucket ${driver.bucket} ${awsCliTarget(driver)} ` +
+        `--cors-configuration '{"CORSRules":[{"AllowedHeaders":["*"],"AllowedMethods":["GET","HEAD"],"AllowedOrigins":["*"]}]}').`,
+    );
+  }
+}
+
 async function checkPublicAccess(ctx: Context, s: Readonly<Settings>, storage: ObjectStorage, key: string): Promise<void> {
   const { list } = ctx;
   if (s.cloudfrontDomain) {
@@ -274,7 +367,7 @@ async function checkPublicAccess(ctx: Context, s: Readonly<Settings>, storage: O
         list.fail(
           'public read',
           `an anonymous GET of ${url} answered ${answer.describe}, but S3_PUBLIC_BUCKET=true hands out such URLs: add the PublicReadGetObject bucket policy ` +
-            `(Allow s3:GetObject to Principal "*" on arn:aws:s3:::${s.s3BucketName}/*, and allow public policies in Block Public Access), or set S3_PUBLIC_BUCKET=false to hand out signed URLs.`,
+            `(Allow s3:GetObject to Principal "*" on arn:aws:s3:::${s.s3BucketName}/*; customify s3 setup-policy applies it; on AWS first allow public policies in Block Public Access), or set S3_PUBLIC_BUCKET=false to hand out signed URLs.`,
         );
       }
     } else if (answer.status === 200) {

@@ -1,6 +1,7 @@
 import { Migrator, PostgresAdapter, SqliteAdapter, sql, type Kysely, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
 import { AppError, describeError } from '../errors.js';
 import * as createDesigns from './migrations/0001-create-designs.js';
+import * as designTombstone from './migrations/0002-design-tombstone.js';
 
 /**
  * Every migration, by name. Kysely runs them in name order. Listed statically, not found
@@ -9,6 +10,7 @@ import * as createDesigns from './migrations/0001-create-designs.js';
  */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-create-designs': createDesigns,
+  '0002-design-tombstone': designTombstone,
 });
 
 export const migrationProvider: MigrationProvider = {

@@ -28,6 +28,8 @@ export interface DesignsTable {
   created_at: EpochMs;
   updated_at: EpochMs;
   published_at: EpochMs | null;
+  /** Set by DELETE before anything is removed: the design is gone for the API and for renders. */
+  deleted_at: ColumnType<EpochMs | null, EpochMs | null | undefined, EpochMs | null>;
 }
 
 export interface DB {

@@ -48,6 +48,12 @@ const ID_CHUNK = 500;
  * A lease is expired when `lease_until <= now`: releaseLease() sets it to now so that an
  * immediate retry can reclaim the design.
  *
+ * Deleted designs: DELETE first writes a tombstone (`deleted_at`, see tombstone()). From then
+ * on the design does not exist for any method here except the deletion protocol's
+ * (tombstone, renderLeaseOfDeleted, endRenderLeaseOfDeleted, removeTombstoned,
+ * findTombstoned): lookups, lists and counts skip it, and every status change is refused,
+ * so no render can claim, publish, fail or release it and nothing writes it back.
+ *
  * Errors: ValidationError INVALID_CURSOR / INVALID_LIMIT for bad list options; AppError
  * INVALID_STATUS_TRANSITION from requestRerender(); DESIGN_ALREADY_EXISTS from create();
  * any database failure as AppError DATABASE_UNAVAILABLE (retryable: connection lost, busy,
@@ -77,7 +83,7 @@ export class DesignRepository {
   async findById(id: string): Promise<Design | null> {
     if (!isDesignId(id)) return null;
     const row = await this.run('reading a design', () =>
-      this.db.selectFrom('designs').selectAll().where('id', '=', id.toLowerCase()).executeTakeFirst());
+      this.db.selectFrom('designs').selectAll().where('id', '=', id.toLowerCase()).where('deleted_at', 'is', null).executeTakeFirst());
     return row ? toDesign(row) : null;
   }
 
@@ -90,7 +96,7 @@ export class DesignRepository {
    */
   async findByIdForOwner(id: string, ownerId: string): Promise<Design | null> {
     if (!isDesignId(id)) return null;
-    this.findForOwnerQuery ??= this.db.selectFrom('designs').selectAll().where('id', '=', '').where('owner_id', '=', '').compile();
+    this.findForOwnerQuery ??= this.db.selectFrom('designs').selectAll().where('id', '=', '').where('owner_id', '=', '').where('deleted_at', 'is', null).compile();
     const query: CompiledQuery<DesignRow> = { ...this.findForOwnerQuery, parameters: [id.toLowerCase(), ownerId] };
     const { rows } = await this.run('reading a design', () => this.db.executeQuery(query));
     return rows[0] ? toDesign(rows[0]) : null;
@@ -101,7 +107,7 @@ export class DesignRepository {
     const limit = checkLimit(options.limit);
     const after = options.cursor == null || options.cursor === '' ? null : decodeCursor(options.cursor);
     const rows = await this.run('listing designs', () => {
-      let query = this.db.selectFrom('designs').selectAll().where('owner_id', '=', ownerId);
+      let query = this.db.selectFrom('designs').selectAll().where('owner_id', '=', ownerId).where('deleted_at', 'is', null);
       if (after) {
         query = query.where((eb) =>
           eb.or([eb('created_at', '<', after.createdAt), eb.and([eb('created_at', '=', after.createdAt), eb('id', '<', after.id)])]));
@@ -129,6 +135,7 @@ export class DesignRepository {
         .updateTable('designs')
         .set((eb) => ({ status: 'RENDERING', attempts: eb('attempts', '+', 1), lease_until: now + Math.ceil(leaseMs), updated_at: now }))
         .where('id', '=', id.toLowerCase())
+        .where('deleted_at', 'is', null)
         .where((eb) =>
           eb.or([
             eb('status', '=', 'PENDING'),
@@ -152,6 +159,7 @@ export class DesignRepository {
         .set({ lease_until: now, error, updated_at: now })
         .where('id', '=', id.toLowerCase())
         .where('status', '=', 'RENDERING')
+        .where('deleted_at', 'is', null)
         .returningAll()
         .executeTakeFirst());
     return row ? toDesign(row) : null;
@@ -175,6 +183,7 @@ export class DesignRepository {
         })
         .where('id', '=', id.toLowerCase())
         .where('status', '=', 'RENDERING')
+        .where('deleted_at', 'is', null)
         .returningAll()
         .executeTakeFirst());
     return row ? toDesign(row) : null;
@@ -190,6 +199,7 @@ export class DesignRepository {
         .set({ status: 'FAILED', error, lease_until: null, updated_at: now })
         .where('id', '=', id.toLowerCase())
         .where('status', '=', 'RENDERING')
+        .where('deleted_at', 'is', null)
         .returningAll()
         .executeTakeFirst());
     return row ? toDesign(row) : null;
@@ -214,6 +224,7 @@ export class DesignRepository {
           .where('id', '=', id.toLowerCase())
           .where('owner_id', '=', ownerId)
           .where('status', 'in', ['PUBLISHED', 'FAILED'])
+          .where('deleted_at', 'is', null)
           .returningAll()
           .executeTakeFirst());
       if (row) return toDesign(row);
@@ -224,15 +235,84 @@ export class DesignRepository {
     throw new AppError('DESIGN_CONTENDED', `Design ${id} changed status repeatedly while a re-render was requested; try again.`, { retryable: true, details: { designId: id } });
   }
 
-  /** True when a row was deleted. With `ownerId`, only the owner's design is deleted. */
-  async delete(id: string, ownerId?: string): Promise<boolean> {
+  /**
+   * The first step of a DELETE: marks the owner's design deleted (`deleted_at`, kept if
+   * already set, so a repeated DELETE finishes the same deletion) and returns the row as it
+   * now is: its status and lease say whether a render may still be writing its files. Null
+   * when the owner has no such design. Every other method here treats the design as gone
+   * from this moment on; the row itself goes with removeTombstoned().
+   */
+  async tombstone(id: string, ownerId: string): Promise<Design | null> {
+    if (!isDesignId(id)) return null;
+    const now = this.clock().getTime();
+    const row = await this.run('deleting a design', () =>
+      this.db
+        .updateTable('designs')
+        .set((eb) => ({ deleted_at: eb.fn.coalesce('deleted_at', eb.val(now)) }))
+        .where('id', '=', id.toLowerCase())
+        .where('owner_id', '=', ownerId)
+        .returningAll()
+        .executeTakeFirst());
+    return row ? toDesign(row) : null;
+  }
+
+  /**
+   * While a DELETE waits for a render: when the render lease on the tombstoned design ends,
+   * or null when no render holds one (not RENDERING, lease ended or released, row gone).
+   */
+  async renderLeaseOfDeleted(id: string): Promise<Date | null> {
+    if (!isDesignId(id)) return null;
+    const row = await this.run('reading a deleted design', () =>
+      this.db
+        .selectFrom('designs')
+        .select(['status', 'lease_until'])
+        .where('id', '=', id.toLowerCase())
+        .where('deleted_at', 'is not', null)
+        .executeTakeFirst());
+    return row && row.status === 'RENDERING' ? toDate(row.lease_until) : null;
+  }
+
+  /**
+   * A render that found its design deleted, and removed what it wrote, gives up its lease so
+   * the waiting DELETE goes on at once. `leaseUntil` is the lease its claim returned: an older
+   * render whose lease was taken over cannot end the newer render's. True when it was ended.
+   */
+  async endRenderLeaseOfDeleted(id: string, leaseUntil: Date): Promise<boolean> {
     if (!isDesignId(id)) return false;
-    const result = await this.run('deleting a design', () => {
-      let query = this.db.deleteFrom('designs').where('id', '=', id.toLowerCase());
-      if (ownerId !== undefined) query = query.where('owner_id', '=', ownerId);
-      return query.executeTakeFirst();
-    });
+    const result = await this.run('ending the render lease of a deleted design', () =>
+      this.db
+        .updateTable('designs')
+        .set({ lease_until: null })
+        .where('id', '=', id.toLowerCase())
+        .where('deleted_at', 'is not', null)
+        .where('lease_until', '=', leaseUntil.getTime())
+        .executeTakeFirst());
+    return result.numUpdatedRows > 0n;
+  }
+
+  /** The last step of a DELETE, once the files are gone: removes the tombstoned row. True when a row was removed. */
+  async removeTombstoned(id: string): Promise<boolean> {
+    if (!isDesignId(id)) return false;
+    const result = await this.run('deleting a design', () =>
+      this.db.deleteFrom('designs').where('id', '=', id.toLowerCase()).where('deleted_at', 'is not', null).executeTakeFirst());
     return result.numDeletedRows > 0n;
+  }
+
+  /**
+   * Designs tombstoned before `before` whose DELETE did not finish (its process died, or
+   * storage failed), oldest first, with status and lease as tombstone() returns them.
+   */
+  async findTombstoned(before: Date, limit = MAX_LIST_LIMIT): Promise<Design[]> {
+    const rows = await this.run('finding unfinished deletions', () =>
+      this.db
+        .selectFrom('designs')
+        .selectAll()
+        .where('deleted_at', 'is not', null)
+        .where('deleted_at', '<', before.getTime())
+        .orderBy('deleted_at', 'asc')
+        .limit(limit)
+        .execute());
+    return rows.map(toDesign);
   }
 
   /**
@@ -251,6 +331,7 @@ export class DesignRepository {
       this.db
         .selectFrom('designs')
         .selectAll()
+        .where('deleted_at', 'is', null)
         .where((eb) =>
           eb.or([
             eb.and([eb('status', '=', 'PENDING'), eb('updated_at', '<', pendingBefore)]),
@@ -267,7 +348,7 @@ export class DesignRepository {
   async findByIds(ids: readonly string[]): Promise<Design[]> {
     const designs: Design[] = [];
     for (const chunk of chunks(validIds(ids))) {
-      const rows = await this.run('reading designs', () => this.db.selectFrom('designs').selectAll().where('id', 'in', chunk).execute());
+      const rows = await this.run('reading designs', () => this.db.selectFrom('designs').selectAll().where('id', 'in', chunk).where('deleted_at', 'is', null).execute());
       designs.push(...rows.map(toDesign));
     }
     return designs;
@@ -286,17 +367,18 @@ export class DesignRepository {
           .updateTable('designs')
           .set({ preview_key: null, thumbnail_key: null, error: ASSETS_REMOVED_ERROR, updated_at: now })
           .where('id', 'in', chunk)
+          .where('deleted_at', 'is', null)
           .executeTakeFirst());
       updated += Number(result.numUpdatedRows);
     }
     return updated;
   }
 
-  /** Which of `ids` have a design row (lowercased), for finding orphaned stored objects. */
+  /** Which of `ids` have a live design (lowercased), for finding orphaned stored objects: a tombstoned design's files are orphans. */
   async existingIds(ids: readonly string[]): Promise<Set<string>> {
     const found = new Set<string>();
     for (const chunk of chunks(validIds(ids))) {
-      const rows = await this.run('checking design ids', () => this.db.selectFrom('designs').select('id').where('id', 'in', chunk).execute());
+      const rows = await this.run('checking design ids', () => this.db.selectFrom('designs').select('id').where('id', 'in', chunk).where('deleted_at', 'is', null).execute());
       for (const row of rows) found.add(row.id);
     }
     return found;
@@ -305,7 +387,7 @@ export class DesignRepository {
   /** Number of designs in each status, every status present (0 when none), for metrics. */
   async countByStatus(): Promise<Record<DesignStatus, number>> {
     const rows = await this.run('counting designs', () =>
-      this.db.selectFrom('designs').select((eb) => ['status', eb.fn.countAll<number | string | bigint>().as('count')]).groupBy('status').execute());
+      this.db.selectFrom('designs').select((eb) => ['status', eb.fn.countAll<number | string | bigint>().as('count')]).where('deleted_at', 'is', null).groupBy('status').execute());
     const counts = Object.fromEntries(DESIGN_STATUSES.map((status) => [status, 0])) as Record<DesignStatus, number>;
     for (const row of rows) {
       if (isDesignStatus(row.status)) counts[row.status] = Number(row.count);

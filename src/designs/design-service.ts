@@ -1,9 +1,10 @@
 import { describeError, NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RenderQueue } from '../jobs/render-queue.js';
-import { validateDesignSpec } from '../rendering/index.js';
+import { designWarnings, validateDesignSpec, type DesignWarning } from '../rendering/index.js';
 import type { StorageRepository } from '../storage/index.js';
 import { assertDesignId } from './design-id.js';
+import { DesignDeletion } from './design-deletion.js';
 import { newDesign, type Design } from './design.js';
 import type { DesignRepository } from './design-repository.js';
 
@@ -20,6 +21,8 @@ export interface DesignView {
   created_at: string;
   updated_at: string;
   published_at: string | null;
+  /** What the owner should know about an accepted design (a text colour that hardly shows). */
+  warnings: DesignWarning[];
 }
 
 export interface DesignServiceDeps {
@@ -31,7 +34,11 @@ export interface DesignServiceDeps {
 
 /** Use cases behind the HTTP API and the CLI. Knows nothing of HTTP. */
 export class DesignService {
-  constructor(private readonly deps: DesignServiceDeps) {}
+  private readonly deletion: DesignDeletion;
+
+  constructor(private readonly deps: DesignServiceDeps) {
+    this.deletion = new DesignDeletion(deps);
+  }
 
   /** Validates, stores as PENDING, queues the render. A failed enqueue is left to the sweep. */
   async create(ownerId: string, input: unknown): Promise<DesignView> {
@@ -51,11 +58,17 @@ export class DesignService {
     return { items: await Promise.all(items.map((d) => this.view(d))), next_cursor: nextCursor ?? null };
   }
 
-  /** Removes the assets first: a design row is never gone while its files remain unaccounted for. */
+  /**
+   * Deletes the design and its stored files, waiting for a render of it that is running
+   * (see DesignDeletion): when this returns, nothing of the design is served or stored.
+   */
   async delete(ownerId: string, id: string): Promise<void> {
-    const design = await this.find(ownerId, id);
-    await this.deps.storage.deleteDesignAssets(design.id);
-    await this.deps.designs.delete(design.id, ownerId);
+    if (!(await this.deletion.delete(assertDesignId(id, 'id'), ownerId))) throw notFound(id);
+  }
+
+  /** Finishes deletions interrupted before `before` (for the sweep); returns how many. */
+  finishInterruptedDeletions(before: Date): Promise<number> {
+    return this.deletion.finishInterrupted(before);
   }
 
   async rerender(ownerId: string, id: string): Promise<DesignView> {
@@ -85,6 +98,7 @@ export class DesignService {
       created_at: design.createdAt.toISOString(),
       updated_at: design.updatedAt.toISOString(),
       published_at: design.publishedAt ? design.publishedAt.toISOString() : null,
+      warnings: designWarnings(design.designData),
     };
   }
 

@@ -18,6 +18,24 @@ export const BODY_LIMIT_BYTES = 64 * 1024;
 export const createDesignBody = designSpecJsonSchema();
 const designDataInput = (createDesignBody.properties as Record<string, Record<string, unknown>>).design_data!;
 
+/**
+ * `schema` without its `pattern` keywords (nor the `allOf` lists of them): for responses.
+ * The design's patterns are ECMA-262 `u`-mode expressions (the font coverage class names
+ * astral code points as \u{…}), which the serializer's schema check compiles without the `u`
+ * flag and refuses; and a response needs no pattern, only the shape.
+ */
+function withoutPatterns(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(withoutPatterns);
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const copy: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === 'pattern') continue;
+    if (key === 'allOf' && Array.isArray(value) && value.every((part) => typeof part === 'object' && part !== null && 'pattern' in part)) continue;
+    copy[key] = withoutPatterns(value);
+  }
+  return copy;
+}
+
 export const designIdParams = {
   type: 'object',
   required: ['id'],
@@ -42,13 +60,13 @@ const nullableString = { type: ['string', 'null'] } as const;
 
 export const designView = {
   type: 'object',
-  required: ['id', 'status', 'product_type', 'design_data', 'preview_url', 'thumbnail_url', 'error', 'attempts', 'created_at', 'updated_at', 'published_at'],
+  required: ['id', 'status', 'product_type', 'design_data', 'preview_url', 'thumbnail_url', 'error', 'attempts', 'created_at', 'updated_at', 'published_at', 'warnings'],
   properties: {
     id: { type: 'string', format: 'uuid' },
     status: { type: 'string', enum: [...DESIGN_STATUSES] },
     product_type: { type: 'string' },
-    // What was accepted is what is shown: the same schema as the request's.
-    design_data: designDataInput,
+    // What was accepted is what is shown: the request's schema, less its patterns (see withoutPatterns).
+    design_data: withoutPatterns(designDataInput) as Record<string, unknown>,
     preview_url: { ...nullableString, description: '600x600 PNG, once PUBLISHED. Signed afresh on each read for private buckets.' },
     thumbnail_url: { ...nullableString, description: 'Thumbnail (at most 200x200) PNG, once PUBLISHED.' },
     error: { ...nullableString, description: 'Why the render failed, when FAILED.' },
@@ -56,6 +74,21 @@ export const designView = {
     created_at: { type: 'string', format: 'date-time' },
     updated_at: { type: 'string', format: 'date-time' },
     published_at: { ...nullableString, format: 'date-time' },
+    warnings: {
+      type: 'array',
+      description:
+        'What you should know about the design, which is stored and rendered anyway; empty for most designs. ' +
+        'LOW_CONTRAST (field design_data.text_color): the text colour hardly shows on the background (contrast below 1.5:1).',
+      items: {
+        type: 'object',
+        required: ['code', 'field', 'message'],
+        properties: {
+          code: { type: 'string', enum: ['LOW_CONTRAST'] },
+          field: { type: 'string', description: 'The input concerned, in dotted form: design_data.text_color.' },
+          message: { type: 'string' },
+        },
+      },
+    },
   },
 } as const;
 

@@ -9,6 +9,11 @@ export interface SweepDeps {
   logger: Logger;
   /** A PENDING design older than this is assumed lost between the database and the queue. */
   pendingAfterMs: number;
+  /**
+   * Finishes deletions tombstoned before the given instant that never completed (the DELETE's
+   * process died, or storage failed); returns how many. Tombstoned designs are never queued.
+   */
+  finishDeletions?: (before: Date) => Promise<number>;
 }
 
 /**
@@ -31,6 +36,10 @@ export async function sweepStaleDesigns(deps: SweepDeps, options: { pendingBefor
     }
   }
   if (queued > 0) deps.logger.info({ queued }, `Queued ${queued} stale design(s)`);
+  if (deps.finishDeletions) {
+    await deps.finishDeletions(pendingBefore).catch((error: unknown) =>
+      deps.logger.warn(`Sweep could not finish interrupted deletions: ${describeError(error)}`));
+  }
   return queued;
 }
 

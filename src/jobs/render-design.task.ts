@@ -11,7 +11,7 @@ export interface RenderObserver {
 }
 
 export interface RenderTaskDeps {
-  designs: Pick<DesignRepository, 'claimForRendering' | 'findById' | 'releaseLease' | 'markPublished' | 'markFailed'>;
+  designs: Pick<DesignRepository, 'claimForRendering' | 'findById' | 'releaseLease' | 'markPublished' | 'markFailed' | 'endRenderLeaseOfDeleted'>;
   storage: StorageRepository;
   renderAssets: (spec: DesignSpec) => Promise<{ preview: Buffer; thumbnail: Buffer }>;
   logger: Logger;
@@ -48,6 +48,12 @@ export type RenderDesignTask = (designId: string, attempt: Attempt) => Promise<R
  * worker) finds the design taken or published and does nothing; if a lease expired and two
  * runs overlap, both write the same keys and only one PUBLISHED transition succeeds.
  *
+ * Deleted while rendering (see DesignDeletion): the DELETE's tombstone makes the publish,
+ * fail or release UPDATE match nothing; the render then removes what it may have written,
+ * ends its lease so the waiting DELETE goes on, and ends SKIPPED ('missing'), logged at info:
+ * losing that race is not a failure, whatever error the render met on the way. The normal
+ * path costs no extra round trip: the check is part of the UPDATEs it runs anyway.
+ *
  * Throws the original error when a retry may help and retries remain (the design stays
  * RENDERING with its lease released); throws RenderFailedError once the design is FAILED.
  */
@@ -64,25 +70,40 @@ export function createRenderDesignTask(deps: RenderTaskDeps): RenderDesignTask {
       return { status: 'SKIPPED', reason };
     }
     const log = logger.child({ designId, attempt: attempt.attempt });
+    /** After an UPDATE matched nothing: SKIPPED if that was because the design was deleted, else null. */
+    const abandonIfDeleted = async (cause?: unknown): Promise<RenderOutcome | null> => {
+      if (await designs.findById(design.id)) return null;
+      // The DELETE removes the files too once the lease ends; this covers a render that
+      // outlived its lease, whose DELETE did not wait for it.
+      const removed = await storage.deleteDesignAssets(design.id).then(
+        () => true,
+        (error: unknown) => {
+          log.warn(`Could not remove the files of a render whose design was deleted: ${describeError(error)}; the DELETE removes them.`);
+          return false;
+        },
+      );
+      if (design.leaseUntil) await designs.endRenderLeaseOfDeleted(design.id, design.leaseUntil);
+      const met = cause === undefined ? '' : ` (on the way it met: ${describeError(cause)})`;
+      log.info(`Design deleted while rendering: render abandoned${removed ? ', its files removed' : ''}${met}`);
+      deps.observer?.rendered({ outcome: 'skipped', seconds: seconds() });
+      return { status: 'SKIPPED', reason: 'missing' };
+    };
     try {
       const spec = validateDesignSpec({ product_type: design.productType, design_data: design.designData });
       const { preview, thumbnail } = await deps.renderAssets(spec);
-      const [previewUrl, thumbnailUrl] = await Promise.all([
+      // allSettled, not all: when one upload fails the other may still be writing, and this
+      // render must not release its lease (letting a DELETE go on) until it has finished.
+      const [previewUrl, thumbnailUrl] = settledOrThrow(await Promise.allSettled([
         storage.uploadDesignPreview(design.id, preview),
         storage.uploadDesignThumbnail(design.id, thumbnail),
-      ]);
+      ]));
       const published = await designs.markPublished(design.id, {
         previewKey: storage.keyFor(design.id, 'preview'),
         thumbnailKey: storage.keyFor(design.id, 'thumbnail'),
       });
       if (!published) {
-        // Deleted while rendering: the files just uploaded belong to nobody.
-        if (!(await designs.findById(design.id))) {
-          await storage.deleteDesignAssets(design.id);
-          log.info('design deleted while rendering; its new assets were removed');
-          deps.observer?.rendered({ outcome: 'skipped', seconds: seconds() });
-          return { status: 'SKIPPED', reason: 'missing' };
-        }
+        const abandoned = await abandonIfDeleted();
+        if (abandoned) return abandoned;
         log.warn('design changed while rendering (lease lost or re-render requested); its assets are in place');
         deps.observer?.rendered({ outcome: 'skipped', seconds: seconds() });
         return { status: 'SKIPPED', reason: 'superseded' };
@@ -93,13 +114,19 @@ export function createRenderDesignTask(deps: RenderTaskDeps): RenderDesignTask {
     } catch (error) {
       const message = failureMessage(error, attempt);
       if (isRetryable(error) && attempt.attempt < attempt.maxAttempts) {
+        if (!(await designs.releaseLease(design.id, message))) {
+          const abandoned = await abandonIfDeleted(error);
+          if (abandoned) return abandoned;
+        }
         log.warn({ err: error }, `Render attempt ${attempt.attempt} of ${attempt.maxAttempts} failed, will retry: ${describeError(error)}`);
-        await designs.releaseLease(design.id, message);
         deps.observer?.rendered({ outcome: 'retry', seconds: seconds() });
         throw error;
       }
+      if (!(await designs.markFailed(design.id, message))) {
+        const abandoned = await abandonIfDeleted(error);
+        if (abandoned) return abandoned;
+      }
       log.error({ err: error }, `Render failed: ${describeError(error)}`);
-      await designs.markFailed(design.id, message);
       // A first render that failed halfway (one of two uploads) leaves a file nobody will serve.
       if (!design.previewKey) {
         await storage.deleteDesignAssets(design.id).catch((cleanupError: unknown) =>
@@ -109,6 +136,14 @@ export function createRenderDesignTask(deps: RenderTaskDeps): RenderDesignTask {
       throw new RenderFailedError(design.id, message, error);
     }
   };
+}
+
+/** Both values, or the first failure once both have settled. */
+function settledOrThrow<A, B>(results: [PromiseSettledResult<A>, PromiseSettledResult<B>]): [A, B] {
+  const [a, b] = results;
+  if (a.status === 'rejected') throw a.reason;
+  if (b.status === 'rejected') throw b.reason;
+  return [a.value, b.value];
 }
 
 function skipReason(design: Design | null): Extract<RenderOutcome, { status: 'SKIPPED' }>['reason'] {

@@ -1,6 +1,18 @@
 import { z } from 'zod';
 import { ValidationError } from '../errors.js';
 import { FONT_NAMES, type FontName } from './fonts.js';
+import {
+  checkFontCoverage,
+  checkLineCount,
+  checkTextContrast,
+  checkVisibleText,
+  drawableTextPattern,
+  LINE_LIMIT_PATTERN,
+  MAX_TEXT_LINES,
+  normalizeLineBreaks,
+  VISIBLE_TEXT_PATTERN,
+  type TextRuleViolation,
+} from './text-rules.js';
 
 /**
  * What a design asks the renderer to draw, with the public API's snake_case names, defined
@@ -17,8 +29,7 @@ export type ProductType = (typeof PRODUCT_TYPES)[number];
 
 /** Longest text, in Unicode code points (an emoji or a CJK character counts once). */
 export const MAX_TEXT_LENGTH = 200;
-/** Most lines a text may have (lines are separated by \n). */
-export const MAX_TEXT_LINES = 10;
+export { MAX_TEXT_LINES } from './text-rules.js';
 
 /**
  * One rule on a string field: `check` is what the domain runs (undefined when the value is
@@ -58,14 +69,14 @@ export function assertionRule(assert: (value: string, field: string) => void, js
   };
 }
 
-// What String.prototype.trim removes (ECMAScript WhiteSpace and LineTerminator), spelled
-// out rather than `\s` so that tools with other regex dialects read the same set.
-const BLANK = '\\t\\n\\u000B\\u000C\\r \\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000\\uFEFF';
+/** A text rule's violation as the message of a patternRule (the pattern decides, the rule explains). */
+const explained = (rule: (text: string) => TextRuleViolation | undefined, otherwise: string) => (text: string) =>
+  rule(text)?.message ?? otherwise;
+
 // Control characters (C0, DEL, C1: Unicode's Cc) and lone UTF-16 surrogates (Cs), which have
-// no UTF-8 form. Both would reach Pango as garbage or as invisible layout commands. \n is
-// allowed between lines.
-const CONTROL = '\\u0000-\\u001F\\u007F-\\u009F\\uD800-\\uDFFF';
-const LINE = `[^${CONTROL}]*`;
+// no UTF-8 form. Both would reach Pango as garbage or as invisible layout commands. The line
+// breaks among them (LF, VT, FF, CR, NEL) are allowed: they become \n.
+const CONTROL = '\\u0000-\\u0009\\u000E-\\u001F\\u007F-\\u0084\\u0086-\\u009F\\uD800-\\uDFFF';
 
 const codePoints = (value: string): number => {
   let length = 0;
@@ -73,7 +84,7 @@ const codePoints = (value: string): number => {
   return length;
 };
 
-const FORBIDDEN_CHARACTER = new RegExp(`(?!\\n)[${CONTROL}]`, 'u');
+const FORBIDDEN_CHARACTER = new RegExp(`[${CONTROL}]`, 'u');
 
 const forbiddenCharacterIn = (value: string): string => {
   const found = FORBIDDEN_CHARACTER.exec(value)?.[0] ?? '';
@@ -84,9 +95,16 @@ const forbiddenCharacterIn = (value: string): string => {
  * The rules on `design_data.text`, checked in this order; the first that fails is reported.
  * Adding a rule is adding a line here: a `patternRule`, an `assertionRule` around a check
  * that throws ValidationError, or any `FieldRule` (with its JSON Schema form when it has one).
+ * Each is checked on the text as sent; the accepted text is stored with its line breaks
+ * normalised to \n (see normalizeLineBreaks in text-rules.ts).
  */
 export const TEXT_RULES: readonly FieldRule[] = [
-  patternRule('TEXT_REQUIRED', `[^${BLANK}]`, 'Not empty or only spaces and line breaks.', (_text, field) => `${field} must contain some text.`),
+  patternRule(
+    'TEXT_REQUIRED',
+    VISIBLE_TEXT_PATTERN,
+    'At least one visible character: not only spaces, line breaks, zero-width or other invisible characters.',
+    explained(checkVisibleText, 'design_data.text must contain some visible text.'),
+  ),
   {
     check: (text, field) =>
       codePoints(text) <= MAX_TEXT_LENGTH
@@ -96,15 +114,21 @@ export const TEXT_RULES: readonly FieldRule[] = [
   },
   patternRule(
     'TOO_MANY_LINES',
-    `^[^\\n]*(?:\\n[^\\n]*){0,${MAX_TEXT_LINES - 1}}$`,
-    `At most ${MAX_TEXT_LINES} lines, separated by \\n.`,
-    (text, field) => `${field} must have at most ${MAX_TEXT_LINES} lines, got ${text.split('\n').length}.`,
+    LINE_LIMIT_PATTERN,
+    `At most ${MAX_TEXT_LINES} lines; each of \\n, \\r\\n, \\r, U+000B, U+000C, U+0085, U+2028 and U+2029 is a line break.`,
+    explained(checkLineCount, `design_data.text must have at most ${MAX_TEXT_LINES} lines.`),
   ),
   patternRule(
     'INVALID_TEXT',
-    `^${LINE}(?:\\n${LINE})*$`,
-    'No control characters other than \\n, no lone surrogates.',
-    (text, field) => `${field} contains the control character ${forbiddenCharacterIn(text)}; only printable characters and \\n line breaks are allowed.`,
+    `^[^${CONTROL}]*$`,
+    'No control characters other than line breaks, no lone surrogates.',
+    (text, field) => `${field} contains the control character ${forbiddenCharacterIn(text)}; only printable characters and line breaks are allowed.`,
+  ),
+  patternRule(
+    'UNSUPPORTED_CHARACTERS',
+    drawableTextPattern(),
+    'Only characters the bundled fonts draw (with their Noto fallbacks): the same set for every font.',
+    explained(checkFontCoverage, 'design_data.text has characters that no bundled font can draw.'),
   ),
 ];
 
@@ -115,6 +139,24 @@ export const TEXT_RULES: readonly FieldRule[] = [
  * expect the property test to find the designs the schema accepts and this refuses.
  */
 export const DESIGN_DATA_RULES: ReadonlyArray<(data: CheckedDesignData) => ValidationError | undefined> = [];
+
+/** Something about an accepted design its owner should know: it is stored and rendered anyway. */
+export interface DesignWarning {
+  readonly code: 'LOW_CONTRAST';
+  readonly field: string;
+  readonly message: string;
+}
+
+/**
+ * Warnings about `data` (an accepted or stored design's data), for the API's design
+ * responses: LOW_CONTRAST when text_color hardly shows on color (see checkTextContrast).
+ * Rules across fields that JSON Schema cannot say are warnings, not refusals, so that the
+ * published schema describes exactly what the API accepts.
+ */
+export function designWarnings(data: { readonly color: string; readonly text_color?: string | undefined }): DesignWarning[] {
+  const contrast = data.text_color === undefined ? undefined : checkTextContrast(data.color, data.text_color);
+  return contrast ? [{ code: 'LOW_CONTRAST', field: contrast.field, message: contrast.message }] : [];
+}
 
 /** design_data once each field has passed its own rules. */
 export type CheckedDesignData = z.output<typeof designDataFields>;
@@ -135,7 +177,7 @@ interface RuleIssueParams {
 }
 
 /** A zod string checked by `rules` (first failure only), published with their JSON Schema. */
-function ruledString(field: string, rules: readonly FieldRule[], meta: Record<string, unknown>): z.ZodString {
+function ruledString(field: string, rules: readonly FieldRule[], meta: Record<string, unknown>, normalize?: (value: string) => string): z.ZodString {
   const fragments = rules.flatMap((rule) => (rule.jsonSchema ? [rule.jsonSchema] : []));
   const keywords = Object.assign({}, ...fragments.filter((f) => !('pattern' in f))) as Record<string, unknown>;
   const patterns = fragments.filter((f) => 'pattern' in f);
@@ -150,6 +192,8 @@ function ruledString(field: string, rules: readonly FieldRule[], meta: Record<st
         return;
       }
     })
+    // A transform that keeps the type (a string), so the JSON Schema can still be generated.
+    .overwrite(normalize ?? ((value) => value))
     .meta({ ...meta, ...schemaForm });
 }
 
@@ -159,13 +203,17 @@ const designDataFields = z.strictObject({
   text: ruledString('design_data.text', TEXT_RULES, {
     minLength: 1,
     description:
-      `The text to print: 1 to ${MAX_TEXT_LENGTH} characters (code points), up to ${MAX_TEXT_LINES} lines separated by \\n, ` +
-      'not only spaces, no control characters.',
+      `The text to print: 1 to ${MAX_TEXT_LENGTH} characters (code points), up to ${MAX_TEXT_LINES} lines (every kind of line break ` +
+      'counts, and is stored as \\n), something visible, no control characters, only characters the bundled fonts draw.',
     examples: ['Test Design'],
-  }),
+  }, normalizeLineBreaks),
   font: z.enum(FONT_NAMES as readonly FontName[] as [FontName, ...FontName[]]).meta({ description: 'One of the bundled fonts.' }),
   color: color('design_data.color', 'Background colour, #RGB or #RRGGBB.'),
-  text_color: color('design_data.text_color', 'Text colour; without it, white or black, whichever contrasts more with the background.').optional(),
+  text_color: color(
+    'design_data.text_color',
+    'Text colour; without it, white or black, whichever contrasts more with the background. ' +
+      'A colour that hardly shows on the background (contrast below 1.5:1) is accepted with a LOW_CONTRAST warning.',
+  ).optional(),
 });
 
 export const designDataSchema = designDataFields
@@ -213,7 +261,8 @@ const ENUM_NAMES: Readonly<Record<string, readonly [string, string]>> = {
  * problem found, with `field` naming it (`design_data.text`; `design` for the input as a
  * whole) and one of these codes: FIELD_REQUIRED, UNKNOWN_FIELD, INVALID_TYPE (a field of
  * the wrong JSON type), UNKNOWN_PRODUCT_TYPE, UNKNOWN_FONT, INVALID_COLOR, and the codes of
- * TEXT_RULES (TEXT_REQUIRED, TEXT_TOO_LONG, TOO_MANY_LINES, INVALID_TEXT).
+ * TEXT_RULES (TEXT_REQUIRED, TEXT_TOO_LONG, TOO_MANY_LINES, INVALID_TEXT, UNSUPPORTED_CHARACTERS).
+ * The copy's text has its line breaks normalised to \n.
  */
 export function validateDesignSpec(input: unknown): DesignSpec {
   const result = designSpecSchema.safeParse(input);

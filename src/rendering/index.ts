@@ -12,14 +12,28 @@ export {
   DESIGN_DATA_RULES,
   TEXT_RULES,
   assertionRule,
+  designWarnings,
   designSpecJsonSchema,
   designSpecSchema,
   patternRule,
   validateDesignSpec,
 } from './design-spec.js';
-export type { CheckedDesignData, DesignData, DesignSpec, FieldRule, ProductType } from './design-spec.js';
-export { FONT_NAMES, isFontName, resolveFont } from './fonts.js';
+export type { CheckedDesignData, DesignData, DesignSpec, DesignWarning, FieldRule, ProductType } from './design-spec.js';
+export { FONT_NAMES, SUPPORTED_SCRIPTS, isFontName, resolveFont } from './fonts.js';
 export type { FontName, ResolvedFont } from './fonts.js';
+export {
+  MIN_TEXT_CONTRAST,
+  checkFontCoverage,
+  checkLineCount,
+  checkTextContrast,
+  checkVisibleText,
+  countLines,
+  drawableRanges,
+  drawableTextPattern,
+  normalizeLineBreaks,
+  validateDesignText,
+} from './text-rules.js';
+export type { TextRuleViolation } from './text-rules.js';
 export { MAX_PREVIEW_SIZE, PREVIEW_SIZE, renderDesign, renderDesignAssets } from './render-design.js';
 export type { AssetRenderOptions, DesignAssets, RenderOptions } from './render-design.js';
 export { RenderPool } from './render-pool.js';

@@ -26,7 +26,8 @@ export interface Rect {
 
 /** The seed's layout on a 600 px canvas, scaled with the canvas so every size looks the same. */
 const REFERENCE_SIZE = 600;
-const FONT_SIZE = 48;
+/** The largest text size: text is drawn as large as fits the canvas, up to this. */
+const FONT_SIZE = 200;
 const MIN_FONT_SIZE = 8;
 const MARGIN = 40;
 

@@ -4,7 +4,7 @@ import type { ResolvedFont } from './fonts.js';
 
 /**
  * Lays user text out with Pango (through sharp's `text` input) into an RGBA coverage mask,
- * shrinking the font until the wrapped block fits the box it is given.
+ * as large as fits the box it is given, up to a largest size.
  */
 
 /** Text rendered by Pango: RGBA, not premultiplied, cropped to the ink. */
@@ -18,13 +18,34 @@ export interface TextMask {
 }
 
 export interface TextBox {
-  /** The size to start at, in pixels. */
+  /** The largest size, in pixels: text that fits at this size is drawn at it. */
   fontSize: number;
   /** Smallest size to try before scaling the rendered text down instead. */
   minFontSize: number;
   /** Lines wrap at this width; the ink must fit within it. */
   maxWidth: number;
   maxHeight: number;
+}
+
+/**
+ * The size the text is first measured at, unwrapped. Small enough that 200 wide glyphs on
+ * one line stay far inside cairo's 32,767-pixel surface limit and cost little to draw.
+ */
+const MEASURE_FONT_SIZE = 48;
+
+/**
+ * Sizes are taken from a ladder of 5 % steps (…, 146, 154, 162, 170, …): a font at a new
+ * pixel size has every glyph rasterised afresh, which costs several times the layout
+ * itself, so designs share a few sizes instead of each having its own. Text ends up at most
+ * 5 % smaller than the exact fit.
+ */
+const SIZE_STEP = Math.log(1.05);
+const WORD_WIDTH_MARGIN = 1.15;
+
+/** The largest size of the ladder at or below `size` (whole pixels, at least 1). */
+export function quantize(size: number): number {
+  if (size <= 20) return Math.max(1, Math.floor(size));
+  return Math.floor(Math.exp(SIZE_STEP * Math.floor(Math.log(size) / SIZE_STEP + 1e-9)));
 }
 
 const MARKUP_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
@@ -35,31 +56,112 @@ export function escapeMarkup(text: string): string {
 }
 
 /**
- * Renders `text` as large as possible up to `box.fontSize` so that the wrapped block
- * (word wrap, breaking inside a word only when it alone is too wide, lines centred) fits
- * `box`. Returns null for text with nothing to draw (only invisible characters).
+ * Renders `text` as large as fits `box`, up to `box.fontSize`: the wrapped block (word wrap,
+ * breaking inside a word only when it alone is too wide, lines centred) fits the box.
+ * Returns null for text with nothing to draw (only invisible characters).
  * Never returns a mask larger than the box: below `minFontSize` the mask itself is scaled down.
+ *
+ * The size is found with few layouts: the text is measured once, unwrapped, at a small
+ * size; glyphs scale with the size, so that measure predicts the size at which the block
+ * fits without wrapping, and the size at which it fits wrapped into the box's width.
+ * The larger of the two is laid out and checked; only a miss costs another layout.
  * Throws AppError TEXT_RENDER_FAILED (not retryable) when Pango cannot render the text.
  */
 export async function layoutText(text: string, font: ResolvedFont, box: TextBox): Promise<TextMask | null> {
-  let fontSize = Math.max(1, Math.round(box.fontSize));
-  const minFontSize = Math.max(1, Math.min(fontSize, Math.round(box.minFontSize)));
+  await registerFontFiles(font);
+  const maxFontSize = Math.max(1, Math.round(box.fontSize));
+  const minFontSize = Math.max(1, Math.min(maxFontSize, Math.round(box.minFontSize)));
+  const measureSize = Math.min(maxFontSize, MEASURE_FONT_SIZE);
+  const measured = await renderText(text, font, measureSize, undefined);
+  if (!measured) return null;
+  const plan = planFit(text, measured, box);
+  let fontSize = Math.max(minFontSize, Math.min(maxFontSize, quantize(plan.fontSize)));
+  // At or below this size no line is wider than the box, so nothing wraps and the block fits.
+  const unwrappedFit = quantize(measureSize * Math.min(box.maxWidth / measured.width, box.maxHeight / measured.height));
   for (;;) {
-    const mask = await renderText(text, font, fontSize, box.maxWidth);
+    const mask =
+      fontSize === measureSize && measured.width <= box.maxWidth && measured.height <= box.maxHeight
+        ? measured
+        : await renderText(text, font, fontSize, { width: box.maxWidth, breakWords: plan.breakWords });
     if (!mask) return null;
     const widthRatio = box.maxWidth / mask.width;
     const heightRatio = box.maxHeight / mask.height;
     if (widthRatio >= 1 && heightRatio >= 1) return mask;
     if (fontSize <= minFontSize) return scaleDown(mask, box);
     // Wrapped text grows in both directions as the font grows, so its height goes roughly
-    // with the square of the size: the square root guesses a size that just fits, and
-    // errs large when the text does not wrap; the loop then steps down again.
-    const guess = Math.floor(fontSize * Math.min(Math.sqrt(Math.min(heightRatio, 1)), Math.min(widthRatio, 1)));
-    fontSize = Math.max(minFontSize, Math.min(fontSize - 1, guess));
+    // with the square of the size: the square root guesses a size that just fits. The
+    // unwrapped fit is a floor that fits for sure (but for rounding): never go below it.
+    const guess = quantize(fontSize * Math.min(Math.sqrt(Math.min(heightRatio, 1)), Math.min(widthRatio, 1)));
+    const next = fontSize > unwrappedFit && guess < unwrappedFit ? unwrappedFit : guess;
+    fontSize = Math.max(minFontSize, quantize(Math.min(fontSize - 1, next)));
   }
 }
 
-async function renderText(text: string, font: ResolvedFont, fontSize: number, wrapWidth: number): Promise<TextMask | null> {
+/** How to lay a text out: the size to try first, and whether words may break across lines. */
+export interface FitPlan {
+  fontSize: number;
+  /**
+   * False: lines wrap between words only, and a word too wide for the box makes the
+   * layout too wide, so the size search shrinks until every word fits ("Custom" is never
+   * split as "Custo / m"). True for text whose longest word would have to be drawn at less
+   * than half the size the wrapped text could have: that word is broken instead.
+   */
+  breakWords: boolean;
+}
+
+// Where lines may break: white space, and between the ideographs and kana of CJK text.
+const WORD_SEPARATORS = /[\s\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]+/u;
+const graphemeCount = (() => {
+  const segmenter = new Intl.Segmenter('und', { granularity: 'grapheme' });
+  return (text: string) => [...segmenter.segment(text)].length;
+})();
+
+/**
+ * The first size to try for text that measured `measured` unwrapped: the larger of the
+ * size at which it fits unwrapped and the size at which, wrapped at the box's width, it
+ * fills the box's height, but no larger than lets its longest word fit on a line.
+ * At scale f of the measured size, a block w × h wraps into about w·f / W + 1 rows of its
+ * height (the +1 for the ragged ends of word wrapping), each h·f high: solve
+ * (w·f / W + 1) · h·f = H for f. Word widths are estimated from the mean glyph width of
+ * the widest line; the layout that follows checks the estimate.
+ */
+export function planFit(text: string, measured: TextMask, box: Pick<TextBox, 'maxWidth' | 'maxHeight'>): FitPlan {
+  const { width: w, height: h, fontSize } = measured;
+  const W = box.maxWidth;
+  const H = box.maxHeight;
+  const unwrapped = Math.min(W / w, H / h);
+  const a = (w * h) / W;
+  const wrapped = Math.max(unwrapped, (-h + Math.sqrt(h * h + 4 * a * H)) / (2 * a));
+  const lineLength = Math.max(1, ...text.split('\n').map(graphemeCount));
+  const wordLength = Math.max(1, ...text.split(WORD_SEPARATORS).map(graphemeCount));
+  // Mean widths underestimate words of wide letters ("Custom"): allow for 15 % more.
+  const word = W / ((WORD_WIDTH_MARGIN * wordLength * w) / lineLength);
+  const breakWords = word < wrapped / 2;
+  const scale = breakWords ? wrapped : Math.max(unwrapped, Math.min(wrapped, word));
+  return { fontSize: fontSize * scale, breakWords };
+}
+
+// Files already handed to libvips in this thread. libvips adds each text `fontfile` to
+// fontconfig for the whole process and keeps it, so a fallback family listed in the font
+// description resolves to the bundled file once its file has been given once.
+const registered = new Set<string>();
+
+/** Gives libvips every file of `font`'s chain, so Pango falls back to bundled faces only. */
+async function registerFontFiles(font: ResolvedFont): Promise<void> {
+  for (const face of font.faces) {
+    if (registered.has(face.file)) continue;
+    await renderText('.', { ...font, file: face.file, pango: `${face.family},` }, 8, undefined);
+    registered.add(face.file);
+  }
+}
+
+/** Lines wrap at `width`; between words only, unless `breakWords`. */
+interface Wrap {
+  width: number;
+  breakWords: boolean;
+}
+
+async function renderText(text: string, font: ResolvedFont, fontSize: number, wrap: Wrap | undefined): Promise<TextMask | null> {
   try {
     const { data, info } = await sharp({
       text: {
@@ -70,9 +172,9 @@ async function renderText(text: string, font: ResolvedFont, fontSize: number, wr
         // RGBA output keeps colour glyphs (emoji) in colour; the coverage is in alpha either way.
         rgba: true,
         dpi: 72,
-        width: wrapWidth,
+        // Without a width, nothing wraps: each line is as long as it is.
+        ...(wrap === undefined ? {} : { width: wrap.width, wrap: wrap.breakWords ? ('word-char' as const) : ('word' as const) }),
         align: 'centre',
-        wrap: 'word-char',
       },
     })
       .raw()

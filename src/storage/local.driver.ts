@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, realpath, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, realpath, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { keyToUrlPath, metadataImpliedByKey } from './keys.js';
-import type { Body, ObjectInfo, ObjectListPage, ObjectStoreDriver, PutOptions, StoredObject } from './object-store.js';
+import type { Body, ObjectInfo, ObjectListPage, ObjectStoreDriver, PutOptions, StaleTempFileOptions, StoredObject, TempFileInfo } from './object-store.js';
+import { FolderRefusedError, makeFolders } from './make-folders.js';
 import { StorageError } from './storage-errors.js';
 
 export interface LocalDriverOptions {
@@ -20,6 +21,9 @@ export interface LocalDriverOptions {
 // Content type and metadata that the key does not already imply live beside the data in a
 // dot-file (`.preview.png.meta.json`): no valid key can name it, listings skip it, and it
 // shares the folder the data write checked.
+/** `writeAtomic`'s temp files: `.{name}.{12 hex}.tmp`, beside the final file. */
+const TEMP_FILE = /^\..+\.[0-9a-f]{12}\.tmp$/;
+const tempPathOf = (file: string) => path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
 const metaPathOf = (file: string) => path.join(path.dirname(file), `.${path.basename(file)}.meta.json`);
 const CONTENT_TYPES: Record<string, string> = {
   '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp',
@@ -148,6 +152,58 @@ export class LocalDriver implements ObjectStoreDriver {
   async close(): Promise<void> {}
 
   /**
+   * A SIGKILL or power cut between a temp file's creation and its rename leaves it (perhaps
+   * empty) beside the object. Listings skip dot-files, so only this finds them: every folder
+   * under the prefix's deepest folder is read; a folder emptied by it is pruned.
+   */
+  async removeStaleTempFiles(options: StaleTempFileOptions): Promise<TempFileInfo[]> {
+    const prefix = options.prefix ?? '';
+    const cutoff = (options.now ?? new Date()).getTime() - options.olderThanMs;
+    const folder = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+    const start = folder ? await this.pathForRead(folder) : await this.getRealRoot();
+    const found: TempFileInfo[] = [];
+    const visit = async (dir: string, rel: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (error) {
+        if (isErrno(error, 'ENOENT', 'ENOTDIR')) return;
+        throw mapFsError(error, rel || '/', 'list');
+      }
+      let removedHere = false;
+      for (const entry of entries) {
+        const entryRel = rel ? `${rel}/${entry.name}` : entry.name;
+        if (entry.isDirectory()) {
+          // Keys have no dot-segments: a dot-folder is not ours.
+          if (!entry.name.startsWith('.') && `${entryRel}/`.startsWith(prefix.slice(0, entryRel.length + 1))) await visit(path.join(dir, entry.name), entryRel);
+          continue;
+        }
+        if (!entry.isFile() || !TEMP_FILE.test(entry.name)) continue;
+        // The object a temp file stands for must be under the prefix: `.preview.png.x.tmp` for `designs/id/preview.png`.
+        const objectKey = `${rel ? `${rel}/` : ''}${entry.name.slice(1).replace(/\.[0-9a-f]{12}\.tmp$/, '')}`;
+        if (!objectKey.startsWith(prefix)) continue;
+        const file = path.join(dir, entry.name);
+        const info = await stat(file).catch(() => undefined);
+        if (!info || info.mtimeMs >= cutoff) continue;
+        if (!options.dryRun) {
+          try {
+            await unlink(file);
+          } catch (error) {
+            if (isErrno(error, 'ENOENT')) continue; // its write finished or another sweep took it
+            throw mapFsError(error, entryRel, 'delete');
+          }
+          removedHere = true;
+        }
+        found.push({ path: entryRel, size: info.size, lastModified: info.mtime });
+      }
+      // A folder a crash left holding only a temp file goes too (rmdir fails unless it is empty now).
+      if (removedHere) await this.pruneEmptyFolders(dir);
+    };
+    await visit(start, folder);
+    return found;
+  }
+
+  /**
    * Objects under `prefix` in key order (as S3 sorts ASCII keys), after `after`, at most `max`.
    * Folders are read in order and skipped whole when the cursor is past them, so each page
    * reads about one page of entries rather than the whole tree.
@@ -190,7 +246,7 @@ export class LocalDriver implements ObjectStoreDriver {
 
 
   private async writeAtomic(file: string, body: Body, durable: boolean): Promise<void> {
-    const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+    const temp = tempPathOf(file);
     try {
       if (body instanceof Readable) {
         await pipeline(body, createWriteStream(temp, { flags: 'wx' }));
@@ -253,10 +309,10 @@ export class LocalDriver implements ObjectStoreDriver {
   private async getRealRoot(): Promise<string> {
     if (!this.realRoot) {
       try {
-        await mkdir(this.root, { recursive: true });
+        await makeFolders(this.root);
         this.realRoot = await realpath(this.root);
       } catch (error) {
-        throw mapFsError(error, this.root, 'write');
+        throw mapFsError(error, this.root, 'create folder');
       }
     }
     return this.realRoot;
@@ -311,7 +367,7 @@ export class LocalDriver implements ObjectStoreDriver {
     try {
       return { target, ...(await creating) };
     } catch (error) {
-      throw mapFsError(error, key, 'write');
+      throw mapFsError(error, key, 'create folder');
     }
   }
 
@@ -324,7 +380,7 @@ export class LocalDriver implements ObjectStoreDriver {
   private async createFolder(root: string, dir: string, key: string): Promise<FolderReady> {
     // The folder itself was just found missing: start from its parent.
     this.assertInside(root, path.join(await realpathOfExisting(path.dirname(dir)), path.basename(dir)), key);
-    const first = await mkdir(dir, { recursive: true });
+    const first = await makeFolders(dir);
     this.assertInside(root, await realpath(dir), key);
     if (!this.durable || first === undefined) return { parentsSynced: undefined };
     const parents: string[] = [];
@@ -367,24 +423,37 @@ function isErrno(error: unknown, ...codes: string[]): boolean {
   return typeof error === 'object' && error !== null && codes.includes((error as NodeJS.ErrnoException).code ?? '');
 }
 
-function mapFsError(error: unknown, key: string, action: 'read' | 'write' | 'delete' | 'list'): StorageError {
+type FsAction = 'read' | 'write' | 'delete' | 'list' | 'create folder';
+
+/**
+ * An fs error → StorageError, by errno and by the action that failed: ENOENT means "no such
+ * object" only for a read. A write or a folder creation that meets ENOENT has another cause
+ * (a folder removed meanwhile, a file system that takes no folders), never a missing object.
+ */
+export function mapFsError(error: unknown, key: string, action: FsAction): StorageError {
   if (error instanceof StorageError) return error;
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   const where = `"${key}"`;
   switch (code) {
     case 'ENOSPC':
+      return new StorageError('STORAGE_DISK_FULL', `The disk holding LOCAL_STORAGE_PATH is full: could not ${action} ${where}. Free space (customify cleanup --older-than 90d) or point LOCAL_STORAGE_PATH at a larger volume.`, { cause: error });
     case 'EDQUOT':
-      return new StorageError('STORAGE_DISK_FULL', `The disk holding LOCAL_STORAGE_PATH is full: could not ${action} ${where}. Free space or point LOCAL_STORAGE_PATH at a larger volume.`, { cause: error });
+      return new StorageError('STORAGE_QUOTA_EXCEEDED', `This user's disk quota on the file system holding LOCAL_STORAGE_PATH is used up: could not ${action} ${where}. Raise the quota (edquota / setquota) or free space (customify cleanup --older-than 90d).`, { cause: error });
     case 'EROFS':
-      return new StorageError('STORAGE_READ_ONLY', `LOCAL_STORAGE_PATH is on a read-only file system: could not ${action} ${where}. Mount it read-write or choose another folder.`, { cause: error });
+      return new StorageError('STORAGE_READ_ONLY', `LOCAL_STORAGE_PATH is on a read-only file system: could not ${action} ${where}. Mount it read-write (mount -o remount,rw, or drop :ro from the container volume) or choose another folder.`, { cause: error });
     case 'EACCES':
     case 'EPERM':
-      return new StorageError('STORAGE_ACCESS_DENIED', `Permission denied to ${action} ${where} under LOCAL_STORAGE_PATH. Make the folder writable by this process (e.g. chown or chmod -R u+rwX).`, { cause: error });
+      return new StorageError('STORAGE_ACCESS_DENIED', `Permission denied to ${action} ${where} under LOCAL_STORAGE_PATH. Make the folder writable by this process (e.g. chown or chmod -R u+rwX), and check it is not immutable (lsattr).`, { cause: error });
     case 'ENOTDIR':
     case 'EEXIST':
       return new StorageError('STORAGE_ERROR', `A file is in the way: could not ${action} ${where} because LOCAL_STORAGE_PATH or a folder under it is a regular file. Move that file, or set LOCAL_STORAGE_PATH to a folder.`, { cause: error });
     case 'ENOENT':
-      return new StorageError('STORAGE_OBJECT_NOT_FOUND', `No object at key ${where}.`, { cause: error });
+      if (action === 'read') return new StorageError('STORAGE_OBJECT_NOT_FOUND', `No object at key ${where}.`, { cause: error });
+      if (error instanceof FolderRefusedError || action === 'create folder') {
+        return new StorageError('STORAGE_ERROR', `Could not ${action} for ${where}: ${(error as Error).message}. Set LOCAL_STORAGE_PATH to a folder on a real disk.`, { cause: error });
+      }
+      // The folder was there a moment ago: a concurrent delete pruned it. Trying again recreates it.
+      return new StorageError('STORAGE_ERROR', `Could not ${action} ${where}: its folder was removed while writing (a concurrent delete?); retry.`, { cause: error, retryable: true });
     case 'EMFILE':
     case 'ENFILE':
     case 'EBUSY':

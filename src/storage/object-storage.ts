@@ -2,7 +2,7 @@ import { Readable, Transform } from 'node:stream';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { assertValidKey, assertValidPrefix } from './keys.js';
-import type { Body, ObjectInfo, ObjectListPage, ObjectStoreDriver, PutOptions, StoredObject } from './object-store.js';
+import type { Body, ObjectInfo, ObjectListPage, ObjectStoreDriver, PutOptions, StaleTempFileOptions, StoredObject, TempFileInfo } from './object-store.js';
 import { noopObserver, type StorageObserver } from './storage-metrics.js';
 import { StorageError } from './storage-errors.js';
 
@@ -89,6 +89,14 @@ export class ObjectStorage {
       throw new StorageError('STORAGE_ERROR', `Signed URL expiry must be a whole number of seconds from 1 to 604800 (7 days), got ${expiresInSeconds}.`, { field: 'expiration' });
     }
     return this.run('signedUrl', () => this.driver.signedUrl(assertValidKey(key), expiresInSeconds));
+  }
+
+  /** See ObjectStoreDriver.removeStaleTempFiles; none for a driver without temp files. */
+  async removeStaleTempFiles(options: StaleTempFileOptions): Promise<TempFileInfo[]> {
+    const driver = this.driver;
+    if (!driver.removeStaleTempFiles) return [];
+    const prefix = options.prefix ? assertValidPrefix(options.prefix) : '';
+    return this.run('removeStaleTempFiles', () => driver.removeStaleTempFiles!({ ...options, prefix }));
   }
 
   close(): Promise<void> {

@@ -57,7 +57,37 @@ export interface ObjectStoreDriver {
   signedUrl(key: string, expiresInSeconds: number): Promise<string>;
   /** Releases sockets and handles. */
   close(): Promise<void>;
+  /**
+   * Removes what writes a crash interrupted left behind (the local driver's
+   * `.{name}.{hex}.tmp` files) last modified more than `olderThanMs` ago, under `prefix`;
+   * with `dryRun`, only reports them. Younger ones may be a write still in progress, in this
+   * process or another, and are kept. Optional: a driver whose writes leave nothing behind
+   * has none. Throws StorageError as `list` does.
+   */
+  removeStaleTempFiles?(options: StaleTempFileOptions): Promise<TempFileInfo[]>;
 }
+
+export interface StaleTempFileOptions {
+  olderThanMs: number;
+  /** A key prefix; '' for everything. */
+  prefix?: string;
+  dryRun?: boolean;
+  now?: Date;
+}
+
+/** A temp file left by an interrupted write: its path relative to the storage root. */
+export interface TempFileInfo {
+  path: string;
+  size: number;
+  lastModified: Date;
+}
+
+/**
+ * How old a temp file must be before it is taken for a crash's leftover: far longer than any
+ * write takes (a write updates the file's mtime as it goes), short enough to free space the
+ * same day.
+ */
+export const STALE_TEMP_FILE_AGE_MS = 60 * 60_000;
 
 /** Every page of a listing, one after another. */
 export async function* listAll(driver: Pick<ObjectStoreDriver, 'list'>, prefix: string, pageSize = 1000): AsyncGenerator<ObjectInfo> {

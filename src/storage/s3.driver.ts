@@ -91,6 +91,8 @@ export class S3Driver implements ObjectStoreDriver {
   readonly client: S3Client;
   readonly bucket: string;
   readonly region: string;
+  /** S3_ENDPOINT, for messages whose commands must name it (`aws --endpoint-url ...`). */
+  readonly endpoint: string | undefined;
   private readonly baseUrl: string;
   private readonly sse: S3DriverOptions['serverSideEncryption'];
   private readonly kmsKeyId: string | undefined;
@@ -102,6 +104,7 @@ export class S3Driver implements ObjectStoreDriver {
     this.client = options.client ?? createS3Client(options);
     this.bucket = options.bucket;
     this.region = options.region;
+    this.endpoint = options.endpoint || undefined;
     this.baseUrl = options.publicBaseUrl.replace(/\/+$/, '');
     this.sse = options.serverSideEncryption;
     this.kmsKeyId = options.kmsKeyId || undefined;
@@ -142,7 +145,7 @@ export class S3Driver implements ObjectStoreDriver {
       this.bucketSeen = true;
       return { key, size: out.ContentLength ?? 0, lastModified: out.LastModified ?? new Date(0), contentType: out.ContentType, metadata: normalizeMetadata(out.Metadata) };
     } catch (error) {
-      const mapped = mapS3Error(error, { operation: 'HeadObject', bucket: this.bucket, region: this.region, key });
+      const mapped = mapS3Error(error, { operation: 'HeadObject', bucket: this.bucket, region: this.region, endpoint: this.endpoint, key });
       if (mapped.code !== 'STORAGE_OBJECT_NOT_FOUND') throw mapped;
       // HEAD answers a bare 404 both for a missing key and a missing bucket; tell them apart once.
       if (!this.bucketSeen) await this.assertBucket();
@@ -184,7 +187,7 @@ export class S3Driver implements ObjectStoreDriver {
     const failed = out.Errors ?? [];
     if (failed.length > 0) {
       const first = failed[0]!;
-      throw mapS3Error(Object.assign(new Error(first.Message ?? ''), { name: first.Code ?? 'Error' }), { operation: 'DeleteObject', bucket: this.bucket, region: this.region, key: first.Key });
+      throw mapS3Error(Object.assign(new Error(first.Message ?? ''), { name: first.Code ?? 'Error' }), { operation: 'DeleteObject', bucket: this.bucket, region: this.region, endpoint: this.endpoint, key: first.Key });
     }
     return (out.Deleted ?? []).map((d) => d.Key!).filter(Boolean);
   }
@@ -232,7 +235,7 @@ export class S3Driver implements ObjectStoreDriver {
     try {
       return await run();
     } catch (error) {
-      throw mapS3Error(error, { operation, bucket: this.bucket, region: this.region, key });
+      throw mapS3Error(error, { operation, bucket: this.bucket, region: this.region, endpoint: this.endpoint, key });
     }
   }
 }

@@ -14,6 +14,7 @@ export const STORAGE_ERROR_CODES = {
   STORAGE_UNAVAILABLE: { retryable: true },
   STORAGE_THROTTLED: { retryable: true },
   STORAGE_DISK_FULL: { retryable: false },
+  STORAGE_QUOTA_EXCEEDED: { retryable: false },
   STORAGE_READ_ONLY: { retryable: false },
   STORAGE_ERROR: { retryable: false },
 } as const;

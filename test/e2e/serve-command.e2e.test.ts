@@ -1,11 +1,11 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DesignView } from '../../src/designs/design-service.js';
 import { freePort, pollForStatus } from '../helpers/app.js';
+import { customifyNodeArgs, isolatedCwd } from '../helpers/isolated-cwd.js';
 import { createTempDir, removeTempDir } from '../helpers/tmp.js';
 
 /**
@@ -14,9 +14,6 @@ import { createTempDir, removeTempDir } from '../helpers/tmp.js';
  * SIGTERM/SIGINT shut the process down with exit code 0.
  */
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-// What bin/customify.js does with dist/cli.js, on the TypeScript sources (no build needed).
-const CLI = "const { main } = await import('./src/cli.ts'); main(['serve']).then((code) => { process.exitCode = code; }, (error) => { console.error(error); process.exitCode = 1; });";
 const run = promisify(execFile);
 
 interface ServeProcess {
@@ -26,8 +23,10 @@ interface ServeProcess {
 }
 
 function startServe(env: Record<string, string>): ServeProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', CLI], {
-    cwd: ROOT,
+  // What bin/customify.js does with dist/cli.js, on the TypeScript sources (no build needed),
+  // in an empty folder: no developer .env reaches it.
+  const child = spawn(process.execPath, customifyNodeArgs(['serve']), {
+    cwd: isolatedCwd(),
     // Not the test runner's environment: nothing of CI's S3 or database settings leaks in.
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'development', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

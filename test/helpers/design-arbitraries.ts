@@ -14,6 +14,8 @@ const TEXT_CHARACTERS = [
   'a', 'Z', '7', ' ', '-', '<', '&', 'é', '你', '😀', 'م', '\n', '\t', '\r', '\u000b', '\u000c', '\u0000', '\u0007', '\u001b',
   '\u007f', '\u0085', '\u009f', '\u00a0', '\u1680', '\u2000', '\u200a', '\u200b', '\u200d', '\u2028', '\u2029', '\u202f',
   '\u205f', '\u3000', '\ufeff', '\u00ad', '\ud800', '\udfff', '\u180e', '\u001c',
+  // Drawn by no bundled font, or by only some; a mark from another script; the rest are invisible.
+  'ა', 'ሰ', '\u0378', '\ue000', '\uf8ff', '\u{13000}', '\u064e', '\u2800', '\u3164', '\u2060', '\ufe0f', '\u{e0067}',
 ];
 
 const char = fc.constantFrom(...TEXT_CHARACTERS);
@@ -27,8 +29,13 @@ export const textArb: fc.Arbitrary<string> = fc.oneof(
   { weight: 2, arbitrary: fc.tuple(word, char, word).map(([a, c, b]) => `${a}${c}${b}`) },
   // Around the length limit, in letters and in astral characters (two UTF-16 units each).
   { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 195, max: 205 }), fc.constantFrom('x', '😀')).map(([n, c]) => c.repeat(n)) },
-  // Around the line limit.
-  { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 8, max: 12 }), word).map(([n, w]) => Array(n).fill(w).join('\n')) },
+  // Around the line limit, with every kind of line break.
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.integer({ min: 8, max: 12 }), word, fc.constantFrom('\n', '\r\n', '\r', '\u000b', '\u000c', '\u0085', '\u2028', '\u2029'))
+      .map(([n, w, lineBreak]) => Array(n).fill(w).join(lineBreak)),
+  },
 );
 
 const hexDigit = fc.constantFrom(...'0123456789abcdefABCDEF');

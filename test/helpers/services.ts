@@ -4,10 +4,10 @@ import { chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { freePort } from './app.js';
+import { customifyNodeArgs, isolatedCwd } from './isolated-cwd.js';
 
 /**
  * Private service instances for fault tests. Other test files use the shared PostgreSQL,
@@ -24,7 +24,6 @@ import { freePort } from './app.js';
  */
 
 const run = promisify(execFile);
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 // ---------------------------------------------------------------------------------------
 // Last-resort cleanup: a vitest fork that crashes or is killed mid-test runs no afterAll.
@@ -454,17 +453,14 @@ export interface CustomifyProcess {
   stop(graceMs?: number): Promise<void>;
 }
 
-const CLI_SCRIPT = (args: string[]) =>
-  `const { main } = await import('./src/cli.ts'); main(${JSON.stringify(args)}).then((code) => { process.exitCode = code; }, (error) => { console.error(error); process.exitCode = 1; });`;
-
 /**
  * Spawns `customify ...args` with exactly `env` (plus PATH and HOME): nothing of the test
- * runner's environment leaks in.
+ * runner's environment leaks in, nor a `.env` file: it runs in an empty folder.
  */
 export function spawnCustomify(args: string[], env: Record<string, string>, options: { collect?: RegExp } = {}): CustomifyProcess {
   const child = track(
-    spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', CLI_SCRIPT(args)], {
-      cwd: ROOT,
+    spawn(process.execPath, customifyNodeArgs(args), {
+      cwd: isolatedCwd(),
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'development', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),

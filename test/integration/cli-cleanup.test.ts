@@ -169,7 +169,7 @@ for (const dialect of DIALECTS) {
 
       // Dry run: the same report, nothing deleted, no design touched.
       const dry = await cleanup({ ...base, storage: layer.storage, dryRun: true });
-      expect(dry.result).toEqual({ scanned: all.length, deleted: f.oldKeys.length, orphans: 0, bytes: bytesOf(f, f.oldKeys), designsUpdated: f.oldDesigns.length });
+      expect(dry.result).toEqual({ scanned: all.length, deleted: f.oldKeys.length, orphans: 0, bytes: bytesOf(f, f.oldKeys), designsUpdated: f.oldDesigns.length, tempFiles: 0 });
       expectOutput(dry.lines, 'would delete', dry.result);
       expect(dry.lines.at(-1)).toMatch(new RegExp(`^Dry run: would delete 645 objects of ${n(all.length)} scanned, freeing .*; would update 320 designs\\. Nothing was deleted\\.$`));
       expect(await keysUnder(layer.storage, 'designs/')).toEqual(all);
@@ -209,7 +209,7 @@ for (const dialect of DIALECTS) {
       expect(orphanDry.result).toMatchObject({ deleted: f.orphanKeys.length, orphans: f.orphanKeys.length, designsUpdated: 0 });
       expect(await keysUnder(layer.storage, 'designs/')).toHaveLength(left);
       const orphans = await cleanup({ ...base, storage: layer.storage, dryRun: false, orphans: true });
-      expect(orphans.result).toEqual({ scanned: left, deleted: f.orphanKeys.length, orphans: f.orphanKeys.length, bytes: bytesOf(f, f.orphanKeys), designsUpdated: 0 });
+      expect(orphans.result).toEqual({ scanned: left, deleted: f.orphanKeys.length, orphans: f.orphanKeys.length, bytes: bytesOf(f, f.orphanKeys), designsUpdated: 0, tempFiles: 0 });
       expect(orphans.lines.at(-1)).toMatch(new RegExp(`^Deleted 30 objects \\(30 orphaned\\) of ${n(left)} scanned`));
       expect(orphans.lines.filter((l) => l.includes('orphan: its design no longer exists'))).toHaveLength(30);
       expect(await keysUnder(layer.storage, 'designs/')).toEqual([...f.newKeys, ...f.looseKeys].sort());
@@ -255,7 +255,7 @@ describe.skipIf(!server.paginatesListings)(`cleanup in S3 mode (${server.kind} a
     expect(f.oldKeys).toHaveLength(1100);
 
     const dry = await cleanup({ ...base, storage: layer.storage, dryRun: true });
-    expect(dry.result).toEqual({ scanned: all.length, deleted: 1100, orphans: 0, bytes: bytesOf(f, f.oldKeys), designsUpdated: f.oldDesigns.length });
+    expect(dry.result).toEqual({ scanned: all.length, deleted: 1100, orphans: 0, bytes: bytesOf(f, f.oldKeys), designsUpdated: f.oldDesigns.length, tempFiles: 0 });
     expectOutput(dry.lines, 'would delete', dry.result);
     expect(dry.lines.at(-1)).toMatch(/Nothing was deleted\.$/);
     expect(await keysUnder(layer.storage, 'designs/')).toEqual(all);

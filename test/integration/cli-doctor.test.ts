@@ -1,14 +1,18 @@
-import { writeFile } from 'node:fs/promises';
-import { DeleteBucketPolicyCommand, PutBucketPolicyCommand } from '@aws-sdk/client-s3';
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { DeleteBucketPolicyCommand, GetBucketCorsCommand, PutBucketCorsCommand, PutBucketPolicyCommand } from '@aws-sdk/client-s3';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { doctorCommand, runDoctor, type DoctorReport } from '../../src/cli/doctor.js';
+import { s3Command } from '../../src/cli/s3.js';
 import { configFrom, type Environment, type Settings } from '../../src/config.js';
 import { silentLogger } from '../../src/logger.js';
 import { createStorageLayer, listAll } from '../../src/storage/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { REDIS_URL, skipRedis } from '../helpers/redis.js';
 import { createTestBucket, deleteTestBucket, getS3TestServer, putPublicReadPolicy, s3Settings, testS3Client } from '../helpers/s3.js';
+import { spawnCustomify } from '../helpers/services.js';
 import { createTempDir, localSettings, removeTempDir } from '../helpers/tmp.js';
 
 interface Run extends DoctorReport {
@@ -24,6 +28,13 @@ async function doctor(settings: Readonly<Settings> | (() => Readonly<Settings>))
 }
 
 const fails = (run: Run) => run.lines.filter((l) => l.startsWith('FAIL '));
+
+/** `customify s3 ...args` in-process with `settings`; throws what the command throws. */
+async function s3Cli(settings: Readonly<Settings>, args: string[]): Promise<{ code: number; out: string[] }> {
+  const out: string[] = [];
+  const code = await s3Command(args, () => settings, (line) => out.push(line));
+  return { code, out };
+}
 
 let dir: string;
 let tdb: TestDatabase;
@@ -57,7 +68,7 @@ describe('doctor in local mode', () => {
       expect.stringMatching(/^ok {2}write a probe file under LOCAL_STORAGE_PATH: doctor\/probe-[0-9a-f]+\.txt$/),
       'ok  read it back',
       'ok  delete it',
-      expect.stringMatching(/^ok {2}database sqlite:.*: connected, migrations up to date \(1 applied\)$/),
+      expect.stringMatching(/^ok {2}database sqlite:.*: connected, migrations up to date \(2 applied\)$/),
       expect.stringMatching(/^skip Redis: REDIS_URL is not set/),
     ]));
     expect(lines.at(-1)).toBe('All checks passed.');
@@ -105,7 +116,7 @@ describe('doctor in local mode', () => {
       await bare.db.selectNoFrom((eb) => eb.lit(1).as('one')).execute();
       const run = await doctor(local({ DATABASE_URL: bare.url }));
       expect(run.ok).toBe(true);
-      expect(run.lines).toContainEqual(expect.stringMatching(/^ok {2}database .*: connected; 1 migration pending \(0001-create-designs\), applied at the next start or by customify migrate$/));
+      expect(run.lines).toContainEqual(expect.stringMatching(/^ok {2}database .*: connected; 2 migrations pending \(0001-create-designs, 0002-design-tombstone\), applied at the next start or by customify migrate$/));
     } finally {
       await bare.destroy();
     }
@@ -134,6 +145,8 @@ describe(`doctor in S3 mode (${server.kind} at ${server.endpoint})`, () => {
     publicBucket = await createTestBucket(server, 'doctor-public');
     privateBucket = await createTestBucket(server, 'doctor-private');
     if (server.enforcesBucketPolicies) await putPublicReadPolicy(server, publicBucket);
+    // The seed's bucket setup includes CORS, which doctor checks.
+    for (const bucket of [publicBucket, privateBucket]) await s3Cli(s3(bucket), ['setup-cors']);
   });
   afterAll(async () => {
     if (publicBucket) await deleteTestBucket(server, publicBucket);
@@ -161,6 +174,7 @@ describe(`doctor in S3 mode (${server.kind} at ${server.endpoint})`, () => {
       expect.stringMatching(/^ok {2}credentials configured: AWS_ACCESS_KEY_ID=/),
       `ok  bucket "${publicBucket}" exists in region ${server.region}`,
       'ok  list objects (s3:ListBucket, needed by customify cleanup)',
+      "ok  bucket CORS: GET and HEAD allowed from any origin with any header (the seed's rules)",
       expect.stringMatching(/^ok {2}upload a probe object \(s3:PutObject\): doctor\/probe-/),
       'ok  read it back (s3:GetObject)',
       expect.stringMatching(/^ok {2}public read: an anonymous GET of .* answers 200$/),
@@ -201,7 +215,7 @@ describe(`doctor in S3 mode (${server.kind} at ${server.endpoint})`, () => {
     const missing = `${privateBucket}-missing`;
     const run = await doctor(s3(missing));
     expect(fails(run)).toEqual([
-      `FAIL bucket "${missing}": Bucket "${missing}" does not exist in region ${server.region}. Create it (aws s3 mb s3://${missing} --region ${server.region}) or set S3_BUCKET_NAME and AWS_REGION to an existing one.`,
+      `FAIL bucket "${missing}": Bucket "${missing}" does not exist in region ${server.region}. Create it (aws s3 mb s3://${missing} --endpoint-url ${server.endpoint} --region ${server.region}) or set S3_BUCKET_NAME and AWS_REGION to an existing one.`,
     ]);
     expect(run.lines).toContain('skip permissions and public access: fix the line above first');
   });
@@ -225,6 +239,7 @@ describe(`doctor in S3 mode (${server.kind} at ${server.endpoint})`, () => {
         Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Principal: '*', Action: action, Resource: `arn:aws:s3:::${bucket}/doctor/*` }] }),
       }));
     try {
+      await s3Cli(s3(bucket), ['setup-cors']);
       await deny('s3:PutObject');
       const put = await doctor(s3(bucket, { S3_PUBLIC_BUCKET: 'false' }));
       expect(fails(put)).toEqual([expect.stringMatching(/^FAIL upload a probe object \(s3:PutObject\): Access denied: PutObject on s3:\/\/.*\/doctor\/probe-.* needs the IAM permission s3:PutObject\. Grant s3:PutObject on arn:aws:s3:::.*\/\*/)]);
@@ -244,6 +259,86 @@ describe(`doctor in S3 mode (${server.kind} at ${server.endpoint})`, () => {
     }
   });
 
+  describe('the seed\'s bucket setup: customify s3 setup-policy and setup-cors (issue #9 items 9 and 15)', () => {
+    let bucket: string;
+    beforeEach(async () => {
+      bucket = await createTestBucket(server, 'doctor-setup');
+    });
+    afterEach(async () => {
+      await deleteTestBucket(server, bucket);
+    });
+
+    it.skipIf(!server.enforcesBucketPolicies)('a new bucket fails doctor on CORS and public read, naming the commands; after them doctor passes and a preflight is answered', async () => {
+      const before = await doctor(s3(bucket, { S3_PUBLIC_BUCKET: 'true' }));
+      expect(fails(before)).toEqual([
+        expect.stringMatching(new RegExp(`^FAIL bucket CORS: no CORS rules at all, .*customify s3 setup-cors \\(or aws s3api put-bucket-cors --bucket ${bucket} --endpoint-url ${server.endpoint} --region ${server.region} `)),
+        expect.stringMatching(/^FAIL public read: .*customify s3 setup-policy applies it/),
+      ]);
+
+      const dry = await s3Cli(s3(bucket), ['setup-policy', '--dry-run']);
+      expect(dry.code).toBe(0);
+      expect(dry.out.join('\n')).toContain(`aws s3api put-bucket-policy --bucket ${bucket} --endpoint-url ${server.endpoint} --region ${server.region} --policy`);
+      expect(fails(await doctor(s3(bucket)))).toHaveLength(2); // a dry run changes nothing
+
+      expect((await s3Cli(s3(bucket), ['setup-policy'])).code).toBe(0);
+      const cors = await s3Cli(s3(bucket), ['setup-cors']);
+      expect(cors.out).toEqual([`Bucket "${bucket}": put the seed's CORS rules [{"AllowedHeaders":["*"],"AllowedMethods":["GET","HEAD"],"AllowedOrigins":["*"],"ExposeHeaders":[]}].`]);
+      const after = await doctor(s3(bucket, { S3_PUBLIC_BUCKET: 'true' }));
+      expect(fails(after)).toEqual([]);
+      expect(after.lines).toContain("ok  bucket CORS: GET and HEAD allowed from any origin with any header (the seed's rules)");
+
+      // The rules work: the S3 server answers a browser's preflight for any origin and header.
+      const preflight = await fetch(`${server.endpoint}/${bucket}/designs/x/preview.png`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://shop.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'x-anything' },
+      });
+      expect(preflight.status).toBe(200);
+      expect(preflight.headers.get('access-control-allow-origin')).toMatch(/^(\*|https:\/\/shop\.example)$/);
+      expect(preflight.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('x-anything');
+    });
+
+    it('names what narrower CORS rules lack, and setup-cors replaces them', async () => {
+      const client = testS3Client(server);
+      try {
+        await client.send(new PutBucketCorsCommand({ Bucket: bucket, CORSConfiguration: { CORSRules: [{ AllowedMethods: ['GET'], AllowedOrigins: ['https://shop.example'], AllowedHeaders: ['authorization'] }] } }));
+        const run = await doctor(s3(bucket, { S3_PUBLIC_BUCKET: 'false' }));
+        expect(fails(run)).toEqual([expect.stringMatching(/^FAIL bucket CORS: GET is allowed only from https:\/\/shop\.example, not from any origin \(\*\); HEAD is not allowed, so web pages/)]);
+        await s3Cli(s3(bucket), ['setup-cors']);
+        const rules = (await client.send(new GetBucketCorsCommand({ Bucket: bucket }))).CORSRules;
+        expect(rules).toEqual([expect.objectContaining({ AllowedMethods: ['GET', 'HEAD'], AllowedOrigins: ['*'], AllowedHeaders: ['*'] })]);
+        expect(fails(await doctor(s3(bucket, { S3_PUBLIC_BUCKET: 'false' })))).toEqual([]);
+      } finally {
+        client.destroy();
+      }
+    });
+
+    it('is a command of the customify CLI: `customify s3 setup-cors --dry-run` prints the rules and the aws command, and changes nothing', async () => {
+      const p = spawnCustomify(['s3', 'setup-cors', '--dry-run'], {
+        USE_LOCAL_STORAGE: 'false', S3_ENDPOINT: server.endpoint, AWS_ACCESS_KEY_ID: server.accessKeyId, AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
+        AWS_REGION: server.region, S3_BUCKET_NAME: bucket, DATA_DIR: dir,
+      });
+      const { code } = await p.exited;
+      expect(code, p.output()).toBe(0);
+      expect(p.output()).toContain(`Bucket "${bucket}" CORS now: none (no CORS rules at all).`);
+      expect(p.output()).toContain(`aws s3api put-bucket-cors --bucket ${bucket} --endpoint-url ${server.endpoint} --region ${server.region} --cors-configuration`);
+      const client = testS3Client(server);
+      try {
+        await expect(client.send(new GetBucketCorsCommand({ Bucket: bucket }))).rejects.toMatchObject({ name: 'NoSuchCORSConfiguration' });
+      } finally {
+        client.destroy();
+      }
+      const help = spawnCustomify(['s3', '--help'], { DATA_DIR: dir });
+      expect((await help.exited).code).toBe(0);
+      expect(help.output()).toMatch(/setup-policy .*\n.*setup-cors /);
+    });
+
+    it('setup-policy refuses to make a bucket public while S3_PUBLIC_BUCKET=false; customify s3 refuses local mode', async () => {
+      await expect(s3Cli(s3(bucket, { S3_PUBLIC_BUCKET: 'false' }), ['setup-policy'])).rejects.toMatchObject({ code: 'S3_BUCKET_PRIVATE', message: expect.stringMatching(/S3_PUBLIC_BUCKET=false/) });
+      await expect(s3Cli(local(), ['setup-cors'])).rejects.toMatchObject({ code: 'S3_MODE_REQUIRED', message: expect.stringMatching(/USE_LOCAL_STORAGE=false/) });
+      await expect(s3Cli(s3(`${bucket}-missing`), ['setup-cors'])).rejects.toMatchObject({ code: 'STORAGE_BUCKET_NOT_FOUND', message: expect.stringContaining(`--endpoint-url ${server.endpoint}`) });
+    });
+  });
+
   it('fails naming AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY when no credentials can be found', async () => {
     // Empty the SDK's default chain: no keys in the environment, no profile files, no instance metadata.
     for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI', 'AWS_CONTAINER_CREDENTIALS_FULL_URI']) {
@@ -258,6 +353,60 @@ describe(`doctor in S3 mode (${server.kind} at ${server.endpoint})`, () => {
       expect(run.lines).toContain('skip bucket, permissions and public access: no credentials to check them with');
     } finally {
       vi.unstubAllEnvs();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// Issue #9 items 13 and 14: the real errno, and no hang.
+
+describe('doctor on a storage path that cannot hold folders', () => {
+  it('an S3 endpoint that accepts connections and never answers: one FAIL line at the deadline, and the next checks still run', async () => {
+    // The SDK's own limits (60 s per attempt, 3 attempts) would hold the command for minutes.
+    const sockets = new Set<Socket>();
+    const blackHole = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
+    const { port } = blackHole.address() as AddressInfo;
+    try {
+      const lines: string[] = [];
+      const settings = configFrom({
+        USE_LOCAL_STORAGE: 'false', S3_ENDPOINT: `http://127.0.0.1:${port}`, AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret-secret-secret',
+        S3_BUCKET_NAME: 'never-answers', DATABASE_URL: tdb.url, DATA_DIR: dir,
+      });
+      const report = await runDoctor(settings, { print: (line) => lines.push(line), timeoutMs: 500 });
+      expect(report.abandoned).toBe(true);
+      expect(lines.filter((l) => l.startsWith('FAIL'))).toEqual(['FAIL S3 checks: did not finish within 3 s (a hung file system or an unreachable service?): check what the lines above point at and run customify doctor again.']);
+      expect(lines).toContainEqual(expect.stringMatching(/^ok {2}database /));
+      expect(lines).toContainEqual(expect.stringMatching(/^skip Redis/));
+      expect(lines).toHaveLength(report.results.length);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => blackHole.close(() => resolve()));
+    }
+  });
+
+  it('LOCAL_STORAGE_PATH=/proc/customify: one FAIL line that says to use a real disk, and the command ends', async () => {
+    const root = `/proc/customify-${Date.now().toString(36)}`;
+    const run = await doctor(local({ LOCAL_STORAGE_PATH: root }));
+    expect(run.ok).toBe(false);
+    expect(fails(run)).toEqual([`FAIL LOCAL_STORAGE_PATH ${root}: does not exist and cannot be created (cannot create the folder ${root}: the file system refuses new folders in /proc (a virtual file system such as /proc or /sys?), or that folder was removed meanwhile): set LOCAL_STORAGE_PATH to a folder on a real disk (not /proc or /sys).`]);
+    expect(run.abandoned).toBe(false);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('a folder that does not exist yet on a read-only mount: FAIL naming EROFS, not "not found"', async () => {
+    const mountPoint = path.join(dir, 'ro');
+    await mkdir(mountPoint);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mountPoint]);
+    try {
+      execFileSync('mount', ['-o', 'remount,ro', mountPoint]);
+      const root = path.join(mountPoint, 'new', 'storage');
+      const run = await doctor(local({ LOCAL_STORAGE_PATH: root }));
+      expect(fails(run)).toEqual([`FAIL LOCAL_STORAGE_PATH ${root}: does not exist and cannot be created (EROFS: the file system is read-only): mount that file system read-write (mount -o remount,rw, or drop :ro from the container volume), or set LOCAL_STORAGE_PATH to another folder.`]);
+    } finally {
+      execFileSync('umount', ['-l', mountPoint]);
     }
   });
 });

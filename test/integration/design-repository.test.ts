@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
-import { sql } from 'kysely';
+import { Migrator, sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { closeDatabase, createDatabase, dialectOf, sqlitePathOf } from '../../src/db/database.js';
-import { migrateToLatest, MIGRATIONS } from '../../src/db/migrate.js';
+import { migrateToLatest, migrationProvider, MIGRATIONS } from '../../src/db/migrate.js';
 import { newDesign, type Design, type DesignStatus } from '../../src/designs/design.js';
 import { ASSETS_REMOVED_ERROR, DesignRepository } from '../../src/designs/design-repository.js';
 import { AppError } from '../../src/errors.js';
@@ -392,16 +392,62 @@ for (const dialect of DIALECTS) {
       });
     });
 
-    describe('delete', () => {
-      it('deletes only the owner’s design when an owner is given, and reports whether it did', async () => {
+    describe('deletion: tombstone, lease, removal', () => {
+      it('a tombstone hides the design from every lookup, list, count, sweep and status change', async () => {
         const design = await repo.create(make('owner-a'));
-        expect(await repo.delete(design.id, 'owner-b')).toBe(false);
-        expect(await repo.delete(design.id, 'owner-a')).toBe(true);
+        const claimed = (await repo.claimForRendering(design.id, LEASE_MS))!;
+        expect(await repo.tombstone(design.id, 'owner-b')).toBeNull();
+        const tombstoned = await repo.tombstone(design.id, 'owner-a');
+        // What the DELETE needs to know: a render holds a lease that has not ended.
+        expect(tombstoned).toMatchObject({ id: design.id, status: 'RENDERING', leaseUntil: claimed.leaseUntil });
         expect(await repo.findById(design.id)).toBeNull();
-        expect(await repo.delete(design.id)).toBe(false);
-        const other = await repo.create(make('owner-c'));
-        expect(await repo.delete(other.id)).toBe(true);
-        expect(await repo.delete('nope')).toBe(false);
+        expect(await repo.findByIdForOwner(design.id, 'owner-a')).toBeNull();
+        expect((await repo.listByOwner('owner-a')).items).toEqual([]);
+        expect(await repo.findByIds([design.id])).toEqual([]);
+        expect(await repo.existingIds([design.id])).toEqual(new Set());
+        expect(await repo.countByStatus()).toEqual({ PENDING: 0, RENDERING: 0, PUBLISHED: 0, FAILED: 0 });
+        expect(await repo.clearAssets([design.id])).toBe(0);
+        // No render can publish, fail, release or reclaim it, and nothing writes it back.
+        const assets = { previewKey: `designs/${design.id}/preview.png`, thumbnailKey: `designs/${design.id}/thumbnail.png` };
+        expect(await repo.markPublished(design.id, assets)).toBeNull();
+        expect(await repo.markFailed(design.id, 'x')).toBeNull();
+        expect(await repo.releaseLease(design.id, 'x')).toBeNull();
+        advance(LEASE_MS + 1);
+        expect(await repo.claimForRendering(design.id, LEASE_MS)).toBeNull();
+        expect(await repo.findStale({ pendingBefore: now })).toEqual([]);
+        expect(await repo.requestRerender(design.id, 'owner-a')).toBeNull();
+        const raw = await t.db.selectFrom('designs').select(['status', 'deleted_at']).where('id', '=', design.id).executeTakeFirstOrThrow();
+        expect(raw).toEqual({ status: 'RENDERING', deleted_at: START.getTime() });
+      });
+
+      it('a second tombstone keeps the first time; removeTombstoned removes only tombstoned rows', async () => {
+        const design = await repo.create(make('owner-a'));
+        const live = await repo.create(make('owner-a'));
+        expect(await repo.removeTombstoned(design.id)).toBe(false);
+        await repo.tombstone(design.id, 'owner-a');
+        advance(5000);
+        await repo.tombstone(design.id, 'owner-a');
+        expect(await repo.findTombstoned(now)).toMatchObject([{ id: design.id }]);
+        expect(await repo.findTombstoned(START)).toEqual([]);
+        expect(await repo.removeTombstoned(live.id)).toBe(false);
+        expect(await repo.removeTombstoned(design.id)).toBe(true);
+        expect(await repo.removeTombstoned(design.id)).toBe(false);
+        expect(await t.db.selectFrom('designs').select('id').execute()).toEqual([{ id: live.id }]);
+        expect(await repo.tombstone('nope', 'owner-a')).toBeNull();
+      });
+
+      it('the render lease of a deleted design: read while it runs, ended only by the render that holds it', async () => {
+        const design = await repo.create(make());
+        const first = (await repo.claimForRendering(design.id, LEASE_MS))!;
+        advance(LEASE_MS); // the first render's lease runs out; a second one takes over
+        const second = (await repo.claimForRendering(design.id, LEASE_MS))!;
+        expect(await repo.renderLeaseOfDeleted(design.id)).toBeNull(); // not deleted
+        await repo.tombstone(design.id, design.ownerId);
+        expect(await repo.renderLeaseOfDeleted(design.id)).toEqual(second.leaseUntil);
+        expect(await repo.endRenderLeaseOfDeleted(design.id, first.leaseUntil!)).toBe(false);
+        expect(await repo.renderLeaseOfDeleted(design.id)).toEqual(second.leaseUntil);
+        expect(await repo.endRenderLeaseOfDeleted(design.id, second.leaseUntil!)).toBe(true);
+        expect(await repo.renderLeaseOfDeleted(design.id)).toBeNull();
       });
     });
 
@@ -464,6 +510,25 @@ for (const dialect of DIALECTS) {
       expect(await migrateToLatest(t.connect())).toEqual({ applied: [] });
       const tables = (await t.db.introspection.getTables()).map((table) => table.name);
       expect(tables).toContain('designs');
+    });
+
+    it('0002-design-tombstone adds deleted_at to a table that has designs: they stay live, and it rolls back', async () => {
+      t = await createTestDatabase(dialect, { migrate: false });
+      const schema = dialect === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(t.db)).rows[0]!.schema : undefined;
+      const migrator = new Migrator({ db: t.db, provider: migrationProvider, migrationTableSchema: schema });
+      expect((await migrator.migrateTo('0001-create-designs')).error).toBeUndefined();
+      const before = newDesign({ ownerId: 'o', productType: 'mug', designData: { text: 'x', font: 'Roboto', color: '#000' }, now: new Date() });
+      await t.db.insertInto('designs').values({
+        id: before.id, owner_id: 'o', product_type: 'mug', design_data: JSON.stringify(before.designData), status: 'PUBLISHED',
+        attempts: 1, created_at: before.createdAt.getTime(), updated_at: before.updatedAt.getTime(),
+      }).execute();
+      expect(await migrateToLatest(t.db)).toEqual({ applied: ['0002-design-tombstone'] });
+      const repo = new DesignRepository(t.db);
+      expect((await repo.findById(before.id))?.status).toBe('PUBLISHED');
+      expect((await repo.listByOwner('o')).items.map((d) => d.id)).toEqual([before.id]);
+      expect((await migrator.migrateTo('0001-create-designs')).error).toBeUndefined();
+      const columns = (await t.db.introspection.getTables()).find((table) => table.name === 'designs')!.columns.map((c) => c.name);
+      expect(columns).not.toContain('deleted_at');
     });
 
     it('serialises concurrent runs on one instance', async () => {

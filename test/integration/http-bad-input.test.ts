@@ -51,6 +51,10 @@ const BODY_CASES: BodyCase[] = [
   { name: 'text an array', payload: withData({ text: ['a'] }), status: 400, code: 'INVALID_TYPE', field: 'design_data.text' },
   { name: 'text 11 lines', payload: withData({ text: Array(11).fill('line').join('\n') }), status: 400, code: 'TOO_MANY_LINES', field: 'design_data.text' },
   { name: 'text with a control character', payload: withData({ text: 'bell\u0007' }), status: 400, code: 'INVALID_TEXT', field: 'design_data.text' },
+  { name: 'text only zero-width characters', payload: withData({ text: '\u200b\u200d\u2060\u00ad\ufe0f' }), status: 400, code: 'TEXT_REQUIRED', field: 'design_data.text' },
+  { name: 'text 30 lines broken by U+2028', payload: withData({ text: Array(30).fill('l').join('\u2028') }), status: 400, code: 'TOO_MANY_LINES', field: 'design_data.text' },
+  { name: 'text 11 lines broken by U+2029', payload: withData({ text: Array(11).fill('l').join('\u2029') }), status: 400, code: 'TOO_MANY_LINES', field: 'design_data.text' },
+  { name: 'text no bundled font draws (Georgian)', payload: withData({ text: 'გამარჯობა' }), status: 400, code: 'UNSUPPORTED_CHARACTERS', field: 'design_data.text' },
   // font
   { name: 'font missing', payload: withoutData('font'), status: 400, code: 'FIELD_REQUIRED', field: 'design_data.font' },
   { name: 'font unknown', payload: withData({ font: 'Comic-Sans' }), status: 400, code: 'UNKNOWN_FONT', field: 'design_data.font' },
@@ -70,6 +74,7 @@ const BODY_CASES: BodyCase[] = [
   { name: 'text_color "#FFFF"', payload: withData({ text_color: '#FFFF' }), status: 400, code: 'INVALID_COLOR', field: 'design_data.text_color' },
   { name: 'text_color a number', payload: withData({ text_color: 16777215 }), status: 400, code: 'INVALID_TYPE', field: 'design_data.text_color' },
   { name: 'text_color null', payload: withData({ text_color: null }), status: 400, code: 'INVALID_TYPE', field: 'design_data.text_color' },
+  // text_color the background colour: accepted with a LOW_CONTRAST warning (http-designs.test.ts)
   // fields nobody asked for (mass assignment)
   { name: 'extra top-level field owner_id', payload: { ...SAMPLE_DESIGN, owner_id: 'user-b' }, status: 400, code: 'UNKNOWN_FIELD', field: 'owner_id' },
   { name: 'extra top-level field status', payload: { ...SAMPLE_DESIGN, status: 'PUBLISHED' }, status: 400, code: 'UNKNOWN_FIELD', field: 'status' },

@@ -187,9 +187,12 @@ describe('5xx answers hide internals', () => {
       expect(res.headers['retry-after']).toBe('5');
       expect(res.json().error.code).toBe('STORAGE_UNAVAILABLE');
       expect(res.body).not.toMatch(new RegExp(`${port}|unreachable-bucket|ECONNREFUSED`));
-      // Nothing was deleted: the design is still there for a retry.
+      // The deletion is recorded (the design is gone for the API) and not finished: a retried
+      // DELETE tries again to remove the files (503 until storage is back, then 204).
       const still = await t.app.inject({ method: 'GET', url: `/api/v1/designs/${created.id}`, headers: await authHeaders() });
-      expect(still.statusCode).toBe(200);
+      expect(still.statusCode).toBe(404);
+      const retried = await t.app.inject({ method: 'DELETE', url: `/api/v1/designs/${created.id}`, headers: await authHeaders() });
+      expect(retried.statusCode).toBe(503);
     } finally {
       await t.close();
     }

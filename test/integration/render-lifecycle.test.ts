@@ -193,20 +193,24 @@ describe('a design deleted while it renders', () => {
     const design = await stack.createDesign();
     const { createRenderDesignTask } = await import('../../src/jobs/render-design.task.js');
     const { renderDesignAssets } = await import('../../src/rendering/index.js');
-    // The API's delete lands between the worker's claim and its uploads.
+    const { DesignDeletion } = await import('../../src/designs/design-deletion.js');
+    const deletion = new DesignDeletion({ designs: stack.designs, storage: stack.assets, logger: silentLogger });
+    let deleting: Promise<boolean> | undefined;
+    // The API's delete lands between the worker's claim and its uploads; it waits for the render.
     const task = createRenderDesignTask({
       designs: stack.designs,
       storage: stack.assets,
       renderAssets: async (spec) => {
         const assets = await renderDesignAssets(spec);
-        await stack.assets.deleteDesignAssets(design.id);
-        await stack.designs.delete(design.id);
+        deleting = deletion.delete(design.id, design.ownerId);
+        while (await stack.designs.findById(design.id)) await new Promise((r) => setTimeout(r, 2));
         return assets;
       },
       logger: silentLogger,
       leaseMs: 30_000,
     });
     expect(await task(design.id, { attempt: 1, maxAttempts: 4 })).toEqual({ status: 'SKIPPED', reason: 'missing' });
+    expect(await deleting).toBe(true);
     expect(await keysOf(stack, design.id)).toEqual([]);
   });
 });

@@ -170,7 +170,7 @@ describe('B2. `customify serve` (embedded: SQLite, local disk, in-process worker
       expect((await fetch(view.body.preview_url!)).status).toBe(200);
       const tempAfter = (await walkFiles(env.LOCAL_STORAGE_PATH!)).filter((f) => f.endsWith('.tmp'));
       // Temp files a SIGKILL left mid-write are dot-files: never listed or served as objects.
-      // Nothing cleans them up either (see RELIABILITY.md); the count is reported below.
+      // Young ones are kept at start (they could be a write in progress); stale ones go (test/reliability/fault-temp-files.test.ts).
       t.mark('check files');
       t.report(
         `requests answered 201: ${statuses.filter((s) => s === 201).length}/400, not answered (killed): ${statuses.filter((s) => s === 0).length}; ` +

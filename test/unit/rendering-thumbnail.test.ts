@@ -55,7 +55,7 @@ describe('renderDesignAssets', () => {
     ['a short text', { text: 'Test Design' }, undefined],
     ['a long wrapped text', { text: 'Lorem ipsum dolor sit amet '.repeat(7).slice(0, 200), font: 'Lobster-Regular' }, undefined],
     ['text at the edges of the margin', { text: 'W'.repeat(200), font: 'Oswald-Bold', text_color: '#00FF00' }, undefined],
-    ['no visible text', { text: '\u200b' }, undefined],
+    ['one small glyph', { text: '.' }, undefined],
     ['emoji and other scripts', { text: '😀 مرحبا שלום 你好', color: '#fff' }, undefined],
     ['an 800 px preview', { text: 'Big' }, 800],
     // Five and seven times the thumbnail: libvips box-shrinks by 2 and 3 before resampling.

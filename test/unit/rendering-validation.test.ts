@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { isAbsolute } from 'node:path';
+import path, { isAbsolute } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/errors.js';
 import {
@@ -123,11 +124,10 @@ describe('validateDesignSpec', () => {
 
     it.each([
       ['a tab', 'a\tb'],
-      ['a carriage return', 'a\r\nb'],
       ['NUL', 'a\u0000b'],
       ['an escape', 'a\u001b[31mb'],
       ['DEL', 'a\u007fb'],
-      ['a C1 control', 'a\u0085b'],
+      ['a C1 control', 'a\u0086b'],
       ['a lone surrogate', 'a\ud800b'],
     ])('rejects %s as INVALID_TEXT', (_case, text) => {
       expectRejected(withData({ text }), 'INVALID_TEXT', 'design_data.text');
@@ -210,6 +210,8 @@ describe('colours', () => {
   });
 });
 
+const ASSETS_FONTS = fileURLToPath(new URL('../../assets/fonts/', import.meta.url));
+
 describe('fonts', () => {
   it('offers at least six families, sorted, the seed’s Bebas-Bold among them', () => {
     expect(FONT_NAMES.length).toBeGreaterThanOrEqual(6);
@@ -217,12 +219,17 @@ describe('fonts', () => {
     expect(FONT_NAMES).toContain('Bebas-Bold');
   });
 
-  it.each(FONT_NAMES)('resolves %s to a bundled TTF file', (name) => {
+  it.each(FONT_NAMES)('resolves %s to a TTF shipped in assets/fonts, with its fallbacks', (name) => {
     const font = resolveFont(name);
     expect(font.name).toBe(name);
     expect(isAbsolute(font.file)).toBe(true);
-    expect(font.file).toMatch(/node_modules\/@expo-google-fonts\/.+\.ttf$/);
-    expect(existsSync(font.file)).toBe(true);
+    // Inside this package, not inside another package's internal layout.
+    expect(font.file).toBe(path.join(ASSETS_FONTS, path.basename(font.file)));
+    expect(font.file).toMatch(/\.ttf$/);
+    expect(font.faces[0]?.file).toBe(font.file);
+    for (const face of font.faces) expect(existsSync(face.file)).toBe(true);
+    // Pango tries the families in this order: the font's own, then every fallback.
+    expect(font.pango.startsWith(`${font.faces.map((face) => face.family).join(',')},`)).toBe(true);
   });
 
   it('rejects an unknown font with the list of available fonts', () => {

@@ -54,10 +54,40 @@ describe('renderDesign', () => {
     expect(countPixels(light, (c) => same(c, WHITE))).toBe(0);
   });
 
-  it('draws 48 px text by default: Bebas Neue capitals stand about 34 px tall', async () => {
-    const box = inkBox(await render({ text: 'HELLO' }), hex('#FF0000'));
-    expect(box && box.bottom - box.top).toBeGreaterThanOrEqual(32);
-    expect(box && box.bottom - box.top).toBeLessThanOrEqual(36);
+  describe('text as large as fits', () => {
+    const background = hex('#FF0000');
+    const inner = 600 - 2 * MARGIN;
+
+    it('draws short text large: "Hi" in Bebas Neue stands at least 120 px tall (it was 34 px)', async () => {
+      const box = inkBox(await render({ text: 'Hi' }), background);
+      // 200 px type, the largest size: Bebas Neue capitals are 0.7 em tall.
+      expect(box && box.bottom - box.top).toBeGreaterThanOrEqual(120);
+      expect(box && box.bottom - box.top).toBeLessThanOrEqual(150);
+    });
+
+    it.each(FONT_NAMES)('makes a two-word text in %s fill the width of the box', async (font) => {
+      const box = inkBox(await render({ text: 'Custom Design', font }), background);
+      expect(box).not.toBeNull();
+      if (!box) return;
+      // The widest word meets the margins within a few percent, or the text reached the largest size.
+      const fill = Math.max((box.right - box.left) / inner, (box.bottom - box.top) / inner);
+      expect(fill).toBeGreaterThan(0.6);
+      expect(box.left).toBeGreaterThanOrEqual(MARGIN);
+      expect(box.right).toBeLessThanOrEqual(600 - MARGIN);
+    });
+
+    it('wraps between words, never inside a word that fits a line on its own', async () => {
+      // "Custom" / "Text" / "123": a search that broke words would draw "Custo" / "m Text" and more rows.
+      const image = await render({ text: 'Custom Text 123', font: 'Roboto-Bold' });
+      expect(inkRowRuns(image, background)).toBe(3);
+    });
+
+    it('fills most of the box with a long sentence', async () => {
+      const box = inkBox(await render({ text: 'The quick brown fox jumps over the lazy dog while the cat watches from the garden wall', font: 'Roboto-Bold' }), background);
+      expect(box).not.toBeNull();
+      if (!box) return;
+      expect(((box.right - box.left) * (box.bottom - box.top)) / (inner * inner)).toBeGreaterThan(0.5);
+    });
   });
 
   it('renders the same design to the same bytes', async () => {
@@ -158,16 +188,19 @@ describe('renderDesign', () => {
     ['Arabic', 'مرحبا بالعالم'],
     ['Hebrew', 'שלום עולם'],
     ['CJK', '你好，世界 こんにちは 안녕하세요'],
+    ['Devanagari and Thai', 'नमस्ते สวัสดี'],
     ['mixed scripts', 'Hi مرحبا שלום 你好 😀'],
-  ])('renders %s text, falling back to other fonts for missing glyphs', async (_case, text) => {
+  ])('renders %s text, falling back to the bundled fonts for missing glyphs', async (_case, text) => {
     const image = await render({ text, color: '#FFFFFF' });
     expect(image.width).toBe(600);
     expect(countPixels(image, (c) => !same(c, WHITE))).toBeGreaterThan(100);
   });
 
-  it('renders text with nothing visible (a zero-width space) as the plain background', async () => {
-    const image = await render({ text: '\u200b' });
-    expect(inkBox(image, hex('#FF0000'))).toBeNull();
+  it('refuses text with nothing visible (a zero-width space) instead of publishing a blank design', async () => {
+    const spec: DesignSpec = { product_type: 't-shirt', design_data: { text: '\u200b', font: 'Bebas-Bold', color: '#FF0000' } };
+    const error = await renderDesign(spec).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect({ code: (error as ValidationError).code, field: (error as ValidationError).field }).toEqual({ code: 'TEXT_REQUIRED', field: 'design_data.text' });
   });
 
   describe('options', () => {
@@ -186,11 +219,12 @@ describe('renderDesign', () => {
     });
 
     it('renders another size with the layout scaled', async () => {
-      const image = await render({ text: 'HELLO' }, { size: 300 });
-      expect([image.width, image.height]).toEqual([300, 300]);
-      const box = inkBox(image, hex('#FF0000'));
-      expect(box && box.bottom - box.top).toBeGreaterThanOrEqual(16);
-      expect(box && box.bottom - box.top).toBeLessThanOrEqual(18);
+      const [small, large] = await Promise.all([render({ text: 'HELLO' }, { size: 300 }), render({ text: 'HELLO' })]);
+      expect([small.width, small.height]).toEqual([300, 300]);
+      const smallBox = inkBox(small, hex('#FF0000'));
+      const largeBox = inkBox(large, hex('#FF0000'));
+      const height = (box: typeof smallBox) => (box ? box.bottom - box.top : 0);
+      expect(Math.abs(height(smallBox) * 2 - height(largeBox))).toBeLessThanOrEqual(4);
     });
 
     it.each([

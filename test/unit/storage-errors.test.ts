@@ -45,6 +45,19 @@ describe('mapS3Error', () => {
     expect(mapS3Error(sdkError('AccessDenied', 403), { ...ctx, operation: 'DeleteObject' }).message).toContain('s3:DeleteObject');
   });
 
+  it('the command that creates a missing bucket goes where S3_ENDPOINT points (AWS without it)', () => {
+    const missing = () => sdkError('NoSuchBucket', 404);
+    expect(mapS3Error(missing(), ctx).message).toContain('(aws s3 mb s3://customify-production --region us-east-1)');
+    expect(mapS3Error(missing(), { ...ctx, endpoint: 'http://127.0.0.1:7480' }).message)
+      .toContain('(aws s3 mb s3://customify-production --endpoint-url http://127.0.0.1:7480 --region us-east-1)');
+  });
+
+  it('AccessDenied on a bucket-level setup call names the bucket ARN, not its objects', () => {
+    const message = mapS3Error(sdkError('AccessDenied', 403), { ...ctx, operation: 'PutBucketCors' }).message;
+    expect(message).toContain('s3:PutBucketCORS');
+    expect(message).toContain('on arn:aws:s3:::customify-production to');
+  });
+
   it('the SDK\'s modelled NoSuchBucket / NoSuchKey classes map by name', () => {
     const bucket = mapS3Error(new NoSuchBucket({ $metadata: { httpStatusCode: 404 }, message: '' }), ctx);
     expect(bucket.code).toBe('STORAGE_BUCKET_NOT_FOUND');
