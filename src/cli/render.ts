@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Settings } from '../config.js';
 import { AppError, ValidationError, describeError } from '../errors.js';
-import { renderDesignAssets, validateDesignSpec, type DesignSpec } from '../rendering/index.js';
+import { designWarnings, renderDesignAssets, validateDesignSpec, type DesignSpec } from '../rendering/index.js';
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -20,8 +20,15 @@ const OPTION_OF_FIELD: Record<string, string> = {
  * (fits 200x200), with no server, storage or database. Prints the two paths. The design
  * is validated and rendered before anything is written, so bad input leaves no files.
  * Throws ValidationError naming the design field (`design_data.color`) and its option.
+ * Warnings about the design (a text colour that hardly shows) go to `warn`, stderr by default:
+ * the design is rendered anyway, as the API accepts it with the same warnings.
  */
-export async function renderCommand(settings: Readonly<Settings>, values: Values, print: (line: string) => void): Promise<number> {
+export async function renderCommand(
+  settings: Readonly<Settings>,
+  values: Values,
+  print: (line: string) => void,
+  warn: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+): Promise<number> {
   const out = stringOption(values, 'out');
   if (!out) throw new AppError('OUT_REQUIRED', '--out DIR is required: the folder to write preview.png and thumbnail.png to (created if missing).', { field: 'out' });
   const text = stringOption(values, 'text');
@@ -36,6 +43,10 @@ export async function renderCommand(settings: Readonly<Settings>, values: Values
       ...(stringOption(values, 'text-color') === undefined ? {} : { text_color: stringOption(values, 'text-color') }),
     },
   });
+  for (const warning of designWarnings(spec.design_data)) {
+    const option = OPTION_OF_FIELD[warning.field];
+    warn(`Warning: ${warning.message}${option ? ` (set with ${option})` : ''}`);
+  }
   const { preview, thumbnail } = await renderDesignAssets(spec, { compressionLevel: settings.pngCompressionLevel });
 
   const dir = path.resolve(out);

@@ -1,6 +1,8 @@
 import { ValidationError } from '../errors.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A design id: a UUID, either case. Also the JSON Schema pattern of ids in the API. */
+export const DESIGN_ID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+const UUID = new RegExp(DESIGN_ID_PATTERN);
 
 export function isDesignId(value: unknown): value is string {
   return typeof value === 'string' && UUID.test(value);

@@ -2,7 +2,7 @@ import type { CompiledQuery } from 'kysely';
 import { AppError, ValidationError, describeError } from '../errors.js';
 import type { Database } from '../db/database.js';
 import type { DesignRow, NewDesignRow } from '../db/schema.js';
-import { isDesignId } from './design-id.js';
+import { DESIGN_ID_PATTERN, isDesignId } from './design-id.js';
 import { DESIGN_STATUSES, assertTransition, isDesignStatus, type Design, type DesignData, type DesignStatus } from './design.js';
 
 export const DEFAULT_LIST_LIMIT = 20;
@@ -451,7 +451,13 @@ function toDate(epochMs: number | null): Date | null {
 }
 
 // ---------------------------------------------------------------------------------------
-// Cursors: base64url of "<created_at epoch ms>:<id>", the sort key of the last item shown.
+// Cursors: "<created_at epoch ms>_<id>", the sort key of the last item shown. Plain rather
+// than base64: every string CURSOR_PATTERN accepts is a position the list can start from, so
+// the published API schema describes exactly the cursors the service accepts.
+
+/** A cursor as the API accepts it (also its JSON Schema pattern). */
+export const CURSOR_PATTERN = `^[0-9]{1,15}_${DESIGN_ID_PATTERN.slice(1)}`;
+const CURSOR = new RegExp(CURSOR_PATTERN);
 
 interface CursorPosition {
   createdAt: number;
@@ -459,21 +465,19 @@ interface CursorPosition {
 }
 
 function encodeCursor(design: Design): string {
-  return Buffer.from(`${design.createdAt.getTime()}:${design.id}`, 'utf8').toString('base64url');
+  return `${design.createdAt.getTime()}_${design.id}`;
 }
 
 function decodeCursor(cursor: string): CursorPosition {
-  const match = /^[A-Za-z0-9_-]{1,200}$/.test(cursor) ? /^(\d{1,15}):(.+)$/.exec(Buffer.from(cursor, 'base64url').toString('utf8')) : null;
-  const createdAt = Number(match?.[1]);
-  const id = match?.[2];
-  if (!match || !Number.isSafeInteger(createdAt) || !isDesignId(id)) {
+  if (!CURSOR.test(cursor)) {
     throw new ValidationError(
       'INVALID_CURSOR',
       'The cursor is not one this service issued: pass the next_cursor of the previous page unchanged, or omit it to start from the newest designs.',
       'cursor',
     );
   }
-  return { createdAt, id: id.toLowerCase() };
+  const [createdAt, id] = cursor.split('_') as [string, string];
+  return { createdAt: Number(createdAt), id: id.toLowerCase() };
 }
 
 function checkLimit(limit: number | undefined): number {

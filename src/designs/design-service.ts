@@ -1,7 +1,7 @@
 import { describeError, NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RenderQueue } from '../jobs/render-queue.js';
-import { validateDesignSpec } from '../rendering/index.js';
+import { designWarnings, validateDesignSpec, type DesignWarning } from '../rendering/index.js';
 import type { StorageRepository } from '../storage/index.js';
 import { assertDesignId } from './design-id.js';
 import { DesignDeletion } from './design-deletion.js';
@@ -21,6 +21,8 @@ export interface DesignView {
   created_at: string;
   updated_at: string;
   published_at: string | null;
+  /** What the owner should know about an accepted design (a text colour that hardly shows). */
+  warnings: DesignWarning[];
 }
 
 export interface DesignServiceDeps {
@@ -96,6 +98,7 @@ export class DesignService {
       created_at: design.createdAt.toISOString(),
       updated_at: design.updatedAt.toISOString(),
       published_at: design.publishedAt ? design.publishedAt.toISOString() : null,
+      warnings: designWarnings(design.designData),
     };
   }
 

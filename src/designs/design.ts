@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AppError, ValidationError } from '../errors.js';
+import type { DesignData as DesignSpecData } from '../rendering/index.js';
 import { assertDesignId } from './design-id.js';
 
 /**
@@ -15,13 +16,13 @@ import { assertDesignId } from './design-id.js';
 export const DESIGN_STATUSES = ['PENDING', 'RENDERING', 'PUBLISHED', 'FAILED'] as const;
 export type DesignStatus = (typeof DESIGN_STATUSES)[number];
 
-/** What the user asked to render. Keys stay snake_case, as the API sends them. */
-export interface DesignData {
-  text: string;
-  font: string;
-  color: string;
-  text_color?: string;
-}
+/**
+ * What the user asked to render, as stored: the one definition in rendering/design-spec.ts
+ * (snake_case keys, as the API sends them), except that the font is any string. A stored
+ * design may name a font a later version no longer bundles; the render validates it again
+ * and fails the design with UNKNOWN_FONT rather than the read failing.
+ */
+export type DesignData = Omit<DesignSpecData, 'font'> & { font: string };
 
 export interface Design {
   readonly id: string;

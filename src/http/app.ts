@@ -96,7 +96,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     parseJson(request, text, done);
   });
 
-  await registerDocs(app, { publicBaseUrl: deps.settings.publicBaseUrl });
+  await registerDocs(app);
   await app.register(healthRoutes, deps.health);
   await app.register(metricsRoutes, { metrics: deps.metrics });
   await app.register(designRoutes, { prefix: '/api/v1', service: deps.service, verifyToken: deps.verifyToken });

@@ -16,7 +16,8 @@ export function installRequestMetrics(app: FastifyInstance, metrics: Metrics): v
 
 export async function metricsRoutes(app: FastifyInstance, options: { metrics: Metrics }): Promise<void> {
   const { registry } = options.metrics;
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['health'] } }, async (_request, reply) => {
+  const text = { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } };
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['health'], response: { 200: text } } }, async (_request, reply) => {
     return reply.header('cache-control', 'no-store').type(registry.contentType).send(await registry.metrics());
   });
 }

@@ -1,61 +1,58 @@
+import { DESIGN_ID_PATTERN } from '../designs/design-id.js';
 import { DESIGN_STATUSES } from '../designs/design.js';
-import { FONT_NAMES, MAX_TEXT_LENGTH, PRODUCT_TYPES } from '../rendering/index.js';
+import { CURSOR_PATTERN, MAX_LIST_LIMIT } from '../designs/design-repository.js';
+import { designSpecJsonSchema } from '../rendering/index.js';
 
 /**
  * JSON schemas of the public API. Fastify validates requests with them (ajv, no type
  * coercion, extra fields rejected), serialises responses with them (only the fields listed
  * here ever leave the service) and @fastify/swagger publishes them as the OpenAPI document.
- * The domain (`validateDesignSpec`) checks the same rules again: designs also arrive from
- * the CLI and the database.
+ * The design body is not written here: it is generated from the domain's one definition
+ * (`designSpecSchema` in src/rendering/design-spec.ts), so the route, the domain and /docs
+ * accept the same designs.
  */
 
-export const HEX_COLOR_PATTERN = '^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$';
-export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
-const color = (description: string) => ({ type: 'string', pattern: HEX_COLOR_PATTERN, description, examples: ['#FF0000'] }) as const;
+/** The body of POST /api/v1/designs, generated from the domain's design definition. */
+export const createDesignBody = designSpecJsonSchema();
+const designDataInput = (createDesignBody.properties as Record<string, Record<string, unknown>>).design_data!;
 
-export const designDataInput = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['text', 'font', 'color'],
-  properties: {
-    text: {
-      type: 'string',
-      minLength: 1,
-      maxLength: MAX_TEXT_LENGTH,
-      description: `The text to print: 1 to ${MAX_TEXT_LENGTH} characters, up to 10 lines separated by \\n, no control characters.`,
-      examples: ['Test Design'],
-    },
-    font: { type: 'string', enum: [...FONT_NAMES], description: 'One of the bundled fonts.' },
-    color: color('Background colour, #RGB or #RRGGBB.'),
-    text_color: color('Text colour; without it, white or black, whichever contrasts more with the background.'),
-  },
-} as const;
-
-export const createDesignBody = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['product_type', 'design_data'],
-  properties: {
-    product_type: { type: 'string', enum: [...PRODUCT_TYPES] },
-    design_data: designDataInput,
-  },
-} as const;
+/**
+ * `schema` without its `pattern` keywords (nor the `allOf` lists of them): for responses.
+ * The design's patterns are ECMA-262 `u`-mode expressions (the font coverage class names
+ * astral code points as \u{…}), which the serializer's schema check compiles without the `u`
+ * flag and refuses; and a response needs no pattern, only the shape.
+ */
+function withoutPatterns(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(withoutPatterns);
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const copy: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === 'pattern') continue;
+    if (key === 'allOf' && Array.isArray(value) && value.every((part) => typeof part === 'object' && part !== null && 'pattern' in part)) continue;
+    copy[key] = withoutPatterns(value);
+  }
+  return copy;
+}
 
 export const designIdParams = {
   type: 'object',
   required: ['id'],
-  properties: { id: { type: 'string', pattern: UUID_PATTERN, description: 'The design id (a UUID).' } },
+  properties: { id: { type: 'string', pattern: DESIGN_ID_PATTERN, description: 'The design id (a UUID).' } },
 } as const;
+
+// The whole numbers 1..MAX_LIST_LIMIT (100), no sign, no leading zero: what the service accepts.
+const LIMIT_PATTERN = '^(?:[1-9][0-9]?|100)$';
 
 export const listDesignsQuery = {
   type: 'object',
   properties: {
     // A string: the query string is validated without type coercion (so that a body's
-    // `"text": 123` is refused rather than turned into "123"). The service checks 1..100.
-    limit: { type: 'string', pattern: '^[0-9]{1,4}$', description: 'Designs per page, 1 to 100 (default 20).' },
-    cursor: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,200}$', description: 'next_cursor of the previous page, unchanged.' },
+    // `"text": 123` is refused rather than turned into "123").
+    // Both patterns are exact: every value they accept, the service accepts.
+    limit: { type: 'string', pattern: LIMIT_PATTERN, description: `Designs per page, 1 to ${MAX_LIST_LIMIT} (default 20).` },
+    cursor: { type: 'string', pattern: CURSOR_PATTERN, description: 'next_cursor of the previous page, unchanged.' },
   },
 } as const;
 
@@ -63,21 +60,13 @@ const nullableString = { type: ['string', 'null'] } as const;
 
 export const designView = {
   type: 'object',
-  required: ['id', 'status', 'product_type', 'design_data', 'preview_url', 'thumbnail_url', 'error', 'attempts', 'created_at', 'updated_at', 'published_at'],
+  required: ['id', 'status', 'product_type', 'design_data', 'preview_url', 'thumbnail_url', 'error', 'attempts', 'created_at', 'updated_at', 'published_at', 'warnings'],
   properties: {
     id: { type: 'string', format: 'uuid' },
     status: { type: 'string', enum: [...DESIGN_STATUSES] },
     product_type: { type: 'string' },
-    design_data: {
-      type: 'object',
-      required: ['text', 'font', 'color'],
-      properties: {
-        text: { type: 'string' },
-        font: { type: 'string' },
-        color: { type: 'string' },
-        text_color: { type: 'string' },
-      },
-    },
+    // What was accepted is what is shown: the request's schema, less its patterns (see withoutPatterns).
+    design_data: withoutPatterns(designDataInput) as Record<string, unknown>,
     preview_url: { ...nullableString, description: '600x600 PNG, once PUBLISHED. Signed afresh on each read for private buckets.' },
     thumbnail_url: { ...nullableString, description: 'Thumbnail (at most 200x200) PNG, once PUBLISHED.' },
     error: { ...nullableString, description: 'Why the render failed, when FAILED.' },
@@ -85,6 +74,21 @@ export const designView = {
     created_at: { type: 'string', format: 'date-time' },
     updated_at: { type: 'string', format: 'date-time' },
     published_at: { ...nullableString, format: 'date-time' },
+    warnings: {
+      type: 'array',
+      description:
+        'What you should know about the design, which is stored and rendered anyway; empty for most designs. ' +
+        'LOW_CONTRAST (field design_data.text_color): the text colour hardly shows on the background (contrast below 1.5:1).',
+      items: {
+        type: 'object',
+        required: ['code', 'field', 'message'],
+        properties: {
+          code: { type: 'string', enum: ['LOW_CONTRAST'] },
+          field: { type: 'string', description: 'The input concerned, in dotted form: design_data.text_color.' },
+          message: { type: 'string' },
+        },
+      },
+    },
   },
 } as const;
 
@@ -114,26 +118,35 @@ export const errorResponse = {
   },
 } as const;
 
-/** Error responses every authenticated route can give. */
-export const commonErrors = {
-  400: errorResponse,
-  401: errorResponse,
-  404: errorResponse,
-  500: errorResponse,
-  503: errorResponse,
+/** What each error status means, as the error body's `message` would say in general. */
+export const ERROR_STATUSES = {
+  400: 'The request is not valid (malformed, a bad header, body, parameter or query): `code` says what, `field` says where.',
+  401: 'No bearer token, or one that is not valid: send `Authorization: Bearer <JWT>`.',
+  404: 'No such design (or it belongs to someone else).',
+  405: 'The path exists but not with this method; the `Allow` header lists the methods it has.',
+  408: 'The whole request was not received in time.',
+  409: 'The design is being rendered; retry once it is PUBLISHED or FAILED.',
+  413: 'The request body is larger than 64 KB.',
+  414: 'The URL or a path parameter is too long.',
+  415: 'The body is not `application/json`.',
+  431: 'The request headers are too large.',
+  500: 'Internal error; quote the request id if you report it.',
+  503: 'A service the request needs is unavailable; retry after the `Retry-After` seconds.',
 } as const;
 
+export type ErrorStatus = keyof typeof ERROR_STATUSES;
+
+/** The schema of error status `status`, as a response schema with its meaning. */
+export function errorResponseFor(status: ErrorStatus): Record<string, unknown> {
+  return { ...errorResponse, description: ERROR_STATUSES[status] };
+}
+
 /**
- * The codes a schema failure answers with, by field (dotted) and ajv keyword (type, required,
- * additionalProperties, enum, pattern, minLength, maxLength): the same codes
- * the domain's own validation uses, so a client sees UNKNOWN_FONT whichever layer caught it.
+ * The codes a schema failure answers with, by field and ajv keyword, for the path and query
+ * parameters. A design body that fails its schema is explained by the domain's own check
+ * (designs.routes.ts), which names the same fields with the same codes.
  */
 export const FIELD_ERROR_CODES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
-  product_type: { enum: 'UNKNOWN_PRODUCT_TYPE' },
-  'design_data.text': { minLength: 'TEXT_REQUIRED', maxLength: 'TEXT_TOO_LONG' },
-  'design_data.font': { enum: 'UNKNOWN_FONT' },
-  'design_data.color': { pattern: 'INVALID_COLOR' },
-  'design_data.text_color': { pattern: 'INVALID_COLOR' },
   id: { pattern: 'INVALID_DESIGN_ID' },
   limit: { pattern: 'INVALID_LIMIT', type: 'INVALID_LIMIT' },
   cursor: { pattern: 'INVALID_CURSOR', type: 'INVALID_CURSOR' },

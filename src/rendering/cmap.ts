@@ -7,6 +7,8 @@ import { AppError } from '../errors.js';
  */
 export interface CodePointSet {
   has(codePoint: number): boolean;
+  /** The covered code points as sorted, non-overlapping, non-adjacent [first, last] ranges. */
+  ranges(): ReadonlyArray<readonly [number, number]>;
 }
 
 /** Sorted, non-overlapping [start, end] ranges, searched by bisection. */
@@ -26,6 +28,10 @@ class RangeSet implements CodePointSet {
       else return true;
     }
     return false;
+  }
+
+  ranges(): ReadonlyArray<readonly [number, number]> {
+    return Array.from(this.starts, (start, i) => [start, this.ends[i] as number] as const);
   }
 }
 
@@ -110,7 +116,14 @@ function readFormat4(font: Buffer, offset: number): CodePointSet {
 
 function toRangeSet(ranges: [number, number][]): RangeSet {
   ranges.sort((a, b) => a[0] - b[0]);
-  return new RangeSet(Uint32Array.from(ranges, (range) => range[0]), Uint32Array.from(ranges, (range) => range[1]));
+  // Merged where they touch or overlap, so ranges() lists each run of covered code points once.
+  const merged: [number, number][] = [];
+  for (const [start, end] of ranges) {
+    const last = merged.at(-1);
+    if (last && start <= last[1] + 1) last[1] = Math.max(last[1], end);
+    else merged.push([start, end]);
+  }
+  return new RangeSet(Uint32Array.from(merged, (range) => range[0]), Uint32Array.from(merged, (range) => range[1]));
 }
 
 function unreadable(name: string, why: string): AppError {

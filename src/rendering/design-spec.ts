@@ -1,12 +1,28 @@
+import { z } from 'zod';
 import { ValidationError } from '../errors.js';
-import { parseColor, type ColorField } from './colors.js';
-import { resolveFont, type FontName } from './fonts.js';
-import { checkFontCoverage, checkLineCount, checkTextContrast, checkVisibleText, normalizeLineBreaks, type TextRuleViolation } from './text-rules.js';
+import type { ErrorCode } from '../error-codes.js';
+import { FONT_NAMES, type FontName } from './fonts.js';
+import {
+  checkFontCoverage,
+  checkLineCount,
+  checkTextContrast,
+  checkVisibleText,
+  drawableTextPattern,
+  LINE_LIMIT_PATTERN,
+  MAX_TEXT_LINES,
+  normalizeLineBreaks,
+  VISIBLE_TEXT_PATTERN,
+  type TextRuleViolation,
+} from './text-rules.js';
 
 /**
- * What a design asks the renderer to draw, with the public API's snake_case names.
- * `validateDesignSpec` is the domain's own guard: the HTTP layer's JSON schema may check
- * the same things, but designs also arrive from the database and the CLI.
+ * What a design asks the renderer to draw, with the public API's snake_case names, defined
+ * once. The zod schema below is the domain's guard (`validateDesignSpec`: designs also arrive
+ * from the CLI and the database), the source of the `DesignSpec` type, and, through
+ * `designSpecJsonSchema`, the JSON Schema that the HTTP route validates with and that
+ * /docs publishes. Every rule is written once, as a `FieldRule` that carries both its check
+ * and its JSON Schema form, so the published schema accepts exactly what the domain accepts
+ * (test/unit/design-spec-schema.test.ts proves it with generated designs).
  */
 
 export const PRODUCT_TYPES = ['t-shirt', 'hoodie', 'mug', 'poster', 'tote-bag', 'sticker'] as const;
@@ -16,93 +32,280 @@ export type ProductType = (typeof PRODUCT_TYPES)[number];
 export const MAX_TEXT_LENGTH = 200;
 export { MAX_TEXT_LINES } from './text-rules.js';
 
-export interface DesignData {
-  text: string;
-  font: FontName;
-  /** Background colour, `#RGB` or `#RRGGBB`. */
-  color: string;
-  /** Text colour; without it the text is white or black, whichever contrasts more. */
-  text_color?: string;
+/**
+ * One rule on a string field: `check` is what the domain runs (undefined when the value is
+ * fine, else the ValidationError to report, naming `field`); `jsonSchema` is the same rule as
+ * JSON Schema keywords (patterns are ECMA-262 with the `u` flag, as JSON Schema says),
+ * published in the OpenAPI document and compiled by the route's validator. A rule with no
+ * JSON Schema form can still be added, but then the published schema is looser than the
+ * server, and the property test in test/unit/design-spec-schema.test.ts says so.
+ */
+export interface FieldRule {
+  readonly check: (value: string, field: string) => ValidationError | undefined;
+  readonly jsonSchema?: Readonly<Record<string, unknown>>;
 }
 
-export interface DesignSpec {
-  product_type: ProductType;
-  design_data: DesignData;
+/** A rule that is one regular expression the value must match. */
+export function patternRule(code: ErrorCode, pattern: string, description: string, message: (value: string, field: string) => string): FieldRule {
+  const regex = new RegExp(pattern, 'u');
+  return {
+    check: (value, field) => (regex.test(value) ? undefined : new ValidationError(code, message(value, field), field)),
+    jsonSchema: { pattern, description },
+  };
 }
 
-// Control characters (C0, DEL, C1) other than \n, and lone UTF-16 surrogates, which have
-// no UTF-8 form. Both would reach Pango as garbage or as invisible layout commands.
-const FORBIDDEN_IN_TEXT = /(?![\n])[\p{Cc}\p{Cs}]/u;
+/** A rule from a function that throws ValidationError for a bad value (and returns otherwise). */
+export function assertionRule(assert: (value: string, field: string) => void, jsonSchema?: Readonly<Record<string, unknown>>): FieldRule {
+  return {
+    check: (value, field) => {
+      try {
+        assert(value, field);
+        return undefined;
+      } catch (error) {
+        if (error instanceof ValidationError) return error;
+        throw error;
+      }
+    },
+    ...(jsonSchema ? { jsonSchema } : {}),
+  };
+}
+
+/** A text rule's violation as the message of a patternRule (the pattern decides, the rule explains). */
+const explained = (rule: (text: string) => TextRuleViolation | undefined, otherwise: string) => (text: string) =>
+  rule(text)?.message ?? otherwise;
+
+// Control characters (C0, DEL, C1: Unicode's Cc) and lone UTF-16 surrogates (Cs), which have
+// no UTF-8 form. Both would reach Pango as garbage or as invisible layout commands. The line
+// breaks among them (LF, VT, FF, CR, NEL) are allowed: they become \n.
+const CONTROL = '\\u0000-\\u0009\\u000E-\\u001F\\u007F-\\u0084\\u0086-\\u009F\\uD800-\\uDFFF';
+
+const codePoints = (value: string): number => {
+  let length = 0;
+  for (const _codePoint of value) length += 1;
+  return length;
+};
+
+const FORBIDDEN_CHARACTER = new RegExp(`[${CONTROL}]`, 'u');
+
+const forbiddenCharacterIn = (value: string): string => {
+  const found = FORBIDDEN_CHARACTER.exec(value)?.[0] ?? '';
+  return `U+${(found.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+};
 
 /**
- * Checks a whole design and returns a clean copy holding only the known fields (a null
- * `text_color` counts as absent). Throws ValidationError for the first problem found,
- * with `field` naming it (`design_data.text`) and one of these codes:
- * INVALID_TYPE (a field of the wrong JSON type, or missing), UNKNOWN_PRODUCT_TYPE,
- * TEXT_REQUIRED, TEXT_TOO_LONG, TOO_MANY_LINES, INVALID_TEXT, UNKNOWN_FONT, UNSUPPORTED_CHARACTERS,
- * INVALID_COLOR, LOW_CONTRAST (see text-rules.ts). The copy's text has its line breaks normalised to \n.
+ * The rules on `design_data.text`, checked in this order; the first that fails is reported.
+ * Adding a rule is adding a line here: a `patternRule`, an `assertionRule` around a check
+ * that throws ValidationError, or any `FieldRule` (with its JSON Schema form when it has one).
+ * Each is checked on the text as sent; the accepted text is stored with its line breaks
+ * normalised to \n (see normalizeLineBreaks in text-rules.ts).
  */
-export function validateDesignSpec(input: unknown): DesignSpec {
-  if (!isRecord(input)) throw typeError('design', 'an object with product_type and design_data', input);
-  const productType = input.product_type;
-  if (typeof productType !== 'string') throw typeError('product_type', 'a string', productType);
-  if (!(PRODUCT_TYPES as readonly string[]).includes(productType)) {
-    throw new ValidationError(
-      'UNKNOWN_PRODUCT_TYPE',
-      `Unknown product_type ${quote(productType)}. Available product types: ${PRODUCT_TYPES.join(', ')}.`,
-      'product_type',
-    );
-  }
-  const data = input.design_data;
-  if (!isRecord(data)) throw typeError('design_data', 'an object with text, font and color', data);
+export const TEXT_RULES: readonly FieldRule[] = [
+  patternRule(
+    'TEXT_REQUIRED',
+    VISIBLE_TEXT_PATTERN,
+    'At least one visible character: not only spaces, line breaks, zero-width or other invisible characters.',
+    explained(checkVisibleText, 'design_data.text must contain some visible text.'),
+  ),
+  {
+    check: (text, field) =>
+      codePoints(text) <= MAX_TEXT_LENGTH
+        ? undefined
+        : new ValidationError('TEXT_TOO_LONG', `${field} must be at most ${MAX_TEXT_LENGTH} characters, got ${codePoints(text)}.`, field),
+    jsonSchema: { maxLength: MAX_TEXT_LENGTH },
+  },
+  patternRule(
+    'TOO_MANY_LINES',
+    LINE_LIMIT_PATTERN,
+    `At most ${MAX_TEXT_LINES} lines; each of \\n, \\r\\n, \\r, U+000B, U+000C, U+0085, U+2028 and U+2029 is a line break.`,
+    explained(checkLineCount, `design_data.text must have at most ${MAX_TEXT_LINES} lines.`),
+  ),
+  patternRule(
+    'INVALID_TEXT',
+    `^[^${CONTROL}]*$`,
+    'No control characters other than line breaks, no lone surrogates.',
+    (text, field) => `${field} contains the control character ${forbiddenCharacterIn(text)}; only printable characters and line breaks are allowed.`,
+  ),
+  patternRule(
+    'UNSUPPORTED_CHARACTERS',
+    drawableTextPattern(),
+    'Only characters the bundled fonts draw (with their Noto fallbacks): the same set for every font.',
+    explained(checkFontCoverage, 'design_data.text has characters that no bundled font can draw.'),
+  ),
+];
 
-  const text = data.text;
-  if (typeof text !== 'string') throw typeError('design_data.text', 'a string', text);
-  // Every kind of line break becomes \n, so the line limit counts what Pango breaks at.
-  const normalized = normalizeLineBreaks(text);
-  validateText(normalized);
+/**
+ * Rules across the fields of design_data (a text colour against the background, say), run
+ * once every field has passed its own rules; each returns the ValidationError to report, or
+ * undefined. JSON Schema cannot say these: describe each in the field descriptions, and
+ * expect the property test to find the designs the schema accepts and this refuses.
+ */
+export const DESIGN_DATA_RULES: ReadonlyArray<(data: CheckedDesignData) => ValidationError | undefined> = [];
 
-  const font = data.font;
-  if (typeof font !== 'string') throw typeError('design_data.font', 'a string', font);
-  const { name } = resolveFont(font);
-  throwViolation(checkFontCoverage(normalized, name));
-
-  const color = checkColor(data.color, 'design_data.color');
-  const designData: DesignData = { text: normalized, font: name, color };
-  if (data.text_color !== undefined && data.text_color !== null) {
-    designData.text_color = checkColor(data.text_color, 'design_data.text_color');
-    throwViolation(checkTextContrast(color, designData.text_color));
-  }
-  return { product_type: productType as ProductType, design_data: designData };
+/** Something about an accepted design its owner should know: it is stored and rendered anyway. */
+export interface DesignWarning {
+  readonly code: 'LOW_CONTRAST';
+  readonly field: string;
+  readonly message: string;
 }
 
-function validateText(text: string): void {
-  const field = 'design_data.text';
-  throwViolation(checkVisibleText(text));
-  let length = 0;
-  for (const _codePoint of text) length += 1;
-  if (length > MAX_TEXT_LENGTH) {
-    throw new ValidationError('TEXT_TOO_LONG', `${field} must be at most ${MAX_TEXT_LENGTH} characters, got ${length}.`, field);
+/**
+ * Warnings about `data` (an accepted or stored design's data), for the API's design
+ * responses: LOW_CONTRAST when text_color hardly shows on color (see checkTextContrast).
+ * Rules across fields that JSON Schema cannot say are warnings, not refusals, so that the
+ * published schema describes exactly what the API accepts.
+ */
+export function designWarnings(data: { readonly color: string; readonly text_color?: string | undefined }): DesignWarning[] {
+  const contrast = data.text_color === undefined ? undefined : checkTextContrast(data.color, data.text_color);
+  return contrast ? [{ code: 'LOW_CONTRAST', field: contrast.field, message: contrast.message }] : [];
+}
+
+/** design_data once each field has passed its own rules. */
+export type CheckedDesignData = z.output<typeof designDataFields>;
+
+export const HEX_COLOR_PATTERN = '^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$';
+
+const COLOR_RULES: readonly FieldRule[] = [
+  patternRule('INVALID_COLOR', HEX_COLOR_PATTERN, '#RGB or #RRGGBB.', (value, field) => {
+    // The value is echoed back to the user, so a huge or multi-line one is cut short.
+    const shown = JSON.stringify(value.length > 32 ? `${value.slice(0, 32)}…` : value);
+    return `${field} must be a hex colour like #FF0000 or #F00, got ${shown}.`;
+  }),
+];
+
+// The failed rule's error travels in the zod issue's params, so it is reported as the rule made it.
+interface RuleIssueParams {
+  error: ValidationError;
+}
+
+/** A zod string checked by `rules` (first failure only), published with their JSON Schema. */
+function ruledString(field: string, rules: readonly FieldRule[], meta: Record<string, unknown>, normalize?: (value: string) => string): z.ZodString {
+  const fragments = rules.flatMap((rule) => (rule.jsonSchema ? [rule.jsonSchema] : []));
+  const keywords = Object.assign({}, ...fragments.filter((f) => !('pattern' in f))) as Record<string, unknown>;
+  const patterns = fragments.filter((f) => 'pattern' in f);
+  const schemaForm = patterns.length === 1 ? { ...keywords, pattern: patterns[0]!.pattern } : { ...keywords, ...(patterns.length ? { allOf: patterns } : {}) };
+  return z
+    .string()
+    .superRefine((value, ctx) => {
+      for (const rule of rules) {
+        const error = rule.check(value, field);
+        if (!error) continue;
+        ctx.addIssue({ code: 'custom', params: { error } satisfies RuleIssueParams, message: error.message });
+        return;
+      }
+    })
+    // A transform that keeps the type (a string), so the JSON Schema can still be generated.
+    .overwrite(normalize ?? ((value) => value))
+    .meta({ ...meta, ...schemaForm });
+}
+
+const color = (field: string, description: string) => ruledString(field, COLOR_RULES, { description, examples: ['#FF0000'] });
+
+const designDataFields = z.strictObject({
+  text: ruledString('design_data.text', TEXT_RULES, {
+    minLength: 1,
+    description:
+      `The text to print: 1 to ${MAX_TEXT_LENGTH} characters (code points), up to ${MAX_TEXT_LINES} lines (every kind of line break ` +
+      'counts, and is stored as \\n), something visible, no control characters, only characters the bundled fonts draw.',
+    examples: ['Test Design'],
+  }, normalizeLineBreaks),
+  font: z.enum(FONT_NAMES as readonly FontName[] as [FontName, ...FontName[]]).meta({ description: 'One of the bundled fonts.' }),
+  color: color('design_data.color', 'Background colour, #RGB or #RRGGBB.'),
+  text_color: color(
+    'design_data.text_color',
+    'Text colour; without it, white or black, whichever contrasts more with the background. ' +
+      'A colour that hardly shows on the background (contrast below 1.5:1) is accepted with a LOW_CONTRAST warning.',
+  ).optional(),
+});
+
+export const designDataSchema = designDataFields
+  .superRefine((data, ctx) => {
+    for (const rule of DESIGN_DATA_RULES) {
+      const error = rule(data);
+      if (!error) continue;
+      ctx.addIssue({ code: 'custom', path: error.field?.startsWith('design_data.') ? [error.field.slice('design_data.'.length)] : [], params: { error } satisfies RuleIssueParams, message: error.message });
+      return;
+    }
+  })
+  .meta({ description: 'What to print.' });
+
+export const designSpecSchema = z.strictObject({
+  product_type: z.enum(PRODUCT_TYPES).meta({ description: 'The product the design is printed on.' }),
+  design_data: designDataSchema,
+});
+
+export type DesignSpec = z.output<typeof designSpecSchema>;
+export type DesignData = DesignSpec['design_data'];
+
+/**
+ * The JSON Schema (2020-12, as OpenAPI 3.1 uses) of a design as the API accepts it, generated
+ * from `designSpecSchema`. A fresh copy on each call: Fastify and @fastify/swagger annotate
+ * the schemas they are given.
+ */
+export function designSpecJsonSchema(): Record<string, unknown> {
+  const { $schema: _dialect, ...schema } = z.toJSONSchema(designSpecSchema, { target: 'draft-2020-12' }) as Record<string, unknown>;
+  return schema;
+}
+
+const FIELD_CODES: Readonly<Record<string, ErrorCode>> = {
+  product_type: 'UNKNOWN_PRODUCT_TYPE',
+  'design_data.font': 'UNKNOWN_FONT',
+};
+
+// How a refusal names the value and lists the choices.
+const ENUM_NAMES: Readonly<Record<string, readonly [string, string]>> = {
+  product_type: ['product_type', 'product types'],
+  'design_data.font': ['font', 'fonts'],
+};
+
+/**
+ * Checks a whole design and returns a clean copy. Throws ValidationError for the first
+ * problem found, with `field` naming it (`design_data.text`; `design` for the input as a
+ * whole) and one of these codes: FIELD_REQUIRED, UNKNOWN_FIELD, INVALID_TYPE (a field of
+ * the wrong JSON type), UNKNOWN_PRODUCT_TYPE, UNKNOWN_FONT, INVALID_COLOR, and the codes of
+ * TEXT_RULES (TEXT_REQUIRED, TEXT_TOO_LONG, TOO_MANY_LINES, INVALID_TEXT, UNSUPPORTED_CHARACTERS).
+ * The copy's text has its line breaks normalised to \n.
+ */
+export function validateDesignSpec(input: unknown): DesignSpec {
+  const result = designSpecSchema.safeParse(input);
+  if (result.success) return result.data;
+  throw toValidationError(result.error.issues[0]!, input);
+}
+
+function toValidationError(issue: z.core.$ZodIssue, input: unknown): ValidationError {
+  const path = issue.path.map(String);
+  const field = path.join('.') || 'design';
+  const parent = valueAt(input, path.slice(0, -1));
+  const value = valueAt(input, path);
+  if (issue.code === 'unrecognized_keys') {
+    const unknown = path.length ? `${field}.${issue.keys[0]}` : (issue.keys[0] ?? field);
+    return new ValidationError('UNKNOWN_FIELD', `${unknown} is not a known field; remove it.`, unknown);
   }
-  throwViolation(checkLineCount(text));
-  const forbidden = FORBIDDEN_IN_TEXT.exec(text);
-  if (forbidden) {
-    const code = `U+${(forbidden[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
-    throw new ValidationError(
-      'INVALID_TEXT',
-      `${field} contains the control character ${code}; only printable characters and \\n line breaks are allowed.`,
+  if (path.length > 0 && isRecord(parent) && (!Object.hasOwn(parent, path.at(-1)!) || value === undefined)) {
+    return new ValidationError('FIELD_REQUIRED', `${field} is required.`, field);
+  }
+  if (issue.code === 'invalid_type') {
+    const expected = issue.expected === 'object' ? 'an object' : `a ${issue.expected}`;
+    return new ValidationError('INVALID_TYPE', `${field} must be ${expected}, got ${describeType(value)}.`, field);
+  }
+  if (issue.code === 'invalid_value') {
+    if (typeof value !== 'string') return new ValidationError('INVALID_TYPE', `${field} must be a string, got ${describeType(value)}.`, field);
+    const [name, plural] = ENUM_NAMES[field] ?? [field, 'values'];
+    return new ValidationError(
+      FIELD_CODES[field] ?? 'INVALID_VALUE',
+      `Unknown ${name} ${quote(value)}. Available ${plural}: ${issue.values.join(', ')}.`,
       field,
     );
   }
+  if (issue.code === 'custom') {
+    const error = (issue.params as Partial<RuleIssueParams> | undefined)?.error;
+    if (error instanceof ValidationError) return error;
+  }
+  return new ValidationError('VALIDATION_FAILED', `${field}: ${issue.message}.`, field);
 }
 
-function throwViolation(violation: TextRuleViolation | undefined): void {
-  if (violation) throw new ValidationError(violation.code, violation.message, violation.field);
-}
-
-function checkColor(value: unknown, field: ColorField): string {
-  if (typeof value !== 'string') throw typeError(field, 'a hex colour string like "#FF0000"', value);
-  parseColor(value, field);
+function valueAt(input: unknown, path: readonly string[]): unknown {
+  let value = input;
+  for (const key of path) value = isRecord(value) && Object.hasOwn(value, key) ? value[key] : undefined;
   return value;
 }
 
@@ -110,9 +313,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function typeError(field: string, expected: string, value: unknown): ValidationError {
-  const got = value === undefined ? 'nothing' : value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
-  return new ValidationError('INVALID_TYPE', `${field} must be ${expected}, got ${got}.`, field);
+function describeType(value: unknown): string {
+  return value === undefined ? 'nothing' : value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
 }
 
 function quote(value: string): string {

@@ -4,8 +4,21 @@
  */
 export { BLACK, WHITE, contrastRatio, contrastingTextColor, formatColor, parseColor, relativeLuminance } from './colors.js';
 export type { ColorField, Rgb } from './colors.js';
-export { MAX_TEXT_LENGTH, MAX_TEXT_LINES, PRODUCT_TYPES, validateDesignSpec } from './design-spec.js';
-export type { DesignData, DesignSpec, ProductType } from './design-spec.js';
+export {
+  HEX_COLOR_PATTERN,
+  MAX_TEXT_LENGTH,
+  MAX_TEXT_LINES,
+  PRODUCT_TYPES,
+  DESIGN_DATA_RULES,
+  TEXT_RULES,
+  assertionRule,
+  designWarnings,
+  designSpecJsonSchema,
+  designSpecSchema,
+  patternRule,
+  validateDesignSpec,
+} from './design-spec.js';
+export type { CheckedDesignData, DesignData, DesignSpec, DesignWarning, FieldRule, ProductType } from './design-spec.js';
 export { FONT_NAMES, SUPPORTED_SCRIPTS, isFontName, resolveFont } from './fonts.js';
 export type { FontName, ResolvedFont } from './fonts.js';
 export {
@@ -15,6 +28,8 @@ export {
   checkTextContrast,
   checkVisibleText,
   countLines,
+  drawableRanges,
+  drawableTextPattern,
   normalizeLineBreaks,
   validateDesignText,
 } from './text-rules.js';

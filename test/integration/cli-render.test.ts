@@ -46,6 +46,17 @@ describe('customify render', () => {
     expect([...data.subarray(0, 3)]).toEqual([0x00, 0xaa, 0x77]);
   });
 
+  it('renders text that hardly shows on its background, with a LOW_CONTRAST warning naming --text-color', async () => {
+    const out = path.join(dir, 'low');
+    const warnings: string[] = [];
+    expect(await renderCommand(settings, { text: 'Hi', color: '#FF0000', 'text-color': '#f00', out }, () => {}, (line) => warnings.push(line))).toBe(0);
+    expect(existsSync(path.join(out, 'preview.png'))).toBe(true);
+    expect(warnings).toEqual([expect.stringMatching(/^Warning: design_data\.text_color #f00 on design_data\.color #FF0000 .* \(set with --text-color\)$/)]);
+    const none: string[] = [];
+    await renderCommand(settings, { text: 'Hi', color: '#FF0000', 'text-color': '#FFF', out }, () => {}, (line) => none.push(line));
+    expect(none).toEqual([]);
+  });
+
   it('uses the defaults the dispatcher documents when only --text and --out are given', async () => {
     const lines = await render({ text: 'Hi', out: dir });
     expect((await sharp(lines[0]!).metadata()).width).toBe(600);

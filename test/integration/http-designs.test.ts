@@ -35,8 +35,24 @@ describe('designs API over app.inject (SQLite file, local storage, in-process wo
       thumbnail_url: null,
       error: null,
       published_at: null,
+      warnings: [],
     });
     expect(new Date(body.created_at).toISOString()).toBe(body.created_at);
+  });
+
+  it('accepts text that hardly shows on its background, with a LOW_CONTRAST warning in POST, GET and list', async () => {
+    const user = 'low-contrast';
+    const payload = { ...SAMPLE_DESIGN, design_data: { ...SAMPLE_DESIGN.design_data, color: '#FF0000', text_color: '#f00' } };
+    const res = await t.app.inject({ method: 'POST', url: '/api/v1/designs', headers: await authHeaders(user), payload });
+    expect(res.statusCode).toBe(201);
+    const created = res.json() as DesignView;
+    const warning = { code: 'LOW_CONTRAST', field: 'design_data.text_color', message: expect.stringContaining('1.00:1') as unknown };
+    expect(created.warnings).toEqual([warning]);
+    expect(created.warnings[0]?.message).toContain('#f00');
+    const got = await t.app.inject({ method: 'GET', url: `/api/v1/designs/${created.id}`, headers: await authHeaders(user) });
+    expect((got.json() as DesignView).warnings).toEqual([warning]);
+    const list = await t.app.inject({ method: 'GET', url: '/api/v1/designs', headers: await authHeaders(user) });
+    expect((list.json() as { items: DesignView[] }).items.map((d) => d.warnings)).toEqual([[warning]]);
   });
 
   it('renders it: PUBLISHED with the seed URL shapes, PNG files of 600x600 and at most 200x200 on disk, served by /static', async () => {

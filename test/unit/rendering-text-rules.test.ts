@@ -3,8 +3,14 @@ import { ValidationError } from '../../src/errors.js';
 import { FONT_NAMES, validateDesignSpec, type FontName } from '../../src/rendering/index.js';
 import { faceCoverage, resolveFont } from '../../src/rendering/fonts.js';
 import { layoutText } from '../../src/rendering/text-layout.js';
+import { designWarnings } from '../../src/rendering/design-spec.js';
 import {
   checkFontCoverage,
+  classOf,
+  drawableRanges,
+  drawableTextPattern,
+  INVISIBLE_RANGES,
+  NOT_DRAWN_RANGES,
   checkLineCount,
   checkTextContrast,
   checkVisibleText,
@@ -123,7 +129,7 @@ const SUPPORTED = [
 describe('font coverage', () => {
   describe.each(FONT_NAMES)('%s', (font) => {
     it.each(SUPPORTED)('accepts %s', (_name, text) => {
-      expect(checkFontCoverage(text, font)).toBeUndefined();
+      expect(checkFontCoverage(text)).toBeUndefined();
       expect(validateDesignSpec(design({ text, font })).design_data.text).toBe(text);
     });
   });
@@ -144,17 +150,17 @@ describe('font coverage', () => {
   });
 
   it('lists each missing character once, with its text', () => {
-    const violation = checkFontCoverage('ሰሰ Hi ሰ ላ', 'Roboto-Bold');
+    const violation = checkFontCoverage('ሰሰ Hi ሰ ላ');
     expect(violation?.message).toContain('2 characters');
     expect(violation?.message).toContain('"ሰ" (U+1230)');
     expect(violation?.message).toContain('"ላ" (U+120B)');
   });
 
   it('runs the text rules in order through validateDesignText', () => {
-    expect(validateDesignText('\u200b', 'Roboto-Bold')?.code).toBe('TEXT_REQUIRED');
-    expect(validateDesignText('a\u2028'.repeat(11), 'Roboto-Bold')?.code).toBe('TOO_MANY_LINES');
-    expect(validateDesignText('ሰ', 'Roboto-Bold')?.code).toBe('UNSUPPORTED_CHARACTERS');
-    expect(validateDesignText('Hello 你好', 'Roboto-Bold')).toBeUndefined();
+    expect(validateDesignText('\u200b')?.code).toBe('TEXT_REQUIRED');
+    expect(validateDesignText('a\u2028'.repeat(11))?.code).toBe('TOO_MANY_LINES');
+    expect(validateDesignText('ሰ')?.code).toBe('UNSUPPORTED_CHARACTERS');
+    expect(validateDesignText('Hello 你好')).toBeUndefined();
   });
 
   // What the renderer draws, not only what the rule says: each supported character,
@@ -193,30 +199,99 @@ describe('font coverage', () => {
 });
 
 describe('contrast', () => {
+  // JSON Schema cannot compare two fields, so low contrast is a warning, not a refusal:
+  // the published schema says everything the API refuses.
   it.each([
     ['the same colour', '#FF0000', '#FF0000'],
     ['the same colour in other spellings', '#fff', '#FFFFFF'],
     ['a shade apart', '#336699', '#3A6A9A'],
     ['dark grey on black', '#000000', '#222222'],
-  ])('refuses text in %s as the background, naming text_color', (_name, color, textColor) => {
-    const error = rejection({ color, text_color: textColor });
-    expect({ code: error.code, field: error.field }).toEqual({ code: 'LOW_CONTRAST', field: 'design_data.text_color' });
-    expect(error.message).toContain(`${MIN_TEXT_CONTRAST}:1`);
-    expect(error.message).toContain(textColor);
+  ])('accepts text in %s as the background, with a LOW_CONTRAST warning naming text_color', (_name, color, textColor) => {
+    const accepted = validateDesignSpec(design({ color, text_color: textColor }));
+    const warnings = designWarnings(accepted.design_data);
+    expect(warnings.map(({ code, field }) => ({ code, field }))).toEqual([{ code: 'LOW_CONTRAST', field: 'design_data.text_color' }]);
+    expect(warnings[0]?.message).toContain(`${MIN_TEXT_CONTRAST}:1`);
+    expect(warnings[0]?.message).toContain(textColor);
+    expect(checkTextContrast(color, textColor)?.code).toBe('LOW_CONTRAST');
   });
 
   it.each([
     ['white on red', '#FF0000', '#FFFFFF'],
     ['tone on tone at 2:1', '#FFFFFF', '#AABBCC'],
     ['black on white', '#FFFFFF', '#000'],
-  ])('accepts %s', (_name, color, textColor) => {
+  ])('accepts %s without a warning', (_name, color, textColor) => {
     expect(checkTextContrast(color, textColor)).toBeUndefined();
-    expect(validateDesignSpec(design({ color, text_color: textColor })).design_data.text_color).toBe(textColor);
+    const accepted = validateDesignSpec(design({ color, text_color: textColor }));
+    expect(accepted.design_data.text_color).toBe(textColor);
+    expect(designWarnings(accepted.design_data)).toEqual([]);
   });
 
-  it('accepts any background without text_color: the automatic colour contrasts most', () => {
+  it('accepts any background without text_color, without a warning: the automatic colour contrasts most', () => {
     for (const color of ['#000000', '#FFFFFF', '#777777', '#767676', '#FF0000']) {
-      expect(() => validateDesignSpec(design({ color }))).not.toThrow();
+      expect(designWarnings(validateDesignSpec(design({ color })).design_data)).toEqual([]);
     }
+  });
+});
+
+describe('the rules as patterns (what the published JSON Schema says)', () => {
+  const ALL = { length: 0x110000 };
+  const rangesOf = (test: (char: string) => boolean) => {
+    const ranges: [number, number][] = [];
+    for (let codePoint = 0; codePoint < ALL.length; codePoint++) {
+      if (!test(String.fromCodePoint(codePoint))) continue;
+      const last = ranges.at(-1);
+      if (last && last[1] === codePoint - 1) last[1] = codePoint;
+      else ranges.push([codePoint, codePoint]);
+    }
+    return ranges;
+  };
+
+  it('spells the invisible and not-drawn classes as their Unicode property definitions', () => {
+    expect(rangesOf((c) => /^[\p{White_Space}\p{Default_Ignorable_Code_Point}\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u2800]$/u.test(c))).toEqual(INVISIBLE_RANGES);
+    expect(rangesOf((c) => /^[\n\p{Default_Ignorable_Code_Point}\p{Cc}\p{Cf}]$/u.test(c))).toEqual(NOT_DRAWN_RANGES);
+  });
+
+  it('the coverage class holds exactly the code points every font\'s chain draws, and those nothing draws', () => {
+    const chains = FONT_NAMES.map((name) => resolveFont(name).faces.map(faceCoverage));
+    const notDrawn = new RegExp(`^[${classOf(NOT_DRAWN_RANGES)}\u2028\u2029]$`, 'u');
+    const expected = rangesOf((c) => {
+      const codePoint = c.codePointAt(0) ?? 0;
+      return notDrawn.test(c) || chains.every((faces) => faces.some((face) => face.has(codePoint)));
+    });
+    expect(drawableRanges()).toEqual(expected);
+    // Characters that only some fonts draw are refused for all: the schema does not see the font.
+    const pattern = new RegExp(drawableTextPattern(), 'u');
+    expect(pattern.test('Hi 你好 😀 مرحبا')).toBe(true);
+    expect(pattern.test('\ue000')).toBe(false);
+  });
+
+  it('draws a base letter with a combining mark that only another face has, without tofu', async () => {
+    // Coverage is per code point: Pango takes each character from the first face that has it,
+    // so a mark the base's face lacks comes from the face that has it. Its ink is the base's
+    // plus the mark's, each drawn by its own face (a hex box would add far more, see below).
+    const font = resolveFont('Roboto-Bold');
+    const style = font.pango.slice(font.pango.lastIndexOf(',') + 1);
+    const box = { fontSize: 64, minFontSize: 64, maxWidth: 1000, maxHeight: 1000 };
+    const ink = async (text: string, face?: (typeof font.faces)[number]) => {
+      const mask = await layoutText(text, face ? { ...font, file: face.file, pango: `${face.family},${style}`, faces: [face] } : font, box);
+      let sum = 0;
+      for (let i = 3; i < (mask?.data.length ?? 0); i += 4) sum += mask?.data[i] ?? 0;
+      return sum;
+    };
+    for (const mark of ['\u064e', '\u0e31', '\u05b7']) {
+      const markFace = font.faces.find((face) => faceCoverage(face).has(mark.codePointAt(0) ?? 0));
+      expect(markFace && markFace !== font.faces[0], `a fallback face for U+${(mark.codePointAt(0) ?? 0).toString(16)}`).toBe(true);
+      expect(checkFontCoverage(`a${mark}`)).toBeUndefined();
+      const together = await ink(`a${mark}`);
+      // The mark's own ink, on a dotted circle (HarfBuzz draws one under a mark with no base).
+      const markInk = (await ink(`\u25cc${mark}`, markFace)) - (await ink('\u25cc', markFace));
+      expect(markInk).toBeGreaterThan(0);
+      const apart = (await ink('a')) + markInk;
+      expect(Math.abs(together - apart) / apart, `a${mark}`).toBeLessThan(0.1);
+    }
+    // What tofu would look like: a character no face has (checkFontCoverage refuses it) drawn as a hex box.
+    expect(checkFontCoverage('a\u0378')?.code).toBe('UNSUPPORTED_CHARACTERS');
+    const tofu = (await ink('a\u0378')) - (await ink('a'));
+    expect(tofu).toBeGreaterThan(2 * ((await ink('a\u064e')) - (await ink('a'))));
   });
 });

@@ -43,13 +43,32 @@ function expectRejected(input: unknown, code: string, field: string): Validation
 }
 
 describe('validateDesignSpec', () => {
-  it('returns a clean copy of a valid design, without unknown fields', () => {
-    const spec = validateDesignSpec({ ...VALID, extra: 1, design_data: { ...VALID.design_data, text_color: '#fff', size: 'XL' } });
+  it('returns a copy of a valid design', () => {
+    const input = { ...VALID, design_data: { ...VALID.design_data, text_color: '#fff' } };
+    const spec = validateDesignSpec(input);
     expect(spec).toEqual({ product_type: 't-shirt', design_data: { text: 'Test Design', font: 'Bebas-Bold', color: '#FF0000', text_color: '#fff' } });
+    expect(spec.design_data).not.toBe(input.design_data);
   });
 
-  it('treats a null text_color as no text colour', () => {
-    expect(validateDesignSpec(withData({ text_color: null })).design_data).not.toHaveProperty('text_color');
+  // The same rules as the API's schema (one definition): unknown fields are refused, not dropped.
+  it.each([
+    ['a top-level field', { ...VALID, extra: 1 }, 'extra'],
+    ['a design_data field', withData({ size: 'XL' }), 'design_data.size'],
+  ])('rejects an unknown field (%s) as UNKNOWN_FIELD naming it', (_case, input, field) => {
+    expectRejected(input, 'UNKNOWN_FIELD', field);
+  });
+
+  it('rejects a null text_color (omit it for the automatic colour)', () => {
+    expectRejected(withData({ text_color: null }), 'INVALID_TYPE', 'design_data.text_color');
+  });
+
+  it.each([
+    ['product_type', { design_data: VALID.design_data }, 'product_type'],
+    ['design_data', { product_type: 't-shirt' }, 'design_data'],
+    ['text', withData({ text: undefined }), 'design_data.text'],
+    ['color', { ...VALID, design_data: { text: 'x', font: 'Bebas-Bold' } }, 'design_data.color'],
+  ])('rejects a missing %s as FIELD_REQUIRED naming it', (_case, input, field) => {
+    expectRejected(input, 'FIELD_REQUIRED', field);
   });
 
   it.each(PRODUCT_TYPES)('accepts the product type %s', (productType) => {
@@ -67,11 +86,8 @@ describe('validateDesignSpec', () => {
     ['an array design', [VALID], 'design'],
     ['a string design', 'design', 'design'],
     ['a numeric product_type', { ...VALID, product_type: 1 }, 'product_type'],
-    ['a missing product_type', { design_data: VALID.design_data }, 'product_type'],
-    ['a missing design_data', { product_type: 't-shirt' }, 'design_data'],
     ['a string design_data', { product_type: 't-shirt', design_data: 'hi' }, 'design_data'],
     ['a numeric text', withData({ text: 42 }), 'design_data.text'],
-    ['a missing text', withData({ text: undefined }), 'design_data.text'],
     ['an array font', withData({ font: ['Bebas-Bold'] }), 'design_data.font'],
     ['a numeric color', withData({ color: 0xff0000 }), 'design_data.color'],
     ['a null color', withData({ color: null }), 'design_data.color'],
