@@ -3,7 +3,7 @@ import { ERROR_CODES, isErrorCode, type ErrorCode } from '../error-codes.js';
 import { AppError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { replyMethodNotAllowed } from './client-errors.js';
-import { FIELD_ERROR_CODES, KEYWORD_ERROR_CODES } from './schemas.js';
+import { FIELD_ERROR_CODES, FIELD_ERROR_MESSAGES, KEYWORD_ERROR_CODES } from './schemas.js';
 
 /**
  * The one place errors become HTTP responses. Modules below the HTTP layer throw coded
@@ -75,7 +75,8 @@ export function fromSchemaError(errors: readonly AjvError[], context: string | u
       message = `${where} must be one of: ${(first.params.allowedValues as unknown[] | undefined)?.join(', ') ?? '(see the API docs)'}.`;
       break;
     case 'pattern':
-      message = code === 'INVALID_COLOR' ? `${where} must be a hex colour like #FF0000 or #F00.` : `${where} has an invalid format.`;
+    case 'type':
+      message = FIELD_ERROR_MESSAGES[field] ?? (code === 'INVALID_COLOR' ? `${where} must be a hex colour like #FF0000 or #F00.` : first.keyword === 'type' ? `${where} ${first.message ?? 'has the wrong type'}.` : `${where} has an invalid format.`);
       break;
     default:
       message = `${where} ${first.message ?? 'is invalid'}.`;

@@ -2,6 +2,7 @@ import { DESIGN_ID_PATTERN } from '../designs/design-id.js';
 import { DESIGN_STATUSES } from '../designs/design.js';
 import { CURSOR_PATTERN, MAX_LIST_LIMIT } from '../designs/design-repository.js';
 import { designSpecJsonSchema } from '../rendering/index.js';
+import type { ErrorCode } from '../error-codes.js';
 
 /**
  * JSON schemas of the public API. Fastify validates requests with them (ajv, no type
@@ -146,14 +147,21 @@ export function errorResponseFor(status: ErrorStatus): Record<string, unknown> {
  * parameters. A design body that fails its schema is explained by the domain's own check
  * (designs.routes.ts), which names the same fields with the same codes.
  */
-export const FIELD_ERROR_CODES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+export const FIELD_ERROR_CODES: Readonly<Record<string, Readonly<Record<string, ErrorCode>>>> = {
   id: { pattern: 'INVALID_DESIGN_ID' },
   limit: { pattern: 'INVALID_LIMIT', type: 'INVALID_LIMIT' },
   cursor: { pattern: 'INVALID_CURSOR', type: 'INVALID_CURSOR' },
 };
 
+/** What to do about a parameter that fails its schema: the same words the domain's own checks use. */
+export const FIELD_ERROR_MESSAGES: Readonly<Record<string, string>> = {
+  id: 'The design id must be a UUID such as 3f2b6c1e-8a4d-4e2f-9b1a-0c5d7e9f1a2b.',
+  limit: `limit must be a whole number from 1 to ${MAX_LIST_LIMIT}.`,
+  cursor: 'The cursor is not one this service issued: pass the next_cursor of the previous page unchanged, or omit it to start from the newest designs.',
+};
+
 /** Codes for a keyword whatever the field. */
-export const KEYWORD_ERROR_CODES: Readonly<Record<string, string>> = {
+export const KEYWORD_ERROR_CODES: Readonly<Record<string, ErrorCode>> = {
   type: 'INVALID_TYPE',
   required: 'FIELD_REQUIRED',
   additionalProperties: 'UNKNOWN_FIELD',
