@@ -6,6 +6,7 @@ import pg from 'pg';
 import { AppError, describeError } from '../errors.js';
 import type { DB } from './schema.js';
 import { withStatementCache } from './sqlite-statement-cache.js';
+import { redactUrl } from '../shared/redact-url.js';
 
 /** The one database handle the service passes around. */
 export type Database = Kysely<DB>;
@@ -29,7 +30,7 @@ const INT8_OID = 20;
 function unsupportedUrl(databaseUrl: string): AppError {
   return new AppError(
     'DATABASE_URL_UNSUPPORTED',
-    `Unsupported database URL "${redact(databaseUrl)}": use sqlite:<file> (for example sqlite:./data/customify.db), sqlite::memory:, or postgres://user@host:5432/db.`,
+    `Unsupported database URL "${redactUrl(databaseUrl)}": use sqlite:<file> (for example sqlite:./data/customify.db), sqlite::memory:, or postgres://user@host:5432/db.`,
     { field: 'DATABASE_URL' },
   );
 }
@@ -106,7 +107,3 @@ export async function closeDatabase(db: Database): Promise<void> {
   await db.destroy();
 }
 
-/** The URL without its password, for messages and logs. */
-export function redact(databaseUrl: string): string {
-  return databaseUrl.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*:)[^@/]*@/i, '$1***@');
-}

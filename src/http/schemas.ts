@@ -1,5 +1,6 @@
 import { DESIGN_STATUSES } from '../designs/design.js';
 import { FONT_NAMES, MAX_TEXT_LENGTH, PRODUCT_TYPES } from '../rendering/index.js';
+import { UUID_PATTERN } from '../shared/uuid.js';
 
 /**
  * JSON schemas of the public API. Fastify validates requests with them (ajv, no type
@@ -10,7 +11,7 @@ import { FONT_NAMES, MAX_TEXT_LENGTH, PRODUCT_TYPES } from '../rendering/index.j
  */
 
 export const HEX_COLOR_PATTERN = '^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$';
-export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+export { UUID_PATTERN };
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
 const color = (description: string) => ({ type: 'string', pattern: HEX_COLOR_PATTERN, description, examples: ['#FF0000'] }) as const;
