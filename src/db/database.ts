@@ -1,12 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { AppError, describeError } from '../errors.js';
 import type { DB } from './schema.js';
 import { withStatementCache } from './sqlite-statement-cache.js';
 import { redactUrl } from '../shared/redact-url.js';
+import { SqliteDatabase, type SqliteHandle } from './sqlite-driver.js';
 
 /** The one database handle the service passes around. */
 export type Database = Kysely<DB>;
@@ -79,7 +79,7 @@ export function createDatabase(databaseUrl: string, options: DatabaseOptions = {
   return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
 }
 
-function openSqlite(path: string): SqliteDatabase.Database {
+function openSqlite(path: string): SqliteHandle {
   try {
     if (path !== SQLITE_MEMORY) mkdirSync(dirname(resolve(path)), { recursive: true });
     const database = new SqliteDatabase(path);
