@@ -186,7 +186,7 @@ const VARIABLES = {
   // HTTP and auth.
   host: variable('HOST', host().default('0.0.0.0')),
   port: variable('PORT', int(0, 65_535).default(8000)),
-  jwtSecret: variable('JWT_SECRET', token().default('')),
+  jwtSecret: variable('JWT_SECRET', text().default('')),
   jwksUrl: variable('JWKS_URL', httpUrl().default('')),
   dataDir: variable('DATA_DIR', text().default('./data')),
   nodeEnv: variable('NODE_ENV', oneOf(['development', 'production', 'test'] as const).default('development')),
