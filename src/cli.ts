@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { getConfig } from './config.js';
 import { AppError } from './errors.js';
@@ -6,16 +7,33 @@ import { AppError } from './errors.js';
  * The `customify` command. Each command lives in its own module under `src/cli/` and is
  * loaded on demand, so `customify token` does not load sharp or the AWS SDK.
  */
-type Options = NonNullable<ParseArgsConfig['options']>;
 type Values = Record<string, string | boolean | undefined>;
 type Print = (line: string) => void;
+
+/** One option: how parseArgs reads it, and what `--help` says about it. */
+interface OptionSpec {
+  type: 'string' | 'boolean';
+  /** For string options: the placeholder in help, e.g. DIR, AGE. */
+  value?: string;
+  /** What it does, with its unit where it has one. */
+  description: string;
+  /** The value when the option is absent; for booleans, absent means off. */
+  default?: string | boolean;
+  /** The default as help states it, when it is not a fixed value. */
+  defaultNote?: string;
+  required?: boolean;
+}
 
 interface Command {
   summary: string;
   usage: string;
-  options: Options;
+  options: Record<string, OptionSpec>;
+  /** Lines added to `--help` that need a module loaded (the font list). */
+  moreHelp?: () => Promise<string[]>;
   run(values: Values, print: Print): Promise<number | void>;
 }
+
+const NO_OPTIONS_NOTE = 'It takes no options: it is configured by environment variables and .env (README.md, Configuration).';
 
 const COMMANDS: Record<string, Command> = {
   serve: {
@@ -37,24 +55,40 @@ const COMMANDS: Record<string, Command> = {
     run: async (_values, print) => (await import('./cli/migrate.js')).migrateCommand(getConfig(), print),
   },
   token: {
-    summary: 'Mint a development JWT for a user',
+    summary: 'Mint a development JWT for a user, signed with JWT_SECRET (or the development secret under DATA_DIR)',
     usage: 'customify token --user ID [--ttl 1h]',
-    options: { user: { type: 'string' }, ttl: { type: 'string', default: '1h' } },
+    options: {
+      user: { type: 'string', value: 'ID', required: true, description: 'The user id the token is for (its `sub` claim)' },
+      ttl: { type: 'string', value: 'DURATION', default: '1h', description: 'How long the token is valid: a duration with a unit, whole seconds or more (30m, 12h, 7d)' },
+    },
     run: async (values, print) => (await import('./cli/token.js')).tokenCommand(getConfig(), { user: values.user as string | undefined, ttl: values.ttl as string }, print),
   },
   render: {
-    summary: 'Render one design to DIR/preview.png and DIR/thumbnail.png (no server, no database)',
-    usage: 'customify render --text TEXT [--font Bebas-Bold] [--color #FF0000] [--text-color #FFFFFF] [--product-type t-shirt] --out DIR',
+    summary: 'Render one design to DIR/preview.png (600x600 px) and DIR/thumbnail.png (fits 200x200 px), with no server or database',
+    usage: 'customify render --text TEXT --out DIR [--font Bebas-Bold] [--color #FF0000] [--text-color #FFFFFF] [--product-type t-shirt]',
     options: {
-      text: { type: 'string' }, font: { type: 'string', default: 'Bebas-Bold' }, color: { type: 'string', default: '#FF0000' },
-      'text-color': { type: 'string' }, 'product-type': { type: 'string', default: 't-shirt' }, out: { type: 'string' },
+      text: { type: 'string', value: 'TEXT', required: true, description: 'The text of the design' },
+      out: { type: 'string', value: 'DIR', required: true, description: 'Folder to write preview.png and thumbnail.png to (created if missing; files there are replaced)' },
+      font: { type: 'string', value: 'NAME', default: 'Bebas-Bold', description: 'Font of the text (see Fonts below)' },
+      color: { type: 'string', value: 'HEX', default: '#FF0000', description: 'Background color, #RGB or #RRGGBB' },
+      'text-color': { type: 'string', value: 'HEX', defaultNote: 'white or black, whichever contrasts more with --color', description: 'Text color, #RGB or #RRGGBB' },
+      'product-type': { type: 'string', value: 'TYPE', default: 't-shirt', description: 'Product the design is for (see Product types below)' },
+    },
+    moreHelp: async () => {
+      const [{ FONT_NAMES }, { PRODUCT_TYPES }] = await Promise.all([import('./rendering/fonts.js'), import('./rendering/design-spec.js')]);
+      return [`Fonts: ${FONT_NAMES.join(', ')}`, `Product types: ${PRODUCT_TYPES.join(', ')}`];
     },
     run: async (values, print) => (await import('./cli/render.js')).renderCommand(getConfig(), values, print),
   },
   cleanup: {
-    summary: 'Delete stored objects older than a given age (every page, in batches)',
+    summary: 'Delete stored objects older than a given age (every page, in batches), clearing the designs that pointed at them',
     usage: 'customify cleanup --older-than 90d [--prefix designs/] [--orphans] [--dry-run]',
-    options: { 'older-than': { type: 'string' }, prefix: { type: 'string', default: 'designs/' }, 'dry-run': { type: 'boolean', default: false }, orphans: { type: 'boolean', default: false } },
+    options: {
+      'older-than': { type: 'string', value: 'AGE', required: true, description: 'Delete objects last modified more than AGE ago: a duration with a unit (30m, 12h, 90d, 2w); a bare number is refused' },
+      prefix: { type: 'string', value: 'PREFIX', default: 'designs/', description: 'Only objects whose key starts with PREFIX (never empty: that would be the whole bucket)' },
+      orphans: { type: 'boolean', default: false, description: 'Also delete the objects of designs that no longer exist, whatever their age' },
+      'dry-run': { type: 'boolean', default: false, description: 'Print what would be deleted and updated; delete and update nothing' },
+    },
     run: async (values, print) => (await import('./cli/cleanup.js')).cleanupCommand(getConfig(), values, print),
   },
   doctor: {
@@ -79,6 +113,11 @@ const GROUPS: Record<string, { summary: string; run(args: string[], print: Print
   },
 };
 
+function version(): string {
+  // dist/cli.js and src/cli.ts are both one folder below package.json.
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 function help(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
   return [
@@ -88,8 +127,35 @@ function help(): string {
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
     ...Object.entries(GROUPS).map(([name, g]) => `  ${name.padEnd(width)}  ${g.summary}`),
     '',
-    'Configuration comes from the environment and .env (see README.md). `customify <command> --help` for options.',
+    'Options:',
+    '  -h, --help     Show this help; `customify <command> --help` describes the command\'s options',
+    '  -v, --version  Print the version',
+    '',
+    'Configuration comes from the environment and .env (see README.md).',
   ].join('\n');
+}
+
+async function commandHelp(command: Command): Promise<string> {
+  const flags = Object.entries(command.options).map(([name, o]) => ({ flag: `--${name}${o.type === 'string' ? ` ${o.value ?? 'VALUE'}` : ''}`, o }));
+  const width = Math.max('-h, --help'.length, ...flags.map((f) => f.flag.length));
+  const lines = [`Usage: ${command.usage}`, '', `${command.summary}.`, '', 'Options:'];
+  for (const { flag, o } of flags) {
+    const note = o.required ? 'required' : o.type === 'boolean' ? `default: ${o.default === true ? 'on' : 'off'}` : `default: ${o.defaultNote ?? String(o.default)}`;
+    lines.push(`  ${flag.padEnd(width)}  ${o.description} (${note})`);
+  }
+  lines.push(`  ${'-h, --help'.padEnd(width)}  Show this help`);
+  if (flags.length === 0) lines.push('', NO_OPTIONS_NOTE);
+  if (command.moreHelp) lines.push('', ...(await command.moreHelp()));
+  return lines.join('\n');
+}
+
+function parseArgsOptions(options: Record<string, OptionSpec>): NonNullable<ParseArgsConfig['options']> {
+  const parsed: NonNullable<ParseArgsConfig['options']> = {};
+  for (const [name, o] of Object.entries(options)) {
+    if (o.type === 'boolean') parsed[name] = { type: 'boolean', default: o.default === true };
+    else parsed[name] = typeof o.default === 'string' ? { type: 'string', default: o.default } : { type: 'string' };
+  }
+  return parsed;
 }
 
 /** Runs the command line; returns the exit code. Errors print one line that says what to do. */
@@ -98,6 +164,10 @@ export async function main(argv: string[], print: Print = (line) => console.log(
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     print(help());
     return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-v') {
+    print(version());
+    return 0;
   }
   const group = GROUPS[name];
   if (group) {
@@ -116,13 +186,13 @@ export async function main(argv: string[], print: Print = (line) => console.log(
   }
   let values: Values;
   try {
-    ({ values } = parseArgs({ args: rest, options: { ...command.options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }) as { values: Values });
+    ({ values } = parseArgs({ args: rest, options: { ...parseArgsOptions(command.options), help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }) as { values: Values });
   } catch (error) {
     console.error(`${(error as Error).message}\nUsage: ${command.usage}`);
     return 2;
   }
   if (values.help) {
-    print(`Usage: ${command.usage}\n\n${command.summary}`);
+    print(await commandHelp(command));
     return 0;
   }
   try {

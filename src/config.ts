@@ -1,232 +1,244 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { DURATION_EXAMPLES, DurationError, formatDuration, parseDuration, type DurationUnit } from './shared/duration.js';
 
 /**
  * The seed's `Settings` (app/config.py): every environment variable the service reads,
  * validated once against one schema and frozen. Nothing else in `src/` reads
  * `process.env`; modules take the values they need as options.
+ *
+ * VARIABLES below is that schema and the only list: one line per variable names the setting,
+ * its environment variable, its type (which says what it accepts) and its default. The
+ * `Settings` type is derived from it. Every bad value is reported at once.
  */
+
+// Each type's message completes "<NAME> ...", and the loader appends `, got "<value>"`.
+const fail = (ctx: z.RefinementCtx, message: string): never => {
+  ctx.addIssue({ code: 'custom', message });
+  return z.NEVER;
+};
 
 const BOOLEAN_WORDS: Record<string, boolean> = {
   true: true, false: false, '1': true, '0': false, yes: true, no: false, on: true, off: false,
 };
 
-const bool = (name: string) =>
-  z.string().transform((value, ctx) => {
-    const parsed = BOOLEAN_WORDS[value.trim().toLowerCase()];
-    if (parsed === undefined) {
-      ctx.addIssue({ code: 'custom', message: `${name} must be true or false (also accepted: 1/0, yes/no, on/off), got "${value}"` });
-      return z.NEVER;
-    }
-    return parsed;
-  });
+const bool = () =>
+  z.string().transform((value, ctx) => BOOLEAN_WORDS[value.trim().toLowerCase()] ?? fail(ctx, 'must be true or false (also accepted: 1/0, yes/no, on/off)'));
 
-const int = (name: string, min: number, max: number) =>
+const int = (min: number, max: number) =>
   z.string().transform((value, ctx) => {
     const n = Number(value.trim());
-    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-      ctx.addIssue({ code: 'custom', message: `${name} must be a whole number from ${min} to ${max}, got "${value}"` });
-      return z.NEVER;
-    }
+    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) return fail(ctx, `must be a whole number from ${min} to ${max}`);
     return n;
   });
 
-const httpUrl = (name: string) =>
+/**
+ * A duration in whole milliseconds (see src/shared/duration.ts): a unit is required, unless
+ * the variable's name or history fixes one (`bareUnit`). `max` defaults to the longest
+ * timer Node can set (about 24.8 days).
+ */
+const duration = (options: { min?: number; max?: number; bareUnit?: DurationUnit } = {}) => {
+  const { min = 1, max = 2 ** 31 - 1, bareUnit } = options;
+  const accepts = `${bareUnit ? `a number of ${bareUnit === 's' ? 'seconds' : 'milliseconds'} or ` : ''}a duration such as ${DURATION_EXAMPLES}, from ${formatDuration(min)} to ${formatDuration(max)}`;
+  return z.string().transform((value, ctx) => {
+    let ms: number;
+    try {
+      ms = parseDuration(value, { bareUnit });
+    } catch (error) {
+      if (!(error instanceof DurationError)) throw error;
+      return fail(ctx, `must be ${accepts} (${error.message})`);
+    }
+    return ms < min || ms > max ? fail(ctx, `must be ${accepts}`) : ms;
+  });
+};
+
+const oneOf = <T extends string>(values: readonly T[]) =>
+  z.string().transform((value, ctx) =>
+    (values as readonly string[]).includes(value.trim()) ? (value.trim() as T) : fail(ctx, `must be one of ${values.join(', ')}`));
+
+const text = () => z.string().transform((v) => v.trim());
+
+/** Keys, secrets, ids: one token, no spaces (a space or line break there is a paste accident). */
+const token = () => z.string().transform((value, ctx) => (/^\S+$/.test(value.trim()) ? value.trim() : fail(ctx, 'must not contain spaces or line breaks')));
+
+const httpUrl = (options: { path?: boolean } = {}) =>
   z.string().transform((value, ctx) => {
     const trimmed = value.trim().replace(/\/+$/, '');
-    let url: URL | undefined;
-    try {
-      url = new URL(trimmed);
-    } catch {
-      url = undefined;
-    }
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash || url.username) {
-      ctx.addIssue({ code: 'custom', message: `${name} must be an http(s) URL such as http://127.0.0.1:9000 (no query, no credentials), got "${value}"` });
-      return z.NEVER;
-    }
-    return trimmed;
+    const url = URL.canParse(trimmed) ? new URL(trimmed) : undefined;
+    const ok = url && (url.protocol === 'http:' || url.protocol === 'https:') && !url.search && !url.hash && !url.username && !/\s/.test(trimmed) &&
+      (options.path !== false || url.pathname === '/');
+    return ok ? trimmed : fail(ctx, `must be an http(s) URL such as http://127.0.0.1:9000 (no ${options.path === false ? 'path, ' : ''}query, no credentials)`);
   });
 
-const oneOf = <T extends string>(name: string, values: readonly T[]) =>
+const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+/** A host name or IP address to listen on: no scheme, no port. */
+const host = () =>
   z.string().transform((value, ctx) => {
-    if (!(values as readonly string[]).includes(value.trim())) {
-      ctx.addIssue({ code: 'custom', message: `${name} must be one of ${values.join(', ')}, got "${value}"` });
-      return z.NEVER;
-    }
-    return value.trim() as T;
+    const v = value.trim();
+    return isIP(v) || HOSTNAME.test(v) ? v : fail(ctx, 'must be a host name or IP address such as 0.0.0.0, 127.0.0.1, :: or localhost (no scheme, no port: the port is PORT)');
   });
 
-const text = z.string().transform((v) => v.trim());
-
-const databaseUrl = z.string().transform((value, ctx) => {
-  const v = value.trim();
-  if (/^sqlite:.+/.test(v) || /^postgres(ql)?:\/\/.+/.test(v)) return v;
-  ctx.addIssue({ code: 'custom', message: `DATABASE_URL must be sqlite:<file> or postgres://user@host:port/db, got "${value}"` });
-  return z.NEVER;
-});
-
-const redisUrl = z.string().transform((value, ctx) => {
-  const v = value.trim();
-  if (v === '' || /^rediss?:\/\/.+/.test(v)) return v;
-  ctx.addIssue({ code: 'custom', message: `REDIS_URL must be redis://host:port[/db], got "${value}"` });
-  return z.NEVER;
-});
-
-const bucketName = z.string().transform((value, ctx) => {
-  const v = value.trim();
-  if (/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(v)) return v;
-  ctx.addIssue({ code: 'custom', message: `S3_BUCKET_NAME must be a valid bucket name (3-63 lowercase letters, digits, dots, hyphens), got "${value}"` });
-  return z.NEVER;
-});
-
-const duration = (name: string) =>
+/** A CDN domain; `https://` and a trailing slash are tolerated and dropped. */
+const domain = () =>
   z.string().transform((value, ctx) => {
-    const ms = parseDuration(value);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `${name} must be a duration such as 500ms, 30s, 5m, 1h or a number of milliseconds, got "${value}"` });
-      return z.NEVER;
-    }
-    return ms;
+    const v = value.trim().replace(/^https?:\/\//i, '').replace(/\/+$/, '');
+    return HOSTNAME.test(v) && v.includes('.') ? v.toLowerCase() : fail(ctx, 'must be a domain name such as d123abc.cloudfront.net (no path)');
   });
 
-/** `90d`, `1h`, `30s`, `500ms` or a bare number of milliseconds. */
-export function parseDuration(value: string): number | undefined {
-  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(value.trim());
-  if (!match) return undefined;
-  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-  return Math.round(Number(match[1]) * units[match[2] ?? 'ms']!);
-}
+/**
+ * AWS's spelling (`us-east-1`, `eu-central-1`, `us-gov-west-1`); an S3-compatible store
+ * (S3_ENDPOINT set) may name its region otherwise, which the cross-checks allow.
+ */
+const region = () =>
+  z.string().transform((value, ctx) => {
+    const v = value.trim();
+    return /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/.test(v) ? v : fail(ctx, 'must be a region name such as us-east-1 or eu-central-1 (lowercase letters, digits and hyphens)');
+  });
+const AWS_REGION = /^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/;
+
+const databaseUrl = () =>
+  z.string().transform((value, ctx) => {
+    const v = value.trim();
+    const accepts = 'must be sqlite:<file> or postgres://user@host:port/db';
+    if (/^sqlite:.+/.test(v)) return v;
+    if (!/^postgres(ql)?:\/\/.+/.test(v) || !URL.canParse(v) || /\s/.test(v)) return fail(ctx, accepts);
+    return new URL(v).hostname ? v : fail(ctx, `${accepts} (the URL has no host)`);
+  });
+
+const redisUrl = () =>
+  z.string().transform((value, ctx) => {
+    const v = value.trim();
+    const accepts = 'must be redis://host:port[/db] or rediss://… (db a number from 0 to 15)';
+    if (!/^rediss?:\/\/.+/.test(v) || !URL.canParse(v) || /\s/.test(v)) return fail(ctx, accepts);
+    const url = new URL(v);
+    const db = url.pathname.replace(/^\//, '');
+    return url.hostname && (db === '' || /^(?:\d|1[0-5])$/.test(db)) ? v : fail(ctx, accepts);
+  });
+
+/** S3's bucket naming rules, including the ones a plausible name breaks (`a..b`, an IP address). */
+const bucketName = () =>
+  z.string().transform((value, ctx) => {
+    const v = value.trim();
+    const valid = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(v) && !/\.\.|\.-|-\./.test(v) && !isIP(v) && !/^xn--|^sthree-|-s3alias$|--ol-s3$/.test(v);
+    return valid ? v : fail(ctx, 'must be a valid bucket name (3-63 lowercase letters, digits, dots, hyphens; no "..", no IP address)');
+  });
+
+/** BullMQ builds Redis keys from the queue name with ':' as separator. */
+const queueName = () =>
+  z.string().transform((value, ctx) => (/^[A-Za-z0-9_.-]{1,100}$/.test(value.trim()) ? value.trim() : fail(ctx, 'must be 1-100 letters, digits, _ . - (no ":" or spaces)')));
+
+/** CORS_ORIGINS: empty (no cross-origin API calls), `*`, or a comma-separated list of origins. */
+const corsOrigins = () =>
+  z.string().transform((value, ctx): '*' | string[] => {
+    if (value.trim() === '*') return '*';
+    const origins = value.split(',').map((v) => v.trim()).filter(Boolean);
+    for (const origin of origins) {
+      let parsed: URL | undefined;
+      try {
+        parsed = new URL(origin);
+      } catch {
+        parsed = undefined;
+      }
+      if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.origin !== origin) {
+        return fail(ctx, `must be * or a comma-separated list of origins such as https://shop.example.com (scheme, host and port only, no path or trailing slash), got "${origin}"`);
+      }
+    }
+    return origins;
+  });
 
 const cores = Math.max(1, availableParallelism());
 
-// CORS_ORIGINS: empty (no cross-origin API calls), `*`, or a comma-separated list of origins.
-const corsOrigins = z.string().transform((value, ctx): '*' | string[] => {
-  if (value.trim() === '*') return '*';
-  const origins = value.split(',').map((v) => v.trim()).filter(Boolean);
-  for (const origin of origins) {
-    let parsed: URL | undefined;
-    try {
-      parsed = new URL(origin);
-    } catch {
-      parsed = undefined;
-    }
-    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.origin !== origin) {
-      ctx.addIssue({ code: 'custom', message: `CORS_ORIGINS must be * or a comma-separated list of origins such as https://shop.example.com (scheme, host and port only, no path or trailing slash), got "${origin}"` });
-      return z.NEVER;
-    }
-  }
-  return origins;
-});
+/** One environment variable: its name and its type, with `.default()` or `.optional()`. */
+const variable = <T extends z.ZodType>(name: string, type: T) => ({ name, type });
 
-const schema = z.object({
+/**
+ * Every variable, as `settingName: variable('ENV_NAME', type().default(value))`.
+ * Adding a variable is adding a line here (and a row to README's configuration table).
+ */
+const VARIABLES = {
   // The seed's variables, with the seed's defaults.
-  AWS_REGION: text.default('us-east-1'),
-  AWS_ACCESS_KEY_ID: text.default(''),
-  AWS_SECRET_ACCESS_KEY: text.default(''),
-  S3_BUCKET_NAME: bucketName.default('customify-production'),
-  S3_PUBLIC_BUCKET: bool('S3_PUBLIC_BUCKET').default(true),
-  CLOUDFRONT_DOMAIN: text.default(''),
-  USE_LOCAL_STORAGE: bool('USE_LOCAL_STORAGE').default(true),
+  awsRegion: variable('AWS_REGION', region().default('us-east-1')),
+  awsAccessKeyId: variable('AWS_ACCESS_KEY_ID', token().default('')),
+  awsSecretAccessKey: variable('AWS_SECRET_ACCESS_KEY', token().default('')),
+  s3BucketName: variable('S3_BUCKET_NAME', bucketName().default('customify-production')),
+  s3PublicBucket: variable('S3_PUBLIC_BUCKET', bool().default(true)),
+  cloudfrontDomain: variable('CLOUDFRONT_DOMAIN', domain().default('')),
+  useLocalStorage: variable('USE_LOCAL_STORAGE', bool().default(true)),
   // S3-compatible stores and local mode.
-  // No z.union with '' here: empty values never reach the schema, and a union would replace
-  // the variable's own message with zod's bare "Invalid input".
-  S3_ENDPOINT: httpUrl('S3_ENDPOINT').default(''),
-  S3_FORCE_PATH_STYLE: bool('S3_FORCE_PATH_STYLE').optional(),
-  S3_SIGNED_URL_EXPIRES: int('S3_SIGNED_URL_EXPIRES', 1, 604_800).default(3600),
-  S3_SSE: oneOf('S3_SSE', ['none', 'AES256', 'aws:kms'] as const).default('none'),
-  S3_SSE_KMS_KEY_ID: text.default(''),
-  LOCAL_STORAGE_PATH: text.default('./storage'),
-  LOCAL_STORAGE_FSYNC: bool('LOCAL_STORAGE_FSYNC').default(true),
-  PUBLIC_BASE_URL: httpUrl('PUBLIC_BASE_URL').default(''),
+  s3Endpoint: variable('S3_ENDPOINT', httpUrl({ path: false }).default('')),
+  /** Path-style addressing; defaults to on when S3_ENDPOINT is set. */
+  s3ForcePathStyle: variable('S3_FORCE_PATH_STYLE', bool().optional()),
+  /** Seconds a signed URL is valid: a bare number is seconds, as in the seed. */
+  s3SignedUrlExpires: variable('S3_SIGNED_URL_EXPIRES', duration({ bareUnit: 's', min: 1_000, max: 604_800_000 }).transform((ms, ctx) =>
+    ms % 1000 === 0 ? ms / 1000 : fail(ctx, 'must be whole seconds')).default(3600)),
+  s3Sse: variable('S3_SSE', oneOf(['none', 'AES256', 'aws:kms'] as const).default('none')),
+  s3SseKmsKeyId: variable('S3_SSE_KMS_KEY_ID', token().default('')),
+  localStoragePath: variable('LOCAL_STORAGE_PATH', text().default('./storage')),
+  /** fsync each local write (durable across power loss); writes are atomic either way. */
+  localStorageFsync: variable('LOCAL_STORAGE_FSYNC', bool().default(true)),
+  /** Where the API is reached; defaults to http://localhost:PORT. */
+  publicBaseUrl: variable('PUBLIC_BASE_URL', httpUrl().default('')),
   // Persistence and queue.
-  DATABASE_URL: databaseUrl.default('sqlite:./data/customify.db'),
-  REDIS_URL: redisUrl.default(''),
-  RENDER_QUEUE_NAME: text.default('render-design'),
+  databaseUrl: variable('DATABASE_URL', databaseUrl().default('sqlite:./data/customify.db')),
+  redisUrl: variable('REDIS_URL', redisUrl().default('')),
+  renderQueueName: variable('RENDER_QUEUE_NAME', queueName().default('render-design')),
   // A render job spends most of its time waiting on storage and the database; the threads,
   // one per core, bound the CPU. Four jobs per core keep them busy (bench/e2e.bench.ts).
-  RENDER_CONCURRENCY: int('RENDER_CONCURRENCY', 1, 256).default(Math.min(4 * cores, 256)),
-  RENDER_THREADS: int('RENDER_THREADS', 0, 64).default(Math.min(cores, 64)),
-  RENDER_MAX_RETRIES: int('RENDER_MAX_RETRIES', 0, 20).default(3),
-  RENDER_BACKOFF_MS: int('RENDER_BACKOFF_MS', 0, 3_600_000).default(1000),
-  PENDING_SWEEP_AFTER: duration('PENDING_SWEEP_AFTER').default(30_000),
-  RENDER_LEASE: duration('RENDER_LEASE').default(30_000),
-  RENDER_LOCK_DURATION: duration('RENDER_LOCK_DURATION').default(30_000),
-  RENDER_STALLED_INTERVAL: duration('RENDER_STALLED_INTERVAL').default(30_000),
-  PNG_COMPRESSION_LEVEL: int('PNG_COMPRESSION_LEVEL', 0, 9).default(6),
+  renderConcurrency: variable('RENDER_CONCURRENCY', int(1, 256).default(Math.min(4 * cores, 256))),
+  /** Worker threads that render; 0 renders on the main thread. */
+  renderThreads: variable('RENDER_THREADS', int(0, 64).default(Math.min(cores, 64))),
+  renderMaxRetries: variable('RENDER_MAX_RETRIES', int(0, 20).default(3)),
+  /** First retry delay in ms (the name says the unit, so a bare number is milliseconds). */
+  renderBackoffMs: variable('RENDER_BACKOFF_MS', duration({ bareUnit: 'ms', min: 0, max: 3_600_000 }).default(1000)),
+  pendingSweepAfterMs: variable('PENDING_SWEEP_AFTER', duration().default(30_000)),
+  /** How long a worker's claim on a design lasts; a crashed worker's design is taken over after it. */
+  renderLeaseMs: variable('RENDER_LEASE', duration().default(30_000)),
+  /** BullMQ: how long a worker's job lock lasts without renewal, and how often dead workers' jobs are looked for. */
+  renderLockDurationMs: variable('RENDER_LOCK_DURATION', duration().default(30_000)),
+  renderStalledIntervalMs: variable('RENDER_STALLED_INTERVAL', duration().default(30_000)),
+  pngCompressionLevel: variable('PNG_COMPRESSION_LEVEL', int(0, 9).default(6)),
   // HTTP and auth.
-  HOST: text.default('0.0.0.0'),
-  PORT: int('PORT', 0, 65_535).default(8000),
-  JWT_SECRET: text.default(''),
-  JWKS_URL: httpUrl('JWKS_URL').default(''),
-  DATA_DIR: text.default('./data'),
-  NODE_ENV: text.default('development'),
-  LOG_LEVEL: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const).default('info'),
-  // HTTP hardening: request time limit, CORS for the API, token lifetime policy.
-  REQUEST_TIMEOUT: duration('REQUEST_TIMEOUT').pipe(z.number().min(100, 'REQUEST_TIMEOUT must be at least 100ms')).default(30_000),
-  CORS_ORIGINS: corsOrigins.default([]),
-  JWT_CLOCK_SKEW: duration('JWT_CLOCK_SKEW').default(60_000),
-  JWT_MAX_LIFETIME: duration('JWT_MAX_LIFETIME').default(7 * 86_400_000),
-  LOG_FORMAT: oneOf('LOG_FORMAT', ['auto', 'json', 'pretty'] as const).default('auto'),
-});
+  host: variable('HOST', host().default('0.0.0.0')),
+  port: variable('PORT', int(0, 65_535).default(8000)),
+  jwtSecret: variable('JWT_SECRET', text().default('')),
+  jwksUrl: variable('JWKS_URL', httpUrl().default('')),
+  dataDir: variable('DATA_DIR', text().default('./data')),
+  nodeEnv: variable('NODE_ENV', oneOf(['development', 'production', 'test'] as const).default('development')),
+  logLevel: variable('LOG_LEVEL', oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const).default('info')),
+  // HTTP hardening: request time limit, CORS for the API, token lifetime policy, log format.
+  /** Longest a request (headers and body) may take to arrive; 408 after it. */
+  requestTimeoutMs: variable('REQUEST_TIMEOUT', duration({ min: 100 }).default(30_000)),
+  /** Origins allowed to call the API from a browser: none, a list, or any. */
+  corsOrigins: variable('CORS_ORIGINS', corsOrigins().default([])),
+  /** Leeway for exp, nbf and iat against our clock. */
+  jwtClockSkewMs: variable('JWT_CLOCK_SKEW', duration({ min: 0 }).default(60_000)),
+  /** Longest lifetime (exp - iat, or exp - now) of a token we mint or accept. */
+  jwtMaxLifetimeMs: variable('JWT_MAX_LIFETIME', duration().default(7 * 86_400_000)),
+  /** json, pretty, or auto: pretty at a terminal outside production (src/logger.ts). */
+  logFormat: variable('LOG_FORMAT', oneOf(['auto', 'json', 'pretty'] as const).default('auto')),
+};
 
-export type Environment = Record<string, string | undefined>;
+type Variables = typeof VARIABLES;
 
-export interface Settings {
-  awsRegion: string;
-  awsAccessKeyId: string;
-  awsSecretAccessKey: string;
-  s3BucketName: string;
-  s3PublicBucket: boolean;
-  cloudfrontDomain: string;
-  useLocalStorage: boolean;
-  s3Endpoint: string;
+/** The validated settings: one field per variable (typed by its schema), and the values derived from them. */
+export type Settings = Omit<{ [K in keyof Variables]: z.output<Variables[K]['type']> }, 's3ForcePathStyle'> & {
   s3ForcePathStyle: boolean;
-  s3SignedUrlExpires: number;
-  s3Sse: 'none' | 'AES256' | 'aws:kms';
-  s3SseKmsKeyId: string;
-  localStoragePath: string;
-  /** fsync each local write (durable across power loss); writes are atomic either way. */
-  localStorageFsync: boolean;
-  publicBaseUrl: string;
   /** The seed's `s3_base_url`: CloudFront, else the bucket's S3 URL, else the custom endpoint. */
   s3BaseUrl: string;
-  databaseUrl: string;
-  redisUrl: string;
-  renderQueueName: string;
-  renderConcurrency: number;
-  /** Worker threads that render; 0 renders on the main thread. */
-  renderThreads: number;
-  renderMaxRetries: number;
-  renderBackoffMs: number;
-  pendingSweepAfterMs: number;
-  /** How long a worker's claim on a design lasts; a crashed worker's design is taken over after it. */
-  renderLeaseMs: number;
-  /** BullMQ: how long a worker's job lock lasts without renewal, and how often dead workers' jobs are looked for. */
-  renderLockDurationMs: number;
-  renderStalledIntervalMs: number;
-  pngCompressionLevel: number;
-  host: string;
-  port: number;
-  jwtSecret: string;
-  jwksUrl: string;
-  dataDir: string;
-  nodeEnv: string;
   isProduction: boolean;
-  logLevel: string;
-  /** Longest a request (headers and body) may take to arrive; 408 after it. */
-  requestTimeoutMs: number;
-  /** Origins allowed to call the API from a browser: none, a list, or any. */
-  corsOrigins: '*' | string[];
-  /** Leeway for exp, nbf and iat against our clock. */
-  jwtClockSkewMs: number;
-  /** Longest lifetime (exp - iat, or exp - now) of a token we mint or accept. */
-  jwtMaxLifetimeMs: number;
-  /** json, pretty, or auto: pretty at a terminal outside production (src/logger.ts). */
-  logFormat: 'auto' | 'json' | 'pretty';
-}
+};
+
+/** The environment variables the service reads, in the order above. */
+export const VARIABLE_NAMES: readonly string[] = Object.values(VARIABLES).map((v) => v.name);
+
+const schema = z.object(Object.fromEntries(Object.values(VARIABLES).map((v) => [v.name, v.type])));
+
+export type Environment = Record<string, string | undefined>;
 
 export function s3BaseUrl(s: Pick<Settings, 'cloudfrontDomain' | 's3BucketName' | 'awsRegion' | 's3Endpoint' | 's3ForcePathStyle'>): string {
   if (s.cloudfrontDomain) return `https://${s.cloudfrontDomain.replace(/^https?:\/\//, '').replace(/\/+$/, '')}`;
@@ -238,81 +250,75 @@ export function s3BaseUrl(s: Pick<Settings, 'cloudfrontDomain' | 's3BucketName' 
   return `https://${s.s3BucketName}.s3.${s.awsRegion}.amazonaws.com`;
 }
 
+/** Every bad variable, each with the message that says what it accepts. */
+export class InvalidConfigurationError extends ConfigError {
+  constructor(readonly problems: ReadonlyArray<{ name: string; message: string }>) {
+    super(
+      problems.length === 1
+        ? `Invalid configuration: ${problems[0]!.message}`
+        : `Invalid configuration, ${problems.length} problems:\n${problems.map((p) => `  - ${p.message}`).join('\n')}`,
+      problems[0]!.name,
+    );
+  }
+}
+
+/** Rules between variables, checked on the raw values so they are reported with the rest. */
+function crossChecks(raw: Record<string, string>): Array<{ name: string; message: string }> {
+  const problems: Array<{ name: string; message: string }> = [];
+  if (Boolean(raw.AWS_ACCESS_KEY_ID) !== Boolean(raw.AWS_SECRET_ACCESS_KEY)) {
+    const missing = raw.AWS_ACCESS_KEY_ID ? 'AWS_SECRET_ACCESS_KEY' : 'AWS_ACCESS_KEY_ID';
+    problems.push({ name: missing, message: `${missing} is empty while its pair is set. Set both keys, or neither to use the SDK's default credential chain (IAM role, profile).` });
+  }
+  const region = raw.AWS_REGION?.trim();
+  if (region && !raw.S3_ENDPOINT && !AWS_REGION.test(region)) {
+    problems.push({ name: 'AWS_REGION', message: `AWS_REGION must be an AWS region such as us-east-1, eu-central-1 or ap-southeast-2, got ${JSON.stringify(raw.AWS_REGION)} (with S3_ENDPOINT set, any name the store uses is accepted)` });
+  }
+  if (raw.S3_SSE_KMS_KEY_ID && raw.S3_SSE?.trim() !== 'aws:kms') {
+    problems.push({ name: 'S3_SSE_KMS_KEY_ID', message: `S3_SSE_KMS_KEY_ID is set (${JSON.stringify(raw.S3_SSE_KMS_KEY_ID)}) but S3_SSE is ${JSON.stringify(raw.S3_SSE ?? 'none')}, so the key would not be used: set S3_SSE=aws:kms, or unset S3_SSE_KMS_KEY_ID` });
+  }
+  return problems;
+}
+
 /**
  * Validates `env` (plus the `.env` file, whose values the real environment overrides) and
- * returns frozen settings. Throws a ConfigError naming the first bad variable and what it accepts.
+ * returns frozen settings. Throws an InvalidConfigurationError (a ConfigError) listing every
+ * bad variable and what it accepts; its `field` is the first one's name.
  */
 export function loadConfig(env: Environment = process.env, options: { envFile?: string | false } = {}): Readonly<Settings> {
   const envFile = options.envFile ?? '.env';
   const fromFile = envFile && existsSync(envFile) ? parseDotenv(readFileSync(envFile)) : {};
-  const merged: Record<string, string> = {};
-  for (const key of Object.keys(schema.shape)) {
-    const value = env[key] ?? fromFile[key];
+  const raw: Record<string, string> = {};
+  for (const name of VARIABLE_NAMES) {
+    const value = env[name] ?? fromFile[name];
     // An empty variable means "not set", as in the seed's .env examples.
-    if (value !== undefined && value.trim() !== '') merged[key] = value;
+    if (value !== undefined && value.trim() !== '') raw[name] = value;
   }
-  const result = schema.safeParse(merged);
+  const problems: Array<{ name: string; message: string }> = [];
+  for (const [name, value] of Object.entries(raw)) {
+    // `docker run --env-file` and systemd keep quotes that a shell would remove.
+    if (/^(["']).*\1$/s.test(value.trim())) problems.push({ name, message: `${name} is wrapped in quotes, got ${JSON.stringify(value)}: remove them (docker --env-file and systemd keep quotes as part of the value)` });
+  }
+  const result = schema.safeParse(raw);
   if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const name = String(issue.path[0] ?? 'configuration');
-    throw new ConfigError(`Invalid configuration: ${issue.message.startsWith(name) ? issue.message : `${name}: ${issue.message}`}`, name);
+    for (const issue of result.error.issues) {
+      const name = String(issue.path[0] ?? 'configuration');
+      if (problems.some((p) => p.name === name)) continue;
+      problems.push({ name, message: `${name} ${issue.message}, got ${JSON.stringify(raw[name] ?? '')}` });
+    }
   }
-  const e = result.data;
-  const s3ForcePathStyle = e.S3_FORCE_PATH_STYLE ?? e.S3_ENDPOINT !== '';
-  const base = {
-    awsRegion: e.AWS_REGION,
-    awsAccessKeyId: e.AWS_ACCESS_KEY_ID,
-    awsSecretAccessKey: e.AWS_SECRET_ACCESS_KEY,
-    s3BucketName: e.S3_BUCKET_NAME,
-    s3PublicBucket: e.S3_PUBLIC_BUCKET,
-    cloudfrontDomain: e.CLOUDFRONT_DOMAIN,
-    useLocalStorage: e.USE_LOCAL_STORAGE,
-    s3Endpoint: e.S3_ENDPOINT,
-    s3ForcePathStyle,
-  };
-  if (Boolean(base.awsAccessKeyId) !== Boolean(base.awsSecretAccessKey)) {
-    const missing = base.awsAccessKeyId ? 'AWS_SECRET_ACCESS_KEY' : 'AWS_ACCESS_KEY_ID';
-    throw new ConfigError(
-      `Invalid configuration: ${missing} is empty while its pair is set. Set both keys, or neither to use the SDK's default credential chain (IAM role, profile).`,
-      missing,
-    );
-  }
-  const nodeEnv = e.NODE_ENV;
+  problems.push(...crossChecks(raw).filter((c) => !problems.some((p) => p.name === c.name)));
+  if (problems.length > 0 || !result.success) throw new InvalidConfigurationError(problems);
+
+  const byName = result.data as Record<string, unknown>;
+  const e = Object.fromEntries(Object.entries(VARIABLES).map(([key, v]) => [key, byName[v.name]])) as { [K in keyof Variables]: z.output<Variables[K]['type']> };
+  const s3ForcePathStyle = e.s3ForcePathStyle ?? e.s3Endpoint !== '';
   const settings: Settings = {
-    ...base,
-    s3SignedUrlExpires: e.S3_SIGNED_URL_EXPIRES,
-    s3Sse: e.S3_SSE,
-    s3SseKmsKeyId: e.S3_SSE_KMS_KEY_ID,
-    localStoragePath: e.LOCAL_STORAGE_PATH,
-    localStorageFsync: e.LOCAL_STORAGE_FSYNC,
+    ...e,
+    s3ForcePathStyle,
     // Local URLs follow PORT unless told otherwise: http://localhost:8000 by default.
-    publicBaseUrl: e.PUBLIC_BASE_URL || `http://localhost:${e.PORT}`,
-    s3BaseUrl: s3BaseUrl(base),
-    databaseUrl: e.DATABASE_URL,
-    redisUrl: e.REDIS_URL,
-    renderQueueName: e.RENDER_QUEUE_NAME,
-    renderConcurrency: e.RENDER_CONCURRENCY,
-    renderThreads: e.RENDER_THREADS,
-    renderMaxRetries: e.RENDER_MAX_RETRIES,
-    renderBackoffMs: e.RENDER_BACKOFF_MS,
-    pendingSweepAfterMs: e.PENDING_SWEEP_AFTER,
-    renderLeaseMs: e.RENDER_LEASE,
-    renderLockDurationMs: e.RENDER_LOCK_DURATION,
-    renderStalledIntervalMs: e.RENDER_STALLED_INTERVAL,
-    pngCompressionLevel: e.PNG_COMPRESSION_LEVEL,
-    host: e.HOST,
-    port: e.PORT,
-    jwtSecret: e.JWT_SECRET,
-    jwksUrl: e.JWKS_URL,
-    dataDir: e.DATA_DIR,
-    nodeEnv,
-    isProduction: nodeEnv === 'production',
-    logLevel: e.LOG_LEVEL,
-    requestTimeoutMs: e.REQUEST_TIMEOUT,
-    corsOrigins: e.CORS_ORIGINS,
-    jwtClockSkewMs: e.JWT_CLOCK_SKEW,
-    jwtMaxLifetimeMs: e.JWT_MAX_LIFETIME,
-    logFormat: e.LOG_FORMAT,
+    publicBaseUrl: e.publicBaseUrl || `http://localhost:${e.port}`,
+    s3BaseUrl: s3BaseUrl({ ...e, s3ForcePathStyle }),
+    isProduction: e.nodeEnv === 'production',
   };
   return Object.freeze(settings);
 }

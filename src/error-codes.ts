@@ -81,6 +81,7 @@ export const ERROR_CODES = {
   DATABASE_UNAVAILABLE: { status: 503, description: 'The database is unreachable or busy; retry shortly.' },
   DATABASE_ERROR: { status: 500, description: 'The database refused an operation.' },
   DATABASE_URL_UNSUPPORTED: { status: 500, description: 'DATABASE_URL names a database kind the service does not support.', cli: true },
+  SQLITE_DRIVER_MISSING: { status: 500, description: 'The SQLite driver for this Node version did not load; run npm install.' },
   DATABASE_NOT_READY: { status: 500, description: 'The database has not been created or migrated.', cli: true },
   DATABASE_EMPTY: { status: 500, description: 'The database has no designs, so every stored object would look orphaned.', cli: true },
   MIGRATION_FAILED: { status: 500, description: 'A database migration failed.', cli: true },

@@ -50,14 +50,6 @@ export async function resolveJwtSecret(settings: Pick<Settings, 'jwtSecret' | 'j
   }
 }
 
-/** `1h`, `30m`, `7d`, `3600` (seconds). */
-export function parseTtl(ttl: string): number {
-  const match = /^(\d+)\s*([smhd]?)$/.exec(ttl.trim());
-  if (!match || Number(match[1]) <= 0) throw new AppError('INVALID_TTL', `--ttl must be a positive duration such as 30m, 1h or 7d, got "${ttl}".`, { field: 'ttl' });
-  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86_400 }[match[2] as '' | 's' | 'm' | 'h' | 'd'];
-  return Number(match[1]) * unit;
-}
-
 /**
  * The token lifetime policy (README, "Tokens"): a token we mint or accept lives at most
  * JWT_MAX_LIFETIME (exp - iat, or exp - now without iat), and `exp`, `nbf` and `iat` are

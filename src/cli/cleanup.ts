@@ -1,9 +1,9 @@
 import type { Settings } from '../config.js';
-import { parseDuration } from '../config.js';
 import { closeDatabase, createDatabase } from '../db/database.js';
 import { DesignRepository } from '../designs/design-repository.js';
 import { AppError, ValidationError } from '../errors.js';
 import { silentLogger } from '../logger.js';
+import { DURATION_EXAMPLES, DurationError, parseDuration } from '../shared/duration.js';
 import { assertValidPrefix, createStorageLayer, designIdOfKey, isStorageError, STALE_TEMP_FILE_AGE_MS, type ObjectInfo, type ObjectStorage } from '../storage/index.js';
 import { assertServiceDatabase } from './database-status.js';
 import { formatBytes, formatCount, plural } from './format.js';
@@ -53,19 +53,21 @@ interface Selected extends ObjectInfo {
   reason: 'old' | 'orphan';
 }
 
-const OLDER_THAN = /^(\d+)(m|h|d|w)$/;
-const OLDER_THAN_HELP = 'a whole number with a unit: 30m (minutes), 12h (hours), 90d (days) or 4w (weeks)';
+const OLDER_THAN_HELP = `a duration with a unit, such as 30m, 12h, 90d or 2w (units: ${DURATION_EXAMPLES})`;
 
-/** `--older-than` → milliseconds. A unit is required: a bare `90` would mean 90 ms and select everything. */
+/** `--older-than` → milliseconds. A unit is required: a bare `90` could mean 90 ms and select everything. */
 export function parseOlderThan(value: unknown): number {
   if (typeof value !== 'string' || value.trim() === '') {
     throw new ValidationError('INVALID_OLDER_THAN', `--older-than is required: ${OLDER_THAN_HELP}, e.g. customify cleanup --older-than 90d.`, 'older-than');
   }
-  const match = OLDER_THAN.exec(value.trim());
-  const ms = match ? (match[2] === 'w' ? Number(match[1]) * 7 * 86_400_000 : parseDuration(value.trim())) : undefined;
-  if (!match || ms === undefined || !Number.isSafeInteger(ms) || ms <= 0) {
-    throw new ValidationError('INVALID_OLDER_THAN', `--older-than must be ${OLDER_THAN_HELP}, greater than zero; got ${JSON.stringify(value)}.`, 'older-than');
+  let ms: number;
+  try {
+    ms = parseDuration(value);
+  } catch (error) {
+    if (!(error instanceof DurationError)) throw error;
+    throw new ValidationError('INVALID_OLDER_THAN', `--older-than must be ${OLDER_THAN_HELP}, greater than zero: ${error.message}.`, 'older-than', { cause: error });
   }
+  if (ms <= 0) throw new ValidationError('INVALID_OLDER_THAN', `--older-than must be ${OLDER_THAN_HELP}, greater than zero; got ${JSON.stringify(value)}.`, 'older-than');
   return ms;
 }
 

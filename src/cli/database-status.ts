@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { Migrator, PostgresAdapter, sql } from 'kysely';
-import { dialectOf, redact, sqlitePathOf, type Database } from '../db/database.js';
+import { dialectOf, sqlitePathOf, type Database } from '../db/database.js';
+import { redactUrl } from '../shared/redact-url.js';
 import { migrationProvider } from '../db/migrate.js';
 import { AppError, describeError } from '../errors.js';
 
@@ -40,7 +41,7 @@ export function missingSqliteFile(databaseUrl: string): string | undefined {
  * object look orphaned. Throws AppError DATABASE_NOT_READY saying what to check.
  */
 export async function assertServiceDatabase(db: Database, databaseUrl: string): Promise<void> {
-  const shown = redact(databaseUrl);
+  const shown = redactUrl(databaseUrl);
   const missing = missingSqliteFile(databaseUrl);
   if (missing) {
     throw new AppError('DATABASE_NOT_READY', `There is no SQLite database at ${missing} (DATABASE_URL=${shown}): point DATABASE_URL at the service's database.`, { field: 'DATABASE_URL' });

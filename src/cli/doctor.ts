@@ -3,7 +3,9 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
 import type { Settings } from '../config.js';
-import { closeDatabase, createDatabase, redact } from '../db/database.js';
+import { closeDatabase, createDatabase } from '../db/database.js';
+import { redactUrl } from '../shared/redact-url.js';
+import { withTimeout } from '../shared/timeout.js';
 import { ConfigError, describeError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import { createStorageLayer, isStorageError, type ObjectStorage } from '../storage/index.js';
@@ -450,7 +452,7 @@ async function probeObject(
 
 async function checkDatabase(ctx: Context, s: Readonly<Settings>): Promise<void> {
   const { list } = ctx;
-  const shown = redact(s.databaseUrl);
+  const shown = redactUrl(s.databaseUrl);
   const what = `database ${shown}`;
   const missing = missingSqliteFile(s.databaseUrl);
   if (missing) {
@@ -459,8 +461,8 @@ async function checkDatabase(ctx: Context, s: Readonly<Settings>): Promise<void>
   }
   const db = createDatabase(s.databaseUrl);
   try {
-    await withTimeout(sql`select 1`.execute(db), ctx.timeoutMs, 'no answer');
-    const { applied, pending } = await withTimeout(migrationStatus(db), ctx.timeoutMs, 'no answer');
+    await withTimeout(sql`select 1`.execute(db), ctx.timeoutMs, () => new Error(`no answer within ${ctx.timeoutMs} ms`));
+    const { applied, pending } = await withTimeout(migrationStatus(db), ctx.timeoutMs, () => new Error(`no answer within ${ctx.timeoutMs} ms`));
     list.ok(
       pending.length === 0
         ? `${what}: connected, migrations up to date (${applied.length} applied)`
@@ -469,7 +471,7 @@ async function checkDatabase(ctx: Context, s: Readonly<Settings>): Promise<void>
   } catch (error) {
     list.fail(what, `cannot use it (${describeError(error)}): check DATABASE_URL and that the database server is running and reachable.`);
   } finally {
-    await withTimeout(closeDatabase(db), ctx.timeoutMs, 'close').catch(() => undefined);
+    await withTimeout(closeDatabase(db), ctx.timeoutMs, () => new Error(`close within ${ctx.timeoutMs} ms`)).catch(() => undefined);
   }
 }
 
@@ -479,7 +481,7 @@ async function checkRedis(ctx: Context, s: Readonly<Settings>): Promise<void> {
     list.skip('Redis', 'REDIS_URL is not set; customify serve renders in-process (set REDIS_URL to run separate workers)');
     return;
   }
-  const shown = redactRedisUrl(s.redisUrl);
+  const shown = redactUrl(s.redisUrl);
   const { Redis } = await import('ioredis');
   const redis = new Redis(s.redisUrl, {
     lazyConnect: true,
@@ -540,14 +542,3 @@ function mask(value: string): string {
   return value.length <= 8 ? '****' : `${value.slice(0, 4)}…${value.slice(-4)}`;
 }
 
-function redactRedisUrl(url: string): string {
-  return url.replace(/^(rediss?:\/\/[^:@/]*:)[^@/]*@/, '$1***@');
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}

@@ -1,6 +1,7 @@
-import { checkTtl, mintToken, parseTtl, resolveJwtSecret } from '../auth/jwt.js';
+import { checkTtl, mintToken, resolveJwtSecret } from '../auth/jwt.js';
 import type { Settings } from '../config.js';
 import { AppError } from '../errors.js';
+import { DurationError, parseDuration } from '../shared/duration.js';
 
 export interface TokenOptions {
   user?: string | undefined;
@@ -33,4 +34,19 @@ export async function tokenCommand(settings: Readonly<Settings>, options: TokenO
   }
   print(await mintToken({ secret, userId: user, ttlSeconds, maxLifetimeSeconds }));
   return 0;
+}
+
+/** `--ttl` → whole seconds (a JWT's `exp` is in seconds): `30m`, `1h`, `7d`. A unit is required. */
+export function parseTtl(ttl: string): number {
+  const refuse = (cause?: Error) =>
+    new AppError('INVALID_TTL', `--ttl must be a positive duration such as 30m, 1h or 7d${cause ? `: ${cause.message}` : `, got ${JSON.stringify(ttl)}`}.`, { field: 'ttl', cause });
+  let ms: number;
+  try {
+    ms = parseDuration(ttl);
+  } catch (error) {
+    if (error instanceof DurationError) throw refuse(error);
+    throw error;
+  }
+  if (ms <= 0 || ms % 1000 !== 0) throw refuse();
+  return ms / 1000;
 }

@@ -1,11 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { AppError, describeError } from '../errors.js';
 import type { DB } from './schema.js';
 import { withStatementCache } from './sqlite-statement-cache.js';
+import { redactUrl } from '../shared/redact-url.js';
+import { SqliteDatabase, type SqliteHandle } from './sqlite-driver.js';
 
 /** The one database handle the service passes around. */
 export type Database = Kysely<DB>;
@@ -29,7 +30,7 @@ const INT8_OID = 20;
 function unsupportedUrl(databaseUrl: string): AppError {
   return new AppError(
     'DATABASE_URL_UNSUPPORTED',
-    `Unsupported database URL "${redact(databaseUrl)}": use sqlite:<file> (for example sqlite:./data/customify.db), sqlite::memory:, or postgres://user@host:5432/db.`,
+    `Unsupported database URL "${redactUrl(databaseUrl)}": use sqlite:<file> (for example sqlite:./data/customify.db), sqlite::memory:, or postgres://user@host:5432/db.`,
     { field: 'DATABASE_URL' },
   );
 }
@@ -78,7 +79,7 @@ export function createDatabase(databaseUrl: string, options: DatabaseOptions = {
   return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
 }
 
-function openSqlite(path: string): SqliteDatabase.Database {
+function openSqlite(path: string): SqliteHandle {
   try {
     if (path !== SQLITE_MEMORY) mkdirSync(dirname(resolve(path)), { recursive: true });
     const database = new SqliteDatabase(path);
@@ -106,7 +107,3 @@ export async function closeDatabase(db: Database): Promise<void> {
   await db.destroy();
 }
 
-/** The URL without its password, for messages and logs. */
-export function redact(databaseUrl: string): string {
-  return databaseUrl.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*:)[^@/]*@/i, '$1***@');
-}

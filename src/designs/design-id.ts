@@ -1,11 +1,11 @@
 import { ValidationError } from '../errors.js';
+import { isUuid, UUID_PATTERN } from '../shared/uuid.js';
 
 /** A design id: a UUID, either case. Also the JSON Schema pattern of ids in the API. */
-export const DESIGN_ID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
-const UUID = new RegExp(DESIGN_ID_PATTERN);
+export const DESIGN_ID_PATTERN = UUID_PATTERN;
 
 export function isDesignId(value: unknown): value is string {
-  return typeof value === 'string' && UUID.test(value);
+  return isUuid(value);
 }
 
 /** Design ids are UUIDs; anything else is refused before any I/O. */

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../errors.js';
+import { withTimeout } from '../shared/timeout.js';
 
 /** A readiness check: resolves when the dependency answers, throws otherwise. */
 export type HealthCheck = () => Promise<void>;
@@ -35,17 +36,7 @@ const readyResponse = {
 class CheckTimeout extends Error {}
 
 async function runCheck(check: HealthCheck, timeoutMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      check(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new CheckTimeout(`did not answer within ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+  await withTimeout(check(), timeoutMs, () => new CheckTimeout(`did not answer within ${timeoutMs} ms`));
 }
 
 /**

@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { createTokenVerifier, mintToken, resolveJwtSecret } from '../auth/jwt.js';
 import { buildContainer, type Container } from '../composition-root.js';
 import type { Settings } from '../config.js';
-import { dialectOf, redact, sqlitePathOf } from '../db/database.js';
+import { dialectOf, sqlitePathOf } from '../db/database.js';
+import { redactUrl } from '../shared/redact-url.js';
 import { describeError } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
 import { buildApp } from './app.js';
@@ -92,8 +93,8 @@ export function describeSetup(settings: Readonly<Settings>): string {
   const storage = settings.useLocalStorage
     ? `local ${settings.localStoragePath}`
     : `s3 ${settings.s3BucketName}${settings.s3Endpoint ? ` at ${settings.s3Endpoint}` : ''}${settings.s3PublicBucket ? '' : ' (private, signed URLs)'}`;
-  const database = dialectOf(settings.databaseUrl) === 'sqlite' ? `sqlite ${sqlitePathOf(settings.databaseUrl)}` : `postgres ${redact(settings.databaseUrl)}`;
-  const queue = settings.redisUrl ? `redis ${settings.redisUrl.replace(/\/\/[^@/]*@/, '//***@')}` : 'in-process';
+  const database = dialectOf(settings.databaseUrl) === 'sqlite' ? `sqlite ${sqlitePathOf(settings.databaseUrl)}` : `postgres ${redactUrl(settings.databaseUrl)}`;
+  const queue = settings.redisUrl ? `redis ${redactUrl(settings.redisUrl)}` : 'in-process';
   return `storage: ${storage}, database: ${database}, queue: ${queue}`;
 }
 

@@ -1,5 +1,6 @@
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { AppError, describeError } from '../errors.js';
+import { withTimeout } from '../shared/timeout.js';
 import type { Logger } from '../logger.js';
 import type { RenderDesignTask, RenderOutcome } from './render-design.task.js';
 import type { RenderQueue, RenderWorker } from './render-queue.js';
@@ -55,17 +56,11 @@ export class BullmqRenderQueue implements RenderQueue {
 
   /** BullMQ waits for Redis indefinitely; callers here must hear about an outage in seconds. */
   private async withTimeout<T>(what: string, run: () => Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new AppError('QUEUE_UNAVAILABLE', `Could not ${what}: Redis at REDIS_URL did not answer within ${this.timeoutMs} ms.`, { retryable: true })), this.timeoutMs);
-    });
     try {
-      return await Promise.race([run(), timeout]);
+      return await withTimeout(run(), this.timeoutMs, () => new AppError('QUEUE_UNAVAILABLE', `Could not ${what}: Redis at REDIS_URL did not answer within ${this.timeoutMs} ms.`, { retryable: true }));
     } catch (error) {
       if (error instanceof AppError) throw error;
       throw new AppError('QUEUE_UNAVAILABLE', `Could not ${what}: ${describeError(error)}. Check that Redis at REDIS_URL is running.`, { cause: error, retryable: true });
-    } finally {
-      clearTimeout(timer);
     }
   }
 

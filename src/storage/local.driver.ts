@@ -4,6 +4,7 @@ import { open, readdir, readFile, realpath, rename, rm, rmdir, stat, unlink, wri
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { contentTypeOf } from '../shared/content-type.js';
 import { keyToUrlPath, metadataImpliedByKey } from './keys.js';
 import type { Body, ObjectInfo, ObjectListPage, ObjectStoreDriver, PutOptions, StaleTempFileOptions, StoredObject, TempFileInfo } from './object-store.js';
 import { FolderRefusedError, makeFolders } from './make-folders.js';
@@ -25,10 +26,6 @@ export interface LocalDriverOptions {
 const TEMP_FILE = /^\..+\.[0-9a-f]{12}\.tmp$/;
 const tempPathOf = (file: string) => path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
 const metaPathOf = (file: string) => path.join(path.dirname(file), `.${path.basename(file)}.meta.json`);
-const CONTENT_TYPES: Record<string, string> = {
-  '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp',
-  '.pdf': 'application/pdf', '.json': 'application/json', '.txt': 'text/plain',
-};
 
 // Cache-Control is not kept: the static route sets its own.
 interface MetaFile { contentType: string; metadata: Record<string, string> }
@@ -38,7 +35,7 @@ interface FolderReady { parentsSynced: Promise<void> | undefined }
 
 /** What the key alone says: the extension's content type, and a design asset's `{design_id, type}`. */
 function impliedMeta(key: string): MetaFile {
-  return { contentType: CONTENT_TYPES[path.extname(key).toLowerCase()] ?? 'application/octet-stream', metadata: metadataImpliedByKey(key) };
+  return { contentType: contentTypeOf(key), metadata: metadataImpliedByKey(key) };
 }
 
 function sameMeta(a: MetaFile, b: MetaFile): boolean {

@@ -1,4 +1,4 @@
-import { Readable, Transform } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { assertValidKey, assertValidPrefix } from './keys.js';
@@ -37,8 +37,10 @@ export class ObjectStorage {
           done(null, chunk);
         },
       });
-      body.on('error', (error) => counter.destroy(error));
-      data = body.pipe(counter);
+      // pipeline, not pipe: it keeps an error listener on the counter, so a driver that attaches
+      // after the body has failed (a first put waits for its folder) still gets the error, where
+      // Node 22 and later would raise it as an uncaught exception.
+      data = pipeline(body, counter, () => {});
     } else {
       bytes = body.byteLength;
     }

@@ -1,10 +1,7 @@
-import path from 'node:path';
+import { contentTypeOf } from '../shared/content-type.js';
 import type { Body } from './object-store.js';
 import type { ObjectStorage } from './object-storage.js';
 
-const TYPES_BY_EXTENSION: Record<string, string> = {
-  '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp', '.pdf': 'application/pdf',
-};
 
 /**
  * The seed's S3 client wrapper (`s3_client.py`) with its four operations, over the
@@ -18,7 +15,7 @@ export class S3ClientWrapper {
 
   /** Uploads and returns the object's URL (public, CloudFront, or signed for private buckets). */
   async uploadFile(data: Body, key: string, contentType?: string, metadata: Record<string, string> = {}): Promise<string> {
-    const type = contentType ?? TYPES_BY_EXTENSION[path.extname(key).toLowerCase()] ?? 'application/octet-stream';
+    const type = contentType ?? contentTypeOf(key);
     await this.storage.put(key, data, { contentType: type, metadata });
     return this.options.publicBucket ? this.storage.publicUrl(key) : this.storage.signedUrl(key, this.options.signedUrlExpiresSeconds);
   }

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { closeDatabase, createDatabase, redact, type Database } from '../../src/db/database.js';
+import { closeDatabase, createDatabase, type Database } from '../../src/db/database.js';
+import { redactUrl as redact } from '../../src/shared/redact-url.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 
 /**

@@ -56,14 +56,14 @@ describe('customify token', () => {
   });
 
   it('honours --ttl', async () => {
-    for (const [ttl, seconds] of [['1h', 3600], ['30m', 1800], ['7d', 604_800], ['90', 90]] as const) {
+    for (const [ttl, seconds] of [['1h', 3600], ['30m', 1800], ['7d', 604_800], ['90s', 90], ['1.5h', 5400]] as const) {
       const { exp, iat } = claims(await mint({ JWT_SECRET: SECRET }, { user: 'bob', ttl }));
       expect(exp - iat, ttl).toBe(seconds);
     }
   });
 
   it('refuses a bad --ttl or a missing --user, and writes nothing', async () => {
-    for (const ttl of ['soon', '-1h', '0', '1y', '']) {
+    for (const ttl of ['soon', '-1h', '0', '90', '0s', '500ms', '1y', '']) {
       const error = await failure(tokenCommand(configFrom({ DATA_DIR: dataDir }), { user: 'alice', ttl }, () => {}));
       expect(error.code).toBe('INVALID_TTL');
       expect(error.message).toMatch(/--ttl must be a positive duration such as 30m, 1h or 7d/);

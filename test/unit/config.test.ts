@@ -1,8 +1,8 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configFrom, loadConfig, s3BaseUrl } from '../../src/config.js';
+import { configFrom, InvalidConfigurationError, loadConfig, s3BaseUrl, VARIABLE_NAMES } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 import { createTempDir, removeTempDir } from '../helpers/tmp.js';
 
@@ -70,15 +70,43 @@ describe('loadConfig', () => {
     ['S3_FORCE_PATH_STYLE', 'sometimes', /true or false/],
     ['JWKS_URL', 'not a url', /http\(s\) URL/],
     ['PUBLIC_BASE_URL', 'localhost:8000', /http\(s\) URL/],
-    ['S3_SIGNED_URL_EXPIRES', '-5', /whole number from 1 to 604800/],
-    ['S3_SIGNED_URL_EXPIRES', '1.5', /whole number from 1 to 604800/],
-    ['S3_SIGNED_URL_EXPIRES', '604801', /whole number from 1 to 604800/],
+    ['S3_SIGNED_URL_EXPIRES', '-5', /number of seconds or a duration .*from 1s to 1w/],
+    ['S3_SIGNED_URL_EXPIRES', '1.5', /whole seconds/],
+    ['S3_SIGNED_URL_EXPIRES', '604801', /number of seconds or a duration .*from 1s to 1w/],
     ['S3_SSE', 'rot13', /one of none, AES256, aws:kms/],
     ['S3_BUCKET_NAME', 'Bad_Bucket', /valid bucket name/],
     ['PORT', 'abc', /whole number from 0 to 65535/],
     ['DATABASE_URL', 'mysql://x', /sqlite:<file> or postgres:\/\//],
     ['RENDER_THREADS', '-1', /whole number from 0 to 64/],
     ['RENDER_CONCURRENCY', '0', /whole number from 1 to 256/],
+    // Values that look right and are not.
+    ['AWS_REGION', 'us east', /region name such as us-east-1/],
+    ['AWS_REGION', 'US-EAST-1', /region name such as us-east-1/],
+    ['AWS_REGION', 'us-east', /AWS region such as us-east-1/],
+    ['AWS_REGION', 'useast1', /AWS region such as us-east-1/],
+    ['AWS_ACCESS_KEY_ID', 'AKIA 123', /no spaces|must not contain spaces/],
+    ['NODE_ENV', 'prod', /one of development, production, test/],
+    ['NODE_ENV', 'Production', /one of development, production, test/],
+    ['LOG_LEVEL', 'verbose', /one of fatal, error/],
+    ['HOST', 'http://0.0.0.0', /host name or IP address/],
+    ['HOST', '127.0.0.1:8000', /host name or IP address/],
+    ['S3_BUCKET_NAME', 'my..bucket', /valid bucket name/],
+    ['S3_BUCKET_NAME', '192.168.1.10', /valid bucket name/],
+    ['S3_ENDPOINT', 'http://127.0.0.1:7480/bucket', /no path/],
+    ['CLOUDFRONT_DOMAIN', 'd123abc.cloudfront.net/assets', /domain name such as d123abc.cloudfront.net/],
+    ['CLOUDFRONT_DOMAIN', 'cloudfront', /domain name/],
+    ['REDIS_URL', 'redis://127.0.0.1:6379/99', /db a number from 0 to 15/],
+    ['REDIS_URL', '127.0.0.1:6379', /redis:\/\/host:port/],
+    ['DATABASE_URL', 'postgres://', /sqlite:<file> or postgres:\/\//],
+    ['DATABASE_URL', 'postgres://user@host:99999/db', /sqlite:<file> or postgres:\/\//],
+    ['RENDER_QUEUE_NAME', 'render:design', /no ":"/],
+    ['RENDER_LEASE', '30', /has no unit/],
+    ['RENDER_LEASE', '30 sec', /unknown unit/],
+    ['PENDING_SWEEP_AFTER', '0s', /from 1ms/],
+    ['RENDER_LOCK_DURATION', '30d', /to 2147483647ms|to \d/],
+    ['RENDER_BACKOFF_MS', '2h', /from 0ms to 1h/],
+    ['PORT', '"8000"', /wrapped in quotes/],
+    ['S3_SSE_KMS_KEY_ID', 'arn:aws:kms:us-east-1:1:key/abc', /S3_SSE is "none"/],
   ])('%s=%j is refused with a ConfigError naming the variable and what it accepts', (name, value, accepts) => {
     const error = configError(() => configFrom({ [name]: value }));
     expect(error.code).toBe('CONFIG_INVALID');
@@ -86,6 +114,35 @@ describe('loadConfig', () => {
     expect(error.message).toContain(name);
     expect(error.message).toContain(JSON.stringify(value));
     expect(error.message).toMatch(accepts);
+  });
+
+  it('reports every bad variable at once, each with what it accepts; field names the first', () => {
+    const error = configError(() => configFrom({ PORT: 'abc', AWS_REGION: 'us east', NODE_ENV: 'prod', RENDER_LEASE: '30', AWS_ACCESS_KEY_ID: 'AKIA' }));
+    expect(error).toBeInstanceOf(InvalidConfigurationError);
+    const problems = (error as InvalidConfigurationError).problems.map((p) => p.name);
+    expect(problems.sort()).toEqual(['AWS_REGION', 'AWS_SECRET_ACCESS_KEY', 'NODE_ENV', 'PORT', 'RENDER_LEASE']);
+    expect(error.message).toMatch(/^Invalid configuration, 5 problems:\n/);
+    for (const line of ['PORT must be a whole number', 'AWS_REGION must be a region name', 'NODE_ENV must be one of', 'RENDER_LEASE must be a duration', 'AWS_SECRET_ACCESS_KEY is empty']) {
+      expect(error.message).toContain(line);
+    }
+    expect(problems).toContain(error.field);
+  });
+
+  it('accepts what S3-compatible stores and real deployments use', () => {
+    expect(configFrom({ S3_ENDPOINT: 'http://127.0.0.1:7480', AWS_REGION: 'default' }).awsRegion).toBe('default');
+    expect(configFrom({ AWS_REGION: 'us-gov-west-1' }).awsRegion).toBe('us-gov-west-1');
+    expect(configFrom({ HOST: '::' }).host).toBe('::');
+    expect(configFrom({ HOST: 'localhost' }).host).toBe('localhost');
+    expect(configFrom({ CLOUDFRONT_DOMAIN: 'https://D123.cloudfront.net/' }).cloudfrontDomain).toBe('d123.cloudfront.net');
+    expect(configFrom({ S3_SSE: 'aws:kms', S3_SSE_KMS_KEY_ID: 'alias/customify' }).s3SseKmsKeyId).toBe('alias/customify');
+    expect(configFrom({ REDIS_URL: 'rediss://:secret@redis.example.com:6380/2' }).redisUrl).toBe('rediss://:secret@redis.example.com:6380/2');
+    expect(configFrom({ NODE_ENV: 'production' }).isProduction).toBe(true);
+  });
+
+  it('README documents every variable the schema reads', async () => {
+    const readme = await readFile(path.join(import.meta.dirname, '../../README.md'), 'utf8');
+    const missing = VARIABLE_NAMES.filter((name) => !readme.includes(`\`${name}\``));
+    expect(missing).toEqual([]);
   });
 
   it('renders on one thread per core by default; RENDER_THREADS=0 renders on the main thread', () => {

@@ -1,8 +1,8 @@
-import SqliteDatabase from 'better-sqlite3';
+import { SqliteDatabase, type SqliteHandle } from '../../src/db/sqlite-driver.js';
 import { describe, expect, it } from 'vitest';
 import { withStatementCache } from '../../src/db/sqlite-statement-cache.js';
 
-function memoryDatabase(): SqliteDatabase.Database {
+function memoryDatabase(): SqliteHandle {
   const database = new SqliteDatabase(':memory:');
   database.exec('create table t (id integer primary key, name text)');
   database.exec("insert into t (name) values ('a'), ('b'), ('c')");
