@@ -97,6 +97,7 @@ export async function renderScene(scene: Scene, output: SceneOutput = {}): Promi
 /** As renderScene, for a prepared scene. */
 export async function encodeScene(scene: PreparedScene, output: SceneOutput = {}): Promise<Buffer> {
   const { format = 'png', compressionLevel = 6 } = output;
+  checkInteger('compressionLevel', compressionLevel, 0, 9);
   const sameSize = (output.width ?? scene.width) === scene.width && (output.height ?? scene.height) === scene.height;
   if (format === 'png' && sameSize && isFlat(scene)) return encodeFlatScene(scene, compressionLevel);
   return encodeThroughSharp(scene, output);
