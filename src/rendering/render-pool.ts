@@ -23,6 +23,8 @@ export interface RenderPoolOptions {
   threads: number;
   /** Passed to every render (compression level, sizes). */
   renderOptions?: AssetRenderOptions;
+  /** Told of a thread lost while no render was on it (the next render starts a new one). */
+  onThreadError?: (error: Error) => void;
 }
 
 interface Waiting {
@@ -153,9 +155,9 @@ export class RenderPool {
         idleTimeout: Infinity,
         concurrentTasksPerWorker: 1,
       });
-      // piscina reports here a thread lost while idle, which it replaces: renders learn of
-      // their own failures through their promises.
-      this.pool.on('error', () => {});
+      // piscina reports here only what no render is waiting for: renders learn of their own
+      // failures through their promises.
+      this.pool.on('error', (error: Error) => this.options.onThreadError?.(error));
     }
     return this.pool;
   }
