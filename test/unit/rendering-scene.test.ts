@@ -64,6 +64,18 @@ describe('the flat fast path gives the general path\'s pixels', () => {
     // And the renderer picks the fast path for it.
     expect((await encodeScene(scene, { compressionLevel: 6 })).equals(flat)).toBe(true);
   });
+  it('holds for a flat scene of several text layers, one of them a semi-transparent overlay', async () => {
+    const scene = await prepareScene({
+      width: 400, height: 300, background: { r: 20, g: 120, b: 220 },
+      layers: [
+        { kind: 'text', text: 'Under', font: 'Oswald-Bold', color: { r: 255, g: 255, b: 255 }, box: { left: 0, top: 20, width: 400, height: 120 }, fontSize: 90, minFontSize: 10 },
+        { kind: 'text', text: 'OVER 😀', font: 'Pacifico-Regular', color: { r: 255, g: 40, b: 0 }, box: { left: -50, top: 60, width: 500, height: 200 }, fontSize: 120, minFontSize: 10, opacity: 0.4 },
+      ],
+    });
+    expect(isFlat(scene)).toBe(true);
+    const [flatPixels, generalPixels] = await Promise.all([rgba(encodeFlatScene(scene, 6)), encodeThroughSharp(scene).then(rgba)]);
+    expect(flatPixels.equals(generalPixels)).toBe(true);
+  });
 });
 
 describe('the general path: image layers and overlays', () => {
