@@ -60,15 +60,30 @@ function poolClosed(cause?: unknown): AppError {
 }
 
 /** A render that piscina failed rather than the render itself: its thread died or never started. */
-function threadLost(cause: unknown): AppError {
+function threadLost(cause: unknown, started: boolean): AppError {
   const code = (cause as { code?: unknown } | null)?.code;
   const message = cause instanceof Error ? cause.message : String(cause);
   // A thread whose module cannot load never rendered anything: that is an installation problem.
-  if (code === 'ERR_MODULE_NOT_FOUND' || code === 'ERR_UNKNOWN_FILE_EXTENSION') {
+  if (!started || code === 'ERR_MODULE_NOT_FOUND' || code === 'ERR_UNKNOWN_FILE_EXTENSION') {
     return new AppError('RENDER_THREAD_START_FAILED', `A render thread could not start (${message}). Check that the installation is complete (npm run build).`, { retryable: true, cause });
   }
   // A thread that died mid-render says nothing about the design: let the queue retry it.
   return new AppError('RENDER_THREAD_DIED', `The render thread stopped (${message}); the design will be retried.`, { retryable: true, cause });
+}
+
+/**
+ * The process's Node options for the threads, less those that only describe its main script:
+ * a thread started from a file refuses `--input-type` (`node --input-type=module -e '…'`).
+ */
+function threadExecArgv(): string[] {
+  const options: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const option = argv[i]!;
+    if (['-e', '--eval', '-p', '--print', '--input-type'].includes(option)) i++;
+    else if (!/^--(input-type|eval|print)=/.test(option)) options.push(option);
+  }
+  return options;
 }
 
 /** How long close() lets running renders finish before it stops their threads. */
@@ -95,6 +110,10 @@ export class RenderPool {
   /** Renders handed to piscina, settled or not: a render waiting for its new thread to start counts as running. */
   private readonly running = new Set<Promise<void>>();
   private closed = false;
+  /** A thread has answered: later losses are deaths, not start failures. */
+  private started = false;
+  /** Why a piscina instance was given up: its queued renders reject with this. */
+  private readonly abandoned = new WeakMap<Piscina, Error>();
 
   constructor(private readonly options: RenderPoolOptions) {
     if (!Number.isInteger(options.threads) || options.threads < 1) throw new RangeError(`RenderPool needs at least one thread, got ${options.threads}`);
@@ -128,14 +147,16 @@ export class RenderPool {
   private dispatch(): void {
     while (this.waiting.length > 0 && this.running.size < this.options.threads) {
       const job = this.waiting.shift()!;
-      const running: Promise<void> = this.threads()
+      const pool = this.threads();
+      const running: Promise<void> = pool
         .run({ spec: job.spec, options: this.options.renderOptions ?? {} })
         .then(
           (reply) => {
+            this.started = true;
             if ('error' in reply) job.reject(deserializeError(reply.error));
             else job.resolve({ preview: toBuffer(reply.preview), thumbnail: toBuffer(reply.thumbnail) });
           },
-          (error: unknown) => job.reject(this.closed ? poolClosed(error) : threadLost(error)),
+          (error: unknown) => job.reject(this.closed ? poolClosed(error) : threadLost(this.abandoned.get(pool) ?? error, this.started)),
         )
         .finally(() => {
           this.running.delete(running);
@@ -147,17 +168,28 @@ export class RenderPool {
 
   private threads(): Piscina<RenderJob, ThreadReply> {
     if (!this.pool) {
-      this.pool = new Piscina<RenderJob, ThreadReply>({
+      const pool = new Piscina<RenderJob, ThreadReply>({
         filename: THREAD_ENTRY,
+        execArgv: threadExecArgv(),
         // Threads start as renders need them and stay: a thread's first render loads sharp and the fonts.
         minThreads: 0,
         maxThreads: this.options.threads,
         idleTimeout: Infinity,
         concurrentTasksPerWorker: 1,
       });
-      // piscina reports here only what no render is waiting for: renders learn of their own
-      // failures through their promises.
-      this.pool.on('error', (error: Error) => this.options.onThreadError?.(error));
+      // piscina reports here what no render is waiting for: a thread lost while idle, or one
+      // that failed to start while renders queued for it.
+      pool.on('error', (error: Error) => {
+        this.options.onThreadError?.(error);
+        // With no thread left, piscina would hold the queued renders forever: fail them
+        // (retryable) and start afresh on the next render.
+        if (pool.threads.length === 0 && this.pool === pool) {
+          this.abandoned.set(pool, error);
+          this.pool = undefined;
+          void pool.destroy();
+        }
+      });
+      this.pool = pool;
     }
     return this.pool;
   }

@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { transferableSymbol, valueSymbol, type Piscina } from 'piscina';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AppError, ValidationError } from '../../src/errors.js';
@@ -97,6 +99,19 @@ describe('RenderPool: designs rendered on worker threads', () => {
     expect(value.preview.buffer.byteLength).toBe(value.preview.byteLength);
     const refused = (await renderInThread({ spec: { ...design(), design_data: { ...design().design_data, color: 'red' } }, options: {} })) as { error?: { code?: string } };
     expect(refused.error?.code).toBe('INVALID_COLOR');
+  });
+
+  it('renders in a process started as `node --input-type=module -e`, whose options a thread refuses', async () => {
+    // As the e2e tests start `customify serve` from the sources; a thread that cannot start
+    // must fail its render (retryable), never leave it waiting.
+    const script = `
+      const { RenderPool, design } = { ...(await import('./src/rendering/index.ts')), ...(await import('./test/fixtures/rendering/images.ts')) };
+      const pool = new RenderPool({ threads: 1 });
+      const outcome = await pool.render(design({ text: 'eval' })).then((a) => 'ok ' + a.preview.subarray(1, 4).toString(), (e) => 'failed ' + e.code);
+      await pool.close();
+      console.log(outcome);`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 60_000 });
+    expect(stdout.trim()).toBe('ok PNG');
   });
 
   it('refuses a pool without threads', () => {
