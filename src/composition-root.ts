@@ -58,7 +58,9 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     const policy: RetryPolicy = { maxRetries: settings.renderMaxRetries, backoffMs: settings.renderBackoffMs };
     const renderOptions = { compressionLevel: settings.pngCompressionLevel };
     // Threads start on the first render, so processes that never render never start them.
-    const pool = settings.renderThreads > 0 ? new RenderPool({ threads: settings.renderThreads, renderOptions }) : undefined;
+    const pool = settings.renderThreads > 0
+      ? new RenderPool({ threads: settings.renderThreads, renderOptions, onThreadError: (error) => logger.warn(`A render thread stopped while idle: ${describeError(error)}`) })
+      : undefined;
     if (pool) closers.push(() => pool.close());
     const task = createRenderDesignTask({
       designs,

@@ -94,6 +94,7 @@ export const ERROR_CODES = {
   FONT_FILE_MISSING: { status: 500, description: 'A bundled font\'s file is missing from the installation.' },
   FONT_UNREADABLE: { status: 500, description: 'A bundled font file cannot be read (damaged installation).' },
   INVALID_IMAGE: { status: 500, description: 'An image produced or read internally could not be decoded.' },
+  INVALID_SCENE: { status: 500, description: 'A scene built by code is malformed (a layer outside the canvas, a bad size); the message names the layer.' },
   INVALID_RENDER_OPTION: { status: 500, description: 'A render option from code or configuration is out of range.' },
   INVALID_LEASE: { status: 500, description: 'A render lease duration from configuration is not positive.' },
   STORAGE_CREDENTIALS_MISSING: { status: 500, description: 'No storage credentials were found.' },

@@ -40,3 +40,7 @@ export { RenderPool } from './render-pool.js';
 export type { RenderPoolOptions } from './render-pool.js';
 export { DEFAULT_COMPRESSION_LEVEL, THUMBNAIL_MAX_SIZE, makeThumbnail } from './thumbnail.js';
 export type { RawImage, ThumbnailOptions } from './thumbnail.js';
+export { designScene, FIT_MODES } from './scene.js';
+export type { FitMode, ImageLayer, Layer, Rect, Scene, TextLayer } from './scene.js';
+export { encodeScene, MAX_SCENE_SIDE, prepareScene, renderScene, SCENE_FORMATS, scenePixels } from './scene-renderer.js';
+export type { PreparedScene, SceneFormat, SceneOutput } from './scene-renderer.js';

@@ -1,5 +1,6 @@
 import { validateDesignSpec, type DesignSpec } from './design-spec.js';
-import { encodeScene, layoutScene } from './scene.js';
+import { designScene } from './scene.js';
+import { encodeScene, prepareScene } from './scene-renderer.js';
 import { assertIntegerOption, DEFAULT_COMPRESSION_LEVEL, sceneThumbnail, THUMBNAIL_MAX_SIZE } from './thumbnail.js';
 
 export const PREVIEW_SIZE = 600;
@@ -37,8 +38,8 @@ export interface DesignAssets {
  */
 export async function renderDesign(spec: DesignSpec, options: RenderOptions = {}): Promise<Buffer> {
   const { size, compressionLevel } = renderOptions(options);
-  const scene = await layoutScene(validateDesignSpec(spec), size);
-  return encodeScene(scene, compressionLevel);
+  const scene = await prepareScene(designScene(validateDesignSpec(spec), size));
+  return encodeScene(scene, { compressionLevel });
 }
 
 /**
@@ -49,10 +50,9 @@ export async function renderDesign(spec: DesignSpec, options: RenderOptions = {}
 export async function renderDesignAssets(spec: DesignSpec, options: AssetRenderOptions = {}): Promise<DesignAssets> {
   const { size, compressionLevel } = renderOptions(options);
   const thumbnailMaxSize = options.thumbnailMaxSize ?? THUMBNAIL_MAX_SIZE;
-  const scene = await layoutScene(validateDesignSpec(spec), size);
+  const scene = await prepareScene(designScene(validateDesignSpec(spec), size));
   const thumbnail = sceneThumbnail(scene, { maxSize: thumbnailMaxSize, compressionLevel });
-  // An async wrapper, so a throw here still leaves Promise.all to handle both outcomes.
-  const preview = (async () => encodeScene(scene, compressionLevel))();
+  const preview = encodeScene(scene, { compressionLevel });
   const [previewPng, thumbnailPng] = await Promise.all([preview, thumbnail]);
   return { preview: previewPng, thumbnail: thumbnailPng };
 }

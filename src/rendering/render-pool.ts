@@ -1,12 +1,11 @@
-import { Worker } from 'node:worker_threads';
+import { Piscina } from 'piscina';
 import { AppError, ValidationError, type ErrorCode } from '../errors.js';
 import type { DesignSpec } from './design-spec.js';
 import type { AssetRenderOptions, DesignAssets } from './render-design.js';
+import type { RenderJob } from './render-thread.js';
 
 /** What crosses from a render thread: the assets, or the error as plain data. */
-export type ThreadReply =
-  | { id: number; preview: Uint8Array; thumbnail: Uint8Array }
-  | { id: number; error: SerializedError };
+export type ThreadReply = { preview: Uint8Array; thumbnail: Uint8Array } | { error: SerializedError };
 
 export interface SerializedError {
   name: string;
@@ -24,20 +23,14 @@ export interface RenderPoolOptions {
   threads: number;
   /** Passed to every render (compression level, sizes). */
   renderOptions?: AssetRenderOptions;
+  /** Told of a thread lost while no render was on it (the next render starts a new one). */
+  onThreadError?: (error: Error) => void;
 }
 
-interface Job {
-  id: number;
+interface Waiting {
   spec: DesignSpec;
   resolve: (assets: DesignAssets) => void;
   reject: (error: Error) => void;
-}
-
-interface Thread {
-  worker: Worker;
-  job: Job | undefined;
-  /** The thread's module loaded: a thread lost before this never rendered anything. */
-  online: boolean;
 }
 
 /** An error as plain data that survives postMessage: class name, code, field, retryability, stack and causes. */
@@ -62,24 +55,65 @@ export function deserializeError(data: SerializedError): Error {
 }
 
 /** What a render gets once the pool is shutting down: the queue runs it again on the next start. */
-function poolClosed(): AppError {
-  return new AppError('RENDER_POOL_CLOSED', 'The renderer shut down before this design was rendered; it will run again on the next start.', { retryable: true });
+function poolClosed(cause?: unknown): AppError {
+  return new AppError('RENDER_POOL_CLOSED', 'The renderer shut down before this design was rendered; it will run again on the next start.', { retryable: true, cause });
+}
+
+/** A render that piscina failed rather than the render itself: its thread died or never started. */
+function threadLost(cause: unknown, started: boolean): AppError {
+  const code = (cause as { code?: unknown } | null)?.code;
+  const message = cause instanceof Error ? cause.message : String(cause);
+  // A thread whose module cannot load never rendered anything: that is an installation problem.
+  if (!started || code === 'ERR_MODULE_NOT_FOUND' || code === 'ERR_UNKNOWN_FILE_EXTENSION') {
+    return new AppError('RENDER_THREAD_START_FAILED', `A render thread could not start (${message}). Check that the installation is complete (npm run build).`, { retryable: true, cause });
+  }
+  // A thread that died mid-render says nothing about the design: let the queue retry it.
+  return new AppError('RENDER_THREAD_DIED', `The render thread stopped (${message}); the design will be retried.`, { retryable: true, cause });
+}
+
+/**
+ * The process's Node options for the threads, less those that only describe its main script:
+ * a thread started from a file refuses `--input-type` (`node --input-type=module -e '…'`).
+ */
+function threadExecArgv(): string[] {
+  const options: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const option = argv[i]!;
+    if (['-e', '--eval', '-p', '--print', '--input-type'].includes(option)) i++;
+    else if (!/^--(input-type|eval|print)=/.test(option)) options.push(option);
+  }
+  return options;
 }
 
 /** How long close() lets running renders finish before it stops their threads. */
 const CLOSE_GRACE_MS = 10_000;
 
 /**
- * Renders designs on worker threads. sharp runs its pixel work off the main thread, but
- * each pipeline call, our PNG encoder and the text layout cost the calling thread about
+ * The thread's task module. Built code runs render-thread.js; under tsx or Vitest this module
+ * is TypeScript, and a worker thread does not inherit their loader: render-thread-tsx.mjs
+ * registers tsx in the thread before it loads render-thread.ts.
+ */
+const THREAD_ENTRY = new URL(import.meta.url.endsWith('.ts') ? './render-thread-tsx.mjs' : './render-thread.js', import.meta.url).href;
+
+/**
+ * Renders designs on worker threads (piscina). sharp runs its pixel work off the main thread,
+ * but each pipeline call, our PNG encoder and the text layout cost the calling thread about
  * 2.7 ms per design: on the main thread of `customify serve` that is time the HTTP server
- * cannot answer in. Threads start on the first render and are replaced if one dies.
+ * cannot answer in. Threads start on the first renders, idle ones never keep the process
+ * alive, and one that dies is replaced by the next render.
  */
 export class RenderPool {
-  private readonly threads: Thread[] = [];
-  private readonly waiting: Job[] = [];
-  private nextId = 1;
+  private pool: Piscina<RenderJob, ThreadReply> | undefined;
+  /** Renders not yet handed to piscina: at most one per thread is, so close() can tell running from waiting. */
+  private readonly waiting: Waiting[] = [];
+  /** Renders handed to piscina, settled or not: a render waiting for its new thread to start counts as running. */
+  private readonly running = new Set<Promise<void>>();
   private closed = false;
+  /** A thread has answered: later losses are deaths, not start failures. */
+  private started = false;
+  /** Why a piscina instance was given up: its queued renders reject with this. */
+  private readonly abandoned = new WeakMap<Piscina, Error>();
 
   constructor(private readonly options: RenderPoolOptions) {
     if (!Number.isInteger(options.threads) || options.threads < 1) throw new RangeError(`RenderPool needs at least one thread, got ${options.threads}`);
@@ -89,7 +123,7 @@ export class RenderPool {
   render(spec: DesignSpec): Promise<DesignAssets> {
     if (this.closed) return Promise.reject(poolClosed());
     return new Promise<DesignAssets>((resolve, reject) => {
-      this.waiting.push({ id: this.nextId++, spec, resolve, reject });
+      this.waiting.push({ spec, resolve, reject });
       this.dispatch();
     });
   }
@@ -102,76 +136,64 @@ export class RenderPool {
   async close(): Promise<void> {
     this.closed = true;
     for (const job of this.waiting.splice(0)) job.reject(poolClosed());
-    const threads = [...this.threads];
-    const running = threads.filter((t) => t.job).map((t) => new Promise<void>((resolve) => {
-      t.worker.once('message', () => resolve());
-      t.worker.once('exit', () => resolve());
-    }));
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(running), new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)))]);
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)));
+    await Promise.race([Promise.all(this.running), grace]);
     clearTimeout(timer);
-    this.threads.length = 0;
-    for (const thread of threads) thread.job?.reject(poolClosed());
-    // terminate() settles once the thread has stopped.
-    await Promise.all(threads.map((thread) => thread.worker.terminate()));
+    // Renders still running reject as the pool closed; destroy() settles once the threads have stopped.
+    await this.pool?.destroy();
   }
 
   private dispatch(): void {
-    while (this.waiting.length > 0) {
-      let thread = this.threads.find((t) => t.job === undefined);
-      if (!thread && this.threads.length < this.options.threads) thread = this.spawn();
-      if (!thread) return;
+    while (this.waiting.length > 0 && this.running.size < this.options.threads) {
       const job = this.waiting.shift()!;
-      thread.job = job;
-      // Idle threads never keep the process alive; one holding a render does.
-      thread.worker.ref();
-      thread.worker.postMessage({ id: job.id, spec: job.spec, options: this.options.renderOptions ?? {} });
+      const pool = this.threads();
+      const running: Promise<void> = pool
+        .run({ spec: job.spec, options: this.options.renderOptions ?? {} })
+        .then(
+          (reply) => {
+            this.started = true;
+            if ('error' in reply) job.reject(deserializeError(reply.error));
+            else job.resolve({ preview: toBuffer(reply.preview), thumbnail: toBuffer(reply.thumbnail) });
+          },
+          (error: unknown) => job.reject(this.closed ? poolClosed(error) : threadLost(this.abandoned.get(pool) ?? error, this.started)),
+        )
+        .finally(() => {
+          this.running.delete(running);
+          if (!this.closed) this.dispatch();
+        });
+      this.running.add(running);
     }
   }
 
-  private spawn(): Thread {
-    const worker = import.meta.url.endsWith('.ts')
-      // Under tsx or Vitest this module is TypeScript, and so is the thread's entry: the thread
-      // registers tsx's loader first (a worker's execArgv cannot take --import on Node 20).
-      ? new Worker(`import(${JSON.stringify(TSX_API)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./render-thread.ts', import.meta.url).href)}); });`, { eval: true })
-      : new Worker(new URL('./render-thread.js', import.meta.url));
-    const thread: Thread = { worker, job: undefined, online: false };
-    worker.unref();
-    worker.once('online', () => (thread.online = true));
-    worker.on('message', (reply: ThreadReply) => {
-      const job = thread.job;
-      if (!job || job.id !== reply.id) return;
-      thread.job = undefined;
-      worker.unref();
-      if ('error' in reply) job.reject(deserializeError(reply.error));
-      else job.resolve({ preview: toBuffer(reply.preview), thumbnail: toBuffer(reply.thumbnail) });
-      this.dispatch();
-    });
-    const lost = (why: string) => {
-      const index = this.threads.indexOf(thread);
-      if (index < 0) return;
-      this.threads.splice(index, 1);
-      // A thread that died mid-render says nothing about the design: let the queue retry it.
-      const message = thread.online
-        ? `The render thread stopped (${why}); the design will be retried.`
-        : `A render thread could not start (${why}). Check that the installation is complete (npm run build).`;
-      thread.job?.reject(new AppError(thread.online ? 'RENDER_THREAD_DIED' : 'RENDER_THREAD_START_FAILED', message, { retryable: true }));
-      thread.job = undefined;
-      if (!this.closed) this.dispatch();
-    };
-    worker.on('error', (error) => lost(error.message));
-    worker.on('exit', (code) => lost(`exit code ${code}`));
-    this.threads.push(thread);
-    return thread;
+  private threads(): Piscina<RenderJob, ThreadReply> {
+    if (!this.pool) {
+      const pool = new Piscina<RenderJob, ThreadReply>({
+        filename: THREAD_ENTRY,
+        execArgv: threadExecArgv(),
+        // Threads start as renders need them and stay: a thread's first render loads sharp and the fonts.
+        minThreads: 0,
+        maxThreads: this.options.threads,
+        idleTimeout: Infinity,
+        concurrentTasksPerWorker: 1,
+      });
+      // piscina reports here what no render is waiting for: a thread lost while idle, or one
+      // that failed to start while renders queued for it.
+      pool.on('error', (error: Error) => {
+        this.options.onThreadError?.(error);
+        // With no thread left, piscina would hold the queued renders forever: fail them
+        // (retryable) and start afresh on the next render.
+        if (pool.threads.length === 0 && this.pool === pool) {
+          this.abandoned.set(pool, error);
+          this.pool = undefined;
+          void pool.destroy();
+        }
+      });
+      this.pool = pool;
+    }
+    return this.pool;
   }
 }
-
-/**
- * tsx's loader API, resolved from this module rather than from the thread's working
- * directory where Node can (under tsx); Vitest's module runner has no import.meta.resolve,
- * and runs from the project folder anyway.
- */
-const TSX_API = import.meta.url.endsWith('.ts') && typeof import.meta.resolve === 'function' ? import.meta.resolve('tsx/esm/api') : 'tsx/esm/api';
 
 function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -1,20 +1,26 @@
-/** Entry of a RenderPool thread: renders one design per message and answers with the PNGs or the error. */
-import { parentPort } from 'node:worker_threads';
+/**
+ * The task a RenderPool thread runs (piscina calls the default export): renders one design
+ * and answers with the PNGs, moved rather than copied, or with the error as plain data.
+ */
+import { move, transferableSymbol, valueSymbol } from 'piscina';
 import type { DesignSpec } from './design-spec.js';
 import { renderDesignAssets, type AssetRenderOptions } from './render-design.js';
 import { serializeError, type ThreadReply } from './render-pool.js';
 
-const port = parentPort;
-if (!port) throw new Error('render-thread.js runs inside a RenderPool worker thread, not on its own.');
+export interface RenderJob {
+  spec: DesignSpec;
+  options: AssetRenderOptions;
+}
 
-port.on('message', (job: { id: number; spec: DesignSpec; options: AssetRenderOptions }) => {
-  renderDesignAssets(job.spec, job.options).then(
-    ({ preview, thumbnail }) => {
-      // Own, exact-size copies, moved rather than cloned: a small PNG is a view into Node's
-      // shared 8 KiB pool, and sharp's buffers cannot be moved at all.
-      const reply = { id: job.id, preview: new Uint8Array(preview), thumbnail: new Uint8Array(thumbnail) } satisfies ThreadReply;
-      port.postMessage(reply, [reply.preview.buffer, reply.thumbnail.buffer]);
-    },
-    (error: unknown) => port.postMessage({ id: job.id, error: serializeError(error) } satisfies ThreadReply),
-  );
-});
+export default async function renderInThread(job: RenderJob): Promise<ThreadReply> {
+  try {
+    const { preview, thumbnail } = await renderDesignAssets(job.spec, job.options);
+    // Own, exact-size copies, moved rather than cloned: a small PNG is a view into Node's
+    // shared 8 KiB pool, and sharp's buffers cannot be moved at all.
+    const reply = { preview: new Uint8Array(preview), thumbnail: new Uint8Array(thumbnail) };
+    return move({ [transferableSymbol]: [reply.preview.buffer, reply.thumbnail.buffer], [valueSymbol]: reply }) as unknown as ThreadReply;
+  } catch (error) {
+    // Returned, not thrown: piscina would clone a thrown error without its class, code and field.
+    return { error: serializeError(error) };
+  }
+}

@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { AppError } from '../errors.js';
 import { encodeFlatPng } from './flat-png.js';
-import { encodeScene, paintWindow, type Scene } from './scene.js';
+import { encodeScene, isFlat, paintCanvas, paintWindow, type PreparedScene } from './scene-renderer.js';
 
 /** The seed's `image.thumbnail((200, 200), LANCZOS)`. */
 export const THUMBNAIL_MAX_SIZE = 200;
@@ -45,30 +45,34 @@ export async function makeThumbnail(input: Buffer | RawImage, options: Thumbnail
 
 /**
  * The thumbnail of a rendered scene, with the same pixels as `makeThumbnail` of its preview.
- * When the canvas is a whole multiple of the thumbnail, only the text's box (plus the
- * kernel's reach) is resampled: Lanczos of a flat colour is that colour, and a crop aligned
- * to the scale factor samples the same source pixels as the whole image would.
+ * When the scene is flat and square and its side a whole multiple of the thumbnail's, only
+ * the layers' box (plus the kernel's reach) is resampled: Lanczos of a flat colour is that
+ * colour, and a crop aligned to the scale factor samples the same source pixels as the whole
+ * image would. Any other scene is painted whole and resampled by makeThumbnail.
  */
-export async function sceneThumbnail(scene: Scene, options: ThumbnailOptions = {}): Promise<Buffer> {
+export async function sceneThumbnail(scene: PreparedScene, options: ThumbnailOptions = {}): Promise<Buffer> {
   const { maxSize, compressionLevel } = thumbnailOptions(options);
-  const { size, background } = scene;
-  if (size <= maxSize) return encodeScene(scene, compressionLevel);
+  const { width: size, background } = scene;
+  if (scene.width <= maxSize && scene.height <= maxSize) return encodeScene(scene, { compressionLevel });
   const factor = size / maxSize;
-  if (!Number.isInteger(factor)) {
-    return makeThumbnail({ data: paintWindow(scene, { left: 0, top: 0, width: size, height: size }), width: size, height: size, channels: 3 }, options);
+  if (!isFlat(scene) || background === 'transparent' || scene.height !== size || !Number.isInteger(factor)) {
+    return makeThumbnail(paintCanvas(scene), options);
   }
-  if (!scene.text) return encodeFlatPng({ width: maxSize, height: maxSize, background }, compressionLevel);
+  if (scene.layers.length === 0) return encodeFlatPng({ width: maxSize, height: maxSize, background }, compressionLevel);
 
   // Lanczos-3 reaches 3 output pixels each way; one more for rounding at the edges.
   const reach = 4;
   // libvips first box-shrinks by floor(factor / 2) (its default "gap" of 2) and resamples the
   // rest: the crop must start on a whole block of that shrink too.
   const block = Math.max(1, Math.floor(factor / 2));
-  const { mask, left, top } = scene.text;
+  const left = Math.min(...scene.layers.map((layer) => layer.rect.left));
+  const top = Math.min(...scene.layers.map((layer) => layer.rect.top));
+  const right = Math.max(...scene.layers.map((layer) => layer.rect.left + layer.rect.width));
+  const bottom = Math.max(...scene.layers.map((layer) => layer.rect.top + layer.rect.height));
   const x0 = Math.max(0, alignDown(Math.floor(left / factor) - reach, block));
-  const x1 = Math.min(maxSize, Math.ceil((left + mask.width) / factor) + reach);
+  const x1 = Math.min(maxSize, Math.ceil(right / factor) + reach);
   const y0 = Math.max(0, alignDown(Math.floor(top / factor) - reach, block));
-  const y1 = Math.min(maxSize, Math.ceil((top + mask.height) / factor) + reach);
+  const y1 = Math.min(maxSize, Math.ceil(bottom / factor) + reach);
   const window = { left: x0 * factor, top: y0 * factor, width: (x1 - x0) * factor, height: (y1 - y0) * factor };
   const small = await sharp(paintWindow(scene, window), { raw: { width: window.width, height: window.height, channels: 3 } })
     .resize(x1 - x0, y1 - y0, { fit: 'fill', kernel: 'lanczos3' })

@@ -1,8 +1,13 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { transferableSymbol, valueSymbol, type Piscina } from 'piscina';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AppError, ValidationError } from '../../src/errors.js';
 import { renderDesignAssets, RenderPool, type DesignSpec } from '../../src/rendering/index.js';
 import { deserializeError, serializeError } from '../../src/rendering/render-pool.js';
+import renderInThread from '../../src/rendering/render-thread.js';
 import { decode, design, hex, pixelAt } from '../fixtures/rendering/images.js';
+import { PROJECT_ROOT } from '../helpers/isolated-cwd.js';
 
 describe('RenderPool: designs rendered on worker threads', () => {
   const pools: RenderPool[] = [];
@@ -49,8 +54,8 @@ describe('RenderPool: designs rendered on worker threads', () => {
     const p = pool(1);
     await p.render(design({ text: 'warm' }));
     const pending = p.render(design({ text: 'lost' }));
-    const [thread] = Reflect.get(p, 'threads') as Array<{ worker: { terminate(): Promise<number> } }>;
-    await thread!.worker.terminate();
+    const [thread] = (Reflect.get(p, 'pool') as Piscina).threads;
+    await thread!.terminate();
     const error = await pending.catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AppError);
     expect(error).toMatchObject({ code: 'RENDER_THREAD_DIED', retryable: true });
@@ -85,6 +90,29 @@ describe('RenderPool: designs rendered on worker threads', () => {
     const plain = deserializeError(structuredClone(serializeError(new TypeError('boom'))));
     expect(plain).toMatchObject({ name: 'TypeError', message: 'boom' });
     expect(plain).not.toBeInstanceOf(AppError);
+  });
+
+  it('moves the PNGs out of the thread instead of copying them', async () => {
+    // The thread's task, called here: what it hands piscina to transfer is both PNGs' memory.
+    const reply = (await renderInThread({ spec: design({ text: 'moved' }), options: {} })) as unknown as Record<symbol, unknown>;
+    const value = reply[valueSymbol] as { preview: Uint8Array; thumbnail: Uint8Array };
+    expect(reply[transferableSymbol]).toEqual([value.preview.buffer, value.thumbnail.buffer]);
+    expect(value.preview.buffer.byteLength).toBe(value.preview.byteLength);
+    const refused = (await renderInThread({ spec: { ...design(), design_data: { ...design().design_data, color: 'red' } }, options: {} })) as { error?: { code?: string } };
+    expect(refused.error?.code).toBe('INVALID_COLOR');
+  });
+
+  it('renders in a process started as `node --input-type=module -e`, whose options a thread refuses', async () => {
+    // As the e2e tests start `customify serve` from the sources; a thread that cannot start
+    // must fail its render (retryable), never leave it waiting.
+    const script = `
+      const { RenderPool, design } = { ...(await import('./src/rendering/index.ts')), ...(await import('./test/fixtures/rendering/images.ts')) };
+      const pool = new RenderPool({ threads: 1 });
+      const outcome = await pool.render(design({ text: 'eval' })).then((a) => 'ok ' + a.preview.subarray(1, 4).toString(), (e) => 'failed ' + e.code);
+      await pool.close();
+      console.log(outcome);`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 60_000, cwd: PROJECT_ROOT });
+    expect(stdout.trim()).toBe('ok PNG');
   });
 
   it('refuses a pool without threads', () => {

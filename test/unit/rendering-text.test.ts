@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FONT_NAMES, parseColor, resolveFont } from '../../src/rendering/index.js';
-import { paintWindow, type Scene } from '../../src/rendering/scene.js';
+import { paintWindow, type PreparedScene } from '../../src/rendering/scene-renderer.js';
 import { escapeMarkup, layoutText, type TextBox } from '../../src/rendering/text-layout.js';
 
 const BOX: TextBox = { fontSize: 48, minFontSize: 8, maxWidth: 520, maxHeight: 520 };
@@ -67,11 +67,11 @@ describe('layoutText', () => {
 
 describe('paintWindow', () => {
   // A 2x1 text mask: a half-covered plain glyph pixel, then an opaque colour-glyph pixel.
-  const scene: Scene = {
-    size: 4,
+  const scene: PreparedScene = {
+    width: 4,
+    height: 4,
     background: parseColor('#204060'),
-    ink: parseColor('#FFFFFF'),
-    text: { mask: { data: Buffer.from([0, 0, 0, 128, 200, 100, 50, 255]), width: 2, height: 1, fontSize: 48 }, left: 1, top: 2 },
+    layers: [{ kind: 'text', rect: { left: 1, top: 2, width: 2, height: 1 }, data: Buffer.from([0, 0, 0, 128, 200, 100, 50, 255]), ink: parseColor('#FFFFFF') }],
   };
 
   it('blends plain glyphs in the ink colour and keeps colour glyphs (emoji) in theirs', () => {

@@ -1,0 +1,346 @@
+import sharp, { type Sharp } from 'sharp';
+import { AppError } from '../errors.js';
+import type { Rgb } from './colors.js';
+import { encodeFlatPng } from './flat-png.js';
+import { resolveFont } from './fonts.js';
+import type { ImageLayer, Rect, Scene, TextLayer } from './scene.js';
+import { FIT_MODES } from './scene.js';
+import { layoutText } from './text-layout.js';
+import type { RawImage } from './thumbnail.js';
+
+/**
+ * Turns a Scene into pixels. Every scene takes one path: its layers are turned into RGBA
+ * pixels (text laid out by Pango, images decoded and fitted by sharp), composited here in
+ * order over the background, and encoded by sharp in the format asked for. Compositing is
+ * ours rather than libvips' because libvips' `over` truncates (it is one below the rounded
+ * value for about half of all partial alphas), and the fast path below must give the very
+ * same pixels.
+ *
+ * The fast path: a flat scene (an opaque background with only text on it) is a background
+ * plus one band of rows, which flat-png.ts encodes as a PNG about twice as fast as sharp and
+ * smaller. It paints only that band, with the same compositing, so its pixels are the
+ * general path's (test/unit/rendering-scene.test.ts checks that on a corpus of designs).
+ */
+
+/** A layer as pixels: straight (not premultiplied) RGBA over `rect`, which lies within the canvas. */
+export interface PaintedLayer {
+  readonly kind: 'text' | 'image';
+  readonly rect: Rect;
+  /** rect.width × rect.height × 4 bytes, opacity already applied to alpha. */
+  readonly data: Buffer;
+  /** Pure black pixels take this colour: Pango draws plain glyphs black, coverage in alpha. */
+  readonly ink?: Rgb;
+}
+
+/** A scene with its layers turned into pixels: paint it as often as needed without laying it out again. */
+export interface PreparedScene {
+  readonly width: number;
+  readonly height: number;
+  readonly background: Rgb | 'transparent';
+  readonly layers: readonly PaintedLayer[];
+}
+
+export const SCENE_FORMATS = ['png', 'webp', 'avif', 'jpeg'] as const;
+export type SceneFormat = (typeof SCENE_FORMATS)[number];
+
+export interface SceneOutput {
+  /** Default png. */
+  format?: SceneFormat;
+  /**
+   * Resample the rendered canvas (Lanczos-3) to fit inside width × height, keeping its
+   * aspect ratio; one of them alone sets that side. Default: the scene's own size. For a
+   * sharper large rendition, build the scene at that size instead.
+   */
+  width?: number;
+  height?: number;
+  /** PNG zlib level, 0 to 9. Default 6. */
+  compressionLevel?: number;
+  /** WebP, AVIF and JPEG quality, 1 to 100. Default: sharp's (80, 50, 80). */
+  quality?: number;
+}
+
+/** Largest canvas side: a print file is 3600 × 4800; sharp refuses more than 268 M pixels anyway. */
+export const MAX_SCENE_SIDE = 16384;
+
+/**
+ * Lays out the text and decodes, fits and crops the images of `scene`.
+ * Throws AppError INVALID_SCENE for a scene that breaks the model's rules (a size or
+ * rectangle that is not a whole number, an opacity outside 0–1, an unknown fit), AppError
+ * INVALID_IMAGE when an image layer cannot be decoded, and what resolveFont and layoutText
+ * throw (UNKNOWN_FONT, TEXT_RENDER_FAILED, FONT_FILE_MISSING). None is retryable.
+ */
+export async function prepareScene(scene: Scene): Promise<PreparedScene> {
+  const { width, height, background } = scene;
+  checkInteger('width', width, 1, MAX_SCENE_SIDE);
+  checkInteger('height', height, 1, MAX_SCENE_SIDE);
+  const canvas: Rect = { left: 0, top: 0, width, height };
+  const layers = await Promise.all(
+    scene.layers.map((layer, index) => {
+      const opacity = layer.opacity ?? 1;
+      if (!(opacity >= 0 && opacity <= 1)) invalid(`layers[${index}].opacity`, `must be from 0 to 1, got ${opacity}`);
+      return layer.kind === 'text' ? prepareText(layer, index, canvas, opacity) : prepareImage(layer, index, canvas, opacity);
+    }),
+  );
+  return { width, height, background, layers: layers.filter((layer): layer is PaintedLayer => layer !== null) };
+}
+
+/** An opaque background with nothing but text on it: the flat PNG encoder can write it. */
+export function isFlat(scene: PreparedScene): boolean {
+  return scene.background !== 'transparent' && scene.layers.every((layer) => layer.kind === 'text');
+}
+
+/** The scene encoded as `output` asks, through the flat fast path when it applies. Throws what prepareScene throws. */
+export async function renderScene(scene: Scene, output: SceneOutput = {}): Promise<Buffer> {
+  return encodeScene(await prepareScene(scene), output);
+}
+
+/** As renderScene, for a prepared scene. */
+export async function encodeScene(scene: PreparedScene, output: SceneOutput = {}): Promise<Buffer> {
+  const { format = 'png', compressionLevel = 6 } = output;
+  checkInteger('compressionLevel', compressionLevel, 0, 9);
+  const sameSize = (output.width ?? scene.width) === scene.width && (output.height ?? scene.height) === scene.height;
+  if (format === 'png' && sameSize && isFlat(scene)) return encodeFlatScene(scene, compressionLevel);
+  return encodeThroughSharp(scene, output);
+}
+
+/**
+ * The general path: the whole canvas painted, then resampled and encoded by sharp.
+ * RGB when the background is opaque, RGBA when it is transparent (JPEG, which has no
+ * alpha, then shows white where nothing was painted).
+ */
+export async function encodeThroughSharp(scene: PreparedScene, output: SceneOutput = {}): Promise<Buffer> {
+  const { format = 'png', compressionLevel = 6, quality } = output;
+  checkInteger('compressionLevel', compressionLevel, 0, 9);
+  if (quality !== undefined) checkInteger('quality', quality, 1, 100);
+  let image = resampled(scene, output);
+  switch (format) {
+    case 'png':
+      return image.png({ compressionLevel }).toBuffer();
+    case 'webp':
+      return image.webp({ quality }).toBuffer();
+    case 'avif':
+      return image.avif({ quality }).toBuffer();
+    case 'jpeg':
+      if (scene.background === 'transparent') image = image.flatten({ background: '#ffffff' });
+      return image.jpeg({ quality }).toBuffer();
+    default:
+      return invalid('format', `must be one of ${SCENE_FORMATS.join(', ')}, got ${JSON.stringify(format)}`);
+  }
+}
+
+/** The scene's raw pixels (RGB, or RGBA on a transparent background), at the size `output` asks for. */
+export async function scenePixels(scene: PreparedScene, output: Pick<SceneOutput, 'width' | 'height'> = {}): Promise<RawImage> {
+  if ((output.width ?? scene.width) === scene.width && (output.height ?? scene.height) === scene.height) return paintCanvas(scene);
+  const { data, info } = await resampled(scene, output).raw().toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] };
+}
+
+/** The flat fast path: only the rows that hold layers are painted; the rest is background. */
+export function encodeFlatScene(scene: PreparedScene, compressionLevel: number): Buffer {
+  const { width, height, background, layers } = scene;
+  if (background === 'transparent' || !isFlat(scene)) throw new AppError('INVALID_SCENE', 'Only a flat scene (an opaque background with text only) has a flat PNG.');
+  const rows = rowSpan(layers);
+  if (!rows) return encodeFlatPng({ width, height, background }, compressionLevel);
+  const band = { left: 0, top: rows.top, width, height: rows.bottom - rows.top };
+  return encodeFlatPng({ width, height, background, band: { top: band.top, rows: paintWindow(scene, band) } }, compressionLevel);
+}
+
+/** The whole canvas painted, as raw pixels. */
+export function paintCanvas(scene: PreparedScene): RawImage {
+  const channels = scene.background === 'transparent' ? 4 : 3;
+  const data = paintWindow(scene, { left: 0, top: 0, width: scene.width, height: scene.height });
+  return { data, width: scene.width, height: scene.height, channels };
+}
+
+/**
+ * The scene's pixels inside `window` (which must lie within the canvas): raw RGB when the
+ * background is opaque, RGBA when it is transparent. Each layer is blended over what is
+ * under it with its alpha (`over`, straight alpha, rounded to nearest).
+ */
+export function paintWindow(scene: PreparedScene, window: Rect): Buffer {
+  const { background } = scene;
+  const channels = background === 'transparent' ? 4 : 3;
+  const pixels = Buffer.allocUnsafe(window.width * window.height * channels);
+  if (background === 'transparent') pixels.fill(0);
+  else pixels.fill(Buffer.from([background.r, background.g, background.b]));
+  for (const [index, layer] of scene.layers.entries()) {
+    // The first layer lies on the plain background: its plain glyph pixels differ only in
+    // alpha, so their colours are looked up instead of blended one by one.
+    const tables = index === 0 && layer.ink && background !== 'transparent' ? inkTables(background, layer.ink) : undefined;
+    paintLayer(pixels, channels, window, layer, tables);
+  }
+  return pixels;
+}
+
+function paintLayer(pixels: Buffer, channels: 3 | 4, window: Rect, layer: PaintedLayer, tables: InkTables | undefined): void {
+  const { rect, data: src, ink } = layer;
+  const x0 = Math.max(rect.left, window.left);
+  const x1 = Math.min(rect.left + rect.width, window.left + window.width);
+  const y0 = Math.max(rect.top, window.top);
+  const y1 = Math.min(rect.top + rect.height, window.top + window.height);
+  for (let y = y0; y < y1; y++) {
+    let i = ((y - rect.top) * rect.width + (x0 - rect.left)) * 4;
+    let o = ((y - window.top) * window.width + (x0 - window.left)) * channels;
+    for (let x = x0; x < x1; x++, i += 4, o += channels) {
+      const alpha = src[i + 3] as number;
+      if (alpha === 0) continue;
+      let r = src[i] as number;
+      let g = src[i + 1] as number;
+      let b = src[i + 2] as number;
+      if (ink && (r | g | b) === 0) {
+        if (tables) {
+          pixels[o] = tables.r[alpha] as number;
+          pixels[o + 1] = tables.g[alpha] as number;
+          pixels[o + 2] = tables.b[alpha] as number;
+          continue;
+        }
+        ({ r, g, b } = ink);
+      }
+      const under = channels === 4 ? (pixels[o + 3] as number) : 255;
+      if (under === 255) {
+        pixels[o] = blend(pixels[o] as number, r, alpha);
+        pixels[o + 1] = blend(pixels[o + 1] as number, g, alpha);
+        pixels[o + 2] = blend(pixels[o + 2] as number, b, alpha);
+      } else {
+        // Porter-Duff `over` onto a pixel that is itself (partly) transparent, in 255ths of 255ths.
+        const weightOver = alpha * 255;
+        const weightUnder = under * (255 - alpha);
+        const total = weightOver + weightUnder;
+        pixels[o] = Math.round((r * weightOver + (pixels[o] as number) * weightUnder) / total);
+        pixels[o + 1] = Math.round((g * weightOver + (pixels[o + 1] as number) * weightUnder) / total);
+        pixels[o + 2] = Math.round((b * weightOver + (pixels[o + 2] as number) * weightUnder) / total);
+        pixels[o + 3] = Math.round(total / 255);
+      }
+    }
+  }
+}
+
+interface InkTables {
+  r: Uint8Array;
+  g: Uint8Array;
+  b: Uint8Array;
+}
+
+function inkTables(under: Rgb, ink: Rgb): InkTables {
+  return { r: blendTable(under.r, ink.r), g: blendTable(under.g, ink.g), b: blendTable(under.b, ink.b) };
+}
+
+function blendTable(under: number, over: number): Uint8Array {
+  const table = new Uint8Array(256);
+  for (let alpha = 0; alpha < 256; alpha++) table[alpha] = blend(under, over, alpha);
+  return table;
+}
+
+/** `under` covered by `over` at `alpha`/255, rounded to nearest. */
+function blend(under: number, over: number, alpha: number): number {
+  return under + Math.round(((over - under) * alpha) / 255);
+}
+
+async function prepareText(layer: TextLayer, index: number, canvas: Rect, opacity: number): Promise<PaintedLayer | null> {
+  const { box } = layer;
+  checkRect(`layers[${index}].box`, box);
+  const mask = await layoutText(layer.text, resolveFont(layer.font), {
+    fontSize: layer.fontSize,
+    minFontSize: layer.minFontSize,
+    maxWidth: box.width,
+    maxHeight: box.height,
+  });
+  if (!mask) return null;
+  // Centred on the ink, not on line boxes, so the visible text sits in the middle.
+  const rect = {
+    left: box.left + Math.floor((box.width - mask.width) / 2),
+    top: box.top + Math.floor((box.height - mask.height) / 2),
+    width: mask.width,
+    height: mask.height,
+  };
+  const visible = intersect(rect, canvas);
+  if (!visible) return null;
+  return { kind: 'text', rect: visible, data: withOpacity(crop(mask.data, rect, visible), opacity), ink: layer.color };
+}
+
+async function prepareImage(layer: ImageLayer, index: number, canvas: Rect, opacity: number): Promise<PaintedLayer | null> {
+  const { rect, fit } = layer;
+  checkRect(`layers[${index}].rect`, rect);
+  if (!(FIT_MODES as readonly string[]).includes(fit)) invalid(`layers[${index}].fit`, `must be one of ${FIT_MODES.join(', ')}, got ${JSON.stringify(fit)}`);
+  const visible = intersect(rect, canvas);
+  if (!visible) return null;
+  let pipeline = sharp(layer.input)
+    // Photos say which way is up in their EXIF orientation.
+    .rotate()
+    .resize(rect.width, rect.height, { fit, position: 'centre', kernel: 'lanczos3', background: { r: 0, g: 0, b: 0, alpha: 0 } });
+  if (visible.width !== rect.width || visible.height !== rect.height) {
+    pipeline = pipeline.extract({ left: visible.left - rect.left, top: visible.top - rect.top, width: visible.width, height: visible.height });
+  }
+  let data: Buffer;
+  try {
+    const result = await pipeline.toColourspace('srgb').ensureAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    if (result.info.channels !== 4 || result.info.width !== visible.width || result.info.height !== visible.height) {
+      throw new Error(`decoded to ${result.info.width}x${result.info.height} with ${result.info.channels} channels`);
+    }
+    data = result.data;
+  } catch (error) {
+    throw new AppError('INVALID_IMAGE', `The image of layer ${index} could not be decoded: ${error instanceof Error ? error.message : String(error)}. Use a PNG, JPEG, WebP, AVIF, GIF or TIFF file.`, {
+      field: `layers[${index}].input`,
+      cause: error,
+    });
+  }
+  return { kind: 'image', rect: visible, data: withOpacity(data, opacity) };
+}
+
+function resampled(scene: PreparedScene, output: Pick<SceneOutput, 'width' | 'height'>): Sharp {
+  const { data, width, height, channels } = paintCanvas(scene);
+  const image = sharp(data, { raw: { width, height, channels } });
+  if ((output.width ?? width) === width && (output.height ?? height) === height) return image;
+  if (output.width !== undefined) checkInteger('output width', output.width, 1, MAX_SCENE_SIDE);
+  if (output.height !== undefined) checkInteger('output height', output.height, 1, MAX_SCENE_SIDE);
+  return image.resize(output.width, output.height, { fit: 'inside', kernel: 'lanczos3' });
+}
+
+/** The rows from the first layer's top to the last layer's bottom, or null without layers. */
+function rowSpan(layers: readonly PaintedLayer[]): { top: number; bottom: number } | null {
+  if (layers.length === 0) return null;
+  return {
+    top: Math.min(...layers.map((layer) => layer.rect.top)),
+    bottom: Math.max(...layers.map((layer) => layer.rect.top + layer.rect.height)),
+  };
+}
+
+function intersect(a: Rect, b: Rect): Rect | null {
+  const left = Math.max(a.left, b.left);
+  const top = Math.max(a.top, b.top);
+  const right = Math.min(a.left + a.width, b.left + b.width);
+  const bottom = Math.min(a.top + a.height, b.top + b.height);
+  return right > left && bottom > top ? { left, top, width: right - left, height: bottom - top } : null;
+}
+
+/** The `part` of RGBA pixels covering `whole`. */
+function crop(data: Buffer, whole: Rect, part: Rect): Buffer {
+  if (part.width === whole.width && part.height === whole.height) return data;
+  const out = Buffer.allocUnsafe(part.width * part.height * 4);
+  for (let y = 0; y < part.height; y++) {
+    const start = ((part.top - whole.top + y) * whole.width + (part.left - whole.left)) * 4;
+    data.copy(out, y * part.width * 4, start, start + part.width * 4);
+  }
+  return out;
+}
+
+function withOpacity(data: Buffer, opacity: number): Buffer {
+  if (opacity === 1) return data;
+  const out = Buffer.from(data);
+  for (let i = 3; i < out.length; i += 4) out[i] = Math.round((out[i] as number) * opacity);
+  return out;
+}
+
+function checkRect(field: string, rect: Rect): void {
+  for (const side of ['left', 'top'] as const) checkInteger(`${field}.${side}`, rect[side], -MAX_SCENE_SIDE, MAX_SCENE_SIDE);
+  for (const side of ['width', 'height'] as const) checkInteger(`${field}.${side}`, rect[side], 1, MAX_SCENE_SIDE);
+}
+
+function checkInteger(field: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) invalid(field, `must be a whole number from ${min} to ${max}, got ${value}`);
+}
+
+/** Scenes are built by code, so a broken one is a bug to report, not a user's input to echo. */
+function invalid(field: string, problem: string): never {
+  throw new AppError('INVALID_SCENE', `The scene's ${field} ${problem}.`, { field });
+}
