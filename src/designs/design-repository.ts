@@ -1,9 +1,11 @@
-import type { CompiledQuery } from 'kysely';
+import type { CompiledQuery, UpdateQueryBuilder, UpdateResult } from 'kysely';
 import { AppError, ValidationError, describeError } from '../errors.js';
 import type { Database } from '../db/database.js';
-import type { DesignRow, NewDesignRow } from '../db/schema.js';
+import type { DB, DesignRow, NewDesignRow } from '../db/schema.js';
 import { DESIGN_ID_PATTERN, isDesignId } from './design-id.js';
 import { DESIGN_STATUSES, assertTransition, isDesignStatus, type Design, type DesignData, type DesignStatus } from './design.js';
+
+type DesignUpdate = UpdateQueryBuilder<DB, 'designs', 'designs', UpdateResult>;
 
 export const DEFAULT_LIST_LIMIT = 20;
 export const MAX_LIST_LIMIT = 100;
@@ -129,21 +131,14 @@ export class DesignRepository {
     if (!Number.isFinite(leaseMs) || leaseMs <= 0) {
       throw new ValidationError('INVALID_LEASE', `leaseMs must be a positive number of milliseconds, got ${leaseMs}`, 'leaseMs');
     }
-    const now = this.clock().getTime();
-    const row = await this.run('claiming a design for rendering', () =>
-      this.db
-        .updateTable('designs')
+    return this.updateLive(id, 'claiming a design for rendering', (query, now) =>
+      query
         .set((eb) => ({ status: 'RENDERING', attempts: eb('attempts', '+', 1), lease_until: now + Math.ceil(leaseMs), updated_at: now }))
-        .where('id', '=', id.toLowerCase())
-        .where('deleted_at', 'is', null)
         .where((eb) =>
           eb.or([
             eb('status', '=', 'PENDING'),
             eb.and([eb('status', '=', 'RENDERING'), eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)])]),
-          ]))
-        .returningAll()
-        .executeTakeFirst());
-    return row ? toDesign(row) : null;
+          ])));
   }
 
   /**
@@ -151,27 +146,14 @@ export class DesignRepository {
    * (or, if this worker dies, the sweep) can claim it at once. Null unless RENDERING.
    */
   async releaseLease(id: string, error: string): Promise<Design | null> {
-    if (!isDesignId(id)) return null;
-    const now = this.clock().getTime();
-    const row = await this.run('releasing a render lease', () =>
-      this.db
-        .updateTable('designs')
-        .set({ lease_until: now, error, updated_at: now })
-        .where('id', '=', id.toLowerCase())
-        .where('status', '=', 'RENDERING')
-        .where('deleted_at', 'is', null)
-        .returningAll()
-        .executeTakeFirst());
-    return row ? toDesign(row) : null;
+    return this.updateLive(id, 'releasing a render lease', (query, now) =>
+      query.set({ lease_until: now, error, updated_at: now }).where('status', '=', 'RENDERING'));
   }
 
   /** RENDERING → PUBLISHED with the stored keys; clears error and lease. Null if not RENDERING (the CAS lost). */
   async markPublished(id: string, assets: PublishedAssets): Promise<Design | null> {
-    if (!isDesignId(id)) return null;
-    const now = this.clock().getTime();
-    const row = await this.run('publishing a design', () =>
-      this.db
-        .updateTable('designs')
+    return this.updateLive(id, 'publishing a design', (query, now) =>
+      query
         .set({
           status: 'PUBLISHED',
           preview_key: assets.previewKey,
@@ -181,28 +163,13 @@ export class DesignRepository {
           lease_until: null,
           updated_at: now,
         })
-        .where('id', '=', id.toLowerCase())
-        .where('status', '=', 'RENDERING')
-        .where('deleted_at', 'is', null)
-        .returningAll()
-        .executeTakeFirst());
-    return row ? toDesign(row) : null;
+        .where('status', '=', 'RENDERING'));
   }
 
   /** RENDERING → FAILED with the error a user can act on; clears the lease. Null if not RENDERING. */
   async markFailed(id: string, error: string): Promise<Design | null> {
-    if (!isDesignId(id)) return null;
-    const now = this.clock().getTime();
-    const row = await this.run('marking a design failed', () =>
-      this.db
-        .updateTable('designs')
-        .set({ status: 'FAILED', error, lease_until: null, updated_at: now })
-        .where('id', '=', id.toLowerCase())
-        .where('status', '=', 'RENDERING')
-        .where('deleted_at', 'is', null)
-        .returningAll()
-        .executeTakeFirst());
-    return row ? toDesign(row) : null;
+    return this.updateLive(id, 'marking a design failed', (query, now) =>
+      query.set({ status: 'FAILED', error, lease_until: null, updated_at: now }).where('status', '=', 'RENDERING'));
   }
 
   /**
@@ -216,21 +183,15 @@ export class DesignRepository {
     // The CAS can lose to a concurrent change between the UPDATE and the read that explains
     // the refusal; re-read and retry a few times rather than report a stale reason.
     for (let attempt = 0; attempt < 3; attempt++) {
-      const now = this.clock();
-      const row = await this.run('requesting a re-render', () =>
-        this.db
-          .updateTable('designs')
-          .set({ status: 'PENDING', attempts: 0, error: null, lease_until: null, updated_at: now.getTime() })
-          .where('id', '=', id.toLowerCase())
+      const updated = await this.updateLive(id, 'requesting a re-render', (query, now) =>
+        query
+          .set({ status: 'PENDING', attempts: 0, error: null, lease_until: null, updated_at: now })
           .where('owner_id', '=', ownerId)
-          .where('status', 'in', ['PUBLISHED', 'FAILED'])
-          .where('deleted_at', 'is', null)
-          .returningAll()
-          .executeTakeFirst());
-      if (row) return toDesign(row);
+          .where('status', 'in', ['PUBLISHED', 'FAILED']));
+      if (updated) return updated;
       const current = await this.findByIdForOwner(id, ownerId);
       if (!current) return null;
-      assertTransition(current, 'PENDING', now);
+      assertTransition(current, 'PENDING', this.clock());
     }
     throw new AppError('DESIGN_CONTENDED', `Design ${id} changed status repeatedly while a re-render was requested; try again.`, { retryable: true, details: { designId: id } });
   }
@@ -393,6 +354,23 @@ export class DesignRepository {
       if (isDesignStatus(row.status)) counts[row.status] = Number(row.count);
     }
     return counts;
+  }
+
+  /**
+   * One compare-and-set on a live (not tombstoned) design: `update` adds what to set and the
+   * conditions that must hold, given the time now. Every status change goes through here, so
+   * none can write to a deleted design. Null when no row matched.
+   */
+  private async updateLive(
+    id: string,
+    operation: string,
+    update: (query: DesignUpdate, now: number) => DesignUpdate,
+  ): Promise<Design | null> {
+    if (!isDesignId(id)) return null;
+    const now = this.clock().getTime();
+    const live = this.db.updateTable('designs').where('id', '=', id.toLowerCase()).where('deleted_at', 'is', null);
+    const row = await this.run(operation, () => update(live, now).returningAll().executeTakeFirst());
+    return row ? toDesign(row) : null;
   }
 
   private async run<T>(operation: string, query: () => Promise<T>): Promise<T> {
