@@ -170,6 +170,12 @@ const schema = z.object({
   JWT_CLOCK_SKEW: duration('JWT_CLOCK_SKEW').default(60_000),
   JWT_MAX_LIFETIME: duration('JWT_MAX_LIFETIME').default(7 * 86_400_000),
   LOG_FORMAT: oneOf('LOG_FORMAT', ['auto', 'json', 'pretty'] as const).default('auto'),
+  // User uploads (issue #11): virus scanning and limits.
+  CLAMD_HOST: text.default(''),
+  CLAMD_PORT: int('CLAMD_PORT', 1, 65_535).default(3310),
+  SCAN_REQUIRED: bool('SCAN_REQUIRED').optional(),
+  UPLOAD_MAX_BYTES: int('UPLOAD_MAX_BYTES', 1, 1024 * 1024 * 1024).default(50 * 1024 * 1024),
+  UPLOAD_MAX_PIXELS: int('UPLOAD_MAX_PIXELS', 1, 1_000_000_000).default(40_000_000),
 });
 
 export type Environment = Record<string, string | undefined>;
@@ -226,6 +232,15 @@ export interface Settings {
   jwtMaxLifetimeMs: number;
   /** json, pretty, or auto: pretty at a terminal outside production (src/logger.ts). */
   logFormat: 'auto' | 'json' | 'pretty';
+  /** clamd's address for upload scanning; '' scans nothing (embedded default, with a warning). */
+  clamdHost: string;
+  clamdPort: number;
+  /** Refuse to start without CLAMD_HOST. Default: true in S3 mode (USE_LOCAL_STORAGE=false). */
+  scanRequired: boolean;
+  /** Largest upload body accepted (413 past it). */
+  uploadMaxBytes: number;
+  /** Largest width x height of an uploaded image (TOO_MANY_PIXELS past it). */
+  uploadMaxPixels: number;
 }
 
 export function s3BaseUrl(s: Pick<Settings, 'cloudfrontDomain' | 's3BucketName' | 'awsRegion' | 's3Endpoint' | 's3ForcePathStyle'>): string {
@@ -313,6 +328,11 @@ export function loadConfig(env: Environment = process.env, options: { envFile?: 
     jwtClockSkewMs: e.JWT_CLOCK_SKEW,
     jwtMaxLifetimeMs: e.JWT_MAX_LIFETIME,
     logFormat: e.LOG_FORMAT,
+    clamdHost: e.CLAMD_HOST,
+    clamdPort: e.CLAMD_PORT,
+    scanRequired: e.SCAN_REQUIRED ?? !e.USE_LOCAL_STORAGE,
+    uploadMaxBytes: e.UPLOAD_MAX_BYTES,
+    uploadMaxPixels: e.UPLOAD_MAX_PIXELS,
   };
   return Object.freeze(settings);
 }

@@ -25,6 +25,7 @@ export async function registerDocs(app: FastifyInstance, options: { publicBaseUr
       },
       tags: [
         { name: 'designs', description: 'Designs and their rendered images' },
+        { name: 'uploads', description: 'User images: streamed, sniffed, virus-scanned and re-encoded before they are served' },
         { name: 'health', description: 'Liveness, readiness and metrics' },
       ],
     },

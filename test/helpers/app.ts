@@ -112,6 +112,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       health: { checks: { ...createHealthChecks(container), ...options.checks }, timeoutMs: options.healthTimeoutMs },
       settings,
       storage: container.storage.storage,
+      uploads: container.uploadService,
       logger: options.logger,
     });
     await app.ready();
