@@ -42,8 +42,8 @@ export type ProcessUploadTask = (uploadId: string, attempt: Attempt) => Promise<
 
 /**
  * The upload pipeline, run by the queue's workers with the render jobs' retry policy:
- * claim (SCANNING) → copy the staged bytes to a local working file → sniff the type from the
- * bytes → virus scan (and look for markup over the whole stream) → CLEAN → re-encode with
+ * claim (SCANNING) → copy the staged bytes to a local working file → virus scan (looking for
+ * markup over the whole stream on the way) → sniff the type from the bytes → CLEAN → re-encode with
  * sharp (pixel limit, upright, sRGB, no metadata) → store `uploads/{id}/original.{ext}` →
  * PUBLISHED. Stored first, recorded second: a PUBLISHED upload always has its file.
  *
@@ -97,7 +97,8 @@ export function createProcessUploadTask(deps: UploadTaskDeps): ProcessUploadTask
         throw error;
       }
       if (upload.status === 'SCANNING') {
-        const format = sniff(await readHead(received)).format;
+        // Scanned before the type is judged: malware is quarantined and reported INFECTED
+        // whatever it claims to be, not merely refused as an unsupported type.
         const detector = new MarkupDetector();
         const watched = createReadStream(received).pipe(new Transform({
           transform(chunk: Buffer, _encoding, done) {
@@ -111,7 +112,7 @@ export function createProcessUploadTask(deps: UploadTaskDeps): ProcessUploadTask
           log.warn({ signature: verdict.signature, quarantine: key }, `Upload ${id} is infected (${verdict.signature}): quarantined under ${key}`);
           return await reject('INFECTED', `The file contains malware (${verdict.signature}) and was refused. It is not stored for use; scan your device and upload a clean file.`, `infected: ${verdict.signature}`);
         }
-        detector.assertClean(format);
+        detector.assertClean(sniff(await readHead(received)).format);
         if (!(await uploads.markClean(id, verdict.status))) return await skippedAfterDelete();
       }
       const image = await normaliseImage(received, encoded, { maxInputPixels: deps.maxInputPixels, maxBytes: deps.maxBytes });
