@@ -1,35 +1,93 @@
-import { readdir } from 'node:fs/promises';
-import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildContainer, type Container } from '../../src/composition-root.js';
+import type { Environment } from '../../src/config.js';
+import { silentLogger } from '../../src/logger.js';
 import type { UploadView } from '../../src/uploads/upload-service.js';
 import { EICAR, clamdTarget, skipClamd } from '../helpers/clamd.js';
 import { authHeaders, startTestServer, type TestServer } from '../helpers/app.js';
+import { createTestDatabase, skipDialect, type TestDatabase } from '../helpers/databases.js';
+import { REDIS_URL, skipRedis } from '../helpers/redis.js';
+import { createTestBucket, deleteTestBucket, getS3TestServer, putPublicReadPolicy } from '../helpers/s3.js';
 import { gpsOrientation6Jpeg, pngDeclaring } from '../fixtures/uploads/images.js';
 
 /**
- * Issue #11 end to end, as a user over real HTTP: the embedded stack (SQLite, local disk,
- * in-process queue) with the real clamd. Upload, poll until PUBLISHED or REJECTED, fetch what
- * is served.
+ * Issue #11 end to end, as a user over real HTTP, with the real clamd, on both stacks:
+ * embedded (SQLite, local disk, in-process queue) and production (PostgreSQL, BullMQ on Redis
+ * with a separate worker, Ceph RGW as S3). Upload, poll until PUBLISHED or REJECTED, fetch
+ * what is served, look at what is stored.
  */
 
 const MAX_BYTES = 2 * 1024 * 1024;
 
-async function listFiles(dir: string): Promise<string[]> {
-  return readdir(dir, { recursive: true }).then((names) => names.map(String), () => []);
+interface Stack {
+  name: string;
+  skip: boolean;
+  /** Starts what the stack needs beyond the server; returns the server's env and a cleanup. */
+  prepare(): Promise<{ env: Environment; worker?: (server: TestServer) => Promise<Container>; cleanup(): Promise<void> }>;
 }
 
-describe.skipIf(skipClamd)('uploads end to end (embedded: SQLite, local disk, in-process, real clamd)', () => {
+const STACKS: Stack[] = [
+  { name: 'embedded: SQLite, local disk, in-process queue', skip: false, prepare: async () => ({ env: {}, cleanup: async () => {} }) },
+  {
+    name: 'production: PostgreSQL, BullMQ worker, Ceph RGW',
+    skip: skipDialect('postgres') || skipRedis,
+    prepare: async () => {
+      const s3 = await getS3TestServer();
+      const bucket = await createTestBucket(s3, 'uploads');
+      if (s3.enforcesBucketPolicies) await putPublicReadPolicy(s3, bucket);
+      const db: TestDatabase = await createTestDatabase('postgres', { migrate: false });
+      return {
+        env: {
+          DATABASE_URL: db.url, REDIS_URL, RENDER_QUEUE_NAME: `uploads-e2e-${randomBytes(4).toString('hex')}`,
+          USE_LOCAL_STORAGE: 'false', S3_ENDPOINT: s3.endpoint, S3_FORCE_PATH_STYLE: 'true', AWS_ACCESS_KEY_ID: s3.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region, S3_BUCKET_NAME: bucket,
+        },
+        // `customify worker`'s container: BullMQ workers for renders and uploads.
+        worker: async (server) => {
+          const container = await buildContainer(server.settings, { logger: silentLogger, role: 'worker' });
+          await container.startBackground();
+          return container;
+        },
+        async cleanup() {
+          await db.destroy();
+          await deleteTestBucket(s3, bucket);
+        },
+      };
+    },
+  },
+];
+
+describe.skipIf(skipClamd).each(STACKS.filter((s) => !s.skip))('uploads end to end ($name, real clamd)', (stack) => {
   let server: TestServer;
-  let storageRoot: string;
+  let worker: Container | undefined;
+  let cleanup: () => Promise<void> = async () => {};
+  const local = stack.name.startsWith('embedded');
 
   beforeAll(async () => {
-    server = await startTestServer({ CLAMD_HOST: clamdTarget.host, CLAMD_PORT: String(clamdTarget.port), UPLOAD_MAX_BYTES: String(MAX_BYTES) });
-    storageRoot = server.settings.localStoragePath;
+    const prepared = await stack.prepare();
+    cleanup = prepared.cleanup;
+    server = await startTestServer({ ...prepared.env, CLAMD_HOST: clamdTarget.host, CLAMD_PORT: String(clamdTarget.port), UPLOAD_MAX_BYTES: String(MAX_BYTES) });
+    worker = await prepared.worker?.(server);
   });
   afterAll(async () => {
+    await worker?.close();
     await server?.stop();
+    await cleanup();
   });
+
+  /** Every stored key under `prefix`, through the same storage the server uses (disk or S3). */
+  async function keys(prefix: string): Promise<string[]> {
+    const found: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await server.container.storage.storage.list(prefix, { cursor });
+      found.push(...page.objects.map((o) => o.key));
+      cursor = page.nextCursor;
+    } while (cursor);
+    return found;
+  }
 
   async function postRaw(body: Buffer | ReadableStream<Uint8Array>, contentType: string, user = 'user-a'): Promise<Response> {
     return fetch(`${server.url}/api/v1/uploads`, {
@@ -71,7 +129,7 @@ describe.skipIf(skipClamd)('uploads end to end (embedded: SQLite, local disk, in
 
   async function expectUprightWithoutExif(view: UploadView): Promise<void> {
     expect(view).toMatchObject({ status: 'PUBLISHED', reason: null, content_type: 'image/jpeg', width: 20, height: 40 });
-    expect(view.url).toMatch(/\/static\/uploads\/[0-9a-f-]{36}\/original\.jpg$/);
+    expect(view.url).toMatch(/\/uploads\/[0-9a-f-]{36}\/original\.jpg$/);
     const res = await fetch(view.url!);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('image/jpeg');
@@ -91,7 +149,7 @@ describe.skipIf(skipClamd)('uploads end to end (embedded: SQLite, local disk, in
     expect((await sharp(photo).metadata()).exif).toBeDefined();
     const upload = await created(await postRaw(photo, 'image/jpeg'));
     await expectUprightWithoutExif(await settle(upload.id));
-    expect(await listFiles(path.join(storageRoot, 'staging'))).not.toContain(upload.id);
+    expect(await keys('staging/')).not.toContain(`staging/${upload.id}`);
   });
 
   it('the same photo as multipart `file` (named photo.jpg): PUBLISHED, served upright with no EXIF, the name kept for display', async () => {
@@ -107,13 +165,14 @@ describe.skipIf(skipClamd)('uploads end to end (embedded: SQLite, local disk, in
       const view = await settle(upload.id);
       expect(view).toMatchObject({ status: 'REJECTED', reason: 'INFECTED', url: null });
       expect(view.message).toMatch(/malware.*Eicar/i);
-      expect(await listFiles(path.join(storageRoot, 'quarantine'))).toContain(upload.id);
-      expect(await listFiles(path.join(storageRoot, 'staging'))).not.toContain(upload.id);
-      expect(await listFiles(path.join(storageRoot, 'uploads'))).not.toContain(upload.id);
+      expect(await keys('quarantine/')).toContain(`quarantine/${upload.id}`);
+      expect(await keys('staging/')).not.toContain(`staging/${upload.id}`);
+      expect(await keys(`uploads/${upload.id}/`)).toEqual([]);
       // Not even local mode's static route serves it.
-      expect((await fetch(`${server.url}/static/quarantine/${upload.id}`)).status).toBe(404);
+      if (local) expect((await fetch(`${server.url}/static/quarantine/${upload.id}`)).status).toBe(404);
     }
-    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    // Counted where the pipeline runs: the server's /metrics (embedded), the worker's registry (production).
+    const metrics = worker ? await worker.metrics.registry.metrics() : await (await fetch(`${server.url}/metrics`)).text();
     expect(metrics).toMatch(/^customify_uploads_infected_total [2-9]/m);
     expect(metrics).toMatch(/^customify_upload_rejections_total\{reason="INFECTED"\} [2-9]/m);
   });
@@ -138,7 +197,7 @@ describe.skipIf(skipClamd)('uploads end to end (embedded: SQLite, local disk, in
   });
 
   it('a body over UPLOAD_MAX_BYTES: 413, streamed or declared, and no staging file left', async () => {
-    const before = await listFiles(path.join(storageRoot, 'staging'));
+    const before = await keys('staging/');
     // Streamed (chunked, no Content-Length): cut once the limit is passed.
     let sent = 0;
     const chunk = Buffer.alloc(64 * 1024, 0x41);
@@ -160,8 +219,8 @@ describe.skipIf(skipClamd)('uploads end to end (embedded: SQLite, local disk, in
     expect(declared.status).toBe(413);
     const multi = await postMultipart(Buffer.alloc(MAX_BYTES + 1), 'big.jpg');
     expect(multi.status).toBe(413);
-    expect(await listFiles(path.join(storageRoot, 'staging'))).toEqual(before);
-    const mine = await (await fetch(`${server.url}/api/v1/uploads?limit=100`, { headers: await authHeaders('user-a') })).json();
+    expect(await keys('staging/')).toEqual(before);
+    const mine = (await (await fetch(`${server.url}/api/v1/uploads?limit=100`, { headers: await authHeaders('user-a') })).json()) as { items: UploadView[] };
     expect(mine.items.every((u: UploadView) => u.bytes === null || u.bytes <= MAX_BYTES)).toBe(true);
   });
 
@@ -185,14 +244,14 @@ describe.skipIf(skipClamd)('uploads end to end (embedded: SQLite, local disk, in
       expect(res.status).toBe(404);
       expect(await res.json()).toMatchObject({ error: { code: 'UPLOAD_NOT_FOUND' } });
     }
-    const theirs = await (await fetch(`${server.url}/api/v1/uploads`, { headers: await authHeaders('intruder') })).json();
+    const theirs: unknown = await (await fetch(`${server.url}/api/v1/uploads`, { headers: await authHeaders('intruder') })).json();
     expect(theirs).toEqual({ items: [], next_cursor: null });
     await created(await postRaw(await gpsOrientation6Jpeg(), 'image/jpeg', 'owner-x'));
-    const page1 = await (await fetch(`${server.url}/api/v1/uploads?limit=1`, { headers: await authHeaders('owner-x') })).json();
+    const page1 = (await (await fetch(`${server.url}/api/v1/uploads?limit=1`, { headers: await authHeaders('owner-x') })).json()) as { items: UploadView[]; next_cursor: string };
     expect(page1.items).toHaveLength(1);
-    const page2 = await (await fetch(`${server.url}/api/v1/uploads?limit=1&cursor=${page1.next_cursor}`, { headers: await authHeaders('owner-x') })).json();
+    const page2 = (await (await fetch(`${server.url}/api/v1/uploads?limit=1&cursor=${page1.next_cursor}`, { headers: await authHeaders('owner-x') })).json()) as { items: UploadView[]; next_cursor: string | null };
     expect(page2.items).toHaveLength(1);
-    expect(page2.items[0].id).not.toBe(page1.items[0].id);
+    expect(page2.items[0]!.id).not.toBe(page1.items[0]!.id);
     expect(page2.next_cursor).toBeNull();
     expect((await getUpload('not-a-uuid', 'owner-x')).status).toBe(400);
   });
@@ -204,8 +263,8 @@ describe.skipIf(skipClamd)('uploads end to end (embedded: SQLite, local disk, in
     const res = await fetch(`${server.url}/api/v1/uploads/${upload.id}`, { method: 'DELETE', headers: await authHeaders() });
     expect(res.status).toBe(204);
     expect((await getUpload(upload.id)).status).toBe(404);
-    expect((await fetch(view.url!)).status).toBe(404);
-    expect(await listFiles(path.join(storageRoot, 'uploads'))).not.toContain(upload.id);
+    expect([403, 404]).toContain((await fetch(view.url!)).status);
+    expect(await keys(`uploads/${upload.id}/`)).toEqual([]);
   });
 
   it('20 concurrent uploads by one user: all PUBLISHED', async () => {
@@ -218,7 +277,7 @@ describe.skipIf(skipClamd)('uploads end to end (embedded: SQLite, local disk, in
   });
 
   it('/readyz checks clamd', async () => {
-    const ready = await (await fetch(`${server.url}/readyz`)).json();
+    const ready = (await (await fetch(`${server.url}/readyz`)).json()) as { notes?: unknown };
     expect(ready).toMatchObject({ status: 'ok', checks: { scanner: { status: 'ok' } } });
     expect(ready.notes).toBeUndefined();
   });
