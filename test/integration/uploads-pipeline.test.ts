@@ -8,6 +8,7 @@ import { authHeaders, createTestApp, freePort, type TestApp } from '../helpers/a
 import { clamdBinaryPath, startPrivateClamd, type PrivateClamd } from '../helpers/clamd.js';
 import { DIALECTS, createTestDatabase, skipDialect, type TestDatabase } from '../helpers/databases.js';
 import { gpsOrientation6Jpeg } from '../fixtures/uploads/images.js';
+import { spawnCustomify } from '../helpers/services.js';
 
 /** The upload pipeline's scanner rules: disabled scanning, clamd outages, SCAN_REQUIRED; the repository's claim. */
 
@@ -120,5 +121,17 @@ describe.each(DIALECTS)('UploadRepository (%s)', (dialect) => {
     expect(await repo.delete(id, 'someone-else')).toBeNull();
     expect(await repo.delete(id, 'o')).toMatchObject({ id });
     expect(await repo.findById(id)).toBeNull();
+  });
+});
+
+describe('customify serve and worker with SCAN_REQUIRED', () => {
+  it.each([['serve'], ['worker']])('customify %s in S3 mode without CLAMD_HOST exits at once, naming CLAMD_HOST', async (command) => {
+    const proc = spawnCustomify([command], {
+      USE_LOCAL_STORAGE: 'false', SCAN_REQUIRED: 'true', S3_ENDPOINT: 'http://127.0.0.1:1', AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret-secret-secret',
+      REDIS_URL: 'redis://127.0.0.1:1', PORT: '0', JWT_SECRET: 'x'.repeat(40),
+    });
+    const { code } = await proc.exited;
+    expect(code).not.toBe(0);
+    expect(proc.output()).toMatch(/SCAN_REQUIRED is true.*CLAMD_HOST is not set/);
   });
 });
