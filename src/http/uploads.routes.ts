@@ -19,7 +19,8 @@ interface ListQuery { limit?: string; cursor?: string }
 const security = [{ bearerAuth: [] }];
 const tags = ['uploads'];
 const errors = { 400: errorResponse, 401: errorResponse, 404: errorResponse, 500: errorResponse, 503: errorResponse } as const;
-const RAW_TYPES = /^(image\/[a-z0-9.+-]+|application\/octet-stream)$/i;
+// Matched against the whole header, parameters included (`image/svg+xml; charset=utf-8`).
+const RAW_TYPES = /^(image\/[a-z0-9.+-]+|application\/octet-stream)\s*(;.*)?$/i;
 
 function unsupportedMediaType(): AppError {
   return new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the file as raw bytes with an image/* or application/octet-stream Content-Type, or as multipart/form-data with a `file` field.', { field: 'content-type' });
