@@ -182,6 +182,13 @@ describe.skipIf(skipClamd).each(STACKS.filter((s) => !s.skip))('uploads end to e
     expect(await settle(upload.id)).toMatchObject({ status: 'REJECTED', reason: 'CORRUPT', url: null, message: expect.stringMatching(/empty/) });
   });
 
+  it('a truncated JPEG: REJECTED/CORRUPT', async () => {
+    const photo = await gpsOrientation6Jpeg();
+    const upload = await created(await postRaw(photo.subarray(0, Math.floor(photo.length * 0.6)), 'image/jpeg'));
+    expect(await settle(upload.id)).toMatchObject({ status: 'REJECTED', reason: 'CORRUPT', url: null });
+    expect(await keys('staging/')).not.toContain(`staging/${upload.id}`);
+  });
+
   it('an SVG with <script>, and a .png name with HTML inside: REJECTED/UNSUPPORTED_TYPE', async () => {
     const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.cookie)</script></svg>');
     const html = Buffer.from('<!doctype html><html><body><script>alert(1)</script></body></html>');
