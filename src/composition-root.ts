@@ -3,7 +3,7 @@ import { closeDatabase, createDatabase, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { DesignRepository } from './designs/design-repository.js';
 import { DesignService } from './designs/design-service.js';
-import { describeError } from './errors.js';
+import { ConfigError, describeError } from './errors.js';
 import { BullmqRenderQueue, BullmqRenderWorker } from './jobs/bullmq.queue.js';
 import { InProcessRenderQueue } from './jobs/in-process.queue.js';
 import { startSweep, sweepStaleDesigns } from './jobs/pending-sweep.js';
@@ -13,7 +13,12 @@ import type { RetryPolicy } from './jobs/retry-policy.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { renderDesignAssets, RenderPool } from './rendering/index.js';
+import { ClamdScanner, DisabledScanner, type VirusScanner } from './scanning/index.js';
 import { createStorageLayer, STALE_TEMP_FILE_AGE_MS, type StorageLayer } from './storage/index.js';
+import { createProcessUploadTask } from './uploads/process-upload.task.js';
+import { UploadRepository } from './uploads/upload-repository.js';
+import { UploadService } from './uploads/upload-service.js';
+import { UploadStorage } from './uploads/upload-storage.js';
 
 /** What a process runs: the API (with the in-process worker when there is no Redis), or BullMQ workers only. */
 export type Role = 'serve' | 'worker' | 'cli';
@@ -30,6 +35,11 @@ export interface Container {
   task: RenderDesignTask;
   service: DesignService;
   metrics: Metrics;
+  /** User uploads (issue #11): their own queue (same adapters and retry policy as renders). */
+  uploads: UploadRepository;
+  uploadService: UploadService;
+  uploadQueue: RenderQueue;
+  scanner: VirusScanner;
   /** Starts the worker, queues designs a crash left behind, and starts the periodic sweep. */
   startBackground(): Promise<void>;
   close(): Promise<void>;
@@ -96,11 +106,58 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     const service = new DesignService({ designs, storage: storage.repository, queue, logger });
     let stopSweep: (() => Promise<void>) | undefined;
 
+    // Uploads: a second queue beside the render queue, so a burst of uploads never delays
+    // renders (nor the reverse); same adapter choice, retry policy and concurrency.
+    const scanner: VirusScanner = settings.clamdHost ? new ClamdScanner({ host: settings.clamdHost, port: settings.clamdPort }) : new DisabledScanner();
+    if (!scanner.enabled && role !== 'cli') {
+      logger.warn('Virus scanning is disabled (CLAMD_HOST is not set): uploads are published unscanned. Set CLAMD_HOST (and SCAN_REQUIRED=true) in production.');
+    }
+    const uploads = new UploadRepository(db);
+    const uploadStorage = new UploadStorage(storage.storage, {
+      publicBucket: settings.useLocalStorage || settings.s3PublicBucket, signedUrlExpiresSeconds: settings.s3SignedUrlExpires,
+    });
+    const uploadTask = createProcessUploadTask({
+      uploads, storage: uploadStorage, scanner, logger, leaseMs: settings.renderLeaseMs,
+      maxBytes: settings.uploadMaxBytes, maxInputPixels: settings.uploadMaxPixels, observer: metrics.uploadObserver,
+    });
+    let uploadQueue: RenderQueue;
+    let uploadWorker: RenderWorker | undefined;
+    if (settings.redisUrl) {
+      const shared = { redisUrl: settings.redisUrl, queueName: `${settings.renderQueueName}-uploads`, policy, logger, jobName: 'process-upload' };
+      uploadQueue = new BullmqRenderQueue(shared);
+      if (role === 'worker') {
+        uploadWorker = new BullmqRenderWorker({
+          ...shared, task: uploadTask, concurrency: settings.renderConcurrency,
+          lockDurationMs: settings.renderLockDurationMs, stalledIntervalMs: settings.renderStalledIntervalMs,
+        });
+      }
+    } else {
+      const inProcess = new InProcessRenderQueue({ task: uploadTask, policy, concurrency: settings.renderConcurrency, logger });
+      uploadQueue = inProcess;
+      if (role === 'serve') uploadWorker = inProcess;
+    }
+    closers.push(() => uploadQueue.close());
+    if (uploadWorker && (uploadWorker as unknown) !== uploadQueue) closers.push(() => uploadWorker.close());
+    const uploadService = new UploadService({ uploads, storage: uploadStorage, queue: uploadQueue, logger, maxBytes: settings.uploadMaxBytes });
+    const sweepUploads = async (before: Date) => {
+      for (const id of await uploads.findStale(before)) await uploadQueue.enqueue(id);
+    };
+
     return {
       settings, logger, db, designs, storage, queue, worker, task, service, metrics,
+      uploads, uploadService, uploadQueue, scanner,
       async startBackground() {
         if (worker) await worker.start();
+        if (uploadWorker) await uploadWorker.start();
         if (role === 'cli') return;
+        // Uploads a crash or a lost in-process queue left unfinished: all at start, then the stale ones.
+        await sweepUploads(new Date()).catch((error: unknown) => logger.warn(`Could not queue leftover uploads at start: ${describeError(error)}`));
+        const uploadSweep = setInterval(() => {
+          void sweepUploads(new Date(Date.now() - settings.pendingSweepAfterMs)).catch((error: unknown) =>
+            logger.warn(`Upload sweep failed: ${describeError(error)}`));
+        }, Math.max(1000, Math.min(settings.pendingSweepAfterMs / 2, 10_000)));
+        uploadSweep.unref();
+        closers.push(async () => clearInterval(uploadSweep));
         // Temp files a crash left mid-write (local storage). In the background: a large tree
         // must not delay the start. Young ones may be another process's write in progress.
         void storage.storage.removeStaleTempFiles({ olderThanMs: STALE_TEMP_FILE_AGE_MS }).then(
@@ -123,5 +180,19 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
   } catch (error) {
     await closeAll();
     throw error;
+  }
+}
+
+/**
+ * SCAN_REQUIRED (default true with USE_LOCAL_STORAGE=false): a process that would accept or
+ * publish uploads refuses to start without a virus scanner. Checked by `serve` and `worker`.
+ */
+export function assertScanningConfigured(settings: Pick<Settings, 'scanRequired' | 'clamdHost'>): void {
+  if (settings.scanRequired && !settings.clamdHost) {
+    throw new ConfigError(
+      'SCAN_REQUIRED is true (the default with USE_LOCAL_STORAGE=false) but CLAMD_HOST is not set: uploads would be published unscanned. ' +
+        'Set CLAMD_HOST (and CLAMD_PORT) to a running clamd, or SCAN_REQUIRED=false to accept unscanned uploads.',
+      'CLAMD_HOST',
+    );
   }
 }

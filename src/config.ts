@@ -221,13 +221,24 @@ const VARIABLES = {
   jwtMaxLifetimeMs: variable('JWT_MAX_LIFETIME', duration().default(7 * 86_400_000)),
   /** json, pretty, or auto: pretty at a terminal outside production (src/logger.ts). */
   logFormat: variable('LOG_FORMAT', oneOf(['auto', 'json', 'pretty'] as const).default('auto')),
+  // User uploads (issue #11): virus scanning and limits.
+  /** clamd's address for upload scanning; '' scans nothing (embedded default, with a warning). */
+  clamdHost: variable('CLAMD_HOST', text().default('')),
+  clamdPort: variable('CLAMD_PORT', int(1, 65_535).default(3310)),
+  /** Refuse to start without CLAMD_HOST. Default: true in S3 mode (USE_LOCAL_STORAGE=false). */
+  scanRequired: variable('SCAN_REQUIRED', bool().optional()),
+  /** Largest upload body accepted (413 past it). */
+  uploadMaxBytes: variable('UPLOAD_MAX_BYTES', int(1, 1024 * 1024 * 1024).default(50 * 1024 * 1024)),
+  /** Largest width x height of an uploaded image (TOO_MANY_PIXELS past it). */
+  uploadMaxPixels: variable('UPLOAD_MAX_PIXELS', int(1, 1_000_000_000).default(40_000_000)),
 };
 
 type Variables = typeof VARIABLES;
 
 /** The validated settings: one field per variable (typed by its schema), and the values derived from them. */
-export type Settings = Omit<{ [K in keyof Variables]: z.output<Variables[K]['type']> }, 's3ForcePathStyle'> & {
+export type Settings = Omit<{ [K in keyof Variables]: z.output<Variables[K]['type']> }, 's3ForcePathStyle' | 'scanRequired'> & {
   s3ForcePathStyle: boolean;
+  scanRequired: boolean;
   /** The seed's `s3_base_url`: CloudFront, else the bucket's S3 URL, else the custom endpoint. */
   s3BaseUrl: string;
   isProduction: boolean;
@@ -315,6 +326,7 @@ export function loadConfig(env: Environment = process.env, options: { envFile?: 
   const settings: Settings = {
     ...e,
     s3ForcePathStyle,
+    scanRequired: e.scanRequired ?? !e.useLocalStorage,
     // Local URLs follow PORT unless told otherwise: http://localhost:8000 by default.
     publicBaseUrl: e.publicBaseUrl || `http://localhost:${e.port}`,
     s3BaseUrl: s3BaseUrl({ ...e, s3ForcePathStyle }),

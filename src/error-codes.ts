@@ -67,6 +67,9 @@ export const ERROR_CODES = {
   SCAN_TOO_LARGE: { status: 413, description: 'The file is over the virus scanner\'s stream limit.' },
   SCAN_PROTOCOL: { status: 500, description: 'The virus scanner answered something unreadable.' },
   SCAN_INPUT_FAILED: { status: 500, description: 'The staged file could not be read for scanning; the scan is retried.' },
+  UPLOAD_NOT_FOUND: { status: 404, description: 'No such upload, or it belongs to someone else.' },
+  INVALID_UPLOAD_ID: { status: 400, description: 'The upload id is not a UUID.' },
+  UPLOAD_FILE_REQUIRED: { status: 400, description: 'A multipart upload has no `file` field.' },
 
   // Designs.
   DESIGN_NOT_FOUND: { status: 404, description: 'No such design, or it belongs to someone else.' },

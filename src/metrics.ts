@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RenderObserver } from './jobs/render-design.task.js';
 import type { StorageObserver } from './storage/index.js';
+import type { UploadObserver } from './uploads/process-upload.task.js';
 
 /**
  * The seed's monitoring section, for our own process: uploads and bytes by kind, upload
@@ -18,6 +19,10 @@ export class Metrics {
   readonly httpRequests = new Counter({ name: 'customify_http_requests_total', help: 'HTTP requests, by method, route and status', labelNames: ['method', 'route', 'status'], registers: [this.registry] });
   readonly httpSeconds = new Histogram({ name: 'customify_http_request_duration_seconds', help: 'HTTP request duration, by method and route', labelNames: ['method', 'route'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [this.registry] });
   readonly errors = new Counter({ name: 'customify_errors_total', help: 'Errors answered by the API, by error code', labelNames: ['code'], registers: [this.registry] });
+  // User uploads (issue #11): pipeline runs by outcome, rejections by reason, infected files found.
+  readonly uploadPipeline = new Counter({ name: 'customify_upload_pipeline_total', help: 'Upload pipeline runs, by outcome (published, rejected, retry, failed, skipped)', labelNames: ['outcome'], registers: [this.registry] });
+  readonly uploadRejections = new Counter({ name: 'customify_upload_rejections_total', help: 'Uploads rejected, by reason', labelNames: ['reason'], registers: [this.registry] });
+  readonly uploadsInfected = new Counter({ name: 'customify_uploads_infected_total', help: 'Uploads the virus scanner found infected (quarantined)', registers: [this.registry] });
 
   constructor(options: { queueDepth?: () => Promise<number>; defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'customify_' });
@@ -47,6 +52,14 @@ export class Metrics {
     rendered: ({ outcome, seconds }) => {
       this.renders.inc({ outcome });
       this.renderSeconds.observe({ outcome }, seconds);
+    },
+  };
+
+  readonly uploadObserver: UploadObserver = {
+    processed: ({ outcome, reason }) => {
+      this.uploadPipeline.inc({ outcome });
+      if (reason) this.uploadRejections.inc({ reason });
+      if (reason === 'INFECTED') this.uploadsInfected.inc();
     },
   };
 }

@@ -131,7 +131,8 @@ export function spawnProcess(name: string, argv: string[], env: Record<string, s
 export async function spawnCustomify(command: 'serve' | 'worker', env: Record<string, string>, options: { name: string; logFile: string; cpuProfileDir?: string }): Promise<ServiceProcess> {
   const { entry } = await buildService();
   const profile = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`, `--cpu-prof-name=${options.name}.cpuprofile`] : [];
-  return spawnProcess(options.name, [...profile, entry, command], env, options.logFile);
+  // The design benchmarks need no virus scanner; S3 mode would otherwise require CLAMD_HOST.
+  return spawnProcess(options.name, [...profile, entry, command], { SCAN_REQUIRED: 'false', ...env }, options.logFile);
 }
 
 /** Resolves once `check` does; fails if the process exits first or `timeoutMs` passes. */

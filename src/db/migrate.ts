@@ -2,6 +2,7 @@ import { Migrator, PostgresAdapter, SqliteAdapter, sql, type Kysely, type Migrat
 import { AppError, describeError } from '../errors.js';
 import * as createDesigns from './migrations/0001-create-designs.js';
 import * as designTombstone from './migrations/0002-design-tombstone.js';
+import * as createUploads from './migrations/0003-create-uploads.js';
 
 /**
  * Every migration, by name. Kysely runs them in name order. Listed statically, not found
@@ -11,6 +12,7 @@ import * as designTombstone from './migrations/0002-design-tombstone.js';
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-create-designs': createDesigns,
   '0002-design-tombstone': designTombstone,
+  '0003-create-uploads': createUploads,
 });
 
 export const migrationProvider: MigrationProvider = {

@@ -32,10 +32,40 @@ export interface DesignsTable {
   deleted_at: ColumnType<EpochMs | null, EpochMs | null | undefined, EpochMs | null>;
 }
 
+/** User uploads (issue #11); see src/uploads/upload.ts for the states. */
+export interface UploadsTable {
+  id: string;
+  owner_id: string;
+  kind: ColumnType<'design-image', string, string>;
+  status: ColumnType<'RECEIVED' | 'SCANNING' | 'CLEAN' | 'PUBLISHED' | 'REJECTED', string, string>;
+  reason: string | null;
+  message: string | null;
+  /** The name the client gave (multipart), for display only; never used to judge the type. */
+  filename: string | null;
+  /** The bytes as received, under `staging/`; null once processed. */
+  staging_key: string | null;
+  /** The published normalised original, under `uploads/{id}/`. */
+  original_key: string | null;
+  content_type: string | null;
+  bytes: number | null;
+  width: number | null;
+  height: number | null;
+  /** The scanner's verdict: clean, skipped (scanning disabled) or the signature found. */
+  scan: string | null;
+  attempts: Generated<number>;
+  lease_until: EpochMs | null;
+  created_at: EpochMs;
+  updated_at: EpochMs;
+  published_at: EpochMs | null;
+}
+
 export interface DB {
   designs: DesignsTable;
+  uploads: UploadsTable;
 }
 
 export type DesignRow = Selectable<DesignsTable>;
 export type NewDesignRow = Insertable<DesignsTable>;
 export type DesignRowUpdate = Updateable<DesignsTable>;
+
+export type UploadRow = Selectable<UploadsTable>;

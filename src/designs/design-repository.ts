@@ -490,7 +490,7 @@ function errorCode(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-function isUniqueViolation(error: unknown): boolean {
+export function isUniqueViolation(error: unknown): boolean {
   const code = errorCode(error);
   return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
@@ -501,7 +501,8 @@ function isTransient(error: unknown): boolean {
   return error instanceof Error && /Connection terminated|timeout exceeded when trying to connect/i.test(error.message);
 }
 
-function databaseError(operation: string, error: unknown): AppError {
+/** A driver error as DATABASE_UNAVAILABLE (retryable) or DATABASE_ERROR; shared with the uploads repository. */
+export function databaseError(operation: string, error: unknown): AppError {
   if (error instanceof AppError) return error;
   return isTransient(error)
     ? new AppError('DATABASE_UNAVAILABLE', `The database is unavailable while ${operation}: ${describeError(error)}. Retry shortly; check DATABASE_URL and that the server is up.`, { cause: error, retryable: true })

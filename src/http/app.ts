@@ -17,6 +17,8 @@ import { installRequestMetrics, metricsRoutes } from './metrics.routes.js';
 import { logAbortedRequests, RequestLogController } from './request-log.js';
 import { BODY_LIMIT_BYTES } from './schemas.js';
 import { staticRoutes } from './static.routes.js';
+import type { UploadService } from '../uploads/upload-service.js';
+import { uploadRoutes } from './uploads.routes.js';
 
 export interface AppDeps {
   service: DesignService;
@@ -25,6 +27,8 @@ export interface AppDeps {
   health: HealthOptions;
   settings: Pick<Settings, 'useLocalStorage' | 'publicBaseUrl' | 'requestTimeoutMs' | 'corsOrigins'>;
   storage: ObjectStorage;
+  /** User uploads (/api/v1/uploads); the routes are absent without it. */
+  uploads?: UploadService;
   /** Request logs (with request ids) go here; none when omitted. */
   logger?: Logger;
 }
@@ -100,6 +104,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, deps.health);
   await app.register(metricsRoutes, { metrics: deps.metrics });
   await app.register(designRoutes, { prefix: '/api/v1', service: deps.service, verifyToken: deps.verifyToken });
+  if (deps.uploads) await app.register(uploadRoutes, { prefix: '/api/v1', uploads: deps.uploads, verifyToken: deps.verifyToken });
   if (deps.settings.useLocalStorage) await app.register(staticRoutes, { storage: deps.storage });
   return app;
 }

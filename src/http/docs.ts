@@ -32,6 +32,7 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
       },
       tags: [
         { name: 'designs', description: 'Designs and their rendered images' },
+        { name: 'uploads', description: 'User images: streamed, sniffed, virus-scanned and re-encoded before they are served' },
         { name: 'health', description: 'Liveness, readiness and metrics' },
       ],
     },

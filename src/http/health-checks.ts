@@ -12,10 +12,12 @@ const S3_PROBE_KEY = 'health-check/readyz-probe';
 const MIN_FREE_BYTES = 1024 * 1024;
 
 /** The real readiness checks of a container: database, queue, storage. */
-export function createHealthChecks(container: Pick<Container, 'db' | 'queue' | 'storage' | 'settings'>): Record<string, HealthCheck> {
-  const { db, queue, settings } = container;
+export function createHealthChecks(container: Pick<Container, 'db' | 'queue' | 'storage' | 'settings'> & Partial<Pick<Container, 'scanner'>>): Record<string, HealthCheck> {
+  const { db, queue, settings, scanner } = container;
   const { storage } = container.storage;
   return {
+    // clamd, when uploads are scanned: an upload waits SCANNING while it does not answer.
+    ...(scanner?.enabled ? { scanner: () => scanner.ping() } : {}),
     database: async () => {
       await sql`select 1`.execute(db);
     },
@@ -34,4 +36,9 @@ export function createHealthChecks(container: Pick<Container, 'db' | 'queue' | '
           await storage.head(S3_PROBE_KEY);
         },
   };
+}
+
+/** What /readyz says besides its checks: that uploads are not scanned, when they are not. */
+export function scannerNotes(container: Pick<Container, 'scanner'>): string[] {
+  return container.scanner.enabled ? [] : ['virus scanning disabled: CLAMD_HOST is not set, uploads are published unscanned'];
 }

@@ -8,6 +8,8 @@ export type HealthCheck = () => Promise<void>;
 export interface HealthOptions {
   /** By name: database, queue, storage. */
   checks: Record<string, HealthCheck>;
+  /** Said in every /readyz answer without failing it (e.g. virus scanning disabled). */
+  notes?: string[];
   /** Per check; a check that takes longer fails. Default 2000 ms. */
   timeoutMs?: number;
 }
@@ -29,6 +31,7 @@ const readyResponse = {
   properties: {
     status: { type: 'string', enum: ['ok', 'unavailable'] },
     failing: { type: 'array', items: { type: 'string' } },
+    notes: { type: 'array', items: { type: 'string' } },
     checks: { type: 'object', additionalProperties: checkResult },
   },
 } as const;
@@ -76,6 +79,7 @@ export async function healthRoutes(app: FastifyInstance, options: HealthOptions)
     return reply.code(failing.length ? 503 : 200).send({
       status: failing.length ? 'unavailable' : 'ok',
       ...(failing.length ? { failing } : {}),
+      ...(options.notes?.length ? { notes: options.notes } : {}),
       checks: Object.fromEntries(results),
     });
   });

@@ -1,14 +1,14 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createTokenVerifier, mintToken, resolveJwtSecret } from '../auth/jwt.js';
-import { buildContainer, type Container } from '../composition-root.js';
+import { assertScanningConfigured, buildContainer, type Container } from '../composition-root.js';
 import type { Settings } from '../config.js';
 import { dialectOf, sqlitePathOf } from '../db/database.js';
 import { redactUrl } from '../shared/redact-url.js';
 import { describeError } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
 import { buildApp } from './app.js';
-import { createHealthChecks } from './health-checks.js';
+import { createHealthChecks, scannerNotes } from './health-checks.js';
 
 export interface RunningServer {
   /** Where the server answers, e.g. http://127.0.0.1:53124. */
@@ -47,9 +47,10 @@ export async function startServer(settings: Readonly<Settings>, options: StartOp
         maxLifetimeSeconds: Math.floor(settings.jwtMaxLifetimeMs / 1000),
       }),
       metrics: container.metrics,
-      health: { checks: createHealthChecks(container) },
+      health: { checks: createHealthChecks(container), notes: scannerNotes(container) },
       settings,
       storage: container.storage.storage,
+      uploads: container.uploadService,
       logger,
     });
     await app.listen({ host: settings.host, port: options.port ?? settings.port });
@@ -122,6 +123,7 @@ const SHUTDOWN_TIMEOUT_MS = 30_000;
  * database); a second signal, or a shutdown slower than 30 s, exits at once.
  */
 export async function serve(settings: Readonly<Settings>): Promise<void> {
+  assertScanningConfigured(settings);
   const logger = createLogger(settings);
   const server = await startServer(settings, { logger });
   const url = server.url;

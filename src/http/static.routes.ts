@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ObjectInfo } from '../storage/index.js';
 import { isStorageError, type ObjectStorage } from '../storage/index.js';
+import { PRIVATE_PREFIXES } from '../uploads/upload.js';
 import { errorBody } from './error-handler.js';
 import { setStaticSecurityHeaders } from './security-headers.js';
 
@@ -53,6 +54,8 @@ export async function staticRoutes(app: FastifyInstance, options: StaticRoutesOp
 
 /** The object's metadata, or null when it is absent or the key is one the facade refuses. */
 async function findObject(storage: ObjectStorage, key: string): Promise<ObjectInfo | null> {
+  // Uploads as received and quarantined files are never served (issue #11).
+  if (PRIVATE_PREFIXES.some((prefix) => key.startsWith(prefix))) return null;
   try {
     return await storage.head(key);
   } catch (error) {

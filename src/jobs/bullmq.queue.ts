@@ -2,7 +2,7 @@ import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { AppError, describeError } from '../errors.js';
 import { withTimeout } from '../shared/timeout.js';
 import type { Logger } from '../logger.js';
-import type { RenderDesignTask, RenderOutcome } from './render-design.task.js';
+import type { Attempt } from './render-design.task.js';
 import type { RenderQueue, RenderWorker } from './render-queue.js';
 import { isRetryable, type RetryPolicy } from './retry-policy.js';
 
@@ -13,17 +13,21 @@ export interface BullmqOptions {
   queueName: string;
   policy: RetryPolicy;
   logger: Logger;
+  /** The job name on the queue; 'render-design' unless this queue runs another task (uploads). */
+  jobName?: string;
 }
 
 /** The production producer: jobs on Redis, the design id as job id. */
 export class BullmqRenderQueue implements RenderQueue {
   readonly kind = 'bullmq' as const;
-  readonly queue: Queue<RenderJobData, RenderOutcome>;
+  readonly queue: Queue<RenderJobData, unknown>;
+  private readonly jobName: string;
   private readonly timeoutMs: number;
 
   constructor(options: BullmqOptions & { timeoutMs?: number }) {
     this.timeoutMs = options.timeoutMs ?? 3000;
-    this.queue = new Queue<RenderJobData, RenderOutcome>(options.queueName, {
+    this.jobName = options.jobName ?? 'render-design';
+    this.queue = new Queue<RenderJobData, unknown>(options.queueName, {
       // Fail fast while Redis is down: the row is already written, and the sweep queues it later.
       connection: { url: options.redisUrl, enableOfflineQueue: false, maxRetriesPerRequest: 1 },
       defaultJobOptions: {
@@ -38,7 +42,7 @@ export class BullmqRenderQueue implements RenderQueue {
   }
 
   async enqueue(designId: string): Promise<void> {
-    await this.withTimeout('queue the render', () => this.queue.add('render-design', { designId }, { jobId: designId }));
+    await this.withTimeout('queue the render', () => this.queue.add(this.jobName, { designId }, { jobId: designId }));
   }
 
   async depth(): Promise<number> {
@@ -70,7 +74,7 @@ export class BullmqRenderQueue implements RenderQueue {
 }
 
 export interface BullmqWorkerOptions extends BullmqOptions {
-  task: RenderDesignTask;
+  task: (id: string, attempt: Attempt) => Promise<unknown>;
   concurrency: number;
   /** How often to look for jobs whose worker died; they are run again. */
   stalledIntervalMs?: number;
@@ -79,13 +83,13 @@ export interface BullmqWorkerOptions extends BullmqOptions {
 
 /** A production worker: `customify worker` runs one per process, as many processes as needed. */
 export class BullmqRenderWorker implements RenderWorker {
-  readonly worker: Worker<RenderJobData, RenderOutcome>;
+  readonly worker: Worker<RenderJobData, unknown>;
 
   constructor(private readonly options: BullmqWorkerOptions) {
     const { task, policy, logger } = options;
-    this.worker = new Worker<RenderJobData, RenderOutcome>(
+    this.worker = new Worker<RenderJobData, unknown>(
       options.queueName,
-      async (job: Job<RenderJobData, RenderOutcome>) => {
+      async (job: Job<RenderJobData, unknown>) => {
         try {
           return await task(job.data.designId, { attempt: job.attemptsMade + 1, maxAttempts: job.opts.attempts ?? policy.maxRetries + 1 });
         } catch (error) {

@@ -1,11 +1,12 @@
 import { describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { RenderDesignTask } from './render-design.task.js';
+import type { Attempt } from './render-design.task.js';
 import type { RenderQueue, RenderWorker } from './render-queue.js';
 import { backoffDelay, isRetryable, type RetryPolicy } from './retry-policy.js';
 
 export interface InProcessQueueOptions {
-  task: RenderDesignTask;
+  /** The render task, or any task of the same shape (the upload pipeline runs on a second queue). */
+  task: (id: string, attempt: Attempt) => Promise<unknown>;
   policy: RetryPolicy;
   concurrency: number;
   logger: Logger;

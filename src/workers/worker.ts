@@ -1,4 +1,4 @@
-import { buildContainer } from '../composition-root.js';
+import { assertScanningConfigured, buildContainer } from '../composition-root.js';
 import type { Settings } from '../config.js';
 import { ConfigError, describeError } from '../errors.js';
 import { createLogger } from '../logger.js';
@@ -11,6 +11,7 @@ import { createLogger } from '../logger.js';
  */
 export async function runWorker(settings: Readonly<Settings>): Promise<void> {
   if (!settings.redisUrl) throw new ConfigError('customify worker needs REDIS_URL (e.g. redis://127.0.0.1:6379). Without Redis, `customify serve` renders in-process.', 'REDIS_URL');
+  assertScanningConfigured(settings);
   const logger = createLogger(settings, 'worker');
   const container = await buildContainer(settings, { logger, role: 'worker' });
   await container.startBackground();

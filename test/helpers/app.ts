@@ -7,7 +7,7 @@ import { buildContainer, type Container } from '../../src/composition-root.js';
 import { configFrom, type Environment, type Settings } from '../../src/config.js';
 import type { DesignView } from '../../src/designs/design-service.js';
 import { buildApp } from '../../src/http/app.js';
-import { createHealthChecks } from '../../src/http/health-checks.js';
+import { createHealthChecks, scannerNotes } from '../../src/http/health-checks.js';
 import type { HealthCheck } from '../../src/http/health.routes.js';
 import { startServer, type RunningServer } from '../../src/http/server.js';
 import { silentLogger, type Logger } from '../../src/logger.js';
@@ -109,9 +109,10 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       service: container.service,
       verifyToken: createTokenVerifier({ secret: TEST_JWT_SECRET }),
       metrics: container.metrics,
-      health: { checks: { ...createHealthChecks(container), ...options.checks }, timeoutMs: options.healthTimeoutMs },
+      health: { checks: { ...createHealthChecks(container), ...options.checks }, notes: scannerNotes(container), timeoutMs: options.healthTimeoutMs },
       settings,
       storage: container.storage.storage,
+      uploads: container.uploadService,
       logger: options.logger,
     });
     await app.ready();

@@ -66,13 +66,14 @@ export interface PrivateClamd {
  * loading only the EICAR signature, so tests can change limits or stop it without touching
  * the shared daemon.
  */
-export async function startPrivateClamd(settings: Record<string, string> = {}): Promise<PrivateClamd> {
+export async function startPrivateClamd(settings: Record<string, string> = {}, options: { port?: number } = {}): Promise<PrivateClamd> {
   if (!clamdBinaryPath) throw new Error('clamd is not installed: run `bash ../shared/tools/clamd.sh start` once (it installs clamav-daemon)');
   const dir = await mkdtemp(path.join(tmpdir(), 'clamd-test-'));
   await mkdir(path.join(dir, 'db'));
   const hex = Buffer.from(EICAR).toString('hex');
   await writeFile(path.join(dir, 'db', 'local-test.ndb'), `Eicar-Test-Signature:0:*:${hex}\n`);
-  const port = await freePort();
+  // A given port: a clamd "coming back" where the service already looks for it.
+  const port = options.port ?? (await freePort());
   const conf = {
     Foreground: 'yes',
     DatabaseDirectory: path.join(dir, 'db'),

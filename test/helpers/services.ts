@@ -461,7 +461,8 @@ export function spawnCustomify(args: string[], env: Record<string, string>, opti
   const child = track(
     spawn(process.execPath, customifyNodeArgs(args), {
       cwd: isolatedCwd(),
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'development', ...env },
+      // SCAN_REQUIRED=false: S3-mode processes here test designs, not uploads, and need no clamd.
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'development', SCAN_REQUIRED: 'false', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   );

@@ -68,7 +68,7 @@ describe('doctor in local mode', () => {
       expect.stringMatching(/^ok {2}write a probe file under LOCAL_STORAGE_PATH: doctor\/probe-[0-9a-f]+\.txt$/),
       'ok  read it back',
       'ok  delete it',
-      expect.stringMatching(/^ok {2}database sqlite:.*: connected, migrations up to date \(2 applied\)$/),
+      expect.stringMatching(/^ok {2}database sqlite:.*: connected, migrations up to date \(3 applied\)$/),
       expect.stringMatching(/^skip Redis: REDIS_URL is not set/),
     ]));
     expect(lines.at(-1)).toBe('All checks passed.');
@@ -116,7 +116,7 @@ describe('doctor in local mode', () => {
       await bare.db.selectNoFrom((eb) => eb.lit(1).as('one')).execute();
       const run = await doctor(local({ DATABASE_URL: bare.url }));
       expect(run.ok).toBe(true);
-      expect(run.lines).toContainEqual(expect.stringMatching(/^ok {2}database .*: connected; 2 migrations pending \(0001-create-designs, 0002-design-tombstone\), applied at the next start or by customify migrate$/));
+      expect(run.lines).toContainEqual(expect.stringMatching(/^ok {2}database .*: connected; 3 migrations pending \(0001-create-designs, 0002-design-tombstone, 0003-create-uploads\), applied at the next start or by customify migrate$/));
     } finally {
       await bare.destroy();
     }

@@ -80,8 +80,11 @@ describe('health, readiness, metrics and docs', () => {
     expect(doc.openapi).toMatch(/^3\./);
     expect(doc.info.title).toBe('Customify API');
     expect(Object.keys(doc.paths).sort()).toEqual(
-      ['/api/v1/designs', '/api/v1/designs/{id}', '/api/v1/designs/{id}/render', '/healthz', '/metrics', '/readyz'],
+      ['/api/v1/designs', '/api/v1/designs/{id}', '/api/v1/designs/{id}/render', '/api/v1/uploads', '/api/v1/uploads/{id}', '/healthz', '/metrics', '/readyz'],
     );
+    expect(Object.keys(doc.paths['/api/v1/uploads']).sort()).toEqual(['get', 'post']);
+    expect(Object.keys(doc.paths['/api/v1/uploads/{id}']).sort()).toEqual(['delete', 'get']);
+    expect(Object.keys(doc.paths['/api/v1/uploads'].post.requestBody.content).sort()).toEqual(['application/octet-stream', 'image/*', 'multipart/form-data']);
     expect(Object.keys(doc.paths['/api/v1/designs']).sort()).toEqual(['get', 'post']);
     expect(Object.keys(doc.paths['/api/v1/designs/{id}']).sort()).toEqual(['delete', 'get']);
     expect(doc.paths['/api/v1/designs'].post.security).toEqual([{ bearerAuth: [] }]);

@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import { Transform, type Readable } from 'node:stream';
+import { AppError, describeError, NotFoundError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { RenderQueue } from '../jobs/render-queue.js';
+import { assertUploadId, uploadKeys, type Upload } from './upload.js';
+import type { UploadRepository } from './upload-repository.js';
+import type { UploadStorage } from './upload-storage.js';
+
+/** An upload as the API shows it; `url` only once PUBLISHED. */
+export interface UploadView {
+  id: string;
+  kind: Upload['kind'];
+  status: Upload['status'];
+  reason: Upload['reason'];
+  message: string | null;
+  filename: string | null;
+  content_type: string | null;
+  bytes: number | null;
+  width: number | null;
+  height: number | null;
+  url: string | null;
+  created_at: string;
+  updated_at: string;
+  published_at: string | null;
+}
+
+export interface UploadServiceDeps {
+  uploads: UploadRepository;
+  storage: UploadStorage;
+  queue: Pick<RenderQueue, 'enqueue'>;
+  logger: Logger;
+  maxBytes: number;
+}
+
+export function payloadTooLarge(maxBytes: number): AppError {
+  return new AppError('PAYLOAD_TOO_LARGE', `The file is larger than the upload limit of ${maxBytes} bytes (UPLOAD_MAX_BYTES): upload a smaller image.`, { field: 'file', details: { maxBytes } });
+}
+
+/** Use cases behind /api/v1/uploads. Knows nothing of HTTP. */
+export class UploadService {
+  constructor(private readonly deps: UploadServiceDeps) {}
+
+  get maxBytes(): number {
+    return this.deps.maxBytes;
+  }
+
+  /**
+   * Streams `body` to staging (never whole in memory), records the upload RECEIVED and queues
+   * its pipeline. Past `maxBytes` the stream is cut, the staged bytes removed and
+   * PAYLOAD_TOO_LARGE thrown. A failed enqueue is left to the sweep (the row says RECEIVED).
+   */
+  async receive(ownerId: string, body: Readable, options: { filename?: string | null } = {}): Promise<UploadView> {
+    const id = randomUUID();
+    const { maxBytes } = this.deps;
+    let seen = 0;
+    let overLimit = false;
+    const limiter = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        seen += chunk.length;
+        if (seen > maxBytes) {
+          overLimit = true;
+          done(payloadTooLarge(maxBytes));
+          return;
+        }
+        done(null, chunk);
+      },
+    });
+    body.on('error', (error) => limiter.destroy(error));
+    let bytes: number;
+    try {
+      bytes = await this.deps.storage.stage(id, body.pipe(limiter));
+    } catch (error) {
+      // The driver's own write is atomic (a temp file, a multipart upload) and cleans up; this
+      // covers an object that was completed before the error surfaced.
+      await this.deps.storage.removeStaged(id).catch((cleanup: unknown) =>
+        this.deps.logger.warn(`Could not remove the staged bytes of a refused upload ${id}: ${describeError(cleanup)}`));
+      if (overLimit) throw payloadTooLarge(maxBytes);
+      throw error;
+    }
+    let upload: Upload;
+    try {
+      upload = await this.deps.uploads.create({ id, ownerId, kind: 'design-image', stagingKey: uploadKeys.staging(id), bytes, filename: cleanFilename(options.filename) });
+    } catch (error) {
+      await this.deps.storage.removeStaged(id).catch(() => undefined);
+      throw error;
+    }
+    await this.deps.queue.enqueue(id).catch((error: unknown) =>
+      this.deps.logger.warn(`Upload ${id} recorded but not queued (${describeError(error)}); the sweep queues it.`));
+    return this.view(upload);
+  }
+
+  async get(ownerId: string, id: string): Promise<UploadView> {
+    return this.view(await this.find(ownerId, id));
+  }
+
+  async list(ownerId: string, page: { limit?: number; cursor?: string }): Promise<{ items: UploadView[]; next_cursor: string | null }> {
+    const { items, nextCursor } = await this.deps.uploads.listByOwner(ownerId, page);
+    return { items: await Promise.all(items.map((u) => this.view(u))), next_cursor: nextCursor };
+  }
+
+  /**
+   * Removes the row, then its objects. A pipeline still running on it finds the row gone when
+   * it records its result and removes what it published (see the task).
+   */
+  async delete(ownerId: string, id: string): Promise<void> {
+    assertUploadId(id);
+    const removed = await this.deps.uploads.delete(id, ownerId);
+    if (!removed) throw notFound();
+    await this.deps.storage.removeAll(removed.id);
+  }
+
+  private async find(ownerId: string, id: string): Promise<Upload> {
+    assertUploadId(id);
+    const upload = await this.deps.uploads.findByIdForOwner(id, ownerId);
+    if (!upload) throw notFound();
+    return upload;
+  }
+
+  async view(u: Upload): Promise<UploadView> {
+    return {
+      id: u.id,
+      kind: u.kind,
+      status: u.status,
+      reason: u.reason,
+      message: u.message,
+      filename: u.filename,
+      content_type: u.status === 'PUBLISHED' ? u.contentType : null,
+      bytes: u.bytes,
+      width: u.width,
+      height: u.height,
+      url: u.status === 'PUBLISHED' && u.originalKey ? await this.deps.storage.urlFor(u.originalKey) : null,
+      created_at: u.createdAt.toISOString(),
+      updated_at: u.updatedAt.toISOString(),
+      published_at: u.publishedAt?.toISOString() ?? null,
+    };
+  }
+}
+
+function notFound(): NotFoundError {
+  return new NotFoundError('UPLOAD_NOT_FOUND', 'No upload with this id among yours: check the id returned by POST /api/v1/uploads.', { field: 'id' });
+}
+
+/** A display name only: no path, no control characters, at most 255 characters. */
+function cleanFilename(name: string | null | undefined): string | null {
+  if (!name) return null;
+  // eslint-disable-next-line no-control-regex
+  const base = name.split(/[/\\]/).pop()!.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 255);
+  return base || null;
+}

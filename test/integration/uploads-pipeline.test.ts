@@ -1,0 +1,137 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { assertScanningConfigured } from '../../src/composition-root.js';
+import { configFrom } from '../../src/config.js';
+import { ConfigError } from '../../src/errors.js';
+import { UploadRepository } from '../../src/uploads/upload-repository.js';
+import type { UploadView } from '../../src/uploads/upload-service.js';
+import { authHeaders, createTestApp, freePort, type TestApp } from '../helpers/app.js';
+import { clamdBinaryPath, startPrivateClamd, type PrivateClamd } from '../helpers/clamd.js';
+import { DIALECTS, createTestDatabase, skipDialect, type TestDatabase } from '../helpers/databases.js';
+import { gpsOrientation6Jpeg } from '../fixtures/uploads/images.js';
+import { spawnCustomify } from '../helpers/services.js';
+
+/** The upload pipeline's scanner rules: disabled scanning, clamd outages, SCAN_REQUIRED; the repository's claim. */
+
+let t: TestApp | undefined;
+let clamd: PrivateClamd | undefined;
+afterEach(async () => {
+  await t?.close();
+  await clamd?.stop();
+  t = undefined;
+  clamd = undefined;
+});
+
+async function upload(app: TestApp, body: Buffer): Promise<UploadView> {
+  const res = await app.app.inject({ method: 'POST', url: '/api/v1/uploads', headers: { ...(await authHeaders()), 'content-type': 'image/jpeg' }, payload: body });
+  expect(res.statusCode, res.body).toBe(201);
+  return res.json() as UploadView;
+}
+
+async function until<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+describe('uploads without CLAMD_HOST (the embedded default)', () => {
+  it('are published with the scan recorded as skipped, and /readyz says scanning is disabled', async () => {
+    t = await createTestApp();
+    const created = await upload(t, await gpsOrientation6Jpeg());
+    const app = t;
+    const view = await until('published', async () => (await app.app.inject({ method: 'GET', url: `/api/v1/uploads/${created.id}`, headers: await authHeaders() })).json() as UploadView, (v) => v.status === 'PUBLISHED');
+    expect(view.url).toBeTruthy();
+    expect((await t.container.uploads.findById(created.id))?.scan).toBe('skipped');
+    const ready = (await t.app.inject({ method: 'GET', url: '/readyz' })).json();
+    expect(ready).toMatchObject({ status: 'ok', notes: [expect.stringMatching(/virus scanning disabled: CLAMD_HOST is not set/)] });
+  });
+});
+
+describe.skipIf(!clamdBinaryPath)('uploads while clamd is unreachable', () => {
+  it('stay SCANNING through their retries, are never published unscanned, and are published once clamd answers', async () => {
+    const port = await freePort();
+    t = await createTestApp({ env: { CLAMD_HOST: '127.0.0.1', CLAMD_PORT: String(port), RENDER_MAX_RETRIES: '1', PENDING_SWEEP_AFTER: '200ms' } });
+    const repo = t.container.uploads;
+    const created = await upload(t, await gpsOrientation6Jpeg());
+    // Both attempts of the first job, and at least one more queued by the sweep.
+    const waiting = await until('retried', () => repo.findById(created.id), (u) => (u?.attempts ?? 0) >= 3);
+    expect(waiting).toMatchObject({ status: 'SCANNING', originalKey: null, reason: null });
+    expect(waiting?.message).toMatch(/clamd|scanner/i);
+    expect((await t.container.storage.storage.list(`uploads/${created.id}/`)).objects).toEqual([]);
+    const ready = await t.app.inject({ method: 'GET', url: '/readyz' });
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json()).toMatchObject({ failing: ['scanner'] });
+
+    clamd = await startPrivateClamd({}, { port });
+    const published = await until('published', () => repo.findById(created.id), (u) => u?.status === 'PUBLISHED');
+    expect(published).toMatchObject({ scan: 'clean', contentType: 'image/jpeg' });
+    expect((await t.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+  });
+});
+
+describe('SCAN_REQUIRED', () => {
+  it('defaults to true in S3 mode and false in local mode', () => {
+    expect(configFrom({ USE_LOCAL_STORAGE: 'false' }).scanRequired).toBe(true);
+    expect(configFrom({}).scanRequired).toBe(false);
+    expect(configFrom({ USE_LOCAL_STORAGE: 'false', SCAN_REQUIRED: 'false' }).scanRequired).toBe(false);
+  });
+
+  it('refuses to start without CLAMD_HOST, naming the variable and the way out', () => {
+    const refused = (() => {
+      try {
+        assertScanningConfigured(configFrom({ USE_LOCAL_STORAGE: 'false' }));
+        return null;
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect(refused).toMatchObject({ field: 'CLAMD_HOST', message: expect.stringMatching(/SCAN_REQUIRED.*CLAMD_HOST.*SCAN_REQUIRED=false/s) });
+    expect(() => assertScanningConfigured(configFrom({ USE_LOCAL_STORAGE: 'false', CLAMD_HOST: '127.0.0.1' }))).not.toThrow();
+    expect(() => assertScanningConfigured(configFrom({}))).not.toThrow();
+  });
+});
+
+describe.each(DIALECTS)('UploadRepository (%s)', (dialect) => {
+  let db: TestDatabase | undefined;
+  afterEach(async () => {
+    await db?.destroy();
+    db = undefined;
+  });
+
+  it.skipIf(skipDialect(dialect))('claims an upload once: of two racing workers one wins; an expired lease can be claimed again', async () => {
+    db = await createTestDatabase(dialect);
+    let now = new Date('2026-01-01T00:00:00Z');
+    const repo = new UploadRepository(db.db, () => now);
+    const id = '3f2b6c1e-8a4d-4e2f-9b1a-0c5d7e9f1a2b';
+    await repo.create({ id, ownerId: 'o', kind: 'design-image', stagingKey: `staging/${id}`, bytes: 3, filename: null });
+    const claims = await Promise.all([repo.claim(id, 1000), repo.claim(id, 1000)]);
+    expect(claims.filter(Boolean)).toHaveLength(1);
+    expect(claims.find(Boolean)).toMatchObject({ status: 'SCANNING', attempts: 1 });
+    expect(await repo.claim(id, 1000)).toBeNull();
+    now = new Date(now.getTime() + 1000);
+    expect(await repo.claim(id, 1000)).toMatchObject({ status: 'SCANNING', attempts: 2 });
+    expect(await repo.markClean(id, 'clean')).toMatchObject({ status: 'CLEAN' });
+    expect(await repo.markPublished(id, { originalKey: `uploads/${id}/original.png`, contentType: 'image/png', bytes: 10, width: 2, height: 3 })).toMatchObject({ status: 'PUBLISHED', stagingKey: null, width: 2 });
+    expect(await repo.markRejected(id, 'CORRUPT', 'x')).toBeNull();
+    expect(await repo.findByIdForOwner(id, 'someone-else')).toBeNull();
+    expect(await repo.delete(id, 'someone-else')).toBeNull();
+    expect(await repo.delete(id, 'o')).toMatchObject({ id });
+    expect(await repo.findById(id)).toBeNull();
+  });
+});
+
+describe('customify serve and worker with SCAN_REQUIRED', () => {
+  it.each([['serve'], ['worker']])('customify %s in S3 mode without CLAMD_HOST exits at once, naming CLAMD_HOST', async (command) => {
+    const proc = spawnCustomify([command], {
+      USE_LOCAL_STORAGE: 'false', SCAN_REQUIRED: 'true', S3_ENDPOINT: 'http://127.0.0.1:1', AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret-secret-secret',
+      REDIS_URL: 'redis://127.0.0.1:1', PORT: '0', JWT_SECRET: 'x'.repeat(40),
+    });
+    const { code } = await proc.exited;
+    expect(code).not.toBe(0);
+    expect(proc.output()).toMatch(/SCAN_REQUIRED is true.*CLAMD_HOST is not set/);
+  });
+});
