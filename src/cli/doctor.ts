@@ -9,8 +9,9 @@ import { withTimeout } from '../shared/timeout.js';
 import { ConfigError, describeError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import { createStorageLayer, isStorageError, type ObjectStorage } from '../storage/index.js';
+import { PUBLIC_PREFIXES } from '../storage/keys.js';
 import { makeFolders } from '../storage/make-folders.js';
-import { corsGaps, readBucketCors } from '../storage/s3-bucket-setup.js';
+import { corsGaps, publicReadResources, readBucketCors } from '../storage/s3-bucket-setup.js';
 import type { S3Driver } from '../storage/s3.driver.js';
 import { awsCliTarget } from '../storage/s3.errors.js';
 import { migrationStatus, missingSqliteFile } from './database-status.js';
@@ -50,6 +51,9 @@ export interface DoctorReport {
 }
 
 const PROBE_BODY = 'customify doctor probe: safe to delete\n';
+
+/** `designs/, uploads/, avatars/ and doctor/`, for messages. */
+const PUBLIC_PREFIX_LIST = `${PUBLIC_PREFIXES.slice(0, -1).join(', ')} and ${PUBLIC_PREFIXES.at(-1)}`;
 
 class Checklist {
   readonly results: CheckResult[];
@@ -282,8 +286,47 @@ async function checkS3Storage(ctx: Context, s: Readonly<Settings>): Promise<void
       read: 'read it back (s3:GetObject)',
       remove: 'delete it (s3:DeleteObject)',
     }, (key) => checkPublicAccess(ctx, s, storage, key));
+
+    if (s.s3PublicBucket) await checkPrivatePrefixes(ctx, s, storage);
   } finally {
     await storage.close();
+  }
+}
+
+/**
+ * A public bucket must still keep `staging/` and `quarantine/` private: the seed's policy on
+ * `bucket/*` publishes unscanned and infected uploads to anyone who has the key.
+ */
+async function checkPrivatePrefixes(ctx: Context, s: Readonly<Settings>, storage: ObjectStorage): Promise<void> {
+  const { list } = ctx;
+  const what = 'private uploads';
+  if (s.cloudfrontDomain) {
+    list.skip(what, `CLOUDFRONT_DOMAIN is set, so URLs point at the CDN, which is not checked from here; check that the bucket policy allows anonymous reads only under ${PUBLIC_PREFIX_LIST}`);
+    return;
+  }
+  const key = `staging/doctor-probe-${randomBytes(8).toString('hex')}`;
+  try {
+    await storage.put(key, Buffer.from(PROBE_BODY), { contentType: 'text/plain', kind: 'doctor' });
+  } catch (error) {
+    list.fail(what, `cannot write a probe under staging/ to check it is not public: ${messageOf(error)}`);
+    return;
+  }
+  try {
+    const url = storage.publicUrl(key);
+    const answer = await fetchStatus(ctx, url);
+    if (answer.status === 200) {
+      list.fail(
+        what,
+        `an anonymous GET of ${url} answered 200: the bucket policy makes staging/ and quarantine/ (unscanned and infected uploads) public. ` +
+          `Run node bin/customify.js s3 setup-policy, which replaces it with one that allows anonymous reads only under ${PUBLIC_PREFIX_LIST}.`,
+      );
+    } else if (answer.status === undefined) {
+      list.fail(what, `could not GET ${url} to check that staging/ is not public (${answer.describe}): check S3_ENDPOINT and network access.`);
+    } else {
+      list.ok(`${what}: an anonymous GET under staging/ answers ${answer.status}`);
+    }
+  } finally {
+    await storage.deleteMany([key]).catch(() => []);
   }
 }
 
@@ -369,7 +412,7 @@ async function checkPublicAccess(ctx: Context, s: Readonly<Settings>, storage: O
         list.fail(
           'public read',
           `an anonymous GET of ${url} answered ${answer.describe}, but S3_PUBLIC_BUCKET=true hands out such URLs: add the PublicReadGetObject bucket policy ` +
-            `(Allow s3:GetObject to Principal "*" on arn:aws:s3:::${s.s3BucketName}/*; customify s3 setup-policy applies it; on AWS first allow public policies in Block Public Access), or set S3_PUBLIC_BUCKET=false to hand out signed URLs.`,
+            `(Allow s3:GetObject to Principal "*" on ${publicReadResources(s.s3BucketName).join(', ')}; customify s3 setup-policy applies it; on AWS first allow public policies in Block Public Access), or set S3_PUBLIC_BUCKET=false to hand out signed URLs.`,
         );
       }
     } else if (answer.status === 200) {

@@ -3,7 +3,7 @@ import type { Settings } from '../config.js';
 import { AppError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import { createStorageLayer } from '../storage/index.js';
-import { applyPublicReadPolicy, applySeedCors, corsGaps, publicReadPolicy, readBucketCors, SEED_CORS_RULES } from '../storage/s3-bucket-setup.js';
+import { applyPublicReadPolicy, applySeedCors, corsGaps, publicReadPolicy, publicReadResources, readBucketCors, SEED_CORS_RULES } from '../storage/s3-bucket-setup.js';
 import type { S3Driver } from '../storage/s3.driver.js';
 import { awsCliTarget } from '../storage/s3.errors.js';
 
@@ -21,7 +21,7 @@ interface Subcommand {
 
 const SUBCOMMANDS: Record<string, Subcommand> = {
   'setup-policy': {
-    summary: "Apply the seed's public-read bucket policy (PublicReadGetObject), which S3_PUBLIC_BUCKET=true needs",
+    summary: 'Apply the public-read bucket policy (PublicReadGetObject on the published prefixes only), which S3_PUBLIC_BUCKET=true needs',
     async run(settings, s3, dryRun, print) {
       if (!settings.s3PublicBucket) {
         throw new AppError(
@@ -37,7 +37,7 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
         return 0;
       }
       await applyPublicReadPolicy(s3);
-      print(`Bucket "${s3.bucket}": put the PublicReadGetObject policy (anonymous s3:GetObject on arn:aws:s3:::${s3.bucket}/*), replacing any earlier bucket policy.`);
+      print(`Bucket "${s3.bucket}": put the PublicReadGetObject policy (anonymous s3:GetObject on ${publicReadResources(s3.bucket).join(', ')}; staging/ and quarantine/ stay private), replacing any earlier bucket policy.`);
       print('Run customify doctor to check that an anonymous GET now answers 200.');
       return 0;
     },

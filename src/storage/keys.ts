@@ -9,6 +9,18 @@ export { assertDesignId, isDesignId };
 
 export const DESIGNS_PREFIX = 'designs/';
 
+/**
+ * The only prefixes anyone may read without credentials: the public-read bucket policy
+ * (S3_PUBLIC_BUCKET=true, `customify s3 setup-policy`) allows anonymous s3:GetObject on these
+ * and nothing else, so `staging/` (unscanned uploads) and `quarantine/` (infected ones) stay
+ * private. `doctor/` holds doctor's anonymous-read probe.
+ *
+ * A private file must not live under a public prefix: a key's prefix is its access rule.
+ * Print files (`designs/{id}/print.*`, to come) must be private, so they need a key outside
+ * these prefixes (or a narrower list here) before they are written.
+ */
+export const PUBLIC_PREFIXES = [DESIGNS_PREFIX, 'uploads/', 'avatars/', 'doctor/'] as const;
+
 /** The seed's layout: `designs/{design_id}/`. */
 export function designPrefix(designId: string): string {
   return `${DESIGNS_PREFIX}${assertDesignId(designId)}/`;

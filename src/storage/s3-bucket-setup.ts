@@ -1,4 +1,5 @@
 import { GetBucketCorsCommand, PutBucketCorsCommand, PutBucketPolicyCommand, type CORSRule } from '@aws-sdk/client-s3';
+import { PUBLIC_PREFIXES } from './keys.js';
 import type { S3Driver } from './s3.driver.js';
 import { mapS3Error, type S3Operation } from './s3.errors.js';
 
@@ -12,12 +13,21 @@ export const SEED_CORS_RULES: readonly CORSRule[] = Object.freeze([
   { AllowedHeaders: ['*'], AllowedMethods: ['GET', 'HEAD'], AllowedOrigins: ['*'], ExposeHeaders: [] },
 ]);
 
-/** Step 2, "Configure Bucket Policy (Public)": anonymous s3:GetObject on every object. */
+/**
+ * Step 2, "Configure Bucket Policy (Public)", narrowed: the seed grants anonymous s3:GetObject
+ * on `bucket/*`, which would also publish `staging/` (unscanned uploads) and `quarantine/`
+ * (infected ones). This grants it only on the published prefixes (PUBLIC_PREFIXES).
+ */
 export function publicReadPolicy(bucket: string): { Version: string; Statement: object[] } {
   return {
     Version: '2012-10-17',
-    Statement: [{ Sid: 'PublicReadGetObject', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/*` }],
+    Statement: [{ Sid: 'PublicReadGetObject', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: publicReadResources(bucket) }],
   };
+}
+
+/** The ARNs the public-read policy covers: `arn:aws:s3:::bucket/designs/*`, one per public prefix. */
+export function publicReadResources(bucket: string): string[] {
+  return PUBLIC_PREFIXES.map((prefix) => `arn:aws:s3:::${bucket}/${prefix}*`);
 }
 
 type Bucket = Pick<S3Driver, 'client' | 'bucket' | 'region' | 'endpoint'>;
@@ -42,7 +52,7 @@ export async function applySeedCors(s3: Bucket): Promise<void> {
 }
 
 /**
- * Replaces the bucket policy with the seed's public-read one. Throws StorageError
+ * Replaces the bucket policy with the public-read one (publicReadPolicy). Throws StorageError
  * (s3:PutBucketPolicy; on AWS also Block Public Access, which refuses public policies).
  */
 export async function applyPublicReadPolicy(s3: Bucket): Promise<void> {

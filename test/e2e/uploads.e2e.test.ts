@@ -4,12 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildContainer, type Container } from '../../src/composition-root.js';
 import type { Environment } from '../../src/config.js';
 import { silentLogger } from '../../src/logger.js';
+import { applyPublicReadPolicy } from '../../src/storage/s3-bucket-setup.js';
 import type { UploadView } from '../../src/uploads/upload-service.js';
 import { EICAR, clamdTarget, skipClamd } from '../helpers/clamd.js';
 import { authHeaders, startTestServer, type TestServer } from '../helpers/app.js';
 import { createTestDatabase, skipDialect, type TestDatabase } from '../helpers/databases.js';
 import { REDIS_URL, skipRedis } from '../helpers/redis.js';
-import { createTestBucket, deleteTestBucket, getS3TestServer, putPublicReadPolicy } from '../helpers/s3.js';
+import { createTestBucket, deleteTestBucket, getS3TestServer, testS3Client } from '../helpers/s3.js';
 import { gpsOrientation6Jpeg, pngDeclaring } from '../fixtures/uploads/images.js';
 
 /**
@@ -36,7 +37,11 @@ const STACKS: Stack[] = [
     prepare: async () => {
       const s3 = await getS3TestServer();
       const bucket = await createTestBucket(s3, 'uploads');
-      if (s3.enforcesBucketPolicies) await putPublicReadPolicy(s3, bucket);
+      // The bucket policy `customify s3 setup-policy` applies (S3_PUBLIC_BUCKET=true, the default).
+      if (s3.enforcesBucketPolicies) {
+        const client = testS3Client(s3);
+        await applyPublicReadPolicy({ client, bucket, region: s3.region, endpoint: s3.endpoint }).finally(() => client.destroy());
+      }
       const db: TestDatabase = await createTestDatabase('postgres', { migrate: false });
       return {
         env: {
@@ -168,8 +173,9 @@ describe.skipIf(skipClamd).each(STACKS.filter((s) => !s.skip))('uploads end to e
       expect(await keys('quarantine/')).toContain(`quarantine/${upload.id}`);
       expect(await keys('staging/')).not.toContain(`staging/${upload.id}`);
       expect(await keys(`uploads/${upload.id}/`)).toEqual([]);
-      // Not even local mode's static route serves it.
+      // Not even local mode's static route serves it; in S3 mode the public bucket's policy does not cover quarantine/.
       if (local) expect((await fetch(`${server.url}/static/quarantine/${upload.id}`)).status).toBe(404);
+      else expect((await fetch(server.container.storage.storage.publicUrl(`quarantine/${upload.id}`))).status).toBe(403);
     }
     // Counted where the pipeline runs: the server's /metrics (embedded), the worker's registry (production).
     const metrics = worker ? await worker.metrics.registry.metrics() : await (await fetch(`${server.url}/metrics`)).text();

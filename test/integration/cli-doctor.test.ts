@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { DeleteBucketPolicyCommand, GetBucketCorsCommand, PutBucketCorsCommand, PutBucketPolicyCommand } from '@aws-sdk/client-s3';
+import { DeleteBucketPolicyCommand, GetBucketCorsCommand, ListObjectsV2Command, PutBucketCorsCommand, PutBucketPolicyCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { doctorCommand, runDoctor, type DoctorReport } from '../../src/cli/doctor.js';
@@ -144,7 +144,7 @@ describe(`doctor in S3 mode (${server.kind} at ${server.endpoint})`, () => {
   beforeAll(async () => {
     publicBucket = await createTestBucket(server, 'doctor-public');
     privateBucket = await createTestBucket(server, 'doctor-private');
-    if (server.enforcesBucketPolicies) await putPublicReadPolicy(server, publicBucket);
+    if (server.enforcesBucketPolicies) await s3Cli(s3(publicBucket), ['setup-policy']);
     // The seed's bucket setup includes CORS, which doctor checks.
     for (const bucket of [publicBucket, privateBucket]) await s3Cli(s3(bucket), ['setup-cors']);
   });
@@ -179,6 +179,7 @@ describe(`doctor in S3 mode (${server.kind} at ${server.endpoint})`, () => {
       'ok  read it back (s3:GetObject)',
       expect.stringMatching(/^ok {2}public read: an anonymous GET of .* answers 200$/),
       'ok  delete it (s3:DeleteObject)',
+      'ok  private uploads: an anonymous GET under staging/ answers 403',
     ]));
     expect(await probesLeft(publicBucket)).toEqual([]);
   });
@@ -201,7 +202,7 @@ describe(`doctor in S3 mode (${server.kind} at ${server.endpoint})`, () => {
 
   it.skipIf(!server.enforcesBucketPolicies)('fails when S3_PUBLIC_BUCKET=true but the bucket has no public-read policy', async () => {
     const run = await doctor(s3(privateBucket, { S3_PUBLIC_BUCKET: 'true' }));
-    expect(fails(run)).toEqual([expect.stringMatching(new RegExp(`^FAIL public read: an anonymous GET of .* answered 403, but S3_PUBLIC_BUCKET=true .*PublicReadGetObject .*arn:aws:s3:::${privateBucket}/\\*.*or set S3_PUBLIC_BUCKET=false`))]);
+    expect(fails(run)).toEqual([expect.stringMatching(new RegExp(`^FAIL public read: an anonymous GET of .* answered 403, but S3_PUBLIC_BUCKET=true .*PublicReadGetObject .*arn:aws:s3:::${privateBucket}/designs/\\*, .*or set S3_PUBLIC_BUCKET=false`))]);
     expect(await probesLeft(privateBucket)).toEqual([]);
   });
 
@@ -254,6 +255,50 @@ describe(`doctor in S3 mode (${server.kind} at ${server.endpoint})`, () => {
       expect(await probesLeft(bucket)).toEqual([]);
     } finally {
       await client.send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
+      client.destroy();
+      await deleteTestBucket(server, bucket);
+    }
+  });
+
+  it.skipIf(!server.enforcesBucketPolicies)("the seed's policy on bucket/* publishes staging/ and quarantine/: doctor fails naming setup-policy, which narrows it to the published prefixes", async () => {
+    const bucket = await createTestBucket(server, 'doctor-prefixes');
+    const client = testS3Client(server);
+    const anonymousGet = async (key: string) => (await fetch(`${server.endpoint}/${bucket}/${key}`)).status;
+    try {
+      await s3Cli(s3(bucket), ['setup-cors']);
+      await putPublicReadPolicy(server, bucket);
+      const keys = ['designs/x/preview.png', 'uploads/x/original.jpg', 'staging/x', 'quarantine/x'];
+      for (const key of keys) await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x' }));
+      // The hole: anyone with an upload's id reads its unscanned or infected bytes.
+      expect(await anonymousGet('staging/x')).toBe(200);
+      expect(await anonymousGet('quarantine/x')).toBe(200);
+
+      const before = await doctor(s3(bucket, { S3_PUBLIC_BUCKET: 'true' }));
+      expect(before.lines).toContainEqual(expect.stringMatching(/^ok {2}public read: /));
+      expect(fails(before)).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^FAIL private uploads: an anonymous GET of ${server.endpoint}/${bucket}/staging/doctor-probe-[0-9a-f]{16} answered 200: the bucket policy makes staging/ and quarantine/ \\(unscanned and infected uploads\\) public\\. ` +
+              'Run node bin/customify\\.js s3 setup-policy, which replaces it with one that allows anonymous reads only under designs/, uploads/, avatars/ and doctor/\\.$',
+          ),
+        ),
+      ]);
+
+      const applied = await s3Cli(s3(bucket), ['setup-policy']);
+      expect(applied.out[0]).toContain(`arn:aws:s3:::${bucket}/designs/*, arn:aws:s3:::${bucket}/uploads/*, arn:aws:s3:::${bucket}/avatars/*, arn:aws:s3:::${bucket}/doctor/*`);
+      const after = await doctor(s3(bucket, { S3_PUBLIC_BUCKET: 'true' }));
+      expect(fails(after)).toEqual([]);
+      expect(after.lines).toContain('ok  private uploads: an anonymous GET under staging/ answers 403');
+      expect(Object.fromEntries(await Promise.all(keys.map(async (key) => [key, await anonymousGet(key)])))).toEqual({
+        'designs/x/preview.png': 200,
+        'uploads/x/original.jpg': 200,
+        'staging/x': 403,
+        'quarantine/x': 403,
+      });
+      // Both doctor runs removed their staging probes.
+      const left = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'staging/' }));
+      expect((left.Contents ?? []).map((o) => o.Key)).toEqual(['staging/x']);
+    } finally {
       client.destroy();
       await deleteTestBucket(server, bucket);
     }
