@@ -157,5 +157,7 @@ export function waitForHttp(proc: ServiceProcess, url: string, timeoutMs?: numbe
 
 /** Waits until the process's output contains `pattern`. */
 export function waitForLog(proc: ServiceProcess, pattern: RegExp, timeoutMs?: number): Promise<void> {
+  // async on purpose: before the log file exists readFileSync throws, and as a rejection waitUntil reads that as "not yet".
+  // eslint-disable-next-line @typescript-eslint/require-await
   return waitUntil(proc, `log line ${pattern}`, async () => pattern.test(readFileSync(proc.logFile, 'utf8')), timeoutMs);
 }

@@ -134,7 +134,10 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     }
     let alg: unknown;
     try {
-      alg = JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')).alg;
+      // Only `alg` is read here (jose checks the rest); a header that is JSON null throws on the read and is
+      // malformed like one that is not JSON.
+      const header = JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')) as { alg?: unknown };
+      alg = header.alg;
     } catch {
       throw new AuthError('Malformed token: expected a JWT (header.payload.signature).');
     }

@@ -231,7 +231,7 @@ async function checkLocalStorage(ctx: Context, s: Readonly<Settings>): Promise<v
       write: 'write a probe file under LOCAL_STORAGE_PATH',
       read: 'read it back',
       remove: 'delete it',
-    }, async () => {
+    }, () => {
       list.skip('public URLs', `served by customify serve at ${s.publicBaseUrl}/static/…, which is not checked here`);
     });
   } finally {
@@ -453,7 +453,7 @@ async function probeObject(
   ctx: Context,
   storage: ObjectStorage,
   labels: { write: string; read: string; remove: string },
-  whileStored: (key: string) => Promise<void>,
+  whileStored: (key: string) => void | Promise<void>,
 ): Promise<void> {
   const { list } = ctx;
   const key = `doctor/probe-${randomBytes(8).toString('hex')}.txt`;
@@ -539,7 +539,7 @@ async function checkRedis(ctx: Context, s: Readonly<Settings>): Promise<void> {
   try {
     await redis.connect();
     const pong = await redis.ping();
-    if (pong !== 'PONG') throw new Error(`PING answered ${pong}`);
+    if (pong !== 'PONG') throw new Error(`PING answered ${String(pong)}`);
     list.ok(`Redis at REDIS_URL=${shown} answers PING`);
     const policy = /maxmemory_policy:(\S+)/.exec(await redis.info('memory').catch(() => ''))?.[1];
     if (policy && policy !== 'noeviction') {

@@ -58,7 +58,7 @@ export function createDatabase(databaseUrl: string, options: DatabaseOptions = {
   const dialect = dialectOf(databaseUrl);
   if (dialect === 'sqlite') {
     const path = sqlitePathOf(databaseUrl);
-    return new Kysely<DB>({ dialect: new SqliteDialect({ database: async () => withStatementCache(openSqlite(path)) }) });
+    return new Kysely<DB>({ dialect: new SqliteDialect({ database: () => Promise.resolve(withStatementCache(openSqlite(path))) }) });
   }
   const pool = new pg.Pool({
     connectionString: databaseUrl,
@@ -67,7 +67,8 @@ export function createDatabase(databaseUrl: string, options: DatabaseOptions = {
     // SQLite does. Scoped to this pool, unlike pg.types.setTypeParser.
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-        oid === INT8_OID && format !== 'binary' ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+        // pg types the parser it returns as `any`; every parser takes the column's text.
+        oid === INT8_OID && format !== 'binary' ? (value: string) => Number(value) : (pg.types.getTypeParser(oid, format) as (value: string) => unknown)) as typeof pg.types.getTypeParser,
     },
   });
   pool.on('error', options.onPoolError ?? (() => {}));

@@ -16,7 +16,8 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
 });
 
 export const migrationProvider: MigrationProvider = {
-  getMigrations: async () => ({ ...MIGRATIONS }),
+  // Kysely's MigrationProvider interface asks for a promise; the migrations are known statically.
+  getMigrations: () => Promise.resolve({ ...MIGRATIONS }),
 };
 
 export interface MigrateResult {

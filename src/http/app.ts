@@ -47,8 +47,10 @@ function requestId(request: IncomingMessage): string {
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const replyWithError = createErrorReplier(deps.metrics);
+  // Typed as Fastify's logger so that the app is FastifyInstance's default (FastifyBaseLogger), not pino's Logger.
+  const loggerInstance: FastifyBaseLogger | undefined = deps.logger;
   const app = Fastify({
-    ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }),
+    ...(loggerInstance ? { loggerInstance } : { logger: false }),
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId: requestId,
     // Router errors (bad percent-encoding, over-long parameters) get the same JSON answer.
@@ -97,7 +99,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     } catch (error) {
       return done(error as Error, undefined);
     }
-    parseJson(request, text, done);
+    // Fastify's default JSON parser is the callback form: it answers through `done` (errors included) and
+    // returns nothing. Its type also allows the promise form, which is routed to `done` as well, so that a
+    // rejection could never go unhandled.
+    const parsed = parseJson(request, text, done);
+    if (parsed instanceof Promise) parsed.then((value: unknown) => done(null, value), (error: Error) => done(error, undefined));
   });
 
   await registerDocs(app);

@@ -61,6 +61,7 @@ function describeClientError(error: NodeJS.ErrnoException & { reason?: string },
 const SINGLE_HEADERS = new Set(['authorization', 'content-type', 'content-length', 'host']);
 
 /** onRequest hook: 400 DUPLICATE_HEADER naming the header sent more than once. */
+// eslint-disable-next-line @typescript-eslint/require-await -- a Fastify hook without `done` must return a promise, or the request waits for ever.
 export async function refuseDuplicateHeaders(request: FastifyRequest): Promise<void> {
   const raw = request.raw.rawHeaders;
   const seen = new Set<string>();

@@ -24,6 +24,7 @@ const tags = ['designs'];
  * belongs to the token's subject, and someone else's design is "not found" (never 403,
  * which would confirm it exists).
  */
+// eslint-disable-next-line @typescript-eslint/require-await -- Fastify takes a plugin without `done` as promise-style only if it returns a promise.
 export async function designRoutes(app: FastifyInstance, options: DesignRoutesOptions): Promise<void> {
   const { service } = options;
   requireBearerAuth(app, options.verifyToken);

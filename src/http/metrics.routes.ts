@@ -14,6 +14,7 @@ export function installRequestMetrics(app: FastifyInstance, metrics: Metrics): v
   });
 }
 
+// eslint-disable-next-line @typescript-eslint/require-await -- Fastify takes a plugin without `done` as promise-style only if it returns a promise.
 export async function metricsRoutes(app: FastifyInstance, options: { metrics: Metrics }): Promise<void> {
   const { registry } = options.metrics;
   const text = { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } };

@@ -20,6 +20,7 @@ const CACHE_CONTROL = 'public, max-age=3600';
  * folder listing) and the driver's root and symlink checks apply once, for every caller.
  * Any key they refuse, and any object that is not there, is the same JSON 404.
  */
+// eslint-disable-next-line @typescript-eslint/require-await -- Fastify takes a plugin without `done` as promise-style only if it returns a promise.
 export async function staticRoutes(app: FastifyInstance, options: StaticRoutesOptions): Promise<void> {
   const { storage } = options;
   // Images for any site, never a document (CORS for /static: security-headers.ts).

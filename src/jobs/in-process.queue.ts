@@ -34,26 +34,29 @@ export class InProcessRenderQueue implements RenderQueue, RenderWorker {
 
   constructor(private readonly options: InProcessQueueOptions) {}
 
-  async enqueue(designId: string): Promise<void> {
-    if (this.closed) throw new Error('The render queue is closed.');
+  // The queue port is asynchronous (BullMQ's enqueue is); this queue settles at once.
+  enqueue(designId: string): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('The render queue is closed.'));
     if (this.queued.has(designId)) {
       if (this.running.has(designId)) this.again.add(designId);
-      return;
+      return Promise.resolve();
     }
     this.queued.add(designId);
     this.ready.push({ designId, attempt: 1 });
     this.pump();
+    return Promise.resolve();
   }
 
-  async depth(): Promise<number> {
-    return this.queued.size;
+  depth(): Promise<number> {
+    return Promise.resolve(this.queued.size);
   }
 
   async ping(): Promise<void> {}
 
-  async start(): Promise<void> {
+  start(): Promise<void> {
     this.started = true;
     this.pump();
+    return Promise.resolve();
   }
 
   /** Waits for running renders; retries still waiting are handed back to the database's sweep. */

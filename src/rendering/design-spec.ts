@@ -208,7 +208,7 @@ const designDataFields = z.strictObject({
       'counts, and is stored as \\n), something visible, no control characters, only characters the bundled fonts draw.',
     examples: ['Test Design'],
   }, normalizeLineBreaks),
-  font: z.enum(FONT_NAMES as readonly FontName[] as [FontName, ...FontName[]]).meta({ description: 'One of the bundled fonts.' }),
+  font: z.enum(FONT_NAMES as [FontName, ...FontName[]]).meta({ description: 'One of the bundled fonts.' }),
   color: color('design_data.color', 'Background colour, #RGB or #RRGGBB.'),
   text_color: color(
     'design_data.text_color',

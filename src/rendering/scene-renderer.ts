@@ -132,7 +132,7 @@ export async function encodeThroughSharp(scene: PreparedScene, output: SceneOutp
 export async function scenePixels(scene: PreparedScene, output: Pick<SceneOutput, 'width' | 'height'> = {}): Promise<RawImage> {
   if ((output.width ?? scene.width) === scene.width && (output.height ?? scene.height) === scene.height) return paintCanvas(scene);
   const { data, info } = await resampled(scene, output).raw().toBuffer({ resolveWithObject: true });
-  return { data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] };
+  return { data, width: info.width, height: info.height, channels: info.channels };
 }
 
 /** The flat fast path: only the rows that hold layers are painted; the rest is background. */

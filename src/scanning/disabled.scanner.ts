@@ -23,7 +23,7 @@ export class DisabledScanner implements VirusScanner {
 
   async ping(): Promise<void> {}
 
-  async version(): Promise<string> {
-    return SCANNING_DISABLED;
+  version(): Promise<string> {
+    return Promise.resolve(SCANNING_DISABLED);
   }
 }

@@ -142,8 +142,9 @@ export class LocalDriver implements ObjectStoreDriver {
     return `${this.publicBaseUrl}/static/${keyToUrlPath(key)}`;
   }
 
-  async signedUrl(key: string): Promise<string> {
-    return this.publicUrl(key);
+  /** Files are served as they are: the signed URL is the public one (async for the driver contract). */
+  signedUrl(key: string): Promise<string> {
+    return Promise.resolve(this.publicUrl(key));
   }
 
   async close(): Promise<void> {}

@@ -181,7 +181,7 @@ export class S3Driver implements ObjectStoreDriver {
   async deleteMany(keys: string[]): Promise<string[]> {
     if (keys.length === 0) return [];
     if (keys.length > 1000) throw new StorageError('STORAGE_ERROR', 'deleteMany takes at most 1,000 keys a call.');
-    const out = await this.call('DeleteObjects', keys[0]!, () =>
+    const out = await this.call('DeleteObjects', keys[0], () =>
       this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: false } })),
     );
     const failed = out.Errors ?? [];
@@ -227,8 +227,9 @@ export class S3Driver implements ObjectStoreDriver {
     this.bucketSeen = true;
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.client.destroy();
+    return Promise.resolve();
   }
 
   private async call<T>(operation: S3Operation, key: string | undefined, run: () => Promise<T>): Promise<T> {

@@ -196,7 +196,7 @@ export function objectStoreContract(name: string, makeStorage: () => Promise<Con
         expect(second.objects).toHaveLength(COUNT - 1000);
         expect(second.nextCursor).toBeUndefined();
         expect([...first.objects, ...second.objects].map((o) => o.key)).toEqual(expected);
-        for (const o of first.objects.slice(0, 3)) expect(o).toMatchObject({ size: o.key.length, lastModified: expect.any(Date) });
+        for (const o of first.objects.slice(0, 3)) expect(o).toMatchObject({ size: o.key.length, lastModified: expect.any(Date) as unknown });
 
         const pages: ObjectInfo[][] = [];
         let cursor: string | undefined;
@@ -264,7 +264,7 @@ export function chunked(data: Buffer, size: number): Readable {
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
+  const results = new Array<R>(items.length);
   let next = 0;
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length) {

@@ -66,7 +66,7 @@ describe('local mode end to end (real HTTP, SQLite, local disk, in-process worke
       expect(bytes.equals(await readFile(path.join(folder, file)))).toBe(true);
       const meta = await sharp(bytes).metadata();
       expect(meta.format).toBe('png');
-      expect(Math.max(meta.width!, meta.height!)).toBe(max);
+      expect(Math.max(meta.width, meta.height)).toBe(max);
       const again = await fetch(url, { headers: { 'if-none-match': res.headers.get('etag')! } });
       expect(again.status).toBe(304);
     }

@@ -94,7 +94,7 @@ async function expectPng(url: string, size: number): Promise<void> {
   expect(res.headers.get('content-type')).toBe('image/png');
   const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
   expect(meta.format).toBe('png');
-  expect(Math.max(meta.width!, meta.height!)).toBe(size);
+  expect(Math.max(meta.width, meta.height)).toBe(size);
 }
 
 describe(`S3 mode end to end against ${s3.kind} at ${s3.endpoint}`, () => {

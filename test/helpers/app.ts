@@ -128,7 +128,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   const getDesign = async (id: string, userId = 'user-a'): Promise<DesignView> => {
     const res = await ready.app.inject({ method: 'GET', url: `/api/v1/designs/${id}`, headers: await authHeaders(userId) });
     if (res.statusCode !== 200) throw new Error(`GET /api/v1/designs/${id} answered ${res.statusCode}: ${res.body}`);
-    return res.json() as DesignView;
+    return res.json<DesignView>();
   };
 
   return {
@@ -140,7 +140,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     async createDesign(body = SAMPLE_DESIGN, userId = 'user-a') {
       const res = await ready.app.inject({ method: 'POST', url: '/api/v1/designs', headers: await authHeaders(userId), payload: body as object });
       if (res.statusCode !== 201) throw new Error(`POST /api/v1/designs answered ${res.statusCode}: ${res.body}`);
-      return res.json() as DesignView;
+      return res.json<DesignView>();
     },
     async close() {
       try {

@@ -110,7 +110,7 @@ function createSqlite(): Isolated {
   const dir = mkdtempSync(join(tmpdir(), 'customify-db-'));
   return {
     url: `sqlite:${join(dir, 'test.db')}`,
-    remove: async () => rmSync(dir, { recursive: true, force: true }),
+    remove: () => Promise.resolve(rmSync(dir, { recursive: true, force: true })),
   };
 }
 

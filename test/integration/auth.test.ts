@@ -2,6 +2,10 @@ import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authHeaders, createTestApp, SAMPLE_DESIGN, TEST_JWT_SECRET, tokenFor, type TestApp } from '../helpers/app.js';
 
+interface ErrorAnswer {
+  error: { code: string; message: string };
+}
+
 const b64url = (value: object | string) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -80,7 +84,7 @@ describe('authentication on every /api route', () => {
     expect(checked).toBe(cases.length * 5);
     // None of them created, deleted or re-rendered anything.
     const list = await t.app.inject({ method: 'GET', url: '/api/v1/designs', headers: await authHeaders('user-a') });
-    expect(list.json().items.map((d: { id: string }) => d.id)).toEqual([designId]);
+    expect(list.json<{ items: Array<{ id: string }> }>().items.map((d) => d.id)).toEqual([designId]);
   });
 
   it('says invalid_token when a token was sent, and not when none was', async () => {
@@ -131,7 +135,7 @@ describe('authentication on every /api route', () => {
       expect(res.statusCode, `${endpoint.method} ${endpoint.url}`).toBe(404);
       expect(res.json().error.code).toBe('DESIGN_NOT_FOUND');
       // Indistinguishable from a design that does not exist.
-      expect(res.json().error.message.replace(designId, 'ID')).toBe(missing.json().error.message.replace('00000000-0000-4000-8000-000000000000', 'ID'));
+      expect(res.json<ErrorAnswer>().error.message.replace(designId, 'ID')).toBe(missing.json<ErrorAnswer>().error.message.replace('00000000-0000-4000-8000-000000000000', 'ID'));
     }
     const theirList = await t.app.inject({ method: 'GET', url: '/api/v1/designs', headers: intruder });
     expect(theirList.statusCode).toBe(200);

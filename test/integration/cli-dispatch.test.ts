@@ -79,7 +79,7 @@ describe('customify render', () => {
     const out = path.join(dir, 'render');
     const run = await customify(['render', '--text', 'Hello', '--color', '#123456', '--out', out]);
     expect(run).toEqual({ code: 0, out: [path.join(out, 'preview.png'), path.join(out, 'thumbnail.png')], err: [] });
-    expect(await sharp(run.out[0]!).metadata()).toMatchObject({ width: 600, height: 600 });
+    expect(await sharp(run.out[0]).metadata()).toMatchObject({ width: 600, height: 600 });
   });
 
   it('exits 1 naming design_data.color, writing nothing', async () => {

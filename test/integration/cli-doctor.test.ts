@@ -378,9 +378,9 @@ describe(`doctor in S3 mode (${server.kind} at ${server.endpoint})`, () => {
     });
 
     it('setup-policy refuses to make a bucket public while S3_PUBLIC_BUCKET=false; customify s3 refuses local mode', async () => {
-      await expect(s3Cli(s3(bucket, { S3_PUBLIC_BUCKET: 'false' }), ['setup-policy'])).rejects.toMatchObject({ code: 'S3_BUCKET_PRIVATE', message: expect.stringMatching(/S3_PUBLIC_BUCKET=false/) });
-      await expect(s3Cli(local(), ['setup-cors'])).rejects.toMatchObject({ code: 'S3_MODE_REQUIRED', message: expect.stringMatching(/USE_LOCAL_STORAGE=false/) });
-      await expect(s3Cli(s3(`${bucket}-missing`), ['setup-cors'])).rejects.toMatchObject({ code: 'STORAGE_BUCKET_NOT_FOUND', message: expect.stringContaining(`--endpoint-url ${server.endpoint}`) });
+      await expect(s3Cli(s3(bucket, { S3_PUBLIC_BUCKET: 'false' }), ['setup-policy'])).rejects.toMatchObject({ code: 'S3_BUCKET_PRIVATE', message: expect.stringMatching(/S3_PUBLIC_BUCKET=false/) as unknown });
+      await expect(s3Cli(local(), ['setup-cors'])).rejects.toMatchObject({ code: 'S3_MODE_REQUIRED', message: expect.stringMatching(/USE_LOCAL_STORAGE=false/) as unknown });
+      await expect(s3Cli(s3(`${bucket}-missing`), ['setup-cors'])).rejects.toMatchObject({ code: 'STORAGE_BUCKET_NOT_FOUND', message: expect.stringContaining(`--endpoint-url ${server.endpoint}`) as unknown });
     });
   });
 

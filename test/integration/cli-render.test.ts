@@ -35,14 +35,14 @@ describe('customify render', () => {
     const out = path.join(dir, 'a', 'b');
     const lines = await render({ text: 'Hello\nWorld', font: 'Lobster-Regular', color: '#0A7', 'text-color': '#FFFF00', 'product-type': 'mug', out });
     expect(lines).toEqual([path.join(out, 'preview.png'), path.join(out, 'thumbnail.png')]);
-    const preview = await sharp(lines[0]!).metadata();
+    const preview = await sharp(lines[0]).metadata();
     expect(preview).toMatchObject({ format: 'png', width: 600, height: 600 });
-    const thumbnail = await sharp(lines[1]!).metadata();
+    const thumbnail = await sharp(lines[1]).metadata();
     expect(thumbnail.format).toBe('png');
     expect(thumbnail.width).toBeLessThanOrEqual(200);
     expect(thumbnail.height).toBeLessThanOrEqual(200);
     // The background is the requested colour.
-    const { data } = await sharp(lines[0]!).extract({ left: 2, top: 2, width: 1, height: 1 }).raw().toBuffer({ resolveWithObject: true });
+    const { data } = await sharp(lines[0]).extract({ left: 2, top: 2, width: 1, height: 1 }).raw().toBuffer({ resolveWithObject: true });
     expect([...data.subarray(0, 3)]).toEqual([0x00, 0xaa, 0x77]);
   });
 
@@ -59,7 +59,7 @@ describe('customify render', () => {
 
   it('uses the defaults the dispatcher documents when only --text and --out are given', async () => {
     const lines = await render({ text: 'Hi', out: dir });
-    expect((await sharp(lines[0]!).metadata()).width).toBe(600);
+    expect((await sharp(lines[0]).metadata()).width).toBe(600);
   });
 
   it('refuses a bad colour naming design_data.color and the option, writing nothing', async () => {

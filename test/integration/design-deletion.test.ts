@@ -171,7 +171,7 @@ for (const dialect of DIALECTS) {
       const queued: string[] = [];
       const sweep = () => sweepStaleDesigns({
         designs: stack.designs,
-        queue: { enqueue: async (id) => void queued.push(id) },
+        queue: { enqueue: (id) => Promise.resolve(void queued.push(id)) },
         logger: silentLogger,
         pendingAfterMs: 0,
         finishDeletions: (before) => deletion.finishInterrupted(before),

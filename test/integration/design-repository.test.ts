@@ -28,8 +28,8 @@ class StatementRecorder implements KyselyPlugin {
     this.kinds.push(node.kind + (node.returning ? '+returning' : ''));
     return args.node;
   }
-  async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
-    return args.result;
+  transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    return Promise.resolve(args.result);
   }
 }
 
@@ -579,7 +579,7 @@ describe('createDatabase', () => {
     const db = createDatabase(`sqlite:${file}`);
     try {
       expect(existsSync(join(dir, 'nested'))).toBe(false);
-      const pragma = async (name: string) => Object.values((await sql.raw(`pragma ${name}`).execute(db)).rows[0] as object)[0];
+      const pragma = async (name: string): Promise<unknown> => Object.values((await sql.raw(`pragma ${name}`).execute(db)).rows[0] as object)[0];
       expect(await pragma('journal_mode')).toBe('wal');
       expect(await pragma('busy_timeout')).toBe(5000);
       expect(await pragma('foreign_keys')).toBe(1);

@@ -122,7 +122,7 @@ describe('bad input to the designs API', () => {
     });
     expect(res.statusCode, res.body.slice(0, 300)).toBe(c.status);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
-    const { error } = res.json();
+    const { error } = res.json<{ error: { code: string; message: string; field?: string } }>();
     expect(error.code).toBe(c.code);
     expect(typeof error.message).toBe('string');
     expect(error.message.length).toBeGreaterThan(5);
@@ -139,7 +139,7 @@ describe('bad input to the designs API', () => {
 
   it('refused bodies created nothing', async () => {
     const list = await t.app.inject({ method: 'GET', url: '/api/v1/designs?limit=100', headers });
-    const texts = list.json().items.map((d: { design_data: { text: string } }) => d.design_data.text);
+    const texts = list.json<{ items: Array<{ design_data: { text: string } }> }>().items.map((d) => d.design_data.text);
     expect(texts).not.toContain('bell\u0007');
     expect(list.json().items).toHaveLength(4); // the fixture and the three edge values
   });

@@ -22,7 +22,7 @@ describe('designs API over app.inject (SQLite file, local storage, in-process wo
   it('creates a design: 201, Location, PENDING, no URLs yet', async () => {
     const res = await t.app.inject({ method: 'POST', url: '/api/v1/designs', headers: await authHeaders(), payload: SAMPLE_DESIGN });
     expect(res.statusCode).toBe(201);
-    const body = res.json() as DesignView;
+    const body = res.json<DesignView>();
     expect(body.id).toMatch(UUID);
     expect(res.headers.location).toBe(`/api/v1/designs/${body.id}`);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
@@ -45,14 +45,14 @@ describe('designs API over app.inject (SQLite file, local storage, in-process wo
     const payload = { ...SAMPLE_DESIGN, design_data: { ...SAMPLE_DESIGN.design_data, color: '#FF0000', text_color: '#f00' } };
     const res = await t.app.inject({ method: 'POST', url: '/api/v1/designs', headers: await authHeaders(user), payload });
     expect(res.statusCode).toBe(201);
-    const created = res.json() as DesignView;
+    const created = res.json<DesignView>();
     const warning = { code: 'LOW_CONTRAST', field: 'design_data.text_color', message: expect.stringContaining('1.00:1') as unknown };
     expect(created.warnings).toEqual([warning]);
     expect(created.warnings[0]?.message).toContain('#f00');
     const got = await t.app.inject({ method: 'GET', url: `/api/v1/designs/${created.id}`, headers: await authHeaders(user) });
-    expect((got.json() as DesignView).warnings).toEqual([warning]);
+    expect(got.json<DesignView>().warnings).toEqual([warning]);
     const list = await t.app.inject({ method: 'GET', url: '/api/v1/designs', headers: await authHeaders(user) });
-    expect((list.json() as { items: DesignView[] }).items.map((d) => d.warnings)).toEqual([[warning]]);
+    expect(list.json<{ items: DesignView[] }>().items.map((d) => d.warnings)).toEqual([[warning]]);
   });
 
   it('renders it: PUBLISHED with the seed URL shapes, PNG files of 600x600 and at most 200x200 on disk, served by /static', async () => {
@@ -74,7 +74,7 @@ describe('designs API over app.inject (SQLite file, local storage, in-process wo
     expect(thumbMeta.format).toBe('png');
     expect(thumbMeta.width).toBeLessThanOrEqual(200);
     expect(thumbMeta.height).toBeLessThanOrEqual(200);
-    expect(Math.max(thumbMeta.width!, thumbMeta.height!)).toBe(200);
+    expect(Math.max(thumbMeta.width, thumbMeta.height)).toBe(200);
 
     // The URL's path is served by this app, byte for byte.
     const served = await t.app.inject({ method: 'GET', url: new URL(design.preview_url!).pathname });
@@ -97,7 +97,7 @@ describe('designs API over app.inject (SQLite file, local storage, in-process wo
       const url: string = `/api/v1/designs?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
       const res = await t.app.inject({ method: 'GET', url, headers: await authHeaders(user) });
       expect(res.statusCode).toBe(200);
-      const page = res.json() as { items: DesignView[]; next_cursor: string | null };
+      const page = res.json<{ items: DesignView[]; next_cursor: string | null }>();
       expect(page.items.length).toBeLessThanOrEqual(2);
       seen.push(...page.items.map((d) => d.id));
       cursor = page.next_cursor;
@@ -136,7 +136,7 @@ describe('designs API over app.inject (SQLite file, local storage, in-process wo
     const first = await t.waitForStatus(created.id, 'PUBLISHED');
     const res = await t.app.inject({ method: 'POST', url: `/api/v1/designs/${created.id}/render`, headers: await authHeaders() });
     expect(res.statusCode).toBe(202);
-    const body = res.json() as DesignView;
+    const body = res.json<DesignView>();
     expect(body.status).toBe('PENDING');
     expect(body.attempts).toBe(0);
     const second = await t.waitForStatus(created.id, 'PUBLISHED');

@@ -5,6 +5,25 @@ import { StorageError } from '../../src/storage/index.js';
 import { authHeaders, createTestApp, freePort, type TestApp } from '../helpers/app.js';
 import { createTempDir, removeTempDir } from '../helpers/tmp.js';
 
+/** The /readyz answer, as the tests read it. */
+interface Readiness {
+  status: string;
+  failing?: string[];
+  checks: Record<'database' | 'queue' | 'storage', { status: string; duration_ms: number; error?: string }>;
+}
+
+/** The parts of the OpenAPI document these tests read. */
+interface OpenApiOperation {
+  security?: unknown;
+  requestBody: { content: { 'application/json': { schema: { additionalProperties?: unknown; properties: { design_data: { properties: { font: { enum: string[] } } } } } } } };
+}
+interface OpenApiDoc {
+  openapi: string;
+  info: { title: string };
+  paths: { '/api/v1/designs': { post: OpenApiOperation }; '/api/v1/designs/{id}': object };
+  components: { securitySchemes: { bearerAuth: unknown } };
+}
+
 describe('health, readiness, metrics and docs', () => {
   let t: TestApp;
 
@@ -24,11 +43,11 @@ describe('health, readiness, metrics and docs', () => {
   it('/readyz runs the real database, queue and storage checks', async () => {
     const res = await t.app.inject({ method: 'GET', url: '/readyz' });
     expect(res.statusCode).toBe(200);
-    const body = res.json();
+    const body = res.json<Readiness>();
     expect(body.status).toBe('ok');
     expect(body.failing).toBeUndefined();
     expect(Object.keys(body.checks).sort()).toEqual(['database', 'queue', 'storage']);
-    for (const check of Object.values(body.checks) as Array<{ status: string; duration_ms: number }>) {
+    for (const check of Object.values(body.checks)) {
       expect(check.status).toBe('ok');
       expect(check.duration_ms).toBeGreaterThanOrEqual(0);
     }
@@ -76,7 +95,7 @@ describe('health, readiness, metrics and docs', () => {
   it('/docs/json is an OpenAPI document listing every route, with bearer auth', async () => {
     const res = await t.app.inject({ method: 'GET', url: '/docs/json' });
     expect(res.statusCode).toBe(200);
-    const doc = res.json();
+    const doc = res.json<OpenApiDoc>();
     expect(doc.openapi).toMatch(/^3\./);
     expect(doc.info.title).toBe('Customify API');
     expect(Object.keys(doc.paths).sort()).toEqual(
@@ -100,15 +119,13 @@ describe('readiness failures', () => {
     const t = await createTestApp({
       background: false,
       checks: {
-        storage: async () => {
-          throw new StorageError('STORAGE_ACCESS_DENIED', 'Access denied to bucket secret-internal-name');
-        },
+        storage: () => Promise.reject(new StorageError('STORAGE_ACCESS_DENIED', 'Access denied to bucket secret-internal-name')),
       },
     });
     try {
       const res = await t.app.inject({ method: 'GET', url: '/readyz' });
       expect(res.statusCode).toBe(503);
-      const body = res.json();
+      const body = res.json<Readiness>();
       expect(body.status).toBe('unavailable');
       expect(body.failing).toEqual(['storage']);
       expect(body.checks.storage).toMatchObject({ status: 'failing', error: 'STORAGE_ACCESS_DENIED' });
@@ -159,7 +176,7 @@ describe('5xx answers hide internals', () => {
       await t.container.db.destroy();
       const res = await t.app.inject({ method: 'GET', url: '/api/v1/designs', headers: await authHeaders() });
       expect(res.statusCode).toBe(500);
-      const { error } = res.json();
+      const { error } = res.json<{ error: { code: string; message: string; request_id?: string } }>();
       expect(error.code).toBe('INTERNAL_ERROR');
       expect(error.message).toMatch(/^Internal server error/);
       expect(error.request_id).toBe(res.headers['x-request-id']);

@@ -54,7 +54,7 @@ describe('wrong methods', () => {
     const res = await t.app.inject({ method: method as 'PUT', url: url.replace('{id}', id), headers: await authHeaders() });
     expect(res.statusCode).toBe(405);
     expect(res.headers.allow).toBe(allow);
-    expect(res.json()).toEqual({ error: { code: 'METHOD_NOT_ALLOWED', message: expect.stringContaining(allow), request_id: expect.any(String) } });
+    expect(res.json()).toEqual({ error: { code: 'METHOD_NOT_ALLOWED', message: expect.stringContaining(allow) as unknown, request_id: expect.any(String) as unknown } });
   });
 
   it('a path no method has is still 404', async () => {
@@ -86,7 +86,7 @@ describe('bodies that are not UTF-8', () => {
     const payload = Buffer.concat([Buffer.from(json.slice(0, at)), bad, Buffer.from(json.slice(at))]);
     const res = await t.app.inject({ method: 'POST', url: '/api/v1/designs', headers: { ...(await authHeaders()), 'content-type': 'application/json' }, payload });
     expect(res.statusCode, res.body).toBe(400);
-    expect(res.json().error).toMatchObject({ code: 'INVALID_UTF8', field: 'body', message: expect.stringContaining(`offset ${at}`) });
+    expect(res.json().error).toMatchObject({ code: 'INVALID_UTF8', field: 'body', message: expect.stringContaining(`offset ${at}`) as unknown });
   });
 
   it('valid UTF-8 (accents, CJK, emoji) is still accepted', async () => {
@@ -144,7 +144,7 @@ describe('over real sockets', () => {
     const res = await rawExchange(server.url, request);
     expect(res.status).toBe(status);
     expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
-    expect(JSON.parse(res.body)).toEqual({ error: { code, message: expect.any(String) } });
+    expect(JSON.parse(res.body)).toEqual({ error: { code, message: expect.any(String) as unknown } });
   });
 
   it('Fastify\'s own limits answer in the same shape: 413, 414, 415', async () => {
@@ -154,7 +154,7 @@ describe('over real sockets', () => {
       `POST /api/v1/designs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${big.length}\r\nConnection: close\r\n\r\n${big}`,
     );
     expect(tooLarge.status).toBe(413);
-    expect(JSON.parse(tooLarge.body).error).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', message: expect.any(String) });
+    expect(JSON.parse(tooLarge.body).error).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', message: expect.any(String) as unknown });
     const longParam = await rawExchange(server.url, `GET /api/v1/designs/${'a'.repeat(200)} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
     expect(longParam.status).toBe(414);
     expect(JSON.parse(longParam.body).error).toMatchObject({ code: 'URI_TOO_LONG' });

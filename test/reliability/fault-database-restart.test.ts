@@ -48,16 +48,16 @@ describe.skipIf(skipWithout('postgres'))('B5. the database (private PostgreSQL) 
         while (Date.now() < stopAt) {
           const res = await api.create(DESIGN_BODY(`DB restart ${n++}`));
           if (res.status === 201) accepted.push(res.body.id);
-          else tally(`${res.status} ${(res.body as unknown as { error?: { code?: string } })?.error?.code ?? String(res.body).slice(0, 80)}`);
+          else tally(`${res.status} ${(res.body as unknown as { error?: { code?: string } })?.error?.code ?? String(JSON.stringify(res.body)).slice(0, 80)}`);
           await sleep(150);
         }
       });
       const fault = (async () => {
         await sleep(3_000);
         const downAt = performance.now();
-        await postgres!.stop('fast');
+        await postgres.stop('fast');
         await sleep(DOWN_MS);
-        await postgres!.start();
+        await postgres.start();
         return (performance.now() - downAt) / 1000;
       })();
       await Promise.all(clients);

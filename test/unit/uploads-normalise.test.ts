@@ -34,7 +34,9 @@ const hasPngcheck = tool('pngcheck');
 
 /** Every tag exiftool finds, as "Group:Tag" keys (-G: family 0 groups such as EXIF, XMP, IPTC, PNG). */
 function exiftool(filePath: string): Record<string, unknown> {
-  return JSON.parse(execFileSync('exiftool', ['-j', '-G', '-a', filePath], { encoding: 'utf8' }))[0];
+  // exiftool -j prints an array with one object per file.
+  const files = JSON.parse(execFileSync('exiftool', ['-j', '-G', '-a', filePath], { encoding: 'utf8' })) as Array<Record<string, unknown>>;
+  return files[0]!;
 }
 
 async function rejection(promise: Promise<unknown>): Promise<UploadRejectedError> {
