@@ -157,7 +157,7 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
             logger.warn(`Upload sweep failed: ${describeError(error)}`));
         }, Math.max(1000, Math.min(settings.pendingSweepAfterMs / 2, 10_000)));
         uploadSweep.unref();
-        closers.push(async () => clearInterval(uploadSweep));
+        closers.push(() => Promise.resolve(clearInterval(uploadSweep)));
         // Temp files a crash left mid-write (local storage). In the background: a large tree
         // must not delay the start. Young ones may be another process's write in progress.
         void storage.storage.removeStaleTempFiles({ olderThanMs: STALE_TEMP_FILE_AGE_MS }).then(

@@ -175,8 +175,8 @@ function toUpload(row: UploadRow): Upload {
   return {
     id: row.id,
     ownerId: row.owner_id,
-    kind: row.kind as UploadKind,
-    status: row.status as Upload['status'],
+    kind: row.kind,
+    status: row.status,
     reason: row.reason as RejectionReason | null,
     message: row.message,
     filename: row.filename,

@@ -20,7 +20,12 @@ interface OpenApiOperation {
 interface OpenApiDoc {
   openapi: string;
   info: { title: string };
-  paths: { '/api/v1/designs': { post: OpenApiOperation }; '/api/v1/designs/{id}': object };
+  paths: {
+    '/api/v1/designs': { post: OpenApiOperation };
+    '/api/v1/designs/{id}': object;
+    '/api/v1/uploads': { post: { requestBody: { content: Record<string, unknown> } } };
+    '/api/v1/uploads/{id}': object;
+  };
   components: { securitySchemes: { bearerAuth: unknown } };
 }
 

@@ -24,7 +24,7 @@ afterEach(async () => {
 async function upload(app: TestApp, body: Buffer): Promise<UploadView> {
   const res = await app.app.inject({ method: 'POST', url: '/api/v1/uploads', headers: { ...(await authHeaders()), 'content-type': 'image/jpeg' }, payload: body });
   expect(res.statusCode, res.body).toBe(201);
-  return res.json() as UploadView;
+  return res.json<UploadView>();
 }
 
 async function until<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
@@ -42,11 +42,11 @@ describe('uploads without CLAMD_HOST (the embedded default)', () => {
     t = await createTestApp();
     const created = await upload(t, await gpsOrientation6Jpeg());
     const app = t;
-    const view = await until('published', async () => (await app.app.inject({ method: 'GET', url: `/api/v1/uploads/${created.id}`, headers: await authHeaders() })).json() as UploadView, (v) => v.status === 'PUBLISHED');
+    const view = await until('published', async () => (await app.app.inject({ method: 'GET', url: `/api/v1/uploads/${created.id}`, headers: await authHeaders() })).json<UploadView>(), (v) => v.status === 'PUBLISHED');
     expect(view.url).toBeTruthy();
     expect((await t.container.uploads.findById(created.id))?.scan).toBe('skipped');
-    const ready = (await t.app.inject({ method: 'GET', url: '/readyz' })).json();
-    expect(ready).toMatchObject({ status: 'ok', notes: [expect.stringMatching(/virus scanning disabled: CLAMD_HOST is not set/)] });
+    const ready = (await t.app.inject({ method: 'GET', url: '/readyz' })).json<unknown>();
+    expect(ready).toMatchObject({ status: 'ok', notes: [expect.stringMatching(/virus scanning disabled: CLAMD_HOST is not set/) as unknown] });
   });
 });
 
@@ -89,7 +89,7 @@ describe('SCAN_REQUIRED', () => {
       }
     })();
     expect(refused).toBeInstanceOf(ConfigError);
-    expect(refused).toMatchObject({ field: 'CLAMD_HOST', message: expect.stringMatching(/SCAN_REQUIRED.*CLAMD_HOST.*SCAN_REQUIRED=false/s) });
+    expect(refused).toMatchObject({ field: 'CLAMD_HOST', message: expect.stringMatching(/SCAN_REQUIRED.*CLAMD_HOST.*SCAN_REQUIRED=false/s) as unknown });
     expect(() => assertScanningConfigured(configFrom({ USE_LOCAL_STORAGE: 'false', CLAMD_HOST: '127.0.0.1' }))).not.toThrow();
     expect(() => assertScanningConfigured(configFrom({}))).not.toThrow();
   });
