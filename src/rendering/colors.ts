@@ -13,7 +13,9 @@ export type ColorField = 'design_data.color' | 'design_data.text_color';
 export const WHITE: Rgb = Object.freeze({ r: 255, g: 255, b: 255 });
 export const BLACK: Rgb = Object.freeze({ r: 0, g: 0, b: 0 });
 
-const HEX_COLOR = /^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i;
+/** `#RGB` or `#RRGGBB`, either case: the one colour syntax, also the JSON Schema pattern of colour fields. */
+export const HEX_COLOR_PATTERN = '^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$';
+const HEX_COLOR = new RegExp(HEX_COLOR_PATTERN);
 
 /**
  * Parses `#RGB` or `#RRGGBB` (any case). Anything else, named colours included, throws

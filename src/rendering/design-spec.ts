@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ValidationError } from '../errors.js';
 import type { ErrorCode } from '../error-codes.js';
 import { FONT_NAMES, type FontName } from './fonts.js';
+import { HEX_COLOR_PATTERN } from './colors.js';
 import {
   checkFontCoverage,
   checkLineCount,
@@ -162,7 +163,6 @@ export function designWarnings(data: { readonly color: string; readonly text_col
 /** design_data once each field has passed its own rules. */
 export type CheckedDesignData = z.output<typeof designDataFields>;
 
-export const HEX_COLOR_PATTERN = '^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$';
 
 const COLOR_RULES: readonly FieldRule[] = [
   patternRule('INVALID_COLOR', HEX_COLOR_PATTERN, '#RGB or #RRGGBB.', (value, field) => {

@@ -2,10 +2,9 @@
  * Rendering: pure image work with sharp. A design spec goes in, PNG bytes come out;
  * no storage, no database, no settings read here.
  */
-export { BLACK, WHITE, contrastRatio, contrastingTextColor, formatColor, parseColor, relativeLuminance } from './colors.js';
+export { BLACK, HEX_COLOR_PATTERN, WHITE, contrastRatio, contrastingTextColor, formatColor, parseColor, relativeLuminance } from './colors.js';
 export type { ColorField, Rgb } from './colors.js';
 export {
-  HEX_COLOR_PATTERN,
   MAX_TEXT_LENGTH,
   MAX_TEXT_LINES,
   PRODUCT_TYPES,

@@ -1,5 +1,6 @@
 import { ValidationError } from '../errors.js';
 import type { RejectionReason } from './upload-errors.js';
+import { isUuid } from '../shared/uuid.js';
 
 /**
  * A file a user sent, and where it is on its way to being served (issue #11):
@@ -46,10 +47,8 @@ export interface Upload {
   publishedAt: Date | null;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export function isUploadId(value: unknown): value is string {
-  return typeof value === 'string' && UUID.test(value);
+  return isUuid(value);
 }
 
 export function assertUploadId(value: unknown, field = 'id'): string {

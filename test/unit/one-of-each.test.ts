@@ -28,6 +28,7 @@ describe('one definition of each helper in src/', () => {
     ['the content-type table', /['"]\.png['"]\s*:\s*['"]image\/png['"]/, 'shared/content-type.ts'],
     ['URL password redaction', /\*\*\*@/, 'shared/redact-url.ts'],
     ['a timer that rejects a race', /setTimeout\(\s*\(\)\s*=>\s*reject\(/, 'shared/timeout.ts'],
+    ['the hex colour syntax', /#\(\?:\[0-9a-f(A-F)?\]\{3\}/i, 'rendering/colors.ts'],
   ])('%s is written once', async (_name, pattern, home) => {
     expect(await filesMatching(pattern)).toEqual([home]);
   });
