@@ -7,7 +7,7 @@ import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MarkupDetector, UploadRejectedError, inspectImage, normaliseImage, sniff, writeAvatarSizes, writeSquare } from '../../src/uploads/index.js';
-import { jpegWithComment } from '../fixtures/uploads/images.js';
+import { jpegWithComment, pngChunk, pngDeclaring } from '../fixtures/uploads/images.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'uploads-normalise-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -52,38 +52,6 @@ async function pixel(filePath: string, x: number, y: number): Promise<number[]> 
   const { data, info } = await sharp(filePath).raw().toBuffer({ resolveWithObject: true });
   const at = (y * info.width + x) * info.channels;
   return [...data.subarray(at, at + info.channels)];
-}
-
-function crc32(bytes: Buffer): number {
-  let crc = ~0;
-  for (const byte of bytes) {
-    crc ^= byte;
-    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
-  }
-  return ~crc >>> 0;
-}
-
-function pngChunk(type: string, data: Buffer): Buffer {
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([length, body, crc]);
-}
-
-/** A valid PNG header declaring width x height RGB, with a tiny IDAT: a "pixel bomb" of a few hundred bytes. */
-function pngDeclaring(width: number, height: number): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    pngChunk('IHDR', ihdr),
-    pngChunk('IDAT', deflateSync(Buffer.alloc(3 * 64 + 1))),
-    pngChunk('IEND', Buffer.alloc(0)),
-  ]);
 }
 
 /** 40x20 blue with a red 4x4 block at the stored top-left. */
