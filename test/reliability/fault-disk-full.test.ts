@@ -53,7 +53,7 @@ describe.skipIf(skipWithout('tmpfs'))('B4. local disk full (a 2 MB tmpfs as LOCA
       expect(failedDesigns.length).toBeGreaterThanOrEqual(10);
       for (const d of failedDesigns) {
         // The user-facing message says what happened and what to do; one attempt, no retry storm.
-        expect(d.error).toMatch(/^The disk holding LOCAL_STORAGE_PATH is full: could not write .*Free space or point LOCAL_STORAGE_PATH at a larger volume\.$/);
+        expect(d.error).toMatch(/^The disk holding LOCAL_STORAGE_PATH is full: could not write .*Free space \(customify cleanup --older-than 90d\) or point LOCAL_STORAGE_PATH at a larger volume\.$/);
         expect(d.attempts).toBe(1);
         const view = await api.get(d.id);
         expect(view.body).toMatchObject({ status: 'FAILED', preview_url: null, thumbnail_url: null });
