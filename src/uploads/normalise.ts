@@ -158,12 +158,15 @@ async function write(image: Sharp, destination: ImageDestination, maxInputPixels
   let info: OutputInfo | undefined;
   image.once('info', (i: OutputInfo) => (info = i));
   const target = typeof destination === 'string' ? createWriteStream(destination) : destination;
-  let destinationError: unknown;
-  target.once('error', (error: Error) => (destinationError = error));
+  // Whichever side failed first is the cause: pipeline() then destroys the other side with
+  // the same error (Node 22 and later also emit it there), so comparing errors cannot tell.
+  let failedFirst: 'source' | 'destination' | undefined;
+  image.once('error', () => (failedFirst ??= 'source'));
+  target.once('error', () => (failedFirst ??= 'destination'));
   try {
     await pipeline(image, target);
   } catch (error) {
-    if (destinationError !== undefined && error === destinationError) throw error;
+    if (failedFirst === 'destination') throw error;
     throw decodeError(error, maxInputPixels);
   }
   if (!info) throw new Error('sharp finished without reporting the output size');
