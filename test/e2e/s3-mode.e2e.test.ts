@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Environment } from '../../src/config.js';
 import type { DesignView } from '../../src/designs/design-service.js';
 import { createTestApp, pollForStatus, SAMPLE_DESIGN, startTestServer, tokenFor, type TestServer } from '../helpers/app.js';
-import { createTestBucket, deleteTestBucket, getS3TestServer, putPublicReadPolicy, testS3Client, type S3TestServer } from '../helpers/s3.js';
+import { createTestBucket, deleteTestBucket, getS3TestServer, s3Env, putPublicReadPolicy, testS3Client } from '../helpers/s3.js';
 
 /**
  * The seed's "Test S3 Storage" over real HTTP against a real S3-protocol server (Ceph RGW
@@ -13,19 +13,6 @@ import { createTestBucket, deleteTestBucket, getS3TestServer, putPublicReadPolic
  */
 
 const s3 = await getS3TestServer();
-
-function s3Env(server: S3TestServer, bucket: string, extra: Environment = {}): Environment {
-  return {
-    USE_LOCAL_STORAGE: 'false',
-    S3_ENDPOINT: server.endpoint,
-    S3_FORCE_PATH_STYLE: 'true',
-    AWS_ACCESS_KEY_ID: server.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
-    AWS_REGION: server.region,
-    S3_BUCKET_NAME: bucket,
-    ...extra,
-  };
-}
 
 interface Harness {
   server: TestServer;

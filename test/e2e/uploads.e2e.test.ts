@@ -10,7 +10,7 @@ import { EICAR, clamdTarget, skipClamd } from '../helpers/clamd.js';
 import { authHeaders, startTestServer, type TestServer } from '../helpers/app.js';
 import { createTestDatabase, skipDialect, type TestDatabase } from '../helpers/databases.js';
 import { REDIS_URL, skipRedis } from '../helpers/redis.js';
-import { createTestBucket, deleteTestBucket, getS3TestServer, testS3Client } from '../helpers/s3.js';
+import { createTestBucket, deleteTestBucket, getS3TestServer, s3Env, testS3Client } from '../helpers/s3.js';
 import { gpsOrientation6Jpeg, pngDeclaring } from '../fixtures/uploads/images.js';
 
 /**
@@ -46,8 +46,7 @@ const STACKS: Stack[] = [
       return {
         env: {
           DATABASE_URL: db.url, REDIS_URL, RENDER_QUEUE_NAME: `uploads-e2e-${randomBytes(4).toString('hex')}`,
-          USE_LOCAL_STORAGE: 'false', S3_ENDPOINT: s3.endpoint, S3_FORCE_PATH_STYLE: 'true', AWS_ACCESS_KEY_ID: s3.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region, S3_BUCKET_NAME: bucket,
+          ...s3Env(s3, bucket),
         },
         // `customify worker`'s container: BullMQ workers for renders and uploads.
         worker: async (server) => {

@@ -1,7 +1,6 @@
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { freshPidFolder } from './pid-folder.js';
 
 /**
  * Tests must not depend on the developer's `.env` or working directory: `customify` (and
@@ -15,33 +14,10 @@ export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.
 
 let cwd: string | undefined;
 
-/**
- * An empty folder for this test process. Vitest kills its workers rather than letting them
- * exit, so no exit hook can remove it: it is named after the pid, and the folders of
- * processes that are gone are removed when the next one is made (as test/helpers/s3.ts does).
- */
+/** An empty folder for this test process, made once (see freshPidFolder). */
 export function isolatedCwd(): string {
-  if (!cwd) {
-    for (const name of readdirSync(tmpdir())) {
-      const pid = /^customify-test-cwd-(\d+)$/.exec(name)?.[1];
-      if (pid && !isAlive(Number(pid))) rmSync(path.join(tmpdir(), name), { recursive: true, force: true });
-    }
-    const dir = path.join(tmpdir(), `customify-test-cwd-${process.pid}`);
-    // Left by an earlier process with this pid, perhaps not empty: start afresh.
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir);
-    cwd = dir;
-  }
+  cwd ??= freshPidFolder('customify-test-cwd');
   return cwd;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Node arguments that run `customify ...args` on the TypeScript sources from any folder (what bin/customify.js does with dist/). */

@@ -1,8 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import {
   CreateBucketCommand,
   DeleteBucketCommand,
@@ -14,6 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { configFrom, type Environment, type Settings } from '../../src/config.js';
 import { createS3Client } from '../../src/storage/s3.driver.js';
+import { freshPidFolder } from './pid-folder.js';
 
 /**
  * The S3-protocol server the tests (and bench/) run against, resolved once per process:
@@ -115,17 +113,23 @@ export async function putPublicReadPolicy(server: S3TestServer, bucket: string, 
   }
 }
 
-/** Settings for S3 mode against the test server and `bucket`, as `.env` would give them. */
-export function s3Settings(server: S3TestServer, bucket: string, overrides: Environment = {}): Readonly<Settings> {
-  return configFrom({
+/** The environment of S3 mode against the test server and `bucket`, as `.env` would give it. */
+export function s3Env(server: Pick<S3TestServer, 'endpoint' | 'accessKeyId' | 'secretAccessKey' | 'region'>, bucket: string, extra: Environment = {}): Environment {
+  return {
     USE_LOCAL_STORAGE: 'false',
     S3_ENDPOINT: server.endpoint,
+    S3_FORCE_PATH_STYLE: 'true',
     AWS_ACCESS_KEY_ID: server.accessKeyId,
     AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
     AWS_REGION: server.region,
     S3_BUCKET_NAME: bucket,
-    ...overrides,
-  });
+    ...extra,
+  };
+}
+
+/** Settings for S3 mode against the test server and `bucket`. */
+export function s3Settings(server: S3TestServer, bucket: string, overrides: Environment = {}): Readonly<Settings> {
+  return configFrom(s3Env(server, bucket, overrides));
 }
 
 async function resolveServer(): Promise<S3TestServer> {
@@ -183,15 +187,7 @@ type S3rverConstructor = new (options: { port: number; address: string; silent: 
 async function startS3rver(): Promise<S3TestServer> {
   // s3rver ships no types; load it only when it is needed.
   const S3rver = createRequire(import.meta.url)('s3rver') as S3rverConstructor;
-  // Test workers are killed rather than exited, so no exit hook runs: each process names its
-  // folder after its pid, and sweeps the folders of processes that are gone.
-  for (const name of readdirSync(tmpdir())) {
-    const pid = /^customify-s3rver-(\d+)$/.exec(name)?.[1];
-    if (pid && !isAlive(Number(pid))) rmSync(path.join(tmpdir(), name), { recursive: true, force: true });
-  }
-  const directory = path.join(tmpdir(), `customify-s3rver-${process.pid}`);
-  rmSync(directory, { recursive: true, force: true });
-  mkdirSync(directory);
+  const directory = freshPidFolder('customify-s3rver');
   const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory });
   const { port } = await server.run();
   server.httpServer?.unref();
@@ -204,11 +200,3 @@ async function startS3rver(): Promise<S3TestServer> {
   return { ...candidate, kind: 's3rver', verifiesSignatures: await verifiesSignatures(candidate), enforcesBucketPolicies: false, paginatesListings: false };
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

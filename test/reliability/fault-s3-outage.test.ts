@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { startTestServer, tokenFor, type TestServer } from '../helpers/app.js';
-import { createTestBucket, deleteTestBucket, getS3TestServer, testS3Client } from '../helpers/s3.js';
+import { createTestBucket, deleteTestBucket, getS3TestServer, s3Env, testS3Client } from '../helpers/s3.js';
 import { sleep, startTcpProxy, type TcpProxy } from '../helpers/services.js';
 import { ApiClient, counterValue, countStatuses, DESIGN_BODY, expectS3Assets, runPool, Timings, waitUntilSettled } from './harness.js';
 
@@ -29,13 +29,7 @@ describe(`B1. S3 (${s3.kind}) unreachable mid-run, through a proxy we cut`, () =
     try {
       proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 80) });
       server = await startTestServer({
-        USE_LOCAL_STORAGE: 'false',
-        S3_ENDPOINT: proxy.url,
-        S3_FORCE_PATH_STYLE: 'true',
-        AWS_ACCESS_KEY_ID: s3.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-        AWS_REGION: s3.region,
-        S3_BUCKET_NAME: bucket,
+        ...s3Env({ ...s3, endpoint: proxy.url }, bucket),
         S3_PUBLIC_BUCKET: 'false',
         RENDER_CONCURRENCY: '4',
         RENDER_MAX_RETRIES: '3',

@@ -7,7 +7,7 @@ import type { BullmqRenderQueue } from '../../src/jobs/bullmq.queue.js';
 import { startTestServer, TEST_JWT_SECRET, tokenFor, type TestServer } from '../helpers/app.js';
 import { createTestDatabase, skipDialect } from '../helpers/databases.js';
 import { REDIS_URL, skipRedis } from '../helpers/redis.js';
-import { createTestBucket, deleteTestBucket, getS3TestServer, testS3Client } from '../helpers/s3.js';
+import { createTestBucket, deleteTestBucket, getS3TestServer, s3Env, testS3Client } from '../helpers/s3.js';
 import { freePort, spawnCustomify, waitFor, type CustomifyProcess } from '../helpers/services.js';
 import { createTempDir, removeTempDir } from '../helpers/tmp.js';
 import { ApiClient, countStatuses, DESIGN_BODY, expectLocalAssets, expectS3Assets, runPool, Timings, waitUntilSettled, walkFiles } from './harness.js';
@@ -42,13 +42,7 @@ describe.skipIf(skipRedis || skipDialect('postgres'))('B2. `customify worker` SI
       DATABASE_URL: database.url,
       REDIS_URL,
       RENDER_QUEUE_NAME: queueName,
-      USE_LOCAL_STORAGE: 'false',
-      S3_ENDPOINT: s3.endpoint,
-      S3_FORCE_PATH_STYLE: 'true',
-      AWS_ACCESS_KEY_ID: s3.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-      AWS_REGION: s3.region,
-      S3_BUCKET_NAME: bucket,
+      ...s3Env(s3, bucket),
       RENDER_CONCURRENCY: '2',
       RENDER_LEASE: '2s',
       RENDER_LOCK_DURATION: '3s',

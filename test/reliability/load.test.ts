@@ -7,7 +7,7 @@ import type { BullmqRenderQueue } from '../../src/jobs/bullmq.queue.js';
 import { startTestServer, tokenFor, type TestServer } from '../helpers/app.js';
 import { createTestDatabase, skipDialect } from '../helpers/databases.js';
 import { REDIS_URL, skipRedis } from '../helpers/redis.js';
-import { createTestBucket, deleteTestBucket, getS3TestServer, testS3Client } from '../helpers/s3.js';
+import { createTestBucket, deleteTestBucket, getS3TestServer, s3Env, testS3Client } from '../helpers/s3.js';
 import { spawnCustomify, type CustomifyProcess } from '../helpers/services.js';
 import { ApiClient, counterValue, countStatuses, DESIGN_BODY, expectValidPng, runPool, Timings, waitUntilSettled, walkFiles } from './harness.js';
 
@@ -117,13 +117,7 @@ describe.skipIf(skipRedis || skipDialect('postgres'))(`A. load, production mode 
       DATABASE_URL: database.url,
       REDIS_URL,
       RENDER_QUEUE_NAME: queueName,
-      USE_LOCAL_STORAGE: 'false',
-      S3_ENDPOINT: s3.endpoint,
-      S3_FORCE_PATH_STYLE: 'true',
-      AWS_ACCESS_KEY_ID: s3.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-      AWS_REGION: s3.region,
-      S3_BUCKET_NAME: bucket,
+      ...s3Env(s3, bucket),
       S3_PUBLIC_BUCKET: 'false',
       RENDER_CONCURRENCY: '8',
       RENDER_BACKOFF_MS: '200',

@@ -10,7 +10,7 @@ import { startServer, type RunningServer } from '../../src/http/server.js';
 import { freePort, testSettings, tokenFor } from '../helpers/app.js';
 import { createTestDatabase, skipDialect } from '../helpers/databases.js';
 import { REDIS_URL, skipRedis } from '../helpers/redis.js';
-import { createTestBucket, deleteTestBucket, getS3TestServer, putPublicReadPolicy, testS3Client } from '../helpers/s3.js';
+import { createTestBucket, deleteTestBucket, getS3TestServer, s3Env, putPublicReadPolicy, testS3Client } from '../helpers/s3.js';
 import { sleep, spawnCustomify, waitFor, type CustomifyProcess } from '../helpers/services.js';
 import { createTempDir, removeTempDir } from '../helpers/tmp.js';
 import { ApiClient, DESIGN_BODY, runPool, Timings, waitUntilSettled, walkFiles } from './harness.js';
@@ -169,13 +169,7 @@ describe.skipIf(skipRedis || skipDialect('postgres'))('D2. DELETE racing a rende
       DATABASE_URL: database.url,
       REDIS_URL,
       RENDER_QUEUE_NAME: queueName,
-      USE_LOCAL_STORAGE: 'false',
-      S3_ENDPOINT: s3.endpoint,
-      S3_FORCE_PATH_STYLE: 'true',
-      AWS_ACCESS_KEY_ID: s3.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-      AWS_REGION: s3.region,
-      S3_BUCKET_NAME: bucket,
+      ...s3Env(s3, bucket),
       RENDER_CONCURRENCY: '4',
     };
     const servers: RunningServer[] = [];
