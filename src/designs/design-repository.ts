@@ -2,13 +2,12 @@ import type { CompiledQuery, UpdateQueryBuilder, UpdateResult } from 'kysely';
 import { AppError, ValidationError, describeError } from '../errors.js';
 import type { Database } from '../db/database.js';
 import type { DB, DesignRow, NewDesignRow } from '../db/schema.js';
-import { DESIGN_ID_PATTERN, isDesignId } from './design-id.js';
+import { checkLimit, decodeCursor, encodeCursor, MAX_LIST_LIMIT } from '../db/keyset-page.js';
+import { isDesignId } from './design-id.js';
 import { DESIGN_STATUSES, assertTransition, isDesignStatus, type Design, type DesignData, type DesignStatus } from './design.js';
 
 type DesignUpdate = UpdateQueryBuilder<DB, 'designs', 'designs', UpdateResult>;
 
-export const DEFAULT_LIST_LIMIT = 20;
-export const MAX_LIST_LIMIT = 100;
 /** Error recorded on designs whose stored objects a cleanup deleted. */
 export const ASSETS_REMOVED_ERROR = 'Assets removed by cleanup';
 
@@ -107,7 +106,7 @@ export class DesignRepository {
   /** The owner's designs, newest first (ties on created_at broken by id), one keyset page at a time. */
   async listByOwner(ownerId: string, options: ListOptions = {}): Promise<DesignPage> {
     const limit = checkLimit(options.limit);
-    const after = options.cursor == null || options.cursor === '' ? null : decodeCursor(options.cursor);
+    const after = options.cursor == null || options.cursor === '' ? null : decodeCursor(options.cursor, 'designs');
     const rows = await this.run('listing designs', () => {
       let query = this.db.selectFrom('designs').selectAll().where('owner_id', '=', ownerId).where('deleted_at', 'is', null);
       if (after) {
@@ -426,44 +425,6 @@ function toDesign(row: DesignRow): Design {
 
 function toDate(epochMs: number | null): Date | null {
   return epochMs === null ? null : new Date(Number(epochMs));
-}
-
-// ---------------------------------------------------------------------------------------
-// Cursors: "<created_at epoch ms>_<id>", the sort key of the last item shown. Plain rather
-// than base64: every string CURSOR_PATTERN accepts is a position the list can start from, so
-// the published API schema describes exactly the cursors the service accepts.
-
-/** A cursor as the API accepts it (also its JSON Schema pattern). */
-export const CURSOR_PATTERN = `^[0-9]{1,15}_${DESIGN_ID_PATTERN.slice(1)}`;
-const CURSOR = new RegExp(CURSOR_PATTERN);
-
-interface CursorPosition {
-  createdAt: number;
-  id: string;
-}
-
-function encodeCursor(design: Design): string {
-  return `${design.createdAt.getTime()}_${design.id}`;
-}
-
-function decodeCursor(cursor: string): CursorPosition {
-  if (!CURSOR.test(cursor)) {
-    throw new ValidationError(
-      'INVALID_CURSOR',
-      'The cursor is not one this service issued: pass the next_cursor of the previous page unchanged, or omit it to start from the newest designs.',
-      'cursor',
-    );
-  }
-  const [createdAt, id] = cursor.split('_') as [string, string];
-  return { createdAt: Number(createdAt), id: id.toLowerCase() };
-}
-
-function checkLimit(limit: number | undefined): number {
-  if (limit === undefined) return DEFAULT_LIST_LIMIT;
-  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
-    throw new ValidationError('INVALID_LIMIT', `limit must be a whole number from 1 to ${MAX_LIST_LIMIT}, got ${limit}`, 'limit');
-  }
-  return limit;
 }
 
 function validIds(ids: readonly string[]): string[] {

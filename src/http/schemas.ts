@@ -1,6 +1,6 @@
 import { DESIGN_ID_PATTERN } from '../designs/design-id.js';
 import { DESIGN_STATUSES } from '../designs/design.js';
-import { CURSOR_PATTERN, MAX_LIST_LIMIT } from '../designs/design-repository.js';
+import { CURSOR_PATTERN, LIMIT_PATTERN, MAX_LIST_LIMIT } from '../db/keyset-page.js';
 import { designSpecJsonSchema } from '../rendering/index.js';
 import type { ErrorCode } from '../error-codes.js';
 
@@ -42,9 +42,6 @@ export const designIdParams = {
   required: ['id'],
   properties: { id: { type: 'string', pattern: DESIGN_ID_PATTERN, description: 'The design id (a UUID).' } },
 } as const;
-
-// The whole numbers 1..MAX_LIST_LIMIT (100), no sign, no leading zero: what the service accepts.
-const LIMIT_PATTERN = '^(?:[1-9][0-9]?|100)$';
 
 export const listDesignsQuery = {
   type: 'object',

@@ -1,3 +1,4 @@
+import { CURSOR_PATTERN, DEFAULT_LIST_LIMIT, LIMIT_PATTERN, MAX_LIST_LIMIT } from '../db/keyset-page.js';
 import { UPLOAD_KINDS, UPLOAD_STATUSES, REJECTION_REASONS } from '../uploads/upload.js';
 import { UUID_PATTERN } from '../shared/uuid.js';
 
@@ -17,8 +18,8 @@ export const uploadIdParams = {
 export const listUploadsQuery = {
   type: 'object',
   properties: {
-    limit: { type: 'string', pattern: '^[0-9]{1,4}$', description: 'Uploads per page, 1 to 100 (default 20).' },
-    cursor: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,200}$', description: 'next_cursor of the previous page, unchanged.' },
+    limit: { type: 'string', pattern: LIMIT_PATTERN, description: `Uploads per page, 1 to ${MAX_LIST_LIMIT} (default ${DEFAULT_LIST_LIMIT}).` },
+    cursor: { type: 'string', pattern: CURSOR_PATTERN, description: 'next_cursor of the previous page, unchanged.' },
   },
 } as const;
 

@@ -1,12 +1,10 @@
-import { ValidationError } from '../errors.js';
 import type { Database } from '../db/database.js';
 import type { UploadRow } from '../db/schema.js';
 import { databaseError } from '../designs/design-repository.js';
 import { isUploadId, type Upload, type UploadKind } from './upload.js';
 import type { RejectionReason } from './upload-errors.js';
+import { checkLimit, decodeCursor, encodeCursor } from '../db/keyset-page.js';
 
-export const DEFAULT_UPLOAD_LIST_LIMIT = 20;
-export const MAX_UPLOAD_LIST_LIMIT = 100;
 
 export interface UploadPage {
   items: Upload[];
@@ -64,7 +62,7 @@ export class UploadRepository {
   /** The owner's uploads, newest first, one keyset page at a time (as designs). */
   async listByOwner(ownerId: string, options: { limit?: number; cursor?: string | null } = {}): Promise<UploadPage> {
     const limit = checkLimit(options.limit);
-    const after = options.cursor == null || options.cursor === '' ? null : decodeCursor(options.cursor);
+    const after = options.cursor == null || options.cursor === '' ? null : decodeCursor(options.cursor, 'uploads');
     const rows = await this.run('listing uploads', () => {
       let query = this.db.selectFrom('uploads').selectAll().where('owner_id', '=', ownerId);
       if (after) {
@@ -195,24 +193,3 @@ function toUpload(row: UploadRow): Upload {
   };
 }
 
-function encodeCursor(upload: Upload): string {
-  return Buffer.from(`${upload.createdAt.getTime()}:${upload.id}`, 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: number; id: string } {
-  const match = /^[A-Za-z0-9_-]{1,200}$/.test(cursor) ? /^(\d{1,15}):(.+)$/.exec(Buffer.from(cursor, 'base64url').toString('utf8')) : null;
-  const createdAt = Number(match?.[1]);
-  const id = match?.[2];
-  if (!match || !Number.isSafeInteger(createdAt) || !isUploadId(id)) {
-    throw new ValidationError('INVALID_CURSOR', 'The cursor is not one this service issued: pass the next_cursor of the previous page unchanged, or omit it to start from the newest uploads.', 'cursor');
-  }
-  return { createdAt, id: id.toLowerCase() };
-}
-
-function checkLimit(limit: number | undefined): number {
-  if (limit === undefined) return DEFAULT_UPLOAD_LIST_LIMIT;
-  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_UPLOAD_LIST_LIMIT) {
-    throw new ValidationError('INVALID_LIMIT', `limit must be a whole number from 1 to ${MAX_UPLOAD_LIST_LIMIT}, got ${limit}`, 'limit');
-  }
-  return limit;
-}

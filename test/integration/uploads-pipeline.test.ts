@@ -50,6 +50,28 @@ describe('uploads without CLAMD_HOST (the embedded default)', () => {
   });
 });
 
+describe('GET /api/v1/uploads pages as designs do', () => {
+  it('takes the next_cursor it gave and refuses what the schema refuses, with the same codes and messages', async () => {
+    t = await createTestApp();
+    const app = t;
+    const headers = await authHeaders();
+    for (let i = 0; i < 3; i++) await upload(app, await gpsOrientation6Jpeg());
+    const list = async (query: string) => app.app.inject({ method: 'GET', url: `/api/v1/uploads?${query}`, headers });
+    const first = (await list('limit=2')).json<{ items: UploadView[]; next_cursor: string | null }>();
+    expect(first.items).toHaveLength(2);
+    expect(first.next_cursor).toMatch(/^[0-9]+_[0-9a-f-]{36}$/);
+    const second = (await list(`limit=2&cursor=${first.next_cursor}`)).json<{ items: UploadView[]; next_cursor: string | null }>();
+    expect(second).toMatchObject({ next_cursor: null });
+    expect(second.items.map((u) => u.id)).not.toContain(first.items[0]!.id);
+    for (const [query, code] of [['limit=0', 'INVALID_LIMIT'], ['limit=101', 'INVALID_LIMIT'], ['cursor=bm9wZQ', 'INVALID_CURSOR']] as const) {
+      const res = await list(query);
+      expect(res.statusCode, query).toBe(400);
+      expect(res.json<{ error: { code: string; field: string; message: string } }>().error).toMatchObject({ code, field: query.split('=')[0] });
+    }
+    expect((await list('cursor=bm9wZQ')).json<{ error: { message: string } }>().error.message).toContain('next_cursor');
+  });
+});
+
 describe.skipIf(!clamdBinaryPath)('uploads while clamd is unreachable', () => {
   it('stay SCANNING through their retries, are never published unscanned, and are published once clamd answers', async () => {
     const port = await freePort();
