@@ -81,7 +81,7 @@ describe.skipIf(!clamdBinaryPath)('uploads while clamd is unreachable', () => {
     // Both attempts of the first job, and at least one more queued by the sweep.
     const waiting = await until('retried', () => repo.findById(created.id), (u) => (u?.attempts ?? 0) >= 3);
     expect(waiting).toMatchObject({ status: 'SCANNING', originalKey: null, reason: null });
-    expect(waiting?.message).toMatch(/clamd|scanner/i);
+    expect(waiting?.message).toMatch(/^Waiting for the virus scanner: ClamAV at .* is unreachable/);
     expect((await t.container.storage.storage.list(`uploads/${created.id}/`)).objects).toEqual([]);
     const ready = await t.app.inject({ method: 'GET', url: '/readyz' });
     expect(ready.statusCode).toBe(503);
@@ -114,6 +114,16 @@ describe('SCAN_REQUIRED', () => {
     expect(refused).toMatchObject({ field: 'CLAMD_HOST', message: expect.stringMatching(/SCAN_REQUIRED.*CLAMD_HOST.*SCAN_REQUIRED=false/s) as unknown });
     expect(() => assertScanningConfigured(configFrom({ USE_LOCAL_STORAGE: 'false', CLAMD_HOST: '127.0.0.1' }))).not.toThrow();
     expect(() => assertScanningConfigured(configFrom({}))).not.toThrow();
+  });
+
+  it('refuses to start when UPLOAD_MAX_BYTES is above CLAMD_STREAM_MAX_BYTES: such files could never be scanned', () => {
+    const env = { CLAMD_HOST: '127.0.0.1', CLAMD_STREAM_MAX_BYTES: String(25 * 1024 * 1024) };
+    expect(() => assertScanningConfigured(configFrom({ ...env, UPLOAD_MAX_BYTES: String(50 * 1024 * 1024) }))).toThrow(
+      expect.objectContaining({ field: 'UPLOAD_MAX_BYTES', message: expect.stringMatching(/CLAMD_STREAM_MAX_BYTES.*StreamMaxLength/s) as unknown }) as Error,
+    );
+    expect(() => assertScanningConfigured(configFrom({ ...env, UPLOAD_MAX_BYTES: String(25 * 1024 * 1024) }))).not.toThrow();
+    // Unknown (0, the default): customify doctor checks it against clamd instead.
+    expect(() => assertScanningConfigured(configFrom({ CLAMD_HOST: '127.0.0.1', UPLOAD_MAX_BYTES: String(500 * 1024 * 1024) }))).not.toThrow();
   });
 });
 
