@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCleanup } from '../../src/cli/cleanup.js';
+import { buildContainer, type Container } from '../../src/composition-root.js';
 import { InProcessRenderQueue } from '../../src/jobs/in-process.queue.js';
 import { sweepStaleUploads } from '../../src/jobs/pending-sweep.js';
 import { silentLogger } from '../../src/logger.js';
@@ -16,6 +17,7 @@ import { UploadStorage } from '../../src/uploads/upload-storage.js';
 import { authHeaders, createTestApp, freePort, type TestApp } from '../helpers/app.js';
 import { EICAR, clamdBinaryPath, clamdTarget, skipClamd, startPrivateClamd, type PrivateClamd } from '../helpers/clamd.js';
 import { DIALECTS, createTestDatabase, skipDialect, type TestDatabase } from '../helpers/databases.js';
+import { REDIS_URL, skipRedis } from '../helpers/redis.js';
 import { gpsOrientation6Jpeg } from '../fixtures/uploads/images.js';
 
 /**
@@ -28,8 +30,11 @@ import { gpsOrientation6Jpeg } from '../fixtures/uploads/images.js';
 let t: TestApp | undefined;
 let clamd: PrivateClamd | undefined;
 let db: TestDatabase | undefined;
+let worker: Container | undefined;
 const servers: Server[] = [];
 afterEach(async () => {
+  await worker?.close();
+  worker = undefined;
   await t?.close();
   await clamd?.stop();
   await db?.destroy();
@@ -134,6 +139,30 @@ describe.each(DIALECTS)('upload failures that retrying cannot fix (%s)', (dialec
     } finally {
       await queue.close();
     }
+  });
+});
+
+describe.skipIf(skipRedis || skipDialect('postgres'))('upload failures on BullMQ (customify worker)', () => {
+  it('SCAN_PROTOCOL ends the upload at its first attempt on the BullMQ worker too: REJECTED without reason, counted by the worker', async () => {
+    const port = await listen((socket) => {
+      socket.on('data', () => undefined);
+      socket.end('hello\0');
+    });
+    db = await createTestDatabase('postgres');
+    t = await createTestApp({
+      env: {
+        DATABASE_URL: db.url, REDIS_URL, RENDER_QUEUE_NAME: `uploads-failures-${randomUUID().slice(0, 8)}`,
+        CLAMD_HOST: '127.0.0.1', CLAMD_PORT: String(port), RENDER_MAX_RETRIES: '3', RENDER_BACKOFF_MS: '10', PENDING_SWEEP_AFTER: '100ms',
+      },
+    });
+    worker = await buildContainer(t.settings, { logger: silentLogger, role: 'worker' });
+    await worker.startBackground();
+    const repo = t.container.uploads;
+    const created = await upload(t, await gpsOrientation6Jpeg());
+    const done = await until('ended', () => repo.findById(created.id), ended);
+    expectFailedForGood(done, /\[SCAN_PROTOCOL\]/);
+    expect(done?.attempts).toBe(1);
+    expect(await worker.metrics.registry.metrics()).toMatch(/^customify_upload_pipeline_total\{outcome="failed"\} 1$/m);
   });
 });
 
