@@ -154,6 +154,25 @@ describe.each(DIALECTS)('UploadRepository (%s)', (dialect) => {
     expect(await repo.delete(id, 'o')).toMatchObject({ id });
     expect(await repo.findById(id)).toBeNull();
   });
+
+  it.skipIf(skipDialect(dialect))('releaseLease with a wait keeps the upload from claims and the sweep until then; markFailed ends it REJECTED without a reason', async () => {
+    db = await createTestDatabase(dialect);
+    let now = new Date('2026-01-01T00:00:00Z');
+    const repo = new UploadRepository(db.db, () => now);
+    const id = '4a2b6c1e-8a4d-4e2f-9b1a-0c5d7e9f1a2c';
+    await repo.create({ id, ownerId: 'o', kind: 'design-image', stagingKey: `staging/${id}`, bytes: 3, filename: null });
+    expect(await repo.claim(id, 1000)).toMatchObject({ status: 'SCANNING' });
+    expect(await repo.releaseLease(id, 'Waiting for the virus scanner', 60_000)).toBe(true);
+    const later = (ms: number) => new Date(now.getTime() + ms);
+    expect(await repo.findStale(later(1))).toEqual([]);
+    expect(await repo.claim(id, 1000)).toBeNull();
+    now = later(60_000);
+    expect(await repo.findStale(later(1))).toEqual([id]);
+    expect(await repo.claim(id, 1000)).toMatchObject({ status: 'SCANNING', attempts: 2, message: 'Waiting for the virus scanner' });
+    expect(await repo.markFailed(id, 'gave up')).toMatchObject({ status: 'REJECTED', reason: null, message: 'gave up', stagingKey: null, leaseUntil: null });
+    expect(await repo.markFailed(id, 'again')).toBeNull();
+    expect(await repo.findStale(later(3_600_000))).toEqual([]);
+  });
 });
 
 describe('customify serve and worker with SCAN_REQUIRED', () => {
