@@ -242,6 +242,23 @@ describe.skipIf(!clamdBinaryPath && !process.env.CI)('clamd stopped in the middl
   });
 });
 
+describe.skipIf(!clamdBinaryPath && !process.env.CI)('a file over clamd\'s StreamMaxLength, the limit not configured', () => {
+  it('is REJECTED/TOO_LARGE at its first attempt, every time, never left SCANNING as if clamd were down', async () => {
+    clamd = await startPrivateClamd({ StreamMaxLength: '1M' });
+    t = await createTestApp({ env: { CLAMD_HOST: clamd.host, CLAMD_PORT: String(clamd.port), RENDER_MAX_RETRIES: '2', RENDER_BACKOFF_MS: '10' } });
+    const repo = t.container.uploads;
+    const photo = await sharp({ create: { width: 1600, height: 1600, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 50 } } }).jpeg({ quality: 95 }).toBuffer();
+    expect(photo.length).toBeGreaterThan(1.5 * 1024 * 1024);
+    const created = [];
+    for (let i = 0; i < 12; i++) created.push(await upload(t, photo));
+    for (const { id } of created) {
+      const done = await until('ended', () => repo.findById(id), ended);
+      expect(done).toMatchObject({ status: 'REJECTED', reason: 'TOO_LARGE', attempts: 1 });
+      expect(done?.message).toMatch(/larger than the virus scanner accepts/);
+    }
+  });
+});
+
 describe.skipIf(skipClamd)('DELETE of an infected upload', () => {
   it('removes the row at once; the quarantined file stays for audit until `customify cleanup --prefix quarantine/` passes its retention', async () => {
     t = await createTestApp({ env: { CLAMD_HOST: clamdTarget.host, CLAMD_PORT: String(clamdTarget.port) } });
