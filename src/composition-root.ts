@@ -6,7 +6,7 @@ import { DesignService } from './designs/design-service.js';
 import { ConfigError, describeError } from './errors.js';
 import { BullmqRenderQueue, BullmqRenderWorker } from './jobs/bullmq.queue.js';
 import { InProcessRenderQueue } from './jobs/in-process.queue.js';
-import { startSweep, sweepStaleDesigns } from './jobs/pending-sweep.js';
+import { startSweep, sweepStaleDesigns, sweepStaleUploads } from './jobs/pending-sweep.js';
 import { createRenderDesignTask, type RenderDesignTask } from './jobs/render-design.task.js';
 import type { RenderQueue, RenderWorker } from './jobs/render-queue.js';
 import type { RetryPolicy } from './jobs/retry-policy.js';
@@ -108,7 +108,9 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
 
     // Uploads: a second queue beside the render queue, so a burst of uploads never delays
     // renders (nor the reverse); same adapter choice, retry policy and concurrency.
-    const scanner: VirusScanner = settings.clamdHost ? new ClamdScanner({ host: settings.clamdHost, port: settings.clamdPort }) : new DisabledScanner();
+    const scanner: VirusScanner = settings.clamdHost
+      ? new ClamdScanner({ host: settings.clamdHost, port: settings.clamdPort, ...(settings.clamdStreamMaxBytes > 0 ? { maxStreamBytes: settings.clamdStreamMaxBytes } : {}) })
+      : new DisabledScanner();
     if (!scanner.enabled && role !== 'cli') {
       logger.warn('Virus scanning is disabled (CLAMD_HOST is not set): uploads are published unscanned. Set CLAMD_HOST (and SCAN_REQUIRED=true) in production.');
     }
@@ -119,6 +121,7 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     const uploadTask = createProcessUploadTask({
       uploads, storage: uploadStorage, scanner, logger, leaseMs: settings.renderLeaseMs,
       maxBytes: settings.uploadMaxBytes, maxInputPixels: settings.uploadMaxPixels, observer: metrics.uploadObserver,
+      retry: { backoffMs: policy.backoffMs },
     });
     let uploadQueue: RenderQueue;
     let uploadWorker: RenderWorker | undefined;
@@ -139,9 +142,7 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     closers.push(() => uploadQueue.close());
     if (uploadWorker && (uploadWorker as unknown) !== uploadQueue) closers.push(() => uploadWorker.close());
     const uploadService = new UploadService({ uploads, storage: uploadStorage, queue: uploadQueue, logger, maxBytes: settings.uploadMaxBytes });
-    const sweepUploads = async (before: Date) => {
-      for (const id of await uploads.findStale(before)) await uploadQueue.enqueue(id);
-    };
+    const sweepUploads = (before: Date) => sweepStaleUploads({ uploads, queue: uploadQueue, logger }, before);
 
     return {
       settings, logger, db, designs, storage, queue, worker, task, service, metrics,
@@ -187,7 +188,15 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
  * SCAN_REQUIRED (default true with USE_LOCAL_STORAGE=false): a process that would accept or
  * publish uploads refuses to start without a virus scanner. Checked by `serve` and `worker`.
  */
-export function assertScanningConfigured(settings: Pick<Settings, 'scanRequired' | 'clamdHost'>): void {
+export function assertScanningConfigured(settings: Pick<Settings, 'scanRequired' | 'clamdHost' | 'clamdStreamMaxBytes' | 'uploadMaxBytes'>): void {
+  // A file clamd cannot take could never be scanned: refuse to accept such files at all.
+  if (settings.clamdHost && settings.clamdStreamMaxBytes > 0 && settings.uploadMaxBytes > settings.clamdStreamMaxBytes) {
+    throw new ConfigError(
+      `UPLOAD_MAX_BYTES (${settings.uploadMaxBytes}) is above CLAMD_STREAM_MAX_BYTES (${settings.clamdStreamMaxBytes}), clamd's StreamMaxLength: uploads in between could never be scanned. ` +
+        'Lower UPLOAD_MAX_BYTES, or raise StreamMaxLength in clamd.conf and CLAMD_STREAM_MAX_BYTES with it.',
+      'UPLOAD_MAX_BYTES',
+    );
+  }
   if (settings.scanRequired && !settings.clamdHost) {
     throw new ConfigError(
       'SCAN_REQUIRED is true (the default with USE_LOCAL_STORAGE=false) but CLAMD_HOST is not set: uploads would be published unscanned. ' +

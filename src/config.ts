@@ -225,6 +225,12 @@ const VARIABLES = {
   /** clamd's address for upload scanning; '' scans nothing (embedded default, with a warning). */
   clamdHost: variable('CLAMD_HOST', text().default('')),
   clamdPort: variable('CLAMD_PORT', int(1, 65_535).default(3310)),
+  /**
+   * clamd's StreamMaxLength in bytes, when known: longer files are refused (TOO_LARGE) before
+   * being sent, and serve/worker refuse to start if UPLOAD_MAX_BYTES is above it. 0: unknown
+   * (customify doctor then checks that clamd takes UPLOAD_MAX_BYTES).
+   */
+  clamdStreamMaxBytes: variable('CLAMD_STREAM_MAX_BYTES', int(0, 4 * 1024 * 1024 * 1024).default(0)),
   /** Refuse to start without CLAMD_HOST. Default: true in S3 mode (USE_LOCAL_STORAGE=false). */
   scanRequired: variable('SCAN_REQUIRED', bool().optional()),
   /** Largest upload body accepted (413 past it). */

@@ -66,6 +66,7 @@ export const ERROR_CODES = {
   SCAN_TIMEOUT: { status: 503, description: 'The virus scanner did not answer in time; the scan is retried.' },
   SCAN_TOO_LARGE: { status: 413, description: 'The file is over the virus scanner\'s stream limit.' },
   SCAN_PROTOCOL: { status: 500, description: 'The virus scanner answered something unreadable.' },
+  UPLOAD_FAILED: { status: 500, description: 'Processing an upload failed for good for a cause that is not the file\'s; it is REJECTED without a reason and its message says what to do.' },
   SCAN_INPUT_FAILED: { status: 500, description: 'The staged file could not be read for scanning; the scan is retried.' },
   UPLOAD_NOT_FOUND: { status: 404, description: 'No such upload, or it belongs to someone else.' },
   INVALID_UPLOAD_ID: { status: 400, description: 'The upload id is not a UUID.' },

@@ -20,7 +20,7 @@ export class Metrics {
   readonly httpSeconds = new Histogram({ name: 'customify_http_request_duration_seconds', help: 'HTTP request duration, by method and route', labelNames: ['method', 'route'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [this.registry] });
   readonly errors = new Counter({ name: 'customify_errors_total', help: 'Errors answered by the API, by error code', labelNames: ['code'], registers: [this.registry] });
   // User uploads (issue #11): pipeline runs by outcome, rejections by reason, infected files found.
-  readonly uploadPipeline = new Counter({ name: 'customify_upload_pipeline_total', help: 'Upload pipeline runs, by outcome (published, rejected, retry, failed, skipped)', labelNames: ['outcome'], registers: [this.registry] });
+  readonly uploadPipeline = new Counter({ name: 'customify_upload_pipeline_total', help: 'Upload pipeline runs, by outcome (published, rejected, retry, scanner-unavailable, failed, skipped)', labelNames: ['outcome'], registers: [this.registry] });
   readonly uploadRejections = new Counter({ name: 'customify_upload_rejections_total', help: 'Uploads rejected, by reason', labelNames: ['reason'], registers: [this.registry] });
   readonly uploadsInfected = new Counter({ name: 'customify_uploads_infected_total', help: 'Uploads the virus scanner found infected (quarantined)', registers: [this.registry] });
 

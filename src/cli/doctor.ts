@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { sql } from 'kysely';
 import type { Settings } from '../config.js';
 import { closeDatabase, createDatabase } from '../db/database.js';
@@ -14,8 +15,9 @@ import { makeFolders } from '../storage/make-folders.js';
 import { corsGaps, publicReadResources, readBucketCors } from '../storage/s3-bucket-setup.js';
 import type { S3Driver } from '../storage/s3.driver.js';
 import { awsCliTarget } from '../storage/s3.errors.js';
+import { ClamdScanner, EICAR_TEST_FILE, isScanError } from '../scanning/index.js';
 import { migrationStatus, missingSqliteFile } from './database-status.js';
-import { plural } from './format.js';
+import { formatBytes, plural } from './format.js';
 
 /**
  * `customify doctor`: the seed's Troubleshooting section as a command. Each check prints
@@ -121,6 +123,7 @@ export async function runDoctor(source: SettingsSource, deps: DoctorDeps): Promi
   else await withDeadline(ctx, 'S3 checks', 6 * t, (c) => checkS3Storage(c, settings));
   await withDeadline(ctx, 'database check', 3 * t, (c) => checkDatabase(c, settings));
   await withDeadline(ctx, 'Redis check', 3 * t, (c) => checkRedis(c, settings));
+  await withDeadline(ctx, 'virus scanner check', 6 * t, (c) => checkScanner(c, settings));
   return finish(list);
 }
 
@@ -551,6 +554,65 @@ async function checkRedis(ctx: Context, s: Readonly<Settings>): Promise<void> {
   } finally {
     redis.disconnect();
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// Uploads' virus scanner (issue #11): clamd answers, really detects, and takes our largest file.
+
+async function checkScanner(ctx: Context, s: Readonly<Settings>): Promise<void> {
+  const { list } = ctx;
+  if (!s.clamdHost) {
+    if (s.scanRequired) list.fail('virus scanner', 'SCAN_REQUIRED is true but CLAMD_HOST is not set: customify serve and worker refuse to start. Set CLAMD_HOST (and CLAMD_PORT) to a running clamd.');
+    else list.skip('virus scanner', 'CLAMD_HOST is not set: uploads are published unscanned (set CLAMD_HOST, and SCAN_REQUIRED=true, in production)');
+    return;
+  }
+  const where = `clamd at CLAMD_HOST=${s.clamdHost} CLAMD_PORT=${s.clamdPort}`;
+  const scanner = new ClamdScanner({ host: s.clamdHost, port: s.clamdPort, connectTimeoutMs: ctx.timeoutMs, readTimeoutMs: ctx.timeoutMs });
+  try {
+    list.ok(`${where} answers (${await scanner.version()})`);
+  } catch (error) {
+    list.fail(where, `${errorText(error)} Uploads stay SCANNING until it answers.`);
+    return;
+  }
+  // A clamd without signatures answers every scan "OK": only a known virus proves it scans.
+  try {
+    const verdict = await scanner.scan(Buffer.from(EICAR_TEST_FILE));
+    if (verdict.status === 'infected') list.ok(`${where} detects the EICAR test file (${verdict.signature})`);
+    else {
+      list.fail(`${where} EICAR test`, 'clamd answered that the EICAR test file is clean: its signature database is missing or empty, so uploads are not really scanned. ' +
+        'Run freshclam (or check DatabaseDirectory in clamd.conf) and restart clamd.');
+    }
+  } catch (error) {
+    list.fail(`${where} EICAR test`, errorText(error));
+  }
+  await checkStreamLimit(ctx, s, scanner, where);
+}
+
+/** Sends UPLOAD_MAX_BYTES (zeros, generated as sent) so a file we accept is never one clamd refuses. */
+async function checkStreamLimit(ctx: Context, s: Readonly<Settings>, scanner: ClamdScanner, where: string): Promise<void> {
+  const { list } = ctx;
+  const max = s.uploadMaxBytes;
+  const fix = `set StreamMaxLength in clamd.conf to at least ${max} (UPLOAD_MAX_BYTES) and restart clamd, or lower UPLOAD_MAX_BYTES`;
+  if (s.clamdStreamMaxBytes > 0 && s.clamdStreamMaxBytes < max) {
+    list.fail('CLAMD_STREAM_MAX_BYTES', `${s.clamdStreamMaxBytes} is below UPLOAD_MAX_BYTES (${max}): files in between could never be scanned; ${fix} (and CLAMD_STREAM_MAX_BYTES with it).`);
+    return;
+  }
+  const zeros = Buffer.alloc(Math.min(max, 1024 * 1024));
+  function* pieces(): Generator<Buffer> {
+    for (let left = max; left > 0; left -= zeros.length) yield left >= zeros.length ? zeros : zeros.subarray(0, left);
+  }
+  try {
+    await scanner.scan(Readable.from(pieces()));
+    list.ok(`${where} takes a file of UPLOAD_MAX_BYTES (${formatBytes(max)})`);
+  } catch (error) {
+    if (isScanError(error) && error.code === 'SCAN_TOO_LARGE') list.fail(`${where} StreamMaxLength`, `clamd refused a stream of UPLOAD_MAX_BYTES (${max} bytes): uploads that large could never be scanned; ${fix}.`);
+    else list.fail(`${where} stream of UPLOAD_MAX_BYTES`, errorText(error));
+  }
+}
+
+function errorText(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return /[.!]$/.test(text) ? text : `${text}.`;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ export const uploadView = {
       enum: [...UPLOAD_STATUSES],
       description: 'RECEIVED -> SCANNING -> CLEAN -> PUBLISHED, or REJECTED (see reason). Poll until PUBLISHED or REJECTED.',
     },
-    reason: { type: ['string', 'null'], enum: [...REJECTION_REASONS, null], description: 'Why it was REJECTED.' },
+    reason: { type: ['string', 'null'], enum: [...REJECTION_REASONS, null], description: 'Why it was REJECTED. Null on a REJECTED upload when the service could not process it (not the file\'s fault, e.g. storage access denied): the message says what to do.' },
     message: { ...nullableString, description: 'What went wrong and what to do: the rejection, or the last transient failure while retried.' },
     filename: { ...nullableString, description: 'The name the client gave (multipart), for display only.' },
     content_type: { ...nullableString, description: 'Of the published original (image/jpeg or image/png), once PUBLISHED.' },

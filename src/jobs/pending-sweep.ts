@@ -1,6 +1,7 @@
 import { describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { DesignRepository } from '../designs/design-repository.js';
+import type { UploadRepository } from '../uploads/upload-repository.js';
 import type { RenderQueue } from './render-queue.js';
 
 export interface SweepDeps {
@@ -40,6 +41,31 @@ export async function sweepStaleDesigns(deps: SweepDeps, options: { pendingBefor
     await deps.finishDeletions(pendingBefore).catch((error: unknown) =>
       deps.logger.warn(`Sweep could not finish interrupted deletions: ${describeError(error)}`));
   }
+  return queued;
+}
+
+/**
+ * Queues uploads left RECEIVED, SCANNING or CLEAN since before `before` and not leased: their
+ * job was lost (in-process queue, crash, Redis down at enqueue) or its attempts were spent
+ * while the virus scanner was out. A scanner outage holds the lease for a growing, capped
+ * wait (see the upload task), so those come back at that pace, not on every sweep. Uploads
+ * that failed for good are REJECTED and never queued again. Returns how many were queued.
+ */
+export async function sweepStaleUploads(
+  deps: { uploads: Pick<UploadRepository, 'findStale'>; queue: Pick<RenderQueue, 'enqueue'>; logger: Logger },
+  before: Date,
+): Promise<number> {
+  let queued = 0;
+  for (const id of await deps.uploads.findStale(before)) {
+    try {
+      await deps.queue.enqueue(id);
+      queued++;
+    } catch (error) {
+      deps.logger.warn({ uploadId: id }, `Sweep could not queue upload: ${describeError(error)}`);
+      break; // the queue is down: the next sweep tries again
+    }
+  }
+  if (queued > 0) deps.logger.info({ queued }, `Queued ${queued} unfinished upload(s)`);
   return queued;
 }
 

@@ -35,9 +35,10 @@ export interface ClamdScannerOptions {
    * with SCAN_TOO_LARGE before its first byte past the limit is sent. Without it we learn the
    * limit from clamd's "INSTREAM size limit exceeded" reply, but clamd closes the connection
    * right after that reply while our next chunk is in flight, and sometimes the reset reaches
-   * Node before the reply is read: the scan then fails as SCAN_UNAVAILABLE (retryable) with a
-   * hint about StreamMaxLength. Measured here, 64 MiB offered to a clamd with StreamMaxLength
-   * 1M, 200 scans: 17 resets (119 without the yield before each chunk in send()).
+   * Node before the reply is read (measured here, 64 MiB offered to a clamd with
+   * StreamMaxLength 1M, 200 scans: 17 resets; 119 without the yield before each chunk in
+   * send()). A reset after bytes were sent is then followed by a PING: a clamd that answers
+   * refused the stream (SCAN_TOO_LARGE); one that does not is down (SCAN_UNAVAILABLE).
    */
   maxStreamBytes?: number;
 }
@@ -79,7 +80,18 @@ export class ClamdScanner implements VirusScanner {
   }
 
   async scan(input: ScanInput): Promise<ScanResult> {
-    const reply = await this.converse('INSTREAM', input);
+    const progress = { sent: 0 };
+    let reply: string;
+    try {
+      reply = await this.converse('INSTREAM', input, progress);
+    } catch (error) {
+      // clamd closes at its StreamMaxLength with our next chunk in flight; when the reset
+      // reaches us before its reply, only a live clamd tells a refused stream from a dead one.
+      if (error instanceof ScanError && error.code === 'SCAN_UNAVAILABLE' && progress.sent > 0 && isReset(error.cause) && (await this.answers())) {
+        throw this.tooLarge(`ClamAV at ${this.address} reset the stream after ${progress.sent} bytes and still answers PING, as it does when a stream passes its StreamMaxLength`, error);
+      }
+      throw error;
+    }
     if (reply === 'stream: OK') return { status: 'clean' };
     const found = FOUND.exec(reply);
     if (found) return { status: 'infected', signature: found[1]! };
@@ -89,8 +101,13 @@ export class ClamdScanner implements VirusScanner {
     throw this.protocolError('INSTREAM', reply);
   }
 
-  private tooLarge(what: string): ScanError {
-    return new ScanError('SCAN_TOO_LARGE', `${what}: raise StreamMaxLength in clamd.conf (and CLAMD_STREAM_MAX_BYTES) above the upload byte limit`);
+  private tooLarge(what: string, cause?: unknown): ScanError {
+    return new ScanError('SCAN_TOO_LARGE', `${what}: raise StreamMaxLength in clamd.conf (and CLAMD_STREAM_MAX_BYTES) above the upload byte limit`, { cause });
+  }
+
+  /** Whether clamd answers PING now (after a reset: alive means the reset was a refusal). */
+  private answers(): Promise<boolean> {
+    return this.ping().then(() => true, () => false);
   }
 
   private protocolError(command: string, reply: string): ScanError {
@@ -101,7 +118,7 @@ export class ClamdScanner implements VirusScanner {
   }
 
   /** Sends one z-command (and for INSTREAM, the body) on a fresh connection; resolves with the reply. */
-  private async converse(command: string, body?: ScanInput): Promise<string> {
+  private async converse(command: string, body?: ScanInput, progress: { sent: number } = { sent: 0 }): Promise<string> {
     const connection = await this.connect();
     const { socket } = connection;
     try {
@@ -113,7 +130,7 @@ export class ClamdScanner implements VirusScanner {
       if (body !== undefined) {
         // send() rejects only when reading the input fails or it passes maxStreamBytes; socket failures settle `reply`.
         // A reply can come before we finish sending (size limit): it wins, and sending stops.
-        const sending = this.send(socket, body, () => answered);
+        const sending = this.send(socket, body, () => answered, progress);
         sending.catch(() => {});
         await Promise.race([sending, reply]);
       }
@@ -226,7 +243,7 @@ export class ClamdScanner implements VirusScanner {
   }
 
   /** Streams `body` as INSTREAM chunks with backpressure, then the zero-length terminator. */
-  private async send(socket: Socket, body: ScanInput, answered: () => boolean): Promise<void> {
+  private async send(socket: Socket, body: ScanInput, answered: () => boolean, progress: { sent: number }): Promise<void> {
     const source: AsyncIterable<Uint8Array> | Iterable<Uint8Array> = body instanceof Uint8Array ? [body] : body;
     const iterator = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
     let sent = 0;
@@ -248,6 +265,7 @@ export class ClamdScanner implements VirusScanner {
           if (answered() || socket.destroyed) return;
           const piece = chunk.subarray(offset, offset + this.chunkSize);
           sent += piece.length;
+          progress.sent = sent;
           if (sent > this.maxStreamBytes) throw this.tooLarge(`The file is larger than ClamAV's StreamMaxLength of ${this.maxStreamBytes} bytes (CLAMD_STREAM_MAX_BYTES)`);
           const header = Buffer.allocUnsafe(4);
           header.writeUInt32BE(piece.length, 0);
@@ -261,6 +279,11 @@ export class ClamdScanner implements VirusScanner {
       await iterator.return?.();
     }
   }
+}
+
+function isReset(cause: unknown): boolean {
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ECONNRESET' || code === 'EPIPE';
 }
 
 interface Connection {

@@ -16,12 +16,23 @@ import type { UploadStorage } from './upload-storage.js';
 import { uploadKeys } from './upload.js';
 
 export interface UploadObserver {
-  /** One pipeline run ended: published, rejected (with its reason), retry, skipped. */
-  processed(event: { outcome: 'published' | 'rejected' | 'retry' | 'failed' | 'skipped'; reason?: RejectionReason }): void;
+  /**
+   * One pipeline run ended: published, rejected (with its reason), retry (a transient failure,
+   * retried), scanner-unavailable (clamd out: retried without end), failed (terminal), skipped.
+   */
+  processed(event: { outcome: 'published' | 'rejected' | 'retry' | 'scanner-unavailable' | 'failed' | 'skipped'; reason?: RejectionReason }): void;
+}
+
+/** The queue's backoff, reused for the wait between rounds while the scanner is out. */
+export interface UploadRetry {
+  /** The first retry's delay (RENDER_BACKOFF_MS). Default 1 s. */
+  backoffMs?: number;
+  /** Cap of the wait between rounds. Default SCANNER_RETRY_MAX_DELAY_MS (5 min). */
+  maxDelayMs?: number;
 }
 
 export interface UploadTaskDeps {
-  uploads: Pick<UploadRepository, 'claim' | 'findById' | 'releaseLease' | 'markClean' | 'markPublished' | 'markRejected'>;
+  uploads: Pick<UploadRepository, 'claim' | 'findById' | 'releaseLease' | 'markClean' | 'markPublished' | 'markRejected' | 'markFailed'>;
   storage: UploadStorage;
   scanner: VirusScanner;
   logger: Logger;
@@ -31,6 +42,7 @@ export interface UploadTaskDeps {
   observer?: UploadObserver;
   /** Where the worker keeps its working copies; the system temp folder by default. */
   tempDir?: string;
+  retry?: UploadRetry;
 }
 
 export type UploadOutcome =
@@ -49,10 +61,12 @@ export type ProcessUploadTask = (uploadId: string, attempt: Attempt) => Promise<
  *
  * A refusal (UploadRejectedError, or an infected verdict) is the job's result, not a failure:
  * REJECTED with its reason, the staged bytes removed, or moved to `quarantine/{id}` when
- * infected. Anything else (scanner unreachable, storage down) keeps the upload where it is
- * (SCANNING or CLEAN) with the lease released and is thrown for the queue to retry; when the
- * attempts run out the sweep queues it again later. An upload is never published unscanned
- * unless scanning is disabled (no CLAMD_HOST), which is recorded as scan "skipped".
+ * infected. Any other failure is classified (failureClass): a scanner outage keeps the upload
+ * SCANNING and is retried without end (with a growing, capped wait between rounds); a
+ * retryable failure is retried within the job's attempts, then ends the upload; an
+ * unrecoverable one ends it at once. The end is REJECTED with no reason and a message saying
+ * what to do, thrown as UploadFailedError (not retryable: BullMQ stops). An upload is never
+ * published unscanned unless scanning is disabled (no CLAMD_HOST), recorded as scan "skipped".
  */
 export function createProcessUploadTask(deps: UploadTaskDeps): ProcessUploadTask {
   const { uploads, storage, scanner, logger } = deps;
@@ -65,10 +79,10 @@ export function createProcessUploadTask(deps: UploadTaskDeps): ProcessUploadTask
       return { status: 'SKIPPED', reason };
     }
     const id = upload.id;
+    const claims = upload.attempts;
     const log = logger.child({ uploadId: id, attempt: attempt.attempt });
-    const work = await mkdtemp(path.join(deps.tempDir ?? tmpdir(), 'customify-upload-'));
-    const received = path.join(work, 'received');
-    const encoded = path.join(work, 'encoded');
+    // Inside the try below: a failure to make the working folder is handled like any other.
+    let work: string | undefined;
     const reject = async (reason: RejectionReason, message: string, scan?: string): Promise<UploadOutcome> => {
       if (reason !== 'INFECTED') {
         await storage.removeStaged(id).catch((error: unknown) => log.warn(`Could not remove the staged bytes of a rejected upload: ${describeError(error)}`));
@@ -87,6 +101,9 @@ export function createProcessUploadTask(deps: UploadTaskDeps): ProcessUploadTask
       return { status: 'SKIPPED', reason: 'missing' };
     };
     try {
+      work = await mkdtemp(path.join(deps.tempDir ?? tmpdir(), 'customify-upload-'));
+      const received = path.join(work, 'received');
+      const encoded = path.join(work, 'encoded');
       try {
         await storage.download(uploadKeys.staging(id), received);
       } catch (error) {
@@ -128,18 +145,92 @@ export function createProcessUploadTask(deps: UploadTaskDeps): ProcessUploadTask
       if (error instanceof AppError && error.code === 'SCAN_TOO_LARGE') {
         return await reject('TOO_LARGE', 'The file is larger than the virus scanner accepts: upload a smaller image.');
       }
-      const message = error instanceof AppError ? error.message : 'Processing failed because of an internal error; it is retried.';
-      if (!(await uploads.releaseLease(id, message))) {
+      return await failedAttempt(error);
+    } finally {
+      if (work) await rm(work, { recursive: true, force: true }).catch(() => undefined);
+    }
+
+    /**
+     * A failure that is not the file's fault. Three ends (see failureClass):
+     * - the scanner is out (SCAN_UNAVAILABLE, SCAN_TIMEOUT): never terminal, the file is never
+     *   published unscanned. Retried with the queue's backoff; once a job's attempts are spent
+     *   the lease is held for a growing, capped wait, and the sweep queues it again after it.
+     * - retryable (storage or database unreachable, an untyped error): retried with the
+     *   queue's backoff, like renders; once the attempts are spent, terminal.
+     * - unrecoverable (access denied, a scanner reply we cannot read): terminal at once.
+     * Terminal is REJECTED with no reason (the file was not judged) and a message saying
+     * what happened and what to do; the staged bytes are removed.
+     */
+    async function failedAttempt(error: unknown): Promise<UploadOutcome> {
+      const kind = failureClass(error);
+      const lastAttempt = attempt.attempt >= attempt.maxAttempts;
+      if (kind === 'scanner-outage' || (kind === 'retryable' && !lastAttempt)) {
+        const waitMs = kind === 'scanner-outage' && lastAttempt ? scannerWaitMs(claims, attempt.maxAttempts, deps.retry) : 0;
+        const message = kind === 'scanner-outage'
+          ? `Waiting for the virus scanner: ${describeError(error)}. The file is not published until it scans clean; it is tried again${waitMs > 0 ? ` in about ${Math.ceil(waitMs / 1000)} s` : ' shortly'}.`
+          : transientMessage(error);
+        if (!(await uploads.releaseLease(id, message, waitMs))) {
+          if (!(await uploads.findById(id))) return await skippedAfterDelete();
+        }
+        const next = lastAttempt ? `; the sweep queues it again in about ${Math.ceil(waitMs / 1000)} s` : ', will retry';
+        log.warn({ err: error }, `Upload attempt ${attempt.attempt} of ${attempt.maxAttempts} failed${next}: ${describeError(error)}`);
+        deps.observer?.processed({ outcome: kind === 'scanner-outage' ? 'scanner-unavailable' : 'retry' });
+        throw error;
+      }
+      const message = terminalMessage(error, kind === 'retryable' ? attempt.attempt : null);
+      await storage.removeStaged(id).catch((cleanup: unknown) => log.warn(`Could not remove the staged bytes of a failed upload: ${describeError(cleanup)}`));
+      if (!(await uploads.markFailed(id, message))) {
         if (!(await uploads.findById(id))) return await skippedAfterDelete();
       }
-      const willRetry = isRetryable(error) && attempt.attempt < attempt.maxAttempts;
-      log.warn({ err: error }, `Upload attempt ${attempt.attempt} of ${attempt.maxAttempts} failed${willRetry ? ', will retry' : '; the sweep queues it again later'}: ${describeError(error)}`);
-      deps.observer?.processed({ outcome: willRetry ? 'retry' : 'failed' });
-      throw error;
-    } finally {
-      await rm(work, { recursive: true, force: true }).catch(() => undefined);
+      log.error({ err: error }, `Upload ${id} failed for good after attempt ${attempt.attempt}: ${describeError(error)}`);
+      deps.observer?.processed({ outcome: 'failed' });
+      throw new UploadFailedError(id, message, error);
     }
   };
+}
+
+/** How a failure that is not the file's fault is handled; see failedAttempt. */
+export type FailureClass = 'scanner-outage' | 'retryable' | 'unrecoverable';
+
+const SCANNER_OUTAGES: ReadonlySet<string> = new Set(['SCAN_UNAVAILABLE', 'SCAN_TIMEOUT']);
+
+export function failureClass(error: unknown): FailureClass {
+  if (error instanceof AppError && SCANNER_OUTAGES.has(error.code)) return 'scanner-outage';
+  return isRetryable(error) ? 'retryable' : 'unrecoverable';
+}
+
+/** Longest wait between two rounds of attempts while the scanner is out. */
+export const SCANNER_RETRY_MAX_DELAY_MS = 5 * 60_000;
+
+/**
+ * The wait after a round of attempts met a scanner outage: the backoff doubled once per
+ * round so far (`claims` counts every attempt), capped at SCANNER_RETRY_MAX_DELAY_MS.
+ */
+export function scannerWaitMs(claims: number, attemptsPerRound: number, retry: UploadRetry = {}): number {
+  const rounds = Math.max(1, Math.ceil(claims / Math.max(1, attemptsPerRound)));
+  const base = Math.max(1, retry.backoffMs ?? 1000);
+  const cap = retry.maxDelayMs ?? SCANNER_RETRY_MAX_DELAY_MS;
+  return Math.min(cap, base * 2 ** Math.min(30, rounds - 1));
+}
+
+/** A run that will not be retried: the upload is REJECTED (no reason) with `message` recorded. */
+export class UploadFailedError extends AppError {
+  constructor(uploadId: string, message: string, cause: unknown) {
+    super('UPLOAD_FAILED', `Upload ${uploadId} failed: ${message}`, { cause, retryable: false });
+  }
+}
+
+/** While retried: what the owner sees. Untyped errors may carry internals; they stay in the log. */
+function transientMessage(error: unknown): string {
+  const what = error instanceof AppError ? error.message : 'Processing failed because of an internal error';
+  return `${what.replace(/\.$/, '')}; it is retried.`;
+}
+
+/** The message of the terminal state: what happened, and what the owner can do. */
+function terminalMessage(error: unknown, attempts: number | null): string {
+  const gaveUp = attempts !== null && attempts > 1 ? ` (gave up after ${attempts} attempts)` : '';
+  const what = error instanceof AppError ? `${error.message.replace(/\.$/, '')} [${error.code}]` : 'Processing failed because of an internal error';
+  return `The file could not be processed${gaveUp}: ${what}. It was not published and is not kept: upload it again later; if this keeps happening, contact support.`;
 }
 
 async function readHead(file: string): Promise<Buffer> {

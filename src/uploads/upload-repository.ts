@@ -99,11 +99,14 @@ export class UploadRepository {
     return row ? toUpload(row) : null;
   }
 
-  /** Between retries: keeps the state, records the failure and ends the lease so the retry can claim it. */
-  async releaseLease(id: string, message: string): Promise<boolean> {
+  /**
+   * Between retries: keeps the state, records the failure and ends the lease so the retry can
+   * claim it, at once or, with `waitMs`, not before then (the sweep skips it until then too).
+   */
+  async releaseLease(id: string, message: string, waitMs = 0): Promise<boolean> {
     const now = this.clock().getTime();
     const result = await this.run('releasing an upload lease', () =>
-      this.db.updateTable('uploads').set({ lease_until: now, message, updated_at: now })
+      this.db.updateTable('uploads').set({ lease_until: now + Math.max(0, Math.ceil(waitMs)), message, updated_at: now })
         .where('id', '=', id).where('status', 'in', ['SCANNING', 'CLEAN']).executeTakeFirst());
     return result.numUpdatedRows > 0n;
   }
@@ -135,6 +138,18 @@ export class UploadRepository {
       this.db.updateTable('uploads').set({
         status: 'REJECTED', reason, message, staging_key: null, lease_until: null, updated_at: now, ...(scan ? { scan } : {}),
       }).where('id', '=', id).where('status', 'in', ['SCANNING', 'CLEAN']).returningAll().executeTakeFirst());
+    return row ? toUpload(row) : null;
+  }
+
+  /**
+   * SCANNING or CLEAN → REJECTED without a reason: processing failed for good for a cause that
+   * is not the file's (storage access denied, an unreadable scanner reply, retries spent).
+   */
+  async markFailed(id: string, message: string): Promise<Upload | null> {
+    const now = this.clock().getTime();
+    const row = await this.run('recording a failed upload', () =>
+      this.db.updateTable('uploads').set({ status: 'REJECTED', reason: null, message, staging_key: null, lease_until: null, updated_at: now })
+        .where('id', '=', id).where('status', 'in', ['SCANNING', 'CLEAN']).returningAll().executeTakeFirst());
     return row ? toUpload(row) : null;
   }
 

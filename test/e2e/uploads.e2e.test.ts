@@ -287,6 +287,17 @@ describe.skipIf(skipClamd).each(STACKS.filter((s) => !s.skip))('uploads end to e
     expect(new Set(uploads.map((u) => u.id)).size).toBe(20);
     const settled = await Promise.all(uploads.map((u) => settle(u.id, 'busy-user')));
     expect(settled.map((v) => v.status)).toEqual(Array(20).fill('PUBLISHED'));
+    // No lost rows: the user's list holds exactly these 20. No lost objects: each has its one
+    // published original, served, and nothing of theirs is left in staging.
+    const listed = (await (await fetch(`${server.url}/api/v1/uploads?limit=100`, { headers: await authHeaders('busy-user') })).json()) as { items: UploadView[] };
+    expect(listed.items.map((u) => u.id).sort()).toEqual(uploads.map((u) => u.id).sort());
+    const staged = await keys('staging/');
+    for (const view of settled) {
+      expect(await keys(`uploads/${view.id}/`)).toEqual([`uploads/${view.id}/original.jpg`]);
+      expect(staged).not.toContain(`staging/${view.id}`);
+    }
+    const served = await Promise.all(settled.map(async (v) => (await fetch(v.url!)).status));
+    expect(served).toEqual(Array(20).fill(200));
   });
 
   it('/readyz checks clamd', async () => {

@@ -14,6 +14,7 @@ import { REDIS_URL, skipRedis } from '../helpers/redis.js';
 import { createTestBucket, deleteTestBucket, getS3TestServer, putPublicReadPolicy, s3Settings, testS3Client } from '../helpers/s3.js';
 import { spawnCustomify } from '../helpers/services.js';
 import { createTempDir, localSettings, removeTempDir } from '../helpers/tmp.js';
+import { clamdBinaryPath, clamdTarget, skipClamd, startPrivateClamd, type PrivateClamd } from '../helpers/clamd.js';
 
 interface Run extends DoctorReport {
   lines: string[];
@@ -153,7 +154,8 @@ describe(`doctor in S3 mode (${server.kind} at ${server.endpoint})`, () => {
     if (privateBucket) await deleteTestBucket(server, privateBucket);
   });
 
-  const s3 = (bucket: string, overrides: Environment = {}) => s3Settings(server, bucket, { DATABASE_URL: tdb.url, DATA_DIR: dir, ...overrides });
+  // SCAN_REQUIRED=false: these are the storage checks; the scanner's have their own suite.
+  const s3 = (bucket: string, overrides: Environment = {}) => s3Settings(server, bucket, { DATABASE_URL: tdb.url, DATA_DIR: dir, SCAN_REQUIRED: 'false', ...overrides });
 
   async function probesLeft(bucket: string): Promise<string[]> {
     const { storage } = await createStorageLayer(s3(bucket), { logger: silentLogger });
@@ -405,6 +407,58 @@ describe(`doctor in S3 mode (${server.kind} at ${server.endpoint})`, () => {
 // ---------------------------------------------------------------------------------------
 // Issue #9 items 13 and 14: the real errno, and no hang.
 
+describe("doctor's virus scanner check (issue #11)", () => {
+  let clamd: PrivateClamd | undefined;
+  afterEach(async () => {
+    await clamd?.stop();
+    clamd = undefined;
+  });
+  const scanLines = (run: Run) => run.lines.filter((l) => /clamd|virus scanner|CLAMD_/.test(l));
+
+  it.skipIf(skipClamd)('passes against the real clamd: it answers, detects the EICAR test file, and takes a file of UPLOAD_MAX_BYTES', async () => {
+    const run = await doctor(local({ CLAMD_HOST: clamdTarget.host, CLAMD_PORT: String(clamdTarget.port) }));
+    expect(fails(run)).toEqual([]);
+    const where = `clamd at CLAMD_HOST=${clamdTarget.host} CLAMD_PORT=${clamdTarget.port}`;
+    expect(scanLines(run)).toEqual([
+      expect.stringMatching(new RegExp(`^ok {2}${where} answers \\(ClamAV `)),
+      `ok  ${where} detects the EICAR test file (Eicar-Test-Signature.UNOFFICIAL)`,
+      `ok  ${where} takes a file of UPLOAD_MAX_BYTES (52.4 MB)`,
+    ]);
+  });
+
+  it.skipIf(!clamdBinaryPath && !process.env.CI)('fails when clamd answers but does not detect EICAR (no signatures for it), saying what to do', async () => {
+    // A database with one harmless signature that matches nothing we send: clamd starts and answers "OK" to everything.
+    const db = path.join(dir, 'other-db');
+    await mkdir(db);
+    await writeFile(path.join(db, 'other.ndb'), `Not-Eicar:0:*:${Buffer.from('customify: nothing sends this').toString('hex')}\n`);
+    clamd = await startPrivateClamd({ DatabaseDirectory: db });
+    const run = await doctor(local({ CLAMD_HOST: clamd.host, CLAMD_PORT: String(clamd.port), UPLOAD_MAX_BYTES: '1000000' }));
+    expect(fails(run)).toEqual([expect.stringMatching(/^FAIL clamd at .* EICAR test: clamd answered that the EICAR test file is clean: its signature database is missing or empty.*freshclam/)]);
+  });
+
+  it.skipIf(!clamdBinaryPath && !process.env.CI)('fails when clamd\'s StreamMaxLength is below UPLOAD_MAX_BYTES, naming both', async () => {
+    clamd = await startPrivateClamd({ StreamMaxLength: '1M' });
+    const run = await doctor(local({ CLAMD_HOST: clamd.host, CLAMD_PORT: String(clamd.port), UPLOAD_MAX_BYTES: String(4 * 1024 * 1024) }));
+    expect(fails(run)).toEqual([expect.stringMatching(/^FAIL clamd at .* StreamMaxLength: clamd refused a stream of UPLOAD_MAX_BYTES \(4194304 bytes\).*set StreamMaxLength in clamd.conf to at least 4194304/)]);
+    // At its limit it passes.
+    const fits = await doctor(local({ CLAMD_HOST: clamd.host, CLAMD_PORT: String(clamd.port), UPLOAD_MAX_BYTES: String(1024 * 1024) }));
+    expect(fails(fits)).toEqual([]);
+  });
+
+  it('fails naming CLAMD_HOST when nothing answers there; skips without CLAMD_HOST, or fails if SCAN_REQUIRED', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as AddressInfo;
+        probe.close(() => resolve(free));
+      });
+    });
+    const down = await doctor(local({ CLAMD_HOST: '127.0.0.1', CLAMD_PORT: String(port) }));
+    expect(fails(down)).toEqual([expect.stringMatching(new RegExp(`^FAIL clamd at CLAMD_HOST=127\\.0\\.0\\.1 CLAMD_PORT=${port}: ClamAV at .* is unreachable \\(ECONNREFUSED\\).*Uploads stay SCANNING until it answers\\.$`))]);
+    expect(scanLines(await doctor(local()))).toEqual([expect.stringMatching(/^skip virus scanner: CLAMD_HOST is not set: uploads are published unscanned/)]);
+    expect(fails(await doctor(local({ SCAN_REQUIRED: 'true' })))).toEqual([expect.stringMatching(/^FAIL virus scanner: SCAN_REQUIRED is true but CLAMD_HOST is not set/)]);
+  });
+});
+
 describe('doctor on a storage path that cannot hold folders', () => {
   it('an S3 endpoint that accepts connections and never answers: one FAIL line at the deadline, and the next checks still run', async () => {
     // The SDK's own limits (60 s per attempt, 3 attempts) would hold the command for minutes.
@@ -419,7 +473,7 @@ describe('doctor on a storage path that cannot hold folders', () => {
       const lines: string[] = [];
       const settings = configFrom({
         USE_LOCAL_STORAGE: 'false', S3_ENDPOINT: `http://127.0.0.1:${port}`, AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret-secret-secret',
-        S3_BUCKET_NAME: 'never-answers', DATABASE_URL: tdb.url, DATA_DIR: dir,
+        S3_BUCKET_NAME: 'never-answers', DATABASE_URL: tdb.url, DATA_DIR: dir, SCAN_REQUIRED: 'false',
       });
       const report = await runDoctor(settings, { print: (line) => lines.push(line), timeoutMs: 500 });
       expect(report.abandoned).toBe(true);

@@ -81,7 +81,7 @@ describe.skipIf(!clamdBinaryPath)('uploads while clamd is unreachable', () => {
     // Both attempts of the first job, and at least one more queued by the sweep.
     const waiting = await until('retried', () => repo.findById(created.id), (u) => (u?.attempts ?? 0) >= 3);
     expect(waiting).toMatchObject({ status: 'SCANNING', originalKey: null, reason: null });
-    expect(waiting?.message).toMatch(/clamd|scanner/i);
+    expect(waiting?.message).toMatch(/^Waiting for the virus scanner: ClamAV at .* is unreachable/);
     expect((await t.container.storage.storage.list(`uploads/${created.id}/`)).objects).toEqual([]);
     const ready = await t.app.inject({ method: 'GET', url: '/readyz' });
     expect(ready.statusCode).toBe(503);
@@ -115,6 +115,16 @@ describe('SCAN_REQUIRED', () => {
     expect(() => assertScanningConfigured(configFrom({ USE_LOCAL_STORAGE: 'false', CLAMD_HOST: '127.0.0.1' }))).not.toThrow();
     expect(() => assertScanningConfigured(configFrom({}))).not.toThrow();
   });
+
+  it('refuses to start when UPLOAD_MAX_BYTES is above CLAMD_STREAM_MAX_BYTES: such files could never be scanned', () => {
+    const env = { CLAMD_HOST: '127.0.0.1', CLAMD_STREAM_MAX_BYTES: String(25 * 1024 * 1024) };
+    expect(() => assertScanningConfigured(configFrom({ ...env, UPLOAD_MAX_BYTES: String(50 * 1024 * 1024) }))).toThrow(
+      expect.objectContaining({ field: 'UPLOAD_MAX_BYTES', message: expect.stringMatching(/CLAMD_STREAM_MAX_BYTES.*StreamMaxLength/s) as unknown }) as Error,
+    );
+    expect(() => assertScanningConfigured(configFrom({ ...env, UPLOAD_MAX_BYTES: String(25 * 1024 * 1024) }))).not.toThrow();
+    // Unknown (0, the default): customify doctor checks it against clamd instead.
+    expect(() => assertScanningConfigured(configFrom({ CLAMD_HOST: '127.0.0.1', UPLOAD_MAX_BYTES: String(500 * 1024 * 1024) }))).not.toThrow();
+  });
 });
 
 describe.each(DIALECTS)('UploadRepository (%s)', (dialect) => {
@@ -143,6 +153,25 @@ describe.each(DIALECTS)('UploadRepository (%s)', (dialect) => {
     expect(await repo.delete(id, 'someone-else')).toBeNull();
     expect(await repo.delete(id, 'o')).toMatchObject({ id });
     expect(await repo.findById(id)).toBeNull();
+  });
+
+  it.skipIf(skipDialect(dialect))('releaseLease with a wait keeps the upload from claims and the sweep until then; markFailed ends it REJECTED without a reason', async () => {
+    db = await createTestDatabase(dialect);
+    let now = new Date('2026-01-01T00:00:00Z');
+    const repo = new UploadRepository(db.db, () => now);
+    const id = '4a2b6c1e-8a4d-4e2f-9b1a-0c5d7e9f1a2c';
+    await repo.create({ id, ownerId: 'o', kind: 'design-image', stagingKey: `staging/${id}`, bytes: 3, filename: null });
+    expect(await repo.claim(id, 1000)).toMatchObject({ status: 'SCANNING' });
+    expect(await repo.releaseLease(id, 'Waiting for the virus scanner', 60_000)).toBe(true);
+    const later = (ms: number) => new Date(now.getTime() + ms);
+    expect(await repo.findStale(later(1))).toEqual([]);
+    expect(await repo.claim(id, 1000)).toBeNull();
+    now = later(60_000);
+    expect(await repo.findStale(later(1))).toEqual([id]);
+    expect(await repo.claim(id, 1000)).toMatchObject({ status: 'SCANNING', attempts: 2, message: 'Waiting for the virus scanner' });
+    expect(await repo.markFailed(id, 'gave up')).toMatchObject({ status: 'REJECTED', reason: null, message: 'gave up', stagingKey: null, leaseUntil: null });
+    expect(await repo.markFailed(id, 'again')).toBeNull();
+    expect(await repo.findStale(later(3_600_000))).toEqual([]);
   });
 });
 
