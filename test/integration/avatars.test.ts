@@ -1,16 +1,20 @@
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import sharp from 'sharp';
+import sharp, { type OutputInfo } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AVATAR_FORMATS, AVATAR_SIZES, avatarKeys, type AvatarView } from '../../src/avatars/index.js';
+import { AVATAR_FORMATS, AVATAR_SIZES, AvatarPublisher, AvatarRepository, avatarKeys, type AvatarView } from '../../src/avatars/index.js';
 import type { Environment } from '../../src/config.js';
+import { silentLogger } from '../../src/logger.js';
+import { UploadStorage } from '../../src/uploads/upload-storage.js';
 import { authHeaders, createTestApp, type TestApp } from '../helpers/app.js';
 import { EICAR, clamdTarget, skipClamd } from '../helpers/clamd.js';
 import { createTestDatabase, skipDialect, type TestDatabase } from '../helpers/databases.js';
 import { createTestBucket, deleteTestBucket, getS3TestServer, s3Env } from '../helpers/s3.js';
 import { createTempDir, removeTempDir } from '../helpers/tmp.js';
+import { pngDeclaring } from '../fixtures/uploads/images.js';
 
 /**
  * PUT/GET/DELETE /api/v1/users/me/avatar (issue #11) through the real pipeline with the real
@@ -163,7 +167,7 @@ describe.skipIf(skipClamd).each(STACKS.filter((s) => !s.skip))('avatars ($name, 
     return { type: res.headers.get('content-type') ?? undefined, bytes: Buffer.from(await res.arrayBuffer()) };
   }
 
-  function pixel(raw: { data: Buffer; info: sharp.OutputInfo }, x: number, y: number): number[] {
+  function pixel(raw: { data: Buffer; info: OutputInfo }, x: number, y: number): number[] {
     const at = (y * raw.info.width + x) * raw.info.channels;
     return [...raw.data.subarray(at, at + 3)];
   }
@@ -255,9 +259,19 @@ describe.skipIf(skipClamd).each(STACKS.filter((s) => !s.skip))('avatars ($name, 
     expect((await t.container.uploads.findById(first.upload_id))).toBeNull();
   });
 
+  it('zero bytes and a PNG declaring 20000x20000 as replacements: REJECTED CORRUPT and TOO_MANY_PIXELS, the avatar unchanged', async () => {
+    const before = (await get()).json<AvatarView>().current!.upload_id;
+    for (const [body, reason] of [[Buffer.alloc(0), 'CORRUPT'], [pngDeclaring(20_000, 20_000), 'TOO_MANY_PIXELS']] as const) {
+      const attempt = accepted(await put(body, 'image/png'));
+      expect(await settledView(attempt.upload_id)).toMatchObject({ upload_id: attempt.upload_id, status: 'REJECTED', reason, current: { upload_id: before } });
+    }
+    expect(await keys(avatarKeys.user('user-a'))).toEqual(await keys(avatarKeys.prefix('user-a', before)));
+    expect(await keys(avatarKeys.user('user-a'))).toHaveLength(6);
+  });
+
   it('over AVATAR_MAX_BYTES: 413 before the body is read (declared) or when the stream passes the limit (multipart), nothing staged', async () => {
     const before = await keys('staging/');
-    const big = await sharp({ create: { width: 700, height: 700, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 60 } } }).png().toBuffer();
+    const big = await sharp({ create: { width: 700, height: 700, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 60 } } }).png().toBuffer();
     expect(big.length).toBeGreaterThan(MAX_BYTES + 64 * 1024);
     for (const res of [await put(big, 'image/png'), await putMultipart(big.subarray(0, MAX_BYTES + 1000), 'big.png')]) {
       expect(res.statusCode, res.body).toBe(413);
@@ -311,6 +325,45 @@ describe.skipIf(skipClamd).each(STACKS.filter((s) => !s.skip))('avatars ($name, 
     expect(avatarKeys.user(user)).toBe(`avatars/!${Buffer.from(user).toString('base64url')}/`);
     expect(await keys(avatarKeys.user(user))).toHaveLength(6);
     expect((await t.app.inject({ method: 'DELETE', url: '/api/v1/users/me/avatar', headers: await authHeaders(user) })).statusCode).toBe(204);
+  });
+
+  it('DELETE while the new avatar is in the pipeline: once the queue is idle, no row, no object, nothing staged', async () => {
+    const user = 'user-delete-race';
+    const attempts: AvatarView[] = [];
+    for (let i = 0; i < 4; i++) {
+      attempts.push(accepted(await put(await sidewaysPhoto(), 'image/jpeg', user)));
+      // 0, 1, 2 and 3 event-loop turns in: before, during and after the pipeline's steps.
+      for (let turn = 0; turn < i * 10; turn++) await new Promise((resolve) => setImmediate(resolve));
+      const res = await t.app.inject({ method: 'DELETE', url: '/api/v1/users/me/avatar', headers: await authHeaders(user) });
+      expect(res.statusCode, res.body).toBe(204);
+    }
+    const deadline = Date.now() + 20_000;
+    while ((await t.container.uploadQueue.depth()) > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+    expect(await t.container.uploadQueue.depth()).toBe(0);
+    expect(await keys(avatarKeys.user(user))).toEqual([]);
+    const staged = await keys('staging/');
+    for (const a of attempts) {
+      expect(await t.container.uploads.findById(a.upload_id)).toBeNull();
+      expect(staged).not.toContain(`staging/${a.upload_id}`);
+    }
+    expect((await get(user)).statusCode).toBe(404);
+  });
+
+  it('an avatar whose row was deleted while it was being published takes back what it stored', async () => {
+    const user = 'user-vanished';
+    const id = randomUUID();
+    await t.container.uploads.create({ id, ownerId: user, kind: 'avatar', stagingKey: `staging/${id}`, bytes: 1, filename: null });
+    const claimed = await t.container.uploads.claim(id, 60_000);
+    expect(await t.container.uploads.markClean(id, 'clean')).toBeTruthy();
+    await t.container.avatarService.delete(user);
+    const file = path.join(scratch, 'vanished.jpg');
+    await writeFile(file, await sidewaysPhoto());
+    const publisher = new AvatarPublisher({
+      avatars: new AvatarRepository(t.container.db), logger: silentLogger, maxInputPixels: 40_000_000,
+      storage: new UploadStorage(t.container.storage.storage, { publicBucket: true, signedUrlExpiresSeconds: 60 }),
+    });
+    expect(await publisher.publish(claimed!, file, scratch)).toBeNull();
+    expect(await keys(avatarKeys.user(user))).toEqual([]);
   });
 
   it('DELETE: 204, the objects are gone, GET and a second DELETE answer 404 AVATAR_NOT_FOUND', async () => {
