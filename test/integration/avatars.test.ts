@@ -7,11 +7,13 @@ import sharp, { type OutputInfo } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AVATAR_FORMATS, AVATAR_SIZES, AvatarPublisher, AvatarRepository, avatarKeys, type AvatarView } from '../../src/avatars/index.js';
 import type { Environment } from '../../src/config.js';
+import { buildContainer, type Container } from '../../src/composition-root.js';
 import { silentLogger } from '../../src/logger.js';
 import { UploadStorage } from '../../src/uploads/upload-storage.js';
 import { authHeaders, createTestApp, type TestApp } from '../helpers/app.js';
 import { EICAR, clamdTarget, skipClamd } from '../helpers/clamd.js';
 import { createTestDatabase, skipDialect, type TestDatabase } from '../helpers/databases.js';
+import { REDIS_URL, skipRedis } from '../helpers/redis.js';
 import { createTestBucket, deleteTestBucket, getS3TestServer, s3Env } from '../helpers/s3.js';
 import { createTempDir, removeTempDir } from '../helpers/tmp.js';
 import { pngDeclaring } from '../fixtures/uploads/images.js';
@@ -19,7 +21,7 @@ import { pngDeclaring } from '../fixtures/uploads/images.js';
 /**
  * PUT/GET/DELETE /api/v1/users/me/avatar (issue #11) through the real pipeline with the real
  * clamd, on SQLite with local disk and on PostgreSQL with Ceph RGW (S3 mode, private bucket:
- * presigned URLs). What a user depends on: six upright, metadata-free squares of the right
+ * presigned URLs), in-process and with a BullMQ worker. What a user depends on: six upright, metadata-free squares of the right
  * size and format; a replacement swaps them only once published; a refused one changes nothing.
  */
 
@@ -29,27 +31,31 @@ const MAX_BYTES = 256 * 1024;
 interface Stack {
   name: string;
   skip: boolean;
-  prepare(): Promise<{ env: Environment; cleanup: () => Promise<void> }>;
+  prepare(): Promise<{ env: Environment; cleanup: () => Promise<void>; worker?: boolean }>;
+}
+
+/** PostgreSQL and a private Ceph bucket (presigned URLs); with `redis`, a BullMQ queue served by a separate `customify worker` container. */
+async function postgresAndCeph(redis: boolean): Promise<{ env: Environment; cleanup: () => Promise<void>; worker: boolean }> {
+  const s3 = await getS3TestServer();
+  const bucket = await createTestBucket(s3, 'avatars');
+  const db: TestDatabase = await createTestDatabase('postgres', { migrate: false });
+  return {
+    env: {
+      DATABASE_URL: db.url, ...s3Env(s3, bucket, { S3_PUBLIC_BUCKET: 'false' }),
+      ...(redis ? { REDIS_URL, RENDER_QUEUE_NAME: `avatars-${randomUUID().slice(0, 8)}` } : {}),
+    },
+    worker: redis,
+    async cleanup() {
+      await db.destroy();
+      await deleteTestBucket(s3, bucket);
+    },
+  };
 }
 
 const STACKS: Stack[] = [
   { name: 'SQLite, local disk', skip: false, prepare: () => Promise.resolve({ env: {}, cleanup: async () => {} }) },
-  {
-    name: 'PostgreSQL, Ceph S3',
-    skip: skipDialect('postgres'),
-    prepare: async () => {
-      const s3 = await getS3TestServer();
-      const bucket = await createTestBucket(s3, 'avatars');
-      const db: TestDatabase = await createTestDatabase('postgres', { migrate: false });
-      return {
-        env: { DATABASE_URL: db.url, ...s3Env(s3, bucket, { S3_PUBLIC_BUCKET: 'false' }) },
-        async cleanup() {
-          await db.destroy();
-          await deleteTestBucket(s3, bucket);
-        },
-      };
-    },
-  },
+  { name: 'PostgreSQL, Ceph S3, in-process queue', skip: skipDialect('postgres'), prepare: () => postgresAndCeph(false) },
+  { name: 'PostgreSQL, Ceph S3, BullMQ worker', skip: skipDialect('postgres') || skipRedis, prepare: () => postgresAndCeph(true) },
 ];
 
 /**
@@ -79,6 +85,7 @@ async function exif(file: string): Promise<Record<string, unknown>> {
 
 describe.skipIf(skipClamd).each(STACKS.filter((s) => !s.skip))('avatars ($name, real clamd)', (stack) => {
   let t: TestApp;
+  let worker: Container | undefined;
   let cleanup: () => Promise<void> = async () => {};
   let scratch: string;
 
@@ -89,8 +96,13 @@ describe.skipIf(skipClamd).each(STACKS.filter((s) => !s.skip))('avatars ($name, 
     t = await createTestApp({
       env: { ...prepared.env, CLAMD_HOST: clamdTarget.host, CLAMD_PORT: String(clamdTarget.port), AVATAR_MAX_BYTES: String(MAX_BYTES) },
     });
+    if (prepared.worker) {
+      worker = await buildContainer(t.settings, { logger: silentLogger, role: 'worker' });
+      await worker.startBackground();
+    }
   });
   afterAll(async () => {
+    await worker?.close();
     await t?.close();
     await cleanup();
     if (scratch) await removeTempDir(scratch);
