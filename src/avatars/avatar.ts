@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { AVATAR_SIZES } from '../uploads/normalise.js';
 import { assertUploadId } from '../uploads/upload.js';
 
@@ -16,16 +17,21 @@ export type AvatarFormat = (typeof AVATAR_FORMATS)[number];
 export const AVATARS_PREFIX = 'avatars/';
 
 // What a storage key segment may hold without encoding (a subset of keys.ts's safe characters).
-const PLAIN_USER_ID = /^[A-Za-z0-9_-]{1,200}$/;
+const PLAIN_USER_ID = /^[A-Za-z0-9_-]{1,128}$/;
+const MAX_SEGMENT = 128;
 
 /**
  * The user id as one key segment. Ids come from the token's `sub` and may hold anything
- * (`auth0|123`, an e-mail address); those that are not plain letters, digits, `_` and `-` are
- * written as `!` + base64url of their UTF-8, which no plain id can start with: one user, one
- * folder, and no user id can reach another's folder or escape `avatars/`.
+ * (`auth0|123`, an e-mail address, `..`); those that are not plain letters, digits, `_` and `-`
+ * are written as `!` + base64url of their UTF-8, and ids too long for that as `!!` + their
+ * SHA-256 (hex), so a key stays far below S3's 1024 bytes. No plain id starts with `!` and no
+ * base64url with `!`: one user, one folder, and no user id reaches another's folder or leaves
+ * `avatars/`.
  */
 export function avatarUserSegment(userId: string): string {
-  return PLAIN_USER_ID.test(userId) ? userId : `!${Buffer.from(userId, 'utf8').toString('base64url')}`;
+  if (PLAIN_USER_ID.test(userId)) return userId;
+  const encoded = Buffer.from(userId, 'utf8').toString('base64url');
+  return encoded.length < MAX_SEGMENT ? `!${encoded}` : `!!${createHash('sha256').update(userId, 'utf8').digest('hex')}`;
 }
 
 export const avatarKeys = {
