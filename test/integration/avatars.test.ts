@@ -390,6 +390,15 @@ describe.skipIf(skipClamd).each(STACKS.filter((s) => !s.skip))('avatars ($name, 
     }
   });
 
+  it('a first avatar that is refused: GET 200 with the attempt REJECTED and why, and no current avatar', async () => {
+    const user = 'user-first-refused';
+    const attempt = accepted(await put(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'), 'image/svg+xml', user));
+    const view = await settledView(attempt.upload_id, user);
+    expect(view).toMatchObject({ upload_id: attempt.upload_id, status: 'REJECTED', reason: 'UNSUPPORTED_TYPE', current: null });
+    expect(view.message).toMatch(/SVG|svg/);
+    expect(await keys(avatarKeys.user(user))).toEqual([]);
+  });
+
   it('a user who never sent one: GET 404 AVATAR_NOT_FOUND', async () => {
     const res = await get('user-never');
     expect(res.statusCode).toBe(404);
