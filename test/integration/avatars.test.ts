@@ -399,6 +399,21 @@ describe.skipIf(skipClamd).each(STACKS.filter((s) => !s.skip))('avatars ($name, 
     expect(await keys(avatarKeys.user(user))).toEqual([]);
   });
 
+  it('is described in /docs/json: three operations behind bearer auth, the same bodies as uploads, the view as 202 and 200', async () => {
+    type Operation = { operationId: string; security: unknown; requestBody?: { content: Record<string, unknown> }; responses: Record<string, { content?: Record<string, { schema: { required?: string[] } }> }> };
+    const doc = (await t.app.inject({ method: 'GET', url: '/docs/json' })).json<{ paths: Record<string, Record<string, Operation>> }>();
+    const avatar = doc.paths['/api/v1/users/me/avatar']!;
+    expect(Object.fromEntries(Object.entries(avatar).map(([method, op]) => [method, op.operationId]))).toEqual({ put: 'putAvatar', get: 'getAvatar', delete: 'deleteAvatar' });
+    for (const op of Object.values(avatar)) expect(op.security).toEqual([{ bearerAuth: [] }]);
+    expect(Object.keys(avatar.put!.requestBody!.content).sort()).toEqual(['application/octet-stream', 'image/*', 'multipart/form-data']);
+    for (const [method, status] of [['put', '202'], ['get', '200']] as const) {
+      expect(avatar[method]!.responses[status]!.content!['application/json']!.schema.required).toEqual(['upload_id', 'status', 'reason', 'message', 'created_at', 'updated_at', 'current']);
+    }
+    expect(Object.keys(avatar.put!.responses)).toEqual(expect.arrayContaining(['202', '400', '401', '413', '415', '500', '503']));
+    expect(Object.keys(avatar.get!.responses)).toEqual(expect.arrayContaining(['200', '401', '404']));
+    expect(Object.keys(avatar.delete!.responses)).toEqual(expect.arrayContaining(['204', '401', '404']));
+  });
+
   it('a user who never sent one: GET 404 AVATAR_NOT_FOUND', async () => {
     const res = await get('user-never');
     expect(res.statusCode).toBe(404);
