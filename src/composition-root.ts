@@ -1,3 +1,4 @@
+import { AvatarPublisher, AvatarRepository, AvatarService } from './avatars/index.js';
 import type { Settings } from './config.js';
 import { closeDatabase, createDatabase, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
@@ -40,6 +41,8 @@ export interface Container {
   uploadService: UploadService;
   uploadQueue: RenderQueue;
   scanner: VirusScanner;
+  /** The caller's avatar (/api/v1/users/me/avatar): uploads of kind avatar, published by the upload task. */
+  avatarService: AvatarService;
   /** Starts the worker, queues designs a crash left behind, and starts the periodic sweep. */
   startBackground(): Promise<void>;
   close(): Promise<void>;
@@ -118,8 +121,10 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     const uploadStorage = new UploadStorage(storage.storage, {
       publicBucket: settings.useLocalStorage || settings.s3PublicBucket, signedUrlExpiresSeconds: settings.s3SignedUrlExpires,
     });
+    const avatars = new AvatarRepository(db);
+    const avatarPublisher = new AvatarPublisher({ avatars, storage: uploadStorage, logger, maxInputPixels: settings.uploadMaxPixels });
     const uploadTask = createProcessUploadTask({
-      uploads, storage: uploadStorage, scanner, logger, leaseMs: settings.renderLeaseMs,
+      uploads, storage: uploadStorage, scanner, logger, leaseMs: settings.renderLeaseMs, publishers: { avatar: avatarPublisher },
       maxBytes: settings.uploadMaxBytes, maxInputPixels: settings.uploadMaxPixels, observer: metrics.uploadObserver,
       retry: { backoffMs: policy.backoffMs },
     });
@@ -142,11 +147,12 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     closers.push(() => uploadQueue.close());
     if (uploadWorker && (uploadWorker as unknown) !== uploadQueue) closers.push(() => uploadWorker.close());
     const uploadService = new UploadService({ uploads, storage: uploadStorage, queue: uploadQueue, logger, maxBytes: settings.uploadMaxBytes });
+    const avatarService = new AvatarService({ uploads: uploadService, avatars, storage: uploadStorage, logger, maxBytes: settings.avatarMaxBytes });
     const sweepUploads = (before: Date) => sweepStaleUploads({ uploads, queue: uploadQueue, logger }, before);
 
     return {
       settings, logger, db, designs, storage, queue, worker, task, service, metrics,
-      uploads, uploadService, uploadQueue, scanner,
+      uploads, uploadService, uploadQueue, scanner, avatarService,
       async startBackground() {
         if (worker) await worker.start();
         if (uploadWorker) await uploadWorker.start();

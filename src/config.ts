@@ -235,6 +235,8 @@ const VARIABLES = {
   scanRequired: variable('SCAN_REQUIRED', bool().optional()),
   /** Largest upload body accepted (413 past it). */
   uploadMaxBytes: variable('UPLOAD_MAX_BYTES', int(1, 1024 * 1024 * 1024).default(50 * 1024 * 1024)),
+  /** Largest avatar body accepted by PUT /api/v1/users/me/avatar (413 past it). */
+  avatarMaxBytes: variable('AVATAR_MAX_BYTES', int(1, 1024 * 1024 * 1024).default(10 * 1024 * 1024)),
   /** Largest width x height of an uploaded image (TOO_MANY_PIXELS past it). */
   uploadMaxPixels: variable('UPLOAD_MAX_PIXELS', int(1, 1_000_000_000).default(40_000_000)),
 };

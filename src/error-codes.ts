@@ -71,6 +71,7 @@ export const ERROR_CODES = {
   UPLOAD_NOT_FOUND: { status: 404, description: 'No such upload, or it belongs to someone else.' },
   INVALID_UPLOAD_ID: { status: 400, description: 'The upload id is not a UUID.' },
   UPLOAD_FILE_REQUIRED: { status: 400, description: 'A multipart upload has no `file` field.' },
+  AVATAR_NOT_FOUND: { status: 404, description: 'You have no avatar: none was ever uploaded, or it was deleted.' },
 
   // Designs.
   DESIGN_NOT_FOUND: { status: 404, description: 'No such design, or it belongs to someone else.' },

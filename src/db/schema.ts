@@ -36,7 +36,7 @@ export interface DesignsTable {
 export interface UploadsTable {
   id: string;
   owner_id: string;
-  kind: ColumnType<'design-image', string, string>;
+  kind: ColumnType<'design-image' | 'avatar', string, string>;
   status: ColumnType<'RECEIVED' | 'SCANNING' | 'CLEAN' | 'PUBLISHED' | 'REJECTED', string, string>;
   reason: string | null;
   message: string | null;
@@ -59,9 +59,17 @@ export interface UploadsTable {
   published_at: EpochMs | null;
 }
 
+/** Each user's current avatar (src/avatars/): one row per user, pointing at a PUBLISHED upload of kind avatar. */
+export interface AvatarsTable {
+  user_id: string;
+  upload_id: string;
+  updated_at: EpochMs;
+}
+
 export interface DB {
   designs: DesignsTable;
   uploads: UploadsTable;
+  avatars: AvatarsTable;
 }
 
 export type DesignRow = Selectable<DesignsTable>;

@@ -19,6 +19,8 @@ import { BODY_LIMIT_BYTES } from './schemas.js';
 import { staticRoutes } from './static.routes.js';
 import type { UploadService } from '../uploads/upload-service.js';
 import { uploadRoutes } from './uploads.routes.js';
+import type { AvatarService } from '../avatars/avatar-service.js';
+import { avatarRoutes } from './avatar.routes.js';
 
 export interface AppDeps {
   service: DesignService;
@@ -29,6 +31,8 @@ export interface AppDeps {
   storage: ObjectStorage;
   /** User uploads (/api/v1/uploads); the routes are absent without it. */
   uploads?: UploadService;
+  /** The caller's avatar (/api/v1/users/me/avatar); the routes are absent without it. */
+  avatars?: AvatarService;
   /** Request logs (with request ids) go here; none when omitted. */
   logger?: Logger;
 }
@@ -111,6 +115,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(metricsRoutes, { metrics: deps.metrics });
   await app.register(designRoutes, { prefix: '/api/v1', service: deps.service, verifyToken: deps.verifyToken });
   if (deps.uploads) await app.register(uploadRoutes, { prefix: '/api/v1', uploads: deps.uploads, verifyToken: deps.verifyToken });
+  if (deps.avatars) await app.register(avatarRoutes, { prefix: '/api/v1', avatars: deps.avatars, verifyToken: deps.verifyToken });
   if (deps.settings.useLocalStorage) await app.register(staticRoutes, { storage: deps.storage });
   return app;
 }

@@ -1,10 +1,8 @@
-import multipart from '@fastify/multipart';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
 import type { TokenVerifier } from '../auth/jwt.js';
-import { AppError } from '../errors.js';
-import { payloadTooLarge, type UploadService } from '../uploads/upload-service.js';
+import type { UploadService } from '../uploads/upload-service.js';
 import { requireBearerAuth } from './auth.js';
+import { acceptFileBodies, receiveFileBody, refuseDeclaredOversize } from './upload-body.js';
 import { errorResponse } from './schemas.js';
 import { listUploadsQuery, uploadIdParams, uploadList, uploadRequestBody, uploadView } from './upload-schemas.js';
 
@@ -19,12 +17,6 @@ interface ListQuery { limit?: string; cursor?: string }
 const security = [{ bearerAuth: [] }];
 const tags = ['uploads'];
 const errors = { 400: errorResponse, 401: errorResponse, 404: errorResponse, 500: errorResponse, 503: errorResponse } as const;
-// Matched against the whole header, parameters included (`image/svg+xml; charset=utf-8`).
-const RAW_TYPES = /^(image\/[a-z0-9.+-]+|application\/octet-stream)\s*(;.*)?$/i;
-
-function unsupportedMediaType(): AppError {
-  return new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the file as raw bytes with an image/* or application/octet-stream Content-Type, or as multipart/form-data with a `file` field.', { field: 'content-type' });
-}
 
 /**
  * `/api/v1/uploads`: user uploads (issue #11), behind the same Bearer auth as designs; someone
@@ -38,10 +30,9 @@ export async function uploadRoutes(app: FastifyInstance, options: UploadRoutesOp
   app.addHook('onSend', async (_request, reply) => {
     reply.header('cache-control', 'no-store');
   });
+  const limit = { maxBytes: uploads.maxBytes, variable: 'UPLOAD_MAX_BYTES' };
   // Scoped to this plugin: the rest of the API stays JSON-only.
-  await app.register(multipart, { limits: { files: 1, fields: 10, fileSize: uploads.maxBytes + 1, fieldSize: 1024, parts: 20 } });
-  app.addContentTypeParser(RAW_TYPES, (_request, payload, done) => done(null, payload));
-  app.addContentTypeParser('*', (_request, _payload, done) => done(unsupportedMediaType(), undefined));
+  await acceptFileBodies(app, limit);
 
   app.post('/uploads', {
     schema: {
@@ -54,32 +45,10 @@ export async function uploadRoutes(app: FastifyInstance, options: UploadRoutesOp
     },
     // The body is a stream, checked by the service as it is read; the schema above is for the docs.
     validatorCompiler: () => () => true,
-    onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
-      // Refused before a byte of the body is read; the connection closes so the rest is not read either.
-      const declared = Number(request.headers['content-length']);
-      if (Number.isFinite(declared) && declared > uploads.maxBytes + 64 * 1024) {
-        reply.header('connection', 'close');
-        throw payloadTooLarge(uploads.maxBytes);
-      }
-    },
+    // Refused before a byte of the body is read; the connection closes so the rest is not read either.
+    onRequest: refuseDeclaredOversize(limit),
   }, async (request, reply) => {
-    let view;
-    try {
-      if (request.isMultipart()) {
-        const part = await request.file();
-        if (!part) throw new AppError('UPLOAD_FILE_REQUIRED', 'The multipart body has no file: send it as the `file` field (curl -F file=@photo.jpg).', { field: 'file' });
-        if (part.fieldname !== 'file') throw new AppError('UPLOAD_FILE_REQUIRED', `The file was sent as the "${part.fieldname}" field: send it as the \`file\` field.`, { field: 'file' });
-        view = await uploads.receive(request.userId, part.file, { filename: part.filename });
-      } else {
-        const body = request.body;
-        if (body !== undefined && !(body instanceof Readable)) throw unsupportedMediaType();
-        view = await uploads.receive(request.userId, body ?? Readable.from([]));
-      }
-    } catch (error) {
-      if (isFileTooLarge(error)) throw payloadTooLarge(uploads.maxBytes);
-      if (error instanceof AppError && error.code === 'PAYLOAD_TOO_LARGE') reply.header('connection', 'close');
-      throw error;
-    }
+    const view = await receiveFileBody(request, reply, limit, (body, filename) => uploads.receive(request.userId, body, { filename }));
     return reply.code(201).header('location', `${app.prefix}/uploads/${view.id}`).send(view);
   });
 
@@ -103,8 +72,4 @@ export async function uploadRoutes(app: FastifyInstance, options: UploadRoutesOp
     await uploads.delete(request.userId, request.params.id);
     return reply.code(204).send();
   });
-}
-
-function isFileTooLarge(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === 'FST_REQ_FILE_TOO_LARGE';
 }

@@ -13,7 +13,7 @@ import { MarkupDetector, SNIFF_BYTES, sniff } from './sniff.js';
 import { isUploadRejectedError, type RejectionReason } from './upload-errors.js';
 import type { UploadRepository } from './upload-repository.js';
 import type { UploadStorage } from './upload-storage.js';
-import { uploadKeys } from './upload.js';
+import { uploadKeys, type Upload, type UploadKind } from './upload.js';
 
 export interface UploadObserver {
   /**
@@ -31,6 +31,15 @@ export interface UploadRetry {
   maxDelayMs?: number;
 }
 
+/**
+ * Publishes a CLEAN upload of a kind with its own renditions (avatars: src/avatars/) in place of
+ * the normalised original: stores its objects, then records the upload PUBLISHED. Null when the
+ * row vanished meanwhile (it has then removed what it stored). Throws as normalise and storage do.
+ */
+export interface UploadPublisher {
+  publish(upload: Upload, file: string, workDir: string): Promise<{ key: string } | null>;
+}
+
 export interface UploadTaskDeps {
   uploads: Pick<UploadRepository, 'claim' | 'findById' | 'releaseLease' | 'markClean' | 'markPublished' | 'markRejected' | 'markFailed'>;
   storage: UploadStorage;
@@ -40,6 +49,8 @@ export interface UploadTaskDeps {
   maxBytes: number;
   maxInputPixels: number;
   observer?: UploadObserver;
+  /** Publishers of the kinds that are not published as a normalised original (avatar). */
+  publishers?: Partial<Record<UploadKind, UploadPublisher>>;
   /** Where the worker keeps its working copies; the system temp folder by default. */
   tempDir?: string;
   retry?: UploadRetry;
@@ -131,6 +142,16 @@ export function createProcessUploadTask(deps: UploadTaskDeps): ProcessUploadTask
         }
         detector.assertClean(sniff(await readHead(received)).format);
         if (!(await uploads.markClean(id, verdict.status))) return await skippedAfterDelete();
+      }
+      if (upload.kind !== 'design-image') {
+        const publisher = deps.publishers?.[upload.kind];
+        if (!publisher) throw new Error(`No publisher for uploads of kind ${upload.kind}`);
+        const published = await publisher.publish(upload, received, work);
+        if (!published) return await skippedAfterDelete();
+        await storage.removeStaged(id).catch((error: unknown) => log.warn(`Could not remove the staged bytes of a published upload: ${describeError(error)}`));
+        log.info({ key: published.key, kind: upload.kind }, `Upload ${id} published`);
+        deps.observer?.processed({ outcome: 'published' });
+        return { status: 'PUBLISHED', key: published.key };
       }
       const image = await normaliseImage(received, encoded, { maxInputPixels: deps.maxInputPixels, maxBytes: deps.maxBytes });
       const key = await storage.publishOriginal(id, encoded, image);

@@ -51,20 +51,23 @@ export class UploadRepository {
     return row ? toUpload(row) : null;
   }
 
-  /** Null both when the upload does not exist and when someone else owns it: callers answer 404 for both. */
-  async findByIdForOwner(id: string, ownerId: string): Promise<Upload | null> {
+  /**
+   * Null both when the upload does not exist and when someone else owns it: callers answer 404 for both.
+   * Only uploads of `kind` (design images by default: an avatar is not usable as one).
+   */
+  async findByIdForOwner(id: string, ownerId: string, kind: UploadKind = 'design-image'): Promise<Upload | null> {
     if (!isUploadId(id)) return null;
     const row = await this.run('reading an upload', () =>
-      this.db.selectFrom('uploads').selectAll().where('id', '=', id.toLowerCase()).where('owner_id', '=', ownerId).executeTakeFirst());
+      this.db.selectFrom('uploads').selectAll().where('id', '=', id.toLowerCase()).where('owner_id', '=', ownerId).where('kind', '=', kind).executeTakeFirst());
     return row ? toUpload(row) : null;
   }
 
-  /** The owner's uploads, newest first, one keyset page at a time (as designs). */
+  /** The owner's design images (avatars are not listed), newest first, one keyset page at a time (as designs). */
   async listByOwner(ownerId: string, options: { limit?: number; cursor?: string | null } = {}): Promise<UploadPage> {
     const limit = checkLimit(options.limit);
     const after = options.cursor == null || options.cursor === '' ? null : decodeCursor(options.cursor, 'uploads');
     const rows = await this.run('listing uploads', () => {
-      let query = this.db.selectFrom('uploads').selectAll().where('owner_id', '=', ownerId);
+      let query = this.db.selectFrom('uploads').selectAll().where('owner_id', '=', ownerId).where('kind', '=', 'design-image');
       if (after) {
         query = query.where((eb) =>
           eb.or([eb('created_at', '<', after.createdAt), eb.and([eb('created_at', '=', after.createdAt), eb('id', '<', after.id)])]));
@@ -153,11 +156,11 @@ export class UploadRepository {
     return row ? toUpload(row) : null;
   }
 
-  /** Removes the owner's upload row; returns it (for its keys), or null if there was none. */
+  /** Removes the owner's design image row; returns it (for its keys), or null if there was none. Avatars go through src/avatars/. */
   async delete(id: string, ownerId: string): Promise<Upload | null> {
     if (!isUploadId(id)) return null;
     const row = await this.run('deleting an upload', () =>
-      this.db.deleteFrom('uploads').where('id', '=', id.toLowerCase()).where('owner_id', '=', ownerId).returningAll().executeTakeFirst());
+      this.db.deleteFrom('uploads').where('id', '=', id.toLowerCase()).where('owner_id', '=', ownerId).where('kind', '=', 'design-image').returningAll().executeTakeFirst());
     return row ? toUpload(row) : null;
   }
 
@@ -182,7 +185,7 @@ export class UploadRepository {
   }
 }
 
-function toUpload(row: UploadRow): Upload {
+export function toUpload(row: UploadRow): Upload {
   const num = (v: number | null) => (v === null ? null : Number(v));
   const date = (v: number | null) => (v === null ? null : new Date(Number(v)));
   return {

@@ -3,7 +3,7 @@ import { Transform, type Readable } from 'node:stream';
 import { AppError, describeError, NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RenderQueue } from '../jobs/render-queue.js';
-import { assertUploadId, uploadKeys, type Upload } from './upload.js';
+import { assertUploadId, uploadKeys, type Upload, type UploadKind } from './upload.js';
 import type { UploadRepository } from './upload-repository.js';
 import type { UploadStorage } from './upload-storage.js';
 
@@ -33,8 +33,17 @@ export interface UploadServiceDeps {
   maxBytes: number;
 }
 
-export function payloadTooLarge(maxBytes: number): AppError {
-  return new AppError('PAYLOAD_TOO_LARGE', `The file is larger than the upload limit of ${maxBytes} bytes (UPLOAD_MAX_BYTES): upload a smaller image.`, { field: 'file', details: { maxBytes } });
+/** `variable` names the setting that sets the limit (AVATAR_MAX_BYTES for avatars). */
+export function payloadTooLarge(maxBytes: number, variable = 'UPLOAD_MAX_BYTES'): AppError {
+  return new AppError('PAYLOAD_TOO_LARGE', `The file is larger than the upload limit of ${maxBytes} bytes (${variable}): upload a smaller image.`, { field: 'file', details: { maxBytes } });
+}
+
+export interface ReceiveOptions {
+  filename?: string | null;
+  /** Default design-image. Avatars are received here too (src/avatars/) and published by their own publisher. */
+  kind?: UploadKind;
+  /** Default: UPLOAD_MAX_BYTES (the service's maxBytes). */
+  limit?: { maxBytes: number; variable: string };
 }
 
 /** Use cases behind /api/v1/uploads. Knows nothing of HTTP. */
@@ -50,9 +59,9 @@ export class UploadService {
    * its pipeline. Past `maxBytes` the stream is cut, the staged bytes removed and
    * PAYLOAD_TOO_LARGE thrown. A failed enqueue is left to the sweep (the row says RECEIVED).
    */
-  async receive(ownerId: string, body: Readable, options: { filename?: string | null } = {}): Promise<UploadView> {
+  async receive(ownerId: string, body: Readable, options: ReceiveOptions = {}): Promise<UploadView> {
     const id = randomUUID();
-    const { maxBytes } = this.deps;
+    const { maxBytes, variable } = options.limit ?? { maxBytes: this.deps.maxBytes, variable: 'UPLOAD_MAX_BYTES' };
     let seen = 0;
     let overLimit = false;
     const limiter = new Transform({
@@ -60,7 +69,7 @@ export class UploadService {
         seen += chunk.length;
         if (seen > maxBytes) {
           overLimit = true;
-          done(payloadTooLarge(maxBytes));
+          done(payloadTooLarge(maxBytes, variable));
           return;
         }
         done(null, chunk);
@@ -75,12 +84,12 @@ export class UploadService {
       // covers an object that was completed before the error surfaced.
       await this.deps.storage.removeStaged(id).catch((cleanup: unknown) =>
         this.deps.logger.warn(`Could not remove the staged bytes of a refused upload ${id}: ${describeError(cleanup)}`));
-      if (overLimit) throw payloadTooLarge(maxBytes);
+      if (overLimit) throw payloadTooLarge(maxBytes, variable);
       throw error;
     }
     let upload: Upload;
     try {
-      upload = await this.deps.uploads.create({ id, ownerId, kind: 'design-image', stagingKey: uploadKeys.staging(id), bytes, filename: cleanFilename(options.filename) });
+      upload = await this.deps.uploads.create({ id, ownerId, kind: options.kind ?? 'design-image', stagingKey: uploadKeys.staging(id), bytes, filename: cleanFilename(options.filename) });
     } catch (error) {
       await this.deps.storage.removeStaged(id).catch(() => undefined);
       throw error;

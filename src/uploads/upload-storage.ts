@@ -55,6 +55,16 @@ export class UploadStorage {
     return key;
   }
 
+  /** Puts a published rendition of an upload (an avatar size) under `key`, cached as the original is. */
+  async publishFile(key: string, file: string, contentType: string, metadata: Record<string, string>): Promise<void> {
+    await this.storage.put(key, createReadStream(file), {
+      contentType,
+      cacheControl: this.options.publicBucket ? PUBLIC_CACHE : PRIVATE_CACHE,
+      metadata,
+      kind: 'upload-rendition',
+    });
+  }
+
   /** Removes the staged bytes; a missing object is fine. */
   async removeStaged(id: string): Promise<void> {
     await this.storage.delete(uploadKeys.staging(id));

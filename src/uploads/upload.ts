@@ -17,7 +17,8 @@ import { isUuid } from '../shared/uuid.js';
  */
 export const UPLOAD_STATUSES = ['RECEIVED', 'SCANNING', 'CLEAN', 'PUBLISHED', 'REJECTED'] as const;
 export type UploadStatus = (typeof UPLOAD_STATUSES)[number];
-export const UPLOAD_KINDS = ['design-image'] as const;
+/** design-image: POST /api/v1/uploads; avatar: PUT /api/v1/users/me/avatar (published as squares, see src/avatars/). */
+export const UPLOAD_KINDS = ['design-image', 'avatar'] as const;
 export type UploadKind = (typeof UPLOAD_KINDS)[number];
 export const REJECTION_REASONS = ['INFECTED', 'UNSUPPORTED_TYPE', 'TOO_LARGE', 'TOO_MANY_PIXELS', 'CORRUPT'] as const;
 
