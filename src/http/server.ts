@@ -51,6 +51,7 @@ export async function startServer(settings: Readonly<Settings>, options: StartOp
       settings,
       storage: container.storage.storage,
       uploads: container.uploadService,
+      tus: container.tus,
       logger,
     });
     await app.listen({ host: settings.host, port: options.port ?? settings.port });

@@ -7,10 +7,13 @@ import { payloadTooLarge, type UploadService } from '../uploads/upload-service.j
 import { requireBearerAuth } from './auth.js';
 import { errorResponse } from './schemas.js';
 import { listUploadsQuery, uploadIdParams, uploadList, uploadRequestBody, uploadView } from './upload-schemas.js';
+import { cutSlowUpload } from './upload-timeout.js';
 
 export interface UploadRoutesOptions {
   uploads: UploadService;
   verifyToken: TokenVerifier;
+  /** UPLOAD_TIMEOUT: the body must arrive within it (408, staged bytes removed). */
+  uploadTimeoutMs: number;
 }
 
 interface IdParams { id: string }
@@ -50,8 +53,9 @@ export async function uploadRoutes(app: FastifyInstance, options: UploadRoutesOp
       operationId: 'createUpload',
       tags, security,
       body: { content: Object.fromEntries(Object.entries(uploadRequestBody.content).map(([type, media]) => [type, { schema: media.schema }])) },
-      response: { 201: uploadView, ...errors, 413: errorResponse, 415: errorResponse },
+      response: { 201: uploadView, ...errors, 408: errorResponse, 413: errorResponse, 415: errorResponse },
     },
+    config: { uploadBody: true },
     // The body is a stream, checked by the service as it is read; the schema above is for the docs.
     validatorCompiler: () => () => true,
     onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
@@ -64,11 +68,13 @@ export async function uploadRoutes(app: FastifyInstance, options: UploadRoutesOp
     },
   }, async (request, reply) => {
     let view;
+    const timer = cutSlowUpload(request, options.uploadTimeoutMs);
     try {
       if (request.isMultipart()) {
         const part = await request.file();
         if (!part) throw new AppError('UPLOAD_FILE_REQUIRED', 'The multipart body has no file: send it as the `file` field (curl -F file=@photo.jpg).', { field: 'file' });
         if (part.fieldname !== 'file') throw new AppError('UPLOAD_FILE_REQUIRED', `The file was sent as the "${part.fieldname}" field: send it as the \`file\` field.`, { field: 'file' });
+        timer.onCut((error) => part.file.destroy(error));
         view = await uploads.receive(request.userId, part.file, { filename: part.filename });
       } else {
         const body = request.body;
@@ -76,9 +82,12 @@ export async function uploadRoutes(app: FastifyInstance, options: UploadRoutesOp
         view = await uploads.receive(request.userId, body ?? Readable.from([]));
       }
     } catch (error) {
+      timer.check(reply);
       if (isFileTooLarge(error)) throw payloadTooLarge(uploads.maxBytes);
       if (error instanceof AppError && error.code === 'PAYLOAD_TOO_LARGE') reply.header('connection', 'close');
       throw error;
+    } finally {
+      timer.clear();
     }
     return reply.code(201).header('location', `${app.prefix}/uploads/${view.id}`).send(view);
   });

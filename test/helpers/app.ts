@@ -113,6 +113,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       settings,
       storage: container.storage.storage,
       uploads: container.uploadService,
+      tus: container.tus,
       logger: options.logger,
     });
     await app.ready();

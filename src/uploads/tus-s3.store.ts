@@ -1,0 +1,148 @@
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectsCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  type S3,
+} from '@aws-sdk/client-s3';
+import { S3Store } from '@tus/s3-store';
+import type { Upload } from '@tus/server';
+import { addContentMd5ToDeleteObjects, s3ClientConfig, type S3DriverOptions } from '../storage/s3.driver.js';
+import { fileIdOf, OWNER_METADATA_KEY, TUS_PREFIX, uploadIdOfFileId, type ExpiredTusUpload, type TusStagingStore } from './tus-store.js';
+import { isUploadId } from './upload.js';
+
+export interface S3TusStoreOptions extends Omit<S3DriverOptions, 'publicBaseUrl' | 'client'> {
+  expiryMs: number;
+  /** Preferred part size (S3's minimum, 5 MiB, by default): each part is buffered in a temp file. */
+  partSize?: number;
+  /** Parts sent to S3 at once, over all uploads of this process. */
+  maxConcurrentPartUploads?: number;
+}
+
+/**
+ * @tus/s3-store with its records under `staging/tus/` instead of beside the object, a client
+ * built like the service's own (checksums only when required, Content-MD5 on DeleteObjects:
+ * what Ceph RGW and MinIO accept), and termination that also removes the buffered tail.
+ */
+class StagingS3Store extends S3Store {
+  get s3(): S3 {
+    return this.client;
+  }
+
+  get bucketName(): string {
+    return this.bucket;
+  }
+
+  protected override infoKey(id: string): string {
+    return `${TUS_PREFIX}${uploadIdOfFileId(id) ?? 'invalid'}.info`;
+  }
+
+  protected override partKey(id: string, isIncomplete = false): string {
+    return isIncomplete ? `${TUS_PREFIX}${uploadIdOfFileId(id) ?? 'invalid'}.part` : id;
+  }
+
+  override async remove(id: string): Promise<void> {
+    await super.remove(id);
+    await this.deleteIncompletePart(id);
+  }
+
+  /** The tus record's metadata, or null when there is none (never created, finished or removed). */
+  async metadataOf(id: string): Promise<Upload['metadata'] | null> {
+    try {
+      return (await this.getMetadata(id)).file.metadata;
+    } catch (error) {
+      const name = (error as { name?: string } | null)?.name;
+      if (name === 'NoSuchKey' || name === 'NotFound') return null;
+      throw error;
+    }
+  }
+
+  async clearCacheOf(id: string): Promise<void> {
+    await this.clearCache(id);
+  }
+
+  async forget(id: string): Promise<void> {
+    await this.client.deleteObjects({ Bucket: this.bucket, Delete: { Objects: [{ Key: this.infoKey(id) }, { Key: this.partKey(id, true) }] } });
+    await this.clearCache(id);
+  }
+}
+
+/** S3 mode: @tus/s3-store on the service's bucket, multipart uploads on `staging/{id}`. */
+export class S3TusStore implements TusStagingStore {
+  readonly kind = 's3' as const;
+  readonly datastore: StagingS3Store;
+
+  constructor(private readonly options: S3TusStoreOptions) {
+    const config = s3ClientConfig(options);
+    this.datastore = new StagingS3Store({
+      s3ClientConfig: { ...config, bucket: options.bucket },
+      partSize: options.partSize ?? 5 * 1024 * 1024,
+      maxConcurrentPartUploads: options.maxConcurrentPartUploads ?? 4,
+      expirationPeriodInMilliseconds: options.expiryMs,
+      // Tus-Completed tags let an operator add a lifecycle rule; `customify cleanup` needs none.
+      useTags: true,
+    });
+    if (options.endpoint) addContentMd5ToDeleteObjects(this.datastore.s3);
+  }
+
+  async ownerOf(uploadId: string): Promise<string | null> {
+    return (await this.datastore.metadataOf(fileIdOf(uploadId)))?.[OWNER_METADATA_KEY] ?? null;
+  }
+
+  async finish(uploadId: string): Promise<void> {
+    await this.datastore.forget(fileIdOf(uploadId));
+  }
+
+  async removeExpired(options: { now: Date; dryRun: boolean }): Promise<ExpiredTusUpload[]> {
+    const s3 = this.datastore.s3;
+    const Bucket = this.datastore.bucketName;
+    const cutoff = options.now.getTime() - this.datastore.getExpiration();
+    const expired = new Map<string, ExpiredTusUpload>();
+    const keys: string[] = [];
+
+    // Records and tails under staging/tus/ written before the cutoff: the record is written
+    // when the upload is created, so an old one is an expired upload.
+    let token: string | undefined;
+    do {
+      const page = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: TUS_PREFIX, ContinuationToken: token }));
+      for (const object of page.Contents ?? []) {
+        const match = /^staging\/tus\/([0-9a-f-]{36})\.(info|part)$/.exec(object.Key ?? '');
+        if (!match || !object.LastModified || object.LastModified.getTime() >= cutoff) continue;
+        keys.push(object.Key!);
+        if (!expired.has(match[1]!)) expired.set(match[1]!, { id: match[1]!, createdAt: object.LastModified });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+
+    // Multipart uploads under staging/ started before the cutoff: expired tus uploads, and
+    // direct uploads a crash interrupted. Aborting frees their parts.
+    const aborts: Array<{ Key: string; UploadId: string }> = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (;;) {
+      const page = await s3.send(new ListMultipartUploadsCommand({ Bucket, Prefix: 'staging/', KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
+      for (const upload of page.Uploads ?? []) {
+        if (!upload.Key || !upload.UploadId || !upload.Initiated || upload.Initiated.getTime() >= cutoff) continue;
+        aborts.push({ Key: upload.Key, UploadId: upload.UploadId });
+        const id = uploadIdOfFileId(upload.Key) ?? upload.Key;
+        if (!expired.has(id)) expired.set(id, { id, createdAt: upload.Initiated });
+      }
+      if (!page.IsTruncated) break;
+      keyMarker = page.NextKeyMarker;
+      uploadIdMarker = page.NextUploadIdMarker;
+    }
+
+    if (!options.dryRun) {
+      for (const upload of aborts) await s3.send(new AbortMultipartUploadCommand({ Bucket, ...upload }));
+      for (let i = 0; i < keys.length; i += 1000) {
+        await s3.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true } }));
+      }
+      for (const id of expired.keys()) if (isUploadId(id)) await this.datastore.clearCacheOf(fileIdOf(id));
+    }
+    return [...expired.values()];
+  }
+
+  close(): void {
+    this.datastore.s3.destroy();
+  }
+}
