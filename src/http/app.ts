@@ -54,10 +54,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const replyWithError = createErrorReplier(deps.metrics);
   // Typed as Fastify's logger so that the app is FastifyInstance's default (FastifyBaseLogger), not pino's Logger.
   const loggerInstance: FastifyBaseLogger | undefined = deps.logger;
-  // Uploads may take UPLOAD_TIMEOUT to arrive; Node's request timeout is one for the whole
-  // server, so it is raised to that and other bodies are held to REQUEST_TIMEOUT by a hook.
+  // Uploads may take UPLOAD_TIMEOUT to arrive, cut by their routes (408 UPLOAD_TIMEOUT). Node's
+  // request timeout is one for the whole server, so it becomes a backstop past that, and other
+  // bodies are held to REQUEST_TIMEOUT by a hook (src/http/upload-timeout.ts).
   const uploadTimeoutMs = deps.settings.uploadTimeoutMs ?? deps.settings.requestTimeoutMs;
-  const nodeRequestTimeoutMs = deps.uploads ? Math.max(deps.settings.requestTimeoutMs, uploadTimeoutMs) : deps.settings.requestTimeoutMs;
+  const nodeRequestTimeoutMs = deps.uploads ? Math.max(deps.settings.requestTimeoutMs, uploadTimeoutMs + deps.settings.requestTimeoutMs) : deps.settings.requestTimeoutMs;
   const app = Fastify({
     ...(loggerInstance ? { loggerInstance } : { logger: false }),
     bodyLimit: BODY_LIMIT_BYTES,

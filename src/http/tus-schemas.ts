@@ -22,9 +22,9 @@ const TUS_HEADERS: Record<string, { description: string; schema: Record<string, 
   'Cache-Control': { description: 'no-store.', schema: { type: 'string' } },
 };
 
-/** Response `headers` for the named tus headers. */
-export function tusResponseHeaders(names: string[]): Record<string, { description: string; schema: Record<string, unknown> }> {
-  return Object.fromEntries(names.map((name) => [name, TUS_HEADERS[name]!]));
+/** Response `headers` for the named tus headers (as @fastify/swagger takes them: a schema with its description). */
+export function tusResponseHeaders(names: string[]): Record<string, Record<string, unknown>> {
+  return Object.fromEntries(names.map((name) => [name, { ...TUS_HEADERS[name]!.schema, description: TUS_HEADERS[name]!.description }]));
 }
 
 const tusResumable = { type: 'string', enum: ['1.0.0'], description: 'Required on every tus request but OPTIONS (412 without it).' } as const;

@@ -38,7 +38,7 @@ export async function tusRoutes(app: FastifyInstance, options: TusRoutesOptions)
     reply.header('cache-control', 'no-store');
     const timer = cutSlowUpload(request, options.uploadTimeoutMs);
     try {
-      const { response, error } = await tus.handle(new NodeRequest({ req: request.raw, res: reply.raw }), request.method === 'OPTIONS' ? '' : request.userId);
+      const { response, error } = await tus.handle(new NodeRequest({ req: request.raw, res: reply.raw }), request.userId);
       for (const [name, value] of response.headers) if (!SKIPPED_HEADERS.test(name)) reply.header(name, value);
       timer.check(reply);
       if (error) throw error;
@@ -50,18 +50,18 @@ export async function tusRoutes(app: FastifyInstance, options: TusRoutesOptions)
     }
   };
 
-  // Discovery (Tus-Version, Tus-Extension, Tus-Max-Size): public, as a CORS preflight would be.
-  app.options('/uploads/tus', {
-    schema: {
-      summary: 'tus discovery: the protocol versions, extensions and size limit this server supports',
-      operationId: 'tusOptions', tags, security: [],
-      response: { 204: { type: 'null', description: 'The tus capabilities, in headers.', headers: tusResponseHeaders(['Tus-Version', 'Tus-Extension', 'Tus-Max-Size']) } },
-    },
-  }, handle);
-
   // eslint-disable-next-line @typescript-eslint/require-await -- a plugin is an async function
   await app.register(async (secured) => {
     requireBearerAuth(secured, options.verifyToken);
+    // Discovery (Tus-Version, Tus-Extension, Tus-Max-Size).
+    secured.options('/uploads/tus', {
+      schema: {
+        summary: 'tus discovery: the protocol versions, extensions and size limit this server supports',
+        operationId: 'tusOptions', tags, security,
+        response: { 204: { type: 'null', description: 'The tus capabilities, in headers.', headers: tusResponseHeaders(['Tus-Version', 'Tus-Extension', 'Tus-Max-Size']) } },
+      },
+    }, handle);
+
     secured.post('/uploads/tus', {
       schema: {
         summary: 'tus creation: start a resumable upload (optionally with its first bytes)',

@@ -249,7 +249,7 @@ describe.skipIf(skipClamd).each(STACKS.filter((s) => !s.skip))('tus uploads ($na
     const noVersion = await fetch(endpoint, { method: 'POST', headers: { ...headers, 'upload-length': '10' } });
     expect(noVersion.status).toBe(412);
     expect(await noVersion.json()).toMatchObject({ error: { code: 'TUS_VERSION_REQUIRED' } });
-    const options = await fetch(endpoint, { method: 'OPTIONS' });
+    const options = await fetch(endpoint, { method: 'OPTIONS', headers });
     expect(options.status).toBe(204);
     expect(options.headers.get('tus-max-size')).toBe(String(MAX_BYTES));
     expect(options.headers.get('tus-extension')).toContain('expiration');
