@@ -3,7 +3,7 @@
  * (gitignored) with the machine, date, Node version, command and load.
  *   npm run bench                          everything, full size (about 20 minutes)
  *   npm run bench -- --quick               a short smoke run of everything
- *   npm run bench -- --only e2e,reads      a subset: render, storage, e2e, reads, memory
+ *   npm run bench -- --only e2e,reads      a subset: render, storage, e2e, reads, memory, tus
  *   npm run bench -- --profile             also CPU-profile the service (e2e, reads) and show where it goes
  *   npm run bench -- --wait-quiet 1.5      before each benchmark, wait (up to 10 min) for the 1-min load average to drop below 1.5
  * Never part of `npm test`: figures are ratios against baselines measured in the same run.
@@ -21,14 +21,15 @@ import { buildService } from './lib/service-processes.js';
 import { runMemoryBench } from './memory.bench.js';
 import { runRenderBench } from './render.bench.js';
 import { run as runStorageBench } from './storage.bench.js';
+import { runTusBench } from './tus.bench.js';
 
 // The SDK's "Node 22 from 2027" notice, once per process, says nothing about these figures.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-type Name = 'render' | 'storage' | 'e2e' | 'reads' | 'memory';
-const ALL: Name[] = ['render', 'storage', 'e2e', 'reads', 'memory'];
+type Name = 'render' | 'storage' | 'e2e' | 'reads' | 'memory' | 'tus';
+const ALL: Name[] = ['render', 'storage', 'e2e', 'reads', 'memory', 'tus'];
 
 interface Flags { profile: boolean }
 
@@ -57,6 +58,11 @@ const BENCHES: Record<Name, { title: string; full: (f: Flags) => Promise<BenchRe
     title: 'memory (server under load, 1 GiB streaming upload)',
     full: () => runMemoryBench(),
     quick: () => runMemoryBench({ designs: 200, bytes: 128 * 1024 ** 2, uploadRepeats: 1 }),
+  },
+  tus: {
+    title: 'resumable uploads (200 MB tus upload into S3 mode vs lib-storage)',
+    full: () => runTusBench(),
+    quick: () => runTusBench({ mb: 50, repeats: 1 }),
   },
 };
 

@@ -1,8 +1,11 @@
+import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   DeleteObjectsCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  type Part,
   type S3,
 } from '@aws-sdk/client-s3';
 import { S3Store } from '@tus/s3-store';
@@ -19,12 +22,115 @@ export interface S3TusStoreOptions extends Omit<S3DriverOptions, 'publicBaseUrl'
   maxConcurrentPartUploads?: number;
 }
 
+/** What this process knows of an upload's parts, kept while it is being written to. */
+interface KnownParts {
+  parts: Part[];
+  /** Size of the buffered tail (`.part`), 0 when there is none. */
+  tail: number;
+  until: number;
+}
+
+/** How long the parts of an upload nobody wrote to are trusted without asking S3 again. */
+const KNOWN_PARTS_TTL_MS = 60_000;
+
 /**
  * @tus/s3-store with its records under `staging/tus/` instead of beside the object, a client
  * built like the service's own (checksums only when required, Content-MD5 on DeleteObjects:
  * what Ceph RGW and MinIO accept), and termination that also removes the buffered tail.
+ *
+ * It also remembers the parts it uploaded: @tus/s3-store asks S3 for them (ListParts, and the
+ * tail with HeadObject and GetObject) twice on every PATCH, four round trips that cost more
+ * than the part itself (bench/tus.bench.ts). The memory is per process, like @tus/server's
+ * default locker and this store's metadata cache, which already require one process per
+ * upload at a time (sticky routing, or a shared locker and cache); it is dropped after any
+ * failure and after a minute without writes, so S3 is asked again.
  */
 class StagingS3Store extends S3Store {
+  private readonly known = new Map<string, KnownParts>();
+
+  private knownParts(id: string): KnownParts | undefined {
+    const known = this.known.get(id);
+    if (known && known.until > Date.now()) return known;
+    this.known.delete(id);
+    return undefined;
+  }
+
+  private remember(id: string, update: (known: KnownParts) => void): void {
+    const known = this.knownParts(id);
+    if (!known) return;
+    update(known);
+    known.until = Date.now() + KNOWN_PARTS_TTL_MS;
+  }
+
+  protected override async retrieveParts(id: string, partNumberMarker?: string): Promise<Part[]> {
+    const known = partNumberMarker === undefined ? this.knownParts(id) : undefined;
+    // Sorted as S3 lists them: the store takes the last one's number as the highest.
+    if (known) return [...known.parts].sort((a, b) => a.PartNumber! - b.PartNumber!);
+    const parts = await super.retrieveParts(id, partNumberMarker);
+    if (partNumberMarker === undefined) {
+      const tail = this.known.get(id)?.tail;
+      this.known.set(id, { parts: [...parts], tail: tail ?? -1, until: Date.now() + KNOWN_PARTS_TTL_MS });
+    }
+    return parts;
+  }
+
+  protected override async getIncompletePartSize(id: string): Promise<number | undefined> {
+    const known = this.knownParts(id);
+    if (known && known.tail >= 0) return known.tail === 0 ? undefined : known.tail;
+    const size = await super.getIncompletePartSize(id);
+    this.remember(id, (k) => (k.tail = size ?? 0));
+    return size;
+  }
+
+  protected override async getIncompletePart(id: string): Promise<Readable | undefined> {
+    // Known to have no tail: no GetObject (it would answer 404).
+    if (this.knownParts(id)?.tail === 0) return undefined;
+    const tail = await super.getIncompletePart(id);
+    if (!tail) this.remember(id, (k) => (k.tail = 0));
+    return tail;
+  }
+
+  protected override async uploadPart(metadata: Parameters<S3Store['uploadPart']>[0], readStream: Parameters<S3Store['uploadPart']>[1], partNumber: number): Promise<string> {
+    const id = metadata.file.id;
+    const size = Buffer.isBuffer(readStream) ? readStream.length : 'path' in readStream ? (await stat(readStream.path)).size : undefined;
+    try {
+      const etag = await super.uploadPart(metadata, readStream, partNumber);
+      if (size === undefined) this.known.delete(id);
+      else this.remember(id, (k) => k.parts.push({ PartNumber: partNumber, ETag: etag, Size: size }));
+      return etag;
+    } catch (error) {
+      this.known.delete(id);
+      throw error;
+    }
+  }
+
+  protected override async uploadIncompletePart(id: string, readStream: Parameters<S3Store['uploadIncompletePart']>[1]): Promise<string> {
+    const size = 'path' in readStream ? (await stat(readStream.path)).size : undefined;
+    try {
+      const etag = await super.uploadIncompletePart(id, readStream);
+      if (size === undefined) this.known.delete(id);
+      else this.remember(id, (k) => (k.tail = size));
+      return etag;
+    } catch (error) {
+      this.known.delete(id);
+      throw error;
+    }
+  }
+
+  protected override async deleteIncompletePart(id: string): Promise<void> {
+    await super.deleteIncompletePart(id);
+    this.remember(id, (k) => (k.tail = 0));
+  }
+
+  override async write(src: Readable, id: string, offset: number): Promise<number> {
+    try {
+      return await super.write(src, id, offset);
+    } catch (error) {
+      this.known.delete(id);
+      throw error;
+    }
+  }
+
   get s3(): S3 {
     return this.client;
   }
@@ -42,6 +148,7 @@ class StagingS3Store extends S3Store {
   }
 
   override async remove(id: string): Promise<void> {
+    this.known.delete(id);
     await super.remove(id);
     await this.deleteIncompletePart(id);
   }
@@ -62,6 +169,7 @@ class StagingS3Store extends S3Store {
   }
 
   async forget(id: string): Promise<void> {
+    this.known.delete(id);
     await this.client.deleteObjects({ Bucket: this.bucket, Delete: { Objects: [{ Key: this.infoKey(id) }, { Key: this.partKey(id, true) }] } });
     await this.clearCache(id);
   }
