@@ -92,3 +92,24 @@ describe('UPLOAD_TIMEOUT and REQUEST_TIMEOUT', () => {
     expect(answer.headers).toContain('connection: close');
   });
 });
+
+describe('UPLOAD_EXPIRY', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ UPLOAD_EXPIRY: '1s' });
+  });
+  afterAll(async () => server?.stop());
+
+  it('an unfinished tus upload past UPLOAD_EXPIRY answers 410 UPLOAD_EXPIRED to HEAD and PATCH', async () => {
+    const headers = { ...(await authHeaders('user-a')), 'tus-resumable': '1.0.0' };
+    const created = await fetch(`${server.url}/api/v1/uploads/tus`, { method: 'POST', headers: { ...headers, 'upload-length': '100' } });
+    expect(created.status).toBe(201);
+    const url = new URL(created.headers.get('location')!, server.url).href;
+    expect((await fetch(url, { method: 'HEAD', headers })).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const late = await fetch(url, { method: 'PATCH', headers: { ...headers, 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' }, body: Buffer.alloc(10) });
+    expect(late.status).toBe(410);
+    expect(await late.json()).toMatchObject({ error: { code: 'UPLOAD_EXPIRED' } });
+    expect((await fetch(url, { method: 'HEAD', headers })).status).toBe(410);
+  });
+});
