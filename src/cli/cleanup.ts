@@ -201,14 +201,15 @@ export async function runCleanup(options: CleanupOptions): Promise<CleanupResult
  * Removes unfinished resumable (tus) uploads older than UPLOAD_EXPIRY: their bytes, their tus
  * records and (S3) their multipart uploads, with any other multipart upload under `staging/`
  * started before then. Run by every `customify cleanup`, whatever its --prefix; --dry-run
- * only reports. Returns how many went (would go).
+ * only reports; prints nothing when none expired. Returns how many went (would go).
  */
 export async function removeExpiredTusUploads(options: { store: Pick<TusStagingStore, 'removeExpired'>; expiryMs: number; now: Date; dryRun: boolean; print: Print; maxListed?: number }): Promise<number> {
   const expired = await options.store.removeExpired({ now: options.now, dryRun: options.dryRun });
   const verb = options.dryRun ? 'would remove' : 'removed';
   expired.slice(0, options.maxListed ?? DEFAULT_MAX_LISTED).forEach((upload) =>
     options.print(`${verb} unfinished upload ${upload.id} (started ${upload.createdAt.toISOString()})`));
-  options.print(`${options.dryRun ? 'Would remove' : 'Removed'} ${plural(expired.length, 'unfinished resumable upload')} older than UPLOAD_EXPIRY (${formatDuration(options.expiryMs)}).`);
+  // Nothing to say when nothing expired: the run's summary stays the object cleanup's.
+  if (expired.length > 0) options.print(`${options.dryRun ? 'Would remove' : 'Removed'} ${plural(expired.length, 'unfinished resumable upload')} older than UPLOAD_EXPIRY (${formatDuration(options.expiryMs)}).`);
   return expired.length;
 }
 
