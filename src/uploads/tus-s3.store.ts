@@ -191,6 +191,7 @@ export class S3TusStore implements TusStagingStore {
       useTags: true,
     });
     if (options.endpoint) addContentMd5ToDeleteObjects(this.datastore.s3);
+    if (options.serverSideEncryption && options.serverSideEncryption !== 'none') encryptWrites(this.datastore.s3, options.serverSideEncryption, options.kmsKeyId);
   }
 
   async ownerOf(uploadId: string): Promise<string | null> {
@@ -253,4 +254,22 @@ export class S3TusStore implements TusStagingStore {
   close(): void {
     this.datastore.s3.destroy();
   }
+}
+
+/**
+ * S3_SSE for what @tus/s3-store writes (it has no option for it): the multipart upload that
+ * becomes the staged object, and its records and tail, as the S3 driver encrypts its own writes.
+ */
+function encryptWrites(client: S3, sse: 'AES256' | 'aws:kms', kmsKeyId: string | undefined): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'CreateMultipartUploadCommand' || context.commandName === 'PutObjectCommand') {
+        const input = args.input as { ServerSideEncryption?: string; SSEKMSKeyId?: string };
+        input.ServerSideEncryption = sse;
+        if (sse === 'aws:kms' && kmsKeyId) input.SSEKMSKeyId = kmsKeyId;
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'customifyTusServerSideEncryption' },
+  );
 }
