@@ -3,7 +3,7 @@
  * (gitignored) with the machine, date, Node version, command and load.
  *   npm run bench                          everything, full size (about 20 minutes)
  *   npm run bench -- --quick               a short smoke run of everything
- *   npm run bench -- --only e2e,reads      a subset: render, storage, e2e, reads, memory, upload
+ *   npm run bench -- --only e2e,reads      a subset: render, storage, e2e, reads, memory, upload, tus
  *   npm run bench -- --profile             also CPU-profile the service (e2e, reads) and show where it goes
  *   npm run bench -- --wait-quiet 1.5      before each benchmark, wait (up to 10 min) for the 1-min load average to drop below 1.5
  * Never part of `npm test`: figures are ratios against baselines measured in the same run.
@@ -22,14 +22,15 @@ import { runMemoryBench } from './memory.bench.js';
 import { runRenderBench } from './render.bench.js';
 import { run as runStorageBench } from './storage.bench.js';
 import { runUploadBench } from './upload.bench.js';
+import { runTusBench } from './tus.bench.js';
 
 // The SDK's "Node 22 from 2027" notice, once per process, says nothing about these figures.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-type Name = 'render' | 'storage' | 'e2e' | 'reads' | 'memory' | 'upload';
-const ALL: Name[] = ['render', 'storage', 'e2e', 'reads', 'memory', 'upload'];
+type Name = 'render' | 'storage' | 'e2e' | 'reads' | 'memory' | 'upload' | 'tus';
+const ALL: Name[] = ['render', 'storage', 'e2e', 'reads', 'memory', 'upload', 'tus'];
 
 interface Flags { profile: boolean }
 
@@ -63,6 +64,11 @@ const BENCHES: Record<Name, { title: string; full: (f: Flags) => Promise<BenchRe
     title: 'upload pipeline (10 MB JPEG: sniff + clamd scan + re-encode + store, vs clamdscan + Pillow)',
     full: () => runUploadBench(),
     quick: () => runUploadBench({ runs: 1, repeats: 2 }),
+  },
+  tus: {
+    title: 'resumable uploads (200 MB tus upload into S3 mode vs lib-storage)',
+    full: () => runTusBench(),
+    quick: () => runTusBench({ mb: 50, repeats: 1 }),
   },
 };
 

@@ -20,6 +20,8 @@ import { createProcessUploadTask } from './uploads/process-upload.task.js';
 import { UploadRepository } from './uploads/upload-repository.js';
 import { UploadService } from './uploads/upload-service.js';
 import { UploadStorage } from './uploads/upload-storage.js';
+import { LocalTusStore, type TusStagingStore } from './uploads/tus-store.js';
+import { TusUploads } from './uploads/tus-uploads.js';
 
 /** What a process runs: the API (with the in-process worker when there is no Redis), or BullMQ workers only. */
 export type Role = 'serve' | 'worker' | 'cli';
@@ -43,6 +45,9 @@ export interface Container {
   scanner: VirusScanner;
   /** The caller's avatar (/api/v1/users/me/avatar): uploads of kind avatar, published by the upload task. */
   avatarService: AvatarService;
+  /** Resumable uploads (/api/v1/uploads/tus) and where they keep their bytes while they arrive. */
+  tus: TusUploads;
+  tusStore: TusStagingStore;
   /** Starts the worker, queues designs a crash left behind, and starts the periodic sweep. */
   startBackground(): Promise<void>;
   close(): Promise<void>;
@@ -148,11 +153,14 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     if (uploadWorker && (uploadWorker as unknown) !== uploadQueue) closers.push(() => uploadWorker.close());
     const uploadService = new UploadService({ uploads, storage: uploadStorage, queue: uploadQueue, logger, maxBytes: settings.uploadMaxBytes });
     const avatarService = new AvatarService({ uploads: uploadService, avatars, storage: uploadStorage, logger, maxBytes: settings.avatarMaxBytes });
+    const tusStore = await createTusStore(settings);
+    closers.push(() => Promise.resolve(tusStore.close()));
+    const tus = new TusUploads({ store: tusStore, uploads: uploadService, path: '/api/v1/uploads/tus', maxBytes: settings.uploadMaxBytes, logger });
     const sweepUploads = (before: Date) => sweepStaleUploads({ uploads, queue: uploadQueue, logger }, before);
 
     return {
       settings, logger, db, designs, storage, queue, worker, task, service, metrics,
-      uploads, uploadService, uploadQueue, scanner, avatarService,
+      uploads, uploadService, uploadQueue, scanner, avatarService, tus, tusStore,
       async startBackground() {
         if (worker) await worker.start();
         if (uploadWorker) await uploadWorker.start();
@@ -210,4 +218,29 @@ export function assertScanningConfigured(settings: Pick<Settings, 'scanRequired'
       'CLAMD_HOST',
     );
   }
+}
+
+type TusStoreSettings = Pick<Settings,
+  | 'useLocalStorage' | 'localStoragePath' | 'uploadExpiryMs' | 's3BucketName' | 'awsRegion' | 's3Endpoint' | 's3ForcePathStyle'
+  | 'awsAccessKeyId' | 'awsSecretAccessKey' | 's3Sse' | 's3SseKmsKeyId'>;
+
+/**
+ * The tus store beside the storage driver: @tus/file-store under LOCAL_STORAGE_PATH, or
+ * @tus/s3-store on the same bucket (imported on demand, like the S3 driver).
+ */
+export async function createTusStore(settings: TusStoreSettings, options: { partSize?: number; maxConcurrentPartUploads?: number } = {}): Promise<TusStagingStore> {
+  if (settings.useLocalStorage) return new LocalTusStore({ root: settings.localStoragePath, expiryMs: settings.uploadExpiryMs });
+  const { S3TusStore } = await import('./uploads/tus-s3.store.js');
+  return new S3TusStore({
+    bucket: settings.s3BucketName,
+    region: settings.awsRegion,
+    endpoint: settings.s3Endpoint,
+    forcePathStyle: settings.s3ForcePathStyle,
+    accessKeyId: settings.awsAccessKeyId,
+    secretAccessKey: settings.awsSecretAccessKey,
+    serverSideEncryption: settings.s3Sse,
+    kmsKeyId: settings.s3SseKmsKeyId,
+    expiryMs: settings.uploadExpiryMs,
+    ...options,
+  });
 }

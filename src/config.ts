@@ -239,6 +239,10 @@ const VARIABLES = {
   avatarMaxBytes: variable('AVATAR_MAX_BYTES', int(1, 1024 * 1024 * 1024).default(10 * 1024 * 1024)),
   /** Largest width x height of an uploaded image (TOO_MANY_PIXELS past it). */
   uploadMaxPixels: variable('UPLOAD_MAX_PIXELS', int(1, 1_000_000_000).default(40_000_000)),
+  /** How long a resumable (tus) upload may stay unfinished; after it the upload answers 410 and `customify cleanup` removes it. */
+  uploadExpiryMs: variable('UPLOAD_EXPIRY', duration({ min: 1_000, max: 365 * 86_400_000 }).default(24 * 3_600_000)),
+  /** Longest one upload request (POST /api/v1/uploads, or one tus POST/PATCH) may take to arrive; 408 after it. */
+  uploadTimeoutMs: variable('UPLOAD_TIMEOUT', duration({ min: 100 }).default(15 * 60_000)),
 };
 
 type Variables = typeof VARIABLES;

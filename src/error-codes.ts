@@ -11,7 +11,7 @@
 
 export interface ErrorCodeInfo {
   /** The HTTP status this code answers with. */
-  status: 400 | 401 | 403 | 404 | 405 | 408 | 409 | 413 | 414 | 415 | 431 | 500 | 503;
+  status: 400 | 401 | 403 | 404 | 405 | 408 | 409 | 410 | 412 | 413 | 414 | 415 | 431 | 500 | 503;
   /** What it means, for the API documentation. */
   description: string;
   /** Reported by the command line only; never an HTTP answer. */
@@ -72,6 +72,11 @@ export const ERROR_CODES = {
   INVALID_UPLOAD_ID: { status: 400, description: 'The upload id is not a UUID.' },
   UPLOAD_FILE_REQUIRED: { status: 400, description: 'A multipart upload has no `file` field.' },
   AVATAR_NOT_FOUND: { status: 404, description: 'You have no avatar: none was ever uploaded, or it was deleted.' },
+  UPLOAD_TIMEOUT: { status: 408, description: 'The upload body did not arrive within UPLOAD_TIMEOUT; a direct upload\'s bytes are removed, a tus upload keeps them and can resume.' },
+  UPLOAD_OFFSET_CONFLICT: { status: 409, description: 'A tus PATCH sent Upload-Offset other than the bytes received so far: HEAD the upload and resume from its Upload-Offset.' },
+  UPLOAD_EXPIRED: { status: 410, description: 'The unfinished tus upload is older than UPLOAD_EXPIRY and no longer accepts bytes: start a new one.' },
+  TUS_VERSION_REQUIRED: { status: 412, description: 'A tus request without `Tus-Resumable: 1.0.0`.' },
+  TUS_INVALID_REQUEST: { status: 400, description: 'A tus request with a missing or invalid header (Upload-Length, Upload-Offset, Upload-Metadata, Content-Type) or an extension the server lacks.' },
 
   // Designs.
   DESIGN_NOT_FOUND: { status: 404, description: 'No such design, or it belongs to someone else.' },

@@ -5,6 +5,9 @@ import { AppError, ValidationError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import { DURATION_EXAMPLES, DurationError, parseDuration } from '../shared/duration.js';
 import { assertValidPrefix, createStorageLayer, designIdOfKey, isStorageError, STALE_TEMP_FILE_AGE_MS, type ObjectInfo, type ObjectStorage } from '../storage/index.js';
+import { createTusStore } from '../composition-root.js';
+import type { TusStagingStore } from '../uploads/tus-store.js';
+import { formatDuration } from '../shared/duration.js';
 import { assertServiceDatabase } from './database-status.js';
 import { formatBytes, formatCount, plural } from './format.js';
 
@@ -194,6 +197,22 @@ export async function runCleanup(options: CleanupOptions): Promise<CleanupResult
   return result;
 }
 
+/**
+ * Removes unfinished resumable (tus) uploads older than UPLOAD_EXPIRY: their bytes, their tus
+ * records and (S3) their multipart uploads, with any other multipart upload under `staging/`
+ * started before then. Run by every `customify cleanup`, whatever its --prefix; --dry-run
+ * only reports; prints nothing when none expired. Returns how many went (would go).
+ */
+export async function removeExpiredTusUploads(options: { store: Pick<TusStagingStore, 'removeExpired'>; expiryMs: number; now: Date; dryRun: boolean; print: Print; maxListed?: number }): Promise<number> {
+  const expired = await options.store.removeExpired({ now: options.now, dryRun: options.dryRun });
+  const verb = options.dryRun ? 'would remove' : 'removed';
+  expired.slice(0, options.maxListed ?? DEFAULT_MAX_LISTED).forEach((upload) =>
+    options.print(`${verb} unfinished upload ${upload.id} (started ${upload.createdAt.toISOString()})`));
+  // Nothing to say when nothing expired: the run's summary stays the object cleanup's.
+  if (expired.length > 0) options.print(`${options.dryRun ? 'Would remove' : 'Removed'} ${plural(expired.length, 'unfinished resumable upload')} older than UPLOAD_EXPIRY (${formatDuration(options.expiryMs)}).`);
+  return expired.length;
+}
+
 /** `customify cleanup`: validates the options, then runs the cleanup on the configured storage and database. */
 export async function cleanupCommand(settings: Readonly<Settings>, values: Record<string, string | boolean | undefined>, print: Print): Promise<number> {
   // Every option is checked before anything is opened.
@@ -213,6 +232,12 @@ export async function cleanupCommand(settings: Readonly<Settings>, values: Recor
       orphans: values.orphans === true,
       print,
     });
+    const tus = await createTusStore(settings);
+    try {
+      await removeExpiredTusUploads({ store: tus, expiryMs: settings.uploadExpiryMs, now: new Date(), dryRun: values['dry-run'] === true, print });
+    } finally {
+      tus.close();
+    }
     return 0;
   } finally {
     await storage.close();

@@ -21,18 +21,23 @@ import type { UploadService } from '../uploads/upload-service.js';
 import { uploadRoutes } from './uploads.routes.js';
 import type { AvatarService } from '../avatars/avatar-service.js';
 import { avatarRoutes } from './avatar.routes.js';
+import type { TusUploads } from '../uploads/tus-uploads.js';
+import { tusRoutes } from './tus.routes.js';
+import { holdBodiesToRequestTimeout } from './upload-timeout.js';
 
 export interface AppDeps {
   service: DesignService;
   verifyToken: TokenVerifier;
   metrics: Metrics;
   health: HealthOptions;
-  settings: Pick<Settings, 'useLocalStorage' | 'publicBaseUrl' | 'requestTimeoutMs' | 'corsOrigins'>;
+  settings: Pick<Settings, 'useLocalStorage' | 'publicBaseUrl' | 'requestTimeoutMs' | 'corsOrigins'> & Partial<Pick<Settings, 'uploadTimeoutMs'>>;
   storage: ObjectStorage;
   /** User uploads (/api/v1/uploads); the routes are absent without it. */
   uploads?: UploadService;
   /** The caller's avatar (/api/v1/users/me/avatar); the routes are absent without it. */
   avatars?: AvatarService;
+  /** Resumable uploads (/api/v1/uploads/tus); absent without it (or without `uploads`). */
+  tus?: TusUploads;
   /** Request logs (with request ids) go here; none when omitted. */
   logger?: Logger;
 }
@@ -53,6 +58,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const replyWithError = createErrorReplier(deps.metrics);
   // Typed as Fastify's logger so that the app is FastifyInstance's default (FastifyBaseLogger), not pino's Logger.
   const loggerInstance: FastifyBaseLogger | undefined = deps.logger;
+  // Uploads may take UPLOAD_TIMEOUT to arrive, cut by their routes (408 UPLOAD_TIMEOUT). Node's
+  // request timeout is one for the whole server, so it becomes a backstop past that, and other
+  // bodies are held to REQUEST_TIMEOUT by a hook (src/http/upload-timeout.ts).
+  const uploadTimeoutMs = deps.settings.uploadTimeoutMs ?? deps.settings.requestTimeoutMs;
+  const nodeRequestTimeoutMs = deps.uploads ? Math.max(deps.settings.requestTimeoutMs, uploadTimeoutMs + deps.settings.requestTimeoutMs) : deps.settings.requestTimeoutMs;
   const app = Fastify({
     ...(loggerInstance ? { loggerInstance } : { logger: false }),
     bodyLimit: BODY_LIMIT_BYTES,
@@ -64,10 +74,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // the connection closes: without it a client trickling a body keeps a socket forever.
     // Headers have the same bound; Node checks every connection every
     // connectionsCheckingInterval (30 s by default, too coarse for a 30 s limit).
-    requestTimeout: deps.settings.requestTimeoutMs,
+    requestTimeout: nodeRequestTimeoutMs,
     http: { headersTimeout: deps.settings.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(deps.settings.requestTimeoutMs / 4))) },
     // Errors Node's HTTP parser raises (and the timeout) answer in the API's error shape.
-    clientErrorHandler: createClientErrorHandler(deps.metrics, { requestTimeoutMs: deps.settings.requestTimeoutMs }),
+    clientErrorHandler: createClientErrorHandler(deps.metrics, { requestTimeoutMs: nodeRequestTimeoutMs }),
     ajv: {
       customOptions: {
         // Refuse what the schema does not describe instead of quietly dropping it or
@@ -81,6 +91,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   installErrorHandlers(app, deps.metrics, replyWithError);
+  if (nodeRequestTimeoutMs > deps.settings.requestTimeoutMs) holdBodiesToRequestTimeout(app, deps.settings.requestTimeoutMs);
   installRequestMetrics(app, deps.metrics);
 
   logAbortedRequests(app);
@@ -114,8 +125,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, deps.health);
   await app.register(metricsRoutes, { metrics: deps.metrics });
   await app.register(designRoutes, { prefix: '/api/v1', service: deps.service, verifyToken: deps.verifyToken });
-  if (deps.uploads) await app.register(uploadRoutes, { prefix: '/api/v1', uploads: deps.uploads, verifyToken: deps.verifyToken });
-  if (deps.avatars) await app.register(avatarRoutes, { prefix: '/api/v1', avatars: deps.avatars, verifyToken: deps.verifyToken });
+  if (deps.uploads) await app.register(uploadRoutes, { prefix: '/api/v1', uploads: deps.uploads, verifyToken: deps.verifyToken, uploadTimeoutMs });
+  if (deps.avatars) await app.register(avatarRoutes, { prefix: '/api/v1', avatars: deps.avatars, verifyToken: deps.verifyToken, uploadTimeoutMs });
+  if (deps.uploads && deps.tus) await app.register(tusRoutes, { prefix: '/api/v1', tus: deps.tus, verifyToken: deps.verifyToken, uploadTimeoutMs });
   if (deps.settings.useLocalStorage) await app.register(staticRoutes, { storage: deps.storage });
   return app;
 }

@@ -11,6 +11,8 @@ import { uploadRequestBody } from './upload-schemas.js';
 export interface AvatarRoutesOptions {
   avatars: AvatarService;
   verifyToken: TokenVerifier;
+  /** UPLOAD_TIMEOUT: the body must arrive within it (408, staged bytes removed). */
+  uploadTimeoutMs: number;
 }
 
 const security = [{ bearerAuth: [] }];
@@ -67,7 +69,7 @@ export async function avatarRoutes(app: FastifyInstance, options: AvatarRoutesOp
   app.addHook('onSend', async (_request, reply) => {
     reply.header('cache-control', 'no-store');
   });
-  const limit = { maxBytes: avatars.maxBytes, variable: 'AVATAR_MAX_BYTES' };
+  const limit = { maxBytes: avatars.maxBytes, variable: 'AVATAR_MAX_BYTES', timeoutMs: options.uploadTimeoutMs };
   await acceptFileBodies(app, limit);
 
   app.put('/users/me/avatar', {
@@ -77,10 +79,11 @@ export async function avatarRoutes(app: FastifyInstance, options: AvatarRoutesOp
       operationId: 'putAvatar',
       tags, security,
       body: { content: Object.fromEntries(Object.entries(uploadRequestBody.content).map(([type, media]) => [type, { schema: media.schema }])) },
-      response: { 202: avatarView, 400: errorResponse, 401: errorResponse, 413: errorResponse, 415: errorResponse, 500: errorResponse, 503: errorResponse },
+      response: { 202: avatarView, 400: errorResponse, 401: errorResponse, 408: errorResponse, 413: errorResponse, 415: errorResponse, 500: errorResponse, 503: errorResponse },
     },
     // The body is a stream, checked by the service as it is read; the schema above is for the docs.
     validatorCompiler: () => () => true,
+    config: { uploadBody: true },
     onRequest: refuseDeclaredOversize(limit),
   }, async (request, reply) => {
     const view = await receiveFileBody(request, reply, limit, (body, filename) => avatars.put(request.userId, body, { filename }));

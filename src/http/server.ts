@@ -52,6 +52,7 @@ export async function startServer(settings: Readonly<Settings>, options: StartOp
       storage: container.storage.storage,
       uploads: container.uploadService,
       avatars: container.avatarService,
+      tus: container.tus,
       logger,
     });
     await app.listen({ host: settings.host, port: options.port ?? settings.port });

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import { AppError } from '../errors.js';
 import { payloadTooLarge } from '../uploads/upload-service.js';
+import { cutSlowUpload } from './upload-timeout.js';
 
 /**
  * How a route takes a file (POST /api/v1/uploads, PUT /api/v1/users/me/avatar): the raw bytes
@@ -14,6 +15,8 @@ export interface BodyLimit {
   maxBytes: number;
   /** The setting that sets it, named in the 413 message. */
   variable: string;
+  /** UPLOAD_TIMEOUT: the whole body must arrive within it (408, staged bytes removed). */
+  timeoutMs: number;
 }
 
 // Matched against the whole header, parameters included (`image/svg+xml; charset=utf-8`).
@@ -45,7 +48,9 @@ export function refuseDeclaredOversize(limit: BodyLimit) {
 
 /**
  * Hands the file's stream (and its multipart name) to `receive`. Throws UPLOAD_FILE_REQUIRED for a
- * multipart body without `file`, UNSUPPORTED_MEDIA_TYPE, and PAYLOAD_TOO_LARGE (closing the connection).
+ * multipart body without `file`, UNSUPPORTED_MEDIA_TYPE, PAYLOAD_TOO_LARGE and UPLOAD_TIMEOUT (both
+ * closing the connection). The route must be marked `config: { uploadBody: true }` so that its body
+ * is held to UPLOAD_TIMEOUT here rather than to REQUEST_TIMEOUT.
  */
 export async function receiveFileBody<T>(
   request: FastifyRequest,
@@ -53,19 +58,24 @@ export async function receiveFileBody<T>(
   limit: BodyLimit,
   receive: (body: Readable, filename: string | null) => Promise<T>,
 ): Promise<T> {
+  const timer = cutSlowUpload(request, limit.timeoutMs);
   try {
     if (request.isMultipart()) {
       const part = await request.file();
       if (!part) throw new AppError('UPLOAD_FILE_REQUIRED', 'The multipart body has no file: send it as the `file` field (curl -F file=@photo.jpg).', { field: 'file' });
       if (part.fieldname !== 'file') throw new AppError('UPLOAD_FILE_REQUIRED', `The file was sent as the "${part.fieldname}" field: send it as the \`file\` field.`, { field: 'file' });
+      timer.onCut((error) => part.file.destroy(error));
       return await receive(part.file, part.filename);
     }
     const body = request.body;
     if (body !== undefined && !(body instanceof Readable)) throw unsupportedMediaType();
     return await receive(body ?? Readable.from([]), null);
   } catch (error) {
+    timer.check(reply);
     if ((error as { code?: unknown } | null)?.code === 'FST_REQ_FILE_TOO_LARGE') throw payloadTooLarge(limit.maxBytes, limit.variable);
     if (error instanceof AppError && error.code === 'PAYLOAD_TOO_LARGE') reply.header('connection', 'close');
     throw error;
+  } finally {
+    timer.clear();
   }
 }

@@ -9,6 +9,8 @@ import { listUploadsQuery, uploadIdParams, uploadList, uploadRequestBody, upload
 export interface UploadRoutesOptions {
   uploads: UploadService;
   verifyToken: TokenVerifier;
+  /** UPLOAD_TIMEOUT: the body must arrive within it (408, staged bytes removed). */
+  uploadTimeoutMs: number;
 }
 
 interface IdParams { id: string }
@@ -30,7 +32,7 @@ export async function uploadRoutes(app: FastifyInstance, options: UploadRoutesOp
   app.addHook('onSend', async (_request, reply) => {
     reply.header('cache-control', 'no-store');
   });
-  const limit = { maxBytes: uploads.maxBytes, variable: 'UPLOAD_MAX_BYTES' };
+  const limit = { maxBytes: uploads.maxBytes, variable: 'UPLOAD_MAX_BYTES', timeoutMs: options.uploadTimeoutMs };
   // Scoped to this plugin: the rest of the API stays JSON-only.
   await acceptFileBodies(app, limit);
 
@@ -41,8 +43,9 @@ export async function uploadRoutes(app: FastifyInstance, options: UploadRoutesOp
       operationId: 'createUpload',
       tags, security,
       body: { content: Object.fromEntries(Object.entries(uploadRequestBody.content).map(([type, media]) => [type, { schema: media.schema }])) },
-      response: { 201: uploadView, ...errors, 413: errorResponse, 415: errorResponse },
+      response: { 201: uploadView, ...errors, 408: errorResponse, 413: errorResponse, 415: errorResponse },
     },
+    config: { uploadBody: true },
     // The body is a stream, checked by the service as it is read; the schema above is for the docs.
     validatorCompiler: () => () => true,
     // Refused before a byte of the body is read; the connection closes so the rest is not read either.

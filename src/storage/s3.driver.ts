@@ -42,6 +42,16 @@ export interface S3DriverOptions {
 
 /** Builds the AWS SDK v3 client the way S3-compatible servers need it. */
 export function createS3Client(options: Omit<S3DriverOptions, 'publicBaseUrl' | 'bucket' | 'client'>): S3Client {
+  const client = new S3Client(s3ClientConfig(options));
+  if (options.endpoint) addContentMd5ToDeleteObjects(client);
+  return client;
+}
+
+/**
+ * The client configuration createS3Client uses, for libraries that build their own client
+ * (the tus S3 store): pass it, then `addContentMd5ToDeleteObjects(client)` with an endpoint.
+ */
+export function s3ClientConfig(options: Omit<S3DriverOptions, 'publicBaseUrl' | 'bucket' | 'client'>): S3ClientConfig {
   const config: S3ClientConfig = {
     region: options.region,
     forcePathStyle: options.forcePathStyle ?? false,
@@ -59,9 +69,7 @@ export function createS3Client(options: Omit<S3DriverOptions, 'publicBaseUrl' | 
   if (options.accessKeyId && options.secretAccessKey) {
     config.credentials = { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey };
   }
-  const client = new S3Client(config);
-  if (options.endpoint) addContentMd5ToDeleteObjects(client);
-  return client;
+  return config;
 }
 
 /**
@@ -69,7 +77,7 @@ export function createS3Client(options: Omit<S3DriverOptions, 'publicBaseUrl' | 
  * older S3-compatible servers (Ceph RGW, MinIO before 2024) do not read and answer with
  * MissingContentMD5. Content-MD5 is the header every implementation accepts.
  */
-function addContentMd5ToDeleteObjects(client: S3Client): void {
+export function addContentMd5ToDeleteObjects(client: S3Client): void {
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const request = args.request as { headers?: Record<string, string>; body?: unknown; query?: Record<string, unknown> };

@@ -87,9 +87,19 @@ export class UploadService {
       if (overLimit) throw payloadTooLarge(maxBytes, variable);
       throw error;
     }
+    return this.recordStaged(ownerId, id, { bytes, filename: options.filename, kind: options.kind });
+  }
+
+  /**
+   * The second half of `receive`, for bytes another way in has already put at `staging/{id}`
+   * (a finished tus upload): records the upload RECEIVED and queues the same pipeline. If the
+   * row cannot be written the staged bytes are removed. `id` must be new (a UUID).
+   */
+  async recordStaged(ownerId: string, id: string, options: { bytes: number; filename?: string | null; kind?: UploadKind }): Promise<UploadView> {
+    assertUploadId(id);
     let upload: Upload;
     try {
-      upload = await this.deps.uploads.create({ id, ownerId, kind: options.kind ?? 'design-image', stagingKey: uploadKeys.staging(id), bytes, filename: cleanFilename(options.filename) });
+      upload = await this.deps.uploads.create({ id, ownerId, kind: options.kind ?? 'design-image', stagingKey: uploadKeys.staging(id), bytes: options.bytes, filename: cleanFilename(options.filename) });
     } catch (error) {
       await this.deps.storage.removeStaged(id).catch(() => undefined);
       throw error;

@@ -114,6 +114,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       storage: container.storage.storage,
       uploads: container.uploadService,
       avatars: container.avatarService,
+      tus: container.tus,
       logger: options.logger,
     });
     await app.ready();

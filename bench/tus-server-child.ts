@@ -1,0 +1,58 @@
+/**
+ * Child process of bench/tus.bench.ts: the HTTP app in S3 mode (the real buildApp, container,
+ * @tus/s3-store on Ceph; SQLite; no worker, so a finished upload stays RECEIVED and only the
+ * upload path is measured), listening on 127.0.0.1. Over IPC: sends { port } when listening;
+ * on 'start' records its RSS (answering it) and samples it every 50 ms; on 'stop' answers { beforeMb, peakMb }.
+ * S3 settings come from the environment (S3_ENDPOINT, keys, S3_BUCKET_NAME), plus TUS_PART_SIZE
+ * and TUS_CONCURRENCY for the store.
+ */
+import { createTokenVerifier } from '../src/auth/jwt.js';
+import { buildContainer, createTusStore } from '../src/composition-root.js';
+import { configFrom } from '../src/config.js';
+import { buildApp } from '../src/http/app.js';
+import { createHealthChecks } from '../src/http/health-checks.js';
+import { silentLogger } from '../src/logger.js';
+import { TusUploads } from '../src/uploads/tus-uploads.js';
+
+const send = (message: unknown) => process.send!(message);
+const settings = configFrom({ ...process.env, USE_LOCAL_STORAGE: 'false', SCAN_REQUIRED: 'false', LOG_LEVEL: 'silent' });
+const container = await buildContainer(settings, { logger: silentLogger, role: 'cli' });
+// The store as the benchmark tunes it (the container's has the defaults).
+const store = await createTusStore(settings, {
+  partSize: process.env.TUS_PART_SIZE ? Number(process.env.TUS_PART_SIZE) : undefined,
+  maxConcurrentPartUploads: process.env.TUS_CONCURRENCY ? Number(process.env.TUS_CONCURRENCY) : undefined,
+});
+const tus = new TusUploads({ store, uploads: container.uploadService, path: '/api/v1/uploads/tus', maxBytes: settings.uploadMaxBytes, logger: silentLogger });
+const app = await buildApp({
+  service: container.service,
+  verifyToken: createTokenVerifier({ secret: settings.jwtSecret }),
+  metrics: container.metrics,
+  health: { checks: createHealthChecks(container) },
+  settings,
+  storage: container.storage.storage,
+  uploads: container.uploadService,
+  tus,
+});
+await app.listen({ host: '127.0.0.1', port: 0 });
+
+let sampler: NodeJS.Timeout | undefined;
+let before = 0;
+let peak = 0;
+const rss = () => process.memoryUsage.rss();
+process.on('message', (message: string) => {
+  if (message === 'start') {
+    global.gc?.();
+    before = rss();
+    peak = before;
+    sampler = setInterval(() => (peak = Math.max(peak, rss())), 50);
+    send({ beforeMb: before / 1024 ** 2, peakMb: peak / 1024 ** 2 });
+  } else if (message === 'stop') {
+    clearInterval(sampler);
+    peak = Math.max(peak, rss());
+    send({ beforeMb: before / 1024 ** 2, peakMb: peak / 1024 ** 2 });
+  } else if (message === 'exit') {
+    void app.close().then(() => container.close()).then(() => store.close()).finally(() => process.exit(0));
+  }
+});
+const address = app.server.address();
+send({ port: typeof address === 'object' && address ? address.port : 0 });
