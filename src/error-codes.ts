@@ -70,6 +70,9 @@ export const ERROR_CODES = {
   UPLOAD_NOT_FOUND: { status: 404, description: 'No such upload, or it belongs to someone else.' },
   INVALID_UPLOAD_ID: { status: 400, description: 'The upload id is not a UUID.' },
   UPLOAD_FILE_REQUIRED: { status: 400, description: 'A multipart upload has no `file` field.' },
+  UPLOAD_IN_USE: { status: 409, description: 'The upload is the image of designs (the message names them); delete those designs first.' },
+  UPLOAD_REJECTED: { status: 409, description: 'design_data.image.upload_id names an upload that was rejected (infected, unsupported, corrupt...): it cannot be used.' },
+  DESIGN_IMAGE_UNAVAILABLE: { status: 409, description: 'A design\'s image upload was rejected or is gone: the design is FAILED with this message in its error field.' },
 
   // Designs.
   DESIGN_NOT_FOUND: { status: 404, description: 'No such design, or it belongs to someone else.' },

@@ -3,6 +3,7 @@ import { AppError, describeError } from '../errors.js';
 import * as createDesigns from './migrations/0001-create-designs.js';
 import * as designTombstone from './migrations/0002-design-tombstone.js';
 import * as createUploads from './migrations/0003-create-uploads.js';
+import * as designUpload from './migrations/0005-design-upload.js';
 
 /**
  * Every migration, by name. Kysely runs them in name order. Listed statically, not found
@@ -13,6 +14,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-create-designs': createDesigns,
   '0002-design-tombstone': designTombstone,
   '0003-create-uploads': createUploads,
+  '0005-design-upload': designUpload,
 });
 
 export const migrationProvider: MigrationProvider = {

@@ -29,6 +29,11 @@ export interface UploadTaskDeps {
   maxBytes: number;
   maxInputPixels: number;
   observer?: UploadObserver;
+  /**
+   * Told once the upload is final (PUBLISHED or REJECTED): queues the designs that wait for it
+   * as their image. A failure is logged; the design sweep queues them later.
+   */
+  onSettled?: (uploadId: string) => Promise<void>;
   /** Where the worker keeps its working copies; the system temp folder by default. */
   tempDir?: string;
 }
@@ -75,9 +80,13 @@ export function createProcessUploadTask(deps: UploadTaskDeps): ProcessUploadTask
       }
       const rejected = await uploads.markRejected(id, reason, message, scan);
       if (!rejected) return skippedAfterDelete();
+      await settled();
       log.info({ reason }, `Upload ${id} rejected: ${reason}`);
       deps.observer?.processed({ outcome: 'rejected', reason });
       return { status: 'REJECTED', reason };
+    };
+    const settled = async (): Promise<void> => {
+      await deps.onSettled?.(id).catch((error: unknown) => log.warn(`Could not queue the designs waiting for upload ${id}: ${describeError(error)}; the design sweep queues them.`));
     };
     /** The row vanished (DELETE while we worked): remove whatever this run wrote. */
     const skippedAfterDelete = async (): Promise<UploadOutcome> => {
@@ -119,6 +128,7 @@ export function createProcessUploadTask(deps: UploadTaskDeps): ProcessUploadTask
       const key = await storage.publishOriginal(id, encoded, image);
       const published = await uploads.markPublished(id, { originalKey: key, contentType: image.contentType, bytes: image.bytes, width: image.width, height: image.height });
       if (!published) return await skippedAfterDelete();
+      await settled();
       await storage.removeStaged(id).catch((error: unknown) => log.warn(`Could not remove the staged bytes of a published upload: ${describeError(error)}`));
       log.info({ key, width: image.width, height: image.height }, `Upload ${id} published`);
       deps.observer?.processed({ outcome: 'published' });

@@ -116,7 +116,7 @@ describe('doctor in local mode', () => {
       await bare.db.selectNoFrom((eb) => eb.lit(1).as('one')).execute();
       const run = await doctor(local({ DATABASE_URL: bare.url }));
       expect(run.ok).toBe(true);
-      expect(run.lines).toContainEqual(expect.stringMatching(/^ok {2}database .*: connected; 3 migrations pending \(0001-create-designs, 0002-design-tombstone, 0003-create-uploads\), applied at the next start or by customify migrate$/));
+      expect(run.lines).toContainEqual(expect.stringMatching(/^ok {2}database .*: connected; 4 migrations pending \(0001-create-designs, 0002-design-tombstone, 0003-create-uploads, 0005-design-upload\), applied at the next start or by customify migrate$/));
     } finally {
       await bare.destroy();
     }

@@ -522,7 +522,7 @@ for (const dialect of DIALECTS) {
         id: before.id, owner_id: 'o', product_type: 'mug', design_data: JSON.stringify(before.designData), status: 'PUBLISHED',
         attempts: 1, created_at: before.createdAt.getTime(), updated_at: before.updatedAt.getTime(),
       }).execute();
-      expect(await migrateToLatest(t.db)).toEqual({ applied: ['0002-design-tombstone', '0003-create-uploads'] });
+      expect(await migrateToLatest(t.db)).toEqual({ applied: ['0002-design-tombstone', '0003-create-uploads', '0005-design-upload'] });
       const repo = new DesignRepository(t.db);
       expect((await repo.findById(before.id))?.status).toBe('PUBLISHED');
       expect((await repo.listByOwner('o')).items.map((d) => d.id)).toEqual([before.id]);
