@@ -290,7 +290,7 @@ export const designDataSchema = designDataFields
       return;
     }
   })
-  .meta({ description: 'What to print: text, an image, or both.', anyOf: [{ required: ['text'] }, { required: ['image'] }] });
+  .meta({ description: 'What to print: text, an image, or both.', anyOf: [{ type: 'object', required: ['text'] }, { type: 'object', required: ['image'] }] });
 
 export const designSpecSchema = z.strictObject({
   product_type: z.enum(PRODUCT_TYPES).meta({ description: 'The product the design is printed on.' }),
