@@ -1,5 +1,4 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildContainer, type Container } from '../../src/composition-root.js';
 import type { Environment } from '../../src/config.js';
@@ -19,6 +18,7 @@ import { REDIS_URL, skipRedis } from '../helpers/redis.js';
 import { createRenderStack, type RenderStack } from '../helpers/render-stack.js';
 import { createTestBucket, deleteTestBucket, getS3TestServer, s3Env, testS3Client } from '../helpers/s3.js';
 import { decode, pixelAt, type Color } from '../fixtures/rendering/images.js';
+import { PHOTO_BLUE, PHOTO_RED, near, orientedPhoto } from '../fixtures/uploads/design-photo.js';
 
 /**
  * Designs that use uploads (issue #11, design_data.image), through the API on two stacks:
@@ -57,20 +57,8 @@ const STACKS: Stack[] = [
   },
 ];
 
-const RED: Color = [255, 0, 0];
-const BLUE: Color = [0, 0, 255];
-const near = (a: Color, b: Color, tolerance = 40) => a.every((v, i) => Math.abs(v - b[i]!) <= tolerance);
-
-/** 80 × 40 stored, blue with a red 20 × 20 block at the stored top-left, EXIF orientation 6 and GPS: shown 40 × 80, the block top-right. */
-export function orientedPhoto(): Promise<Buffer> {
-  const data = Buffer.alloc(80 * 40 * 3);
-  for (let y = 0; y < 40; y++) for (let x = 0; x < 80; x++) data.set(x < 20 && y < 20 ? RED : BLUE, (y * 80 + x) * 3);
-  return sharp(data, { raw: { width: 80, height: 40, channels: 3 } })
-    .jpeg({ quality: 95 })
-    .withExif({ IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '51/1 30/1 2628/100', GPSLongitudeRef: 'W', GPSLongitude: '0/1 7/1 3942/100' } })
-    .withMetadata({ orientation: 6 })
-    .toBuffer();
-}
+const RED: Color = PHOTO_RED;
+const BLUE: Color = PHOTO_BLUE;
 
 describe.skipIf(skipClamd).each(STACKS.filter((s) => !s.skip))('designs with an image ($name, real clamd)', (stack) => {
   let t: TestApp | undefined;
