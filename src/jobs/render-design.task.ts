@@ -78,6 +78,13 @@ export type RenderDesignTask = (designId: string, attempt: Attempt) => Promise<R
  * losing that race is not a failure, whatever error the render met on the way. The normal
  * path costs no extra round trip: the check is part of the UPDATEs it runs anyway.
  *
+ * A design with an image (`uploadId`): the upload is looked up after the claim (designs
+ * without one cost no extra query). Still being checked: the claim is given back uncounted
+ * (PENDING, see DesignRepository.returnToWaiting) and the task ends SKIPPED
+ * ('waiting-for-image'); the upload's publish queues the design again. Rejected or gone: the
+ * design FAILS with DESIGN_IMAGE_UNAVAILABLE's message, which says why. Published: its
+ * normalised original is read and rendered with the design.
+ *
  * Throws the original error when a retry may help and retries remain (the design stays
  * RENDERING with its lease released); throws RenderFailedError once the design is FAILED.
  */

@@ -324,9 +324,13 @@ const ENUM_NAMES: Readonly<Record<string, readonly [string, string]>> = {
 /**
  * Checks a whole design and returns a clean copy. Throws ValidationError for the first
  * problem found, with `field` naming it (`design_data.text`; `design` for the input as a
- * whole) and one of these codes: FIELD_REQUIRED, UNKNOWN_FIELD, INVALID_TYPE (a field of
- * the wrong JSON type), UNKNOWN_PRODUCT_TYPE, UNKNOWN_FONT, INVALID_COLOR, and the codes of
- * TEXT_RULES (TEXT_REQUIRED, TEXT_TOO_LONG, TOO_MANY_LINES, INVALID_TEXT, UNSUPPORTED_CHARACTERS).
+ * whole) and one of these codes: FIELD_REQUIRED (design_data.text too when there is no
+ * image), UNKNOWN_FIELD, INVALID_TYPE (a field of the wrong JSON type), UNKNOWN_PRODUCT_TYPE,
+ * UNKNOWN_FONT, INVALID_COLOR, INVALID_UPLOAD_ID (design_data.image.upload_id not a UUID),
+ * INVALID_VALUE (a placement position or fit not in its list, a size outside 0.1–1), and the
+ * codes of TEXT_RULES (TEXT_REQUIRED, TEXT_TOO_LONG, TOO_MANY_LINES, INVALID_TEXT,
+ * UNSUPPORTED_CHARACTERS). Whether the upload exists and is the caller's is not checked here
+ * (no I/O): DesignService.create does that.
  * The copy's text has its line breaks normalised to \n.
  */
 export function validateDesignSpec(input: unknown): DesignSpec {
