@@ -68,7 +68,7 @@ describe('doctor in local mode', () => {
       expect.stringMatching(/^ok {2}write a probe file under LOCAL_STORAGE_PATH: doctor\/probe-[0-9a-f]+\.txt$/),
       'ok  read it back',
       'ok  delete it',
-      expect.stringMatching(/^ok {2}database sqlite:.*: connected, migrations up to date \(3 applied\)$/),
+      expect.stringMatching(/^ok {2}database sqlite:.*: connected, migrations up to date \(4 applied\)$/),
       expect.stringMatching(/^skip Redis: REDIS_URL is not set/),
     ]));
     expect(lines.at(-1)).toBe('All checks passed.');
