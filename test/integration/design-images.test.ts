@@ -262,3 +262,31 @@ describe.each(DIALECTS)('waiting for an image upload (%s)', (dialect) => {
     await expect(designs.create(orphan)).rejects.toMatchObject({ code: 'UPLOAD_NOT_FOUND', field: 'design_data.image.upload_id' });
   });
 });
+
+describe('POST /api/v1/designs with a malformed design_data.image', () => {
+  let t: TestApp | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  it.each([
+    [{ text: 'x', image: { upload_id: 'photo.jpg' } }, 'INVALID_UPLOAD_ID', 'design_data.image.upload_id'],
+    [{ text: 'x', image: {} }, 'FIELD_REQUIRED', 'design_data.image.upload_id'],
+    [{ text: 'x', image: { upload_id: randomUUID(), placement: { size: 0 } } }, 'INVALID_VALUE', 'design_data.image.placement.size'],
+    [{ text: 'x', image: { upload_id: randomUUID(), placement: { size: '0.5' } } }, 'INVALID_TYPE', 'design_data.image.placement.size'],
+    [{ text: 'x', image: { upload_id: randomUUID(), placement: { position: 'left' } } }, 'INVALID_VALUE', 'design_data.image.placement.position'],
+    [{ text: 'x', image: { upload_id: randomUUID(), placement: { fit: 'fill' } } }, 'INVALID_VALUE', 'design_data.image.placement.fit'],
+    [{ text: 'x', image: { upload_id: randomUUID(), url: 'https://example.com/a.png' } }, 'UNKNOWN_FIELD', 'design_data.image.url'],
+    [{ image: null }, 'INVALID_TYPE', 'design_data.image'],
+    [{}, 'FIELD_REQUIRED', 'design_data.text'],
+  ])('%j: 400 %s naming %s', async (patch, code, field) => {
+    t ??= await createTestApp({ background: false });
+    const res = await t.app.inject({
+      method: 'POST', url: '/api/v1/designs', headers: await authHeaders(),
+      payload: { product_type: 'mug', design_data: { font: 'Roboto-Bold', color: '#000000', ...patch } },
+    });
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json()).toMatchObject({ error: { code, field } });
+  });
+});
