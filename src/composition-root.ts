@@ -80,10 +80,17 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
       ? new RenderPool({ threads: settings.renderThreads, renderOptions, onThreadError: (error) => logger.warn(`A render thread stopped while idle: ${describeError(error)}`) })
       : undefined;
     if (pool) closers.push(() => pool.close());
+    const uploads = new UploadRepository(db);
+    const uploadStorage = new UploadStorage(storage.storage, {
+      publicBucket: settings.useLocalStorage || settings.s3PublicBucket, signedUrlExpiresSeconds: settings.s3SignedUrlExpires,
+    });
     const task = createRenderDesignTask({
       designs,
       storage: storage.repository,
-      renderAssets: pool ? (spec) => pool.render(spec) : (spec) => renderDesignAssets(spec, renderOptions),
+      renderAssets: pool
+        ? (spec, image) => pool.render(spec, image)
+        : (spec, image) => renderDesignAssets(spec, renderOptions, image && Buffer.from(image.buffer, image.byteOffset, image.byteLength)),
+      images: { find: (id) => uploads.findById(id), read: (key) => uploadStorage.readOriginal(key) },
       logger,
       leaseMs: settings.renderLeaseMs,
       observer: metrics.renderObserver,
@@ -111,7 +118,7 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     closers.push(() => queue.close());
     if (worker && (worker as unknown) !== queue) closers.push(() => worker.close());
 
-    const service = new DesignService({ designs, storage: storage.repository, queue, logger });
+    const service = new DesignService({ designs, storage: storage.repository, queue, logger, uploads });
     let stopSweep: (() => Promise<void>) | undefined;
 
     // Uploads: a second queue beside the render queue, so a burst of uploads never delays
@@ -122,16 +129,16 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     if (!scanner.enabled && role !== 'cli') {
       logger.warn('Virus scanning is disabled (CLAMD_HOST is not set): uploads are published unscanned. Set CLAMD_HOST (and SCAN_REQUIRED=true) in production.');
     }
-    const uploads = new UploadRepository(db);
-    const uploadStorage = new UploadStorage(storage.storage, {
-      publicBucket: settings.useLocalStorage || settings.s3PublicBucket, signedUrlExpiresSeconds: settings.s3SignedUrlExpires,
-    });
     const avatars = new AvatarRepository(db);
     const avatarPublisher = new AvatarPublisher({ avatars, storage: uploadStorage, logger, maxInputPixels: settings.uploadMaxPixels });
     const uploadTask = createProcessUploadTask({
       uploads, storage: uploadStorage, scanner, logger, leaseMs: settings.renderLeaseMs, publishers: { avatar: avatarPublisher },
       maxBytes: settings.uploadMaxBytes, maxInputPixels: settings.uploadMaxPixels, observer: metrics.uploadObserver,
       retry: { backoffMs: policy.backoffMs },
+      // Designs whose image this upload is waited in PENDING: their renders start now.
+      onSettled: async (uploadId) => {
+        for (const designId of await designs.idsWaitingForUpload(uploadId)) await queue.enqueue(designId);
+      },
     });
     let uploadQueue: RenderQueue;
     let uploadWorker: RenderWorker | undefined;
@@ -151,7 +158,10 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     }
     closers.push(() => uploadQueue.close());
     if (uploadWorker && (uploadWorker as unknown) !== uploadQueue) closers.push(() => uploadWorker.close());
-    const uploadService = new UploadService({ uploads, storage: uploadStorage, queue: uploadQueue, logger, maxBytes: settings.uploadMaxBytes });
+    const uploadService = new UploadService({
+      uploads, storage: uploadStorage, queue: uploadQueue, logger, maxBytes: settings.uploadMaxBytes,
+      designsUsing: (uploadId) => designs.idsUsingUpload(uploadId),
+    });
     const avatarService = new AvatarService({ uploads: uploadService, avatars, storage: uploadStorage, logger, maxBytes: settings.avatarMaxBytes });
     const tusStore = await createTusStore(settings);
     closers.push(() => Promise.resolve(tusStore.close()));

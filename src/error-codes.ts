@@ -77,6 +77,9 @@ export const ERROR_CODES = {
   UPLOAD_EXPIRED: { status: 410, description: 'The unfinished tus upload is older than UPLOAD_EXPIRY and no longer accepts bytes: start a new one.' },
   TUS_VERSION_REQUIRED: { status: 412, description: 'A tus request without `Tus-Resumable: 1.0.0`.' },
   TUS_INVALID_REQUEST: { status: 400, description: 'A tus request with a missing or invalid header (Upload-Length, Upload-Offset, Upload-Metadata, Content-Type) or an extension the server lacks.' },
+  UPLOAD_IN_USE: { status: 409, description: 'The upload is the image of designs (the message names them); delete those designs first.' },
+  UPLOAD_REJECTED: { status: 409, description: 'design_data.image.upload_id names an upload that was rejected (infected, unsupported, corrupt...): it cannot be used.' },
+  DESIGN_IMAGE_UNAVAILABLE: { status: 409, description: 'A design\'s image upload was rejected or is gone: the design is FAILED with this message in its error field.' },
 
   // Designs.
   DESIGN_NOT_FOUND: { status: 404, description: 'No such design, or it belongs to someone else.' },

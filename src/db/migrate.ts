@@ -4,6 +4,7 @@ import * as createDesigns from './migrations/0001-create-designs.js';
 import * as designTombstone from './migrations/0002-design-tombstone.js';
 import * as createUploads from './migrations/0003-create-uploads.js';
 import * as avatars from './migrations/0004-avatars.js';
+import * as designUpload from './migrations/0005-design-upload.js';
 
 /**
  * Every migration, by name. Kysely runs them in name order. Listed statically, not found
@@ -15,6 +16,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0002-design-tombstone': designTombstone,
   '0003-create-uploads': createUploads,
   '0004-avatars': avatars,
+  '0005-design-upload': designUpload,
 });
 
 export const migrationProvider: MigrationProvider = {

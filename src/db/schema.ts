@@ -30,6 +30,8 @@ export interface DesignsTable {
   published_at: EpochMs | null;
   /** Set by DELETE before anything is removed: the design is gone for the API and for renders. */
   deleted_at: ColumnType<EpochMs | null, EpochMs | null | undefined, EpochMs | null>;
+  /** The upload its image comes from (design_data.image.upload_id, lowercased); a foreign key to uploads. */
+  upload_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** User uploads (issue #11); see src/uploads/upload.ts for the states. */

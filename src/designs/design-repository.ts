@@ -1,5 +1,5 @@
 import type { CompiledQuery, UpdateQueryBuilder, UpdateResult } from 'kysely';
-import { AppError, ValidationError, describeError } from '../errors.js';
+import { AppError, NotFoundError, ValidationError, describeError } from '../errors.js';
 import type { Database } from '../db/database.js';
 import type { DB, DesignRow, NewDesignRow } from '../db/schema.js';
 import { checkLimit, decodeCursor, encodeCursor, MAX_LIST_LIMIT } from '../db/keyset-page.js';
@@ -77,6 +77,8 @@ export class DesignRepository {
       if (isUniqueViolation(error)) {
         throw new AppError('DESIGN_ALREADY_EXISTS', `A design with id ${design.id} already exists; create it with a new id.`, { cause: error, details: { designId: design.id } });
       }
+      // The upload was deleted between the caller's check and this insert (see migration 0005).
+      if (isForeignKeyViolation(error)) throw uploadNotFound(error);
       throw databaseError('creating a design', error);
     }
   }
@@ -277,7 +279,7 @@ export class DesignRepository {
 
   /**
    * Designs whose render job was probably lost, oldest update first: PENDING and untouched
-   * since `pendingBefore`, or RENDERING with an expired lease (the worker crashed). Used by
+   * since `pendingBefore` (unless waiting for their image upload, which queues them itself), or RENDERING with an expired lease (the worker crashed). Used by
    * the sweep that re-enqueues them and by crash recovery at start.
    */
   async findStale(options: FindStaleOptions): Promise<Design[]> {
@@ -294,7 +296,15 @@ export class DesignRepository {
         .where('deleted_at', 'is', null)
         .where((eb) =>
           eb.or([
-            eb.and([eb('status', '=', 'PENDING'), eb('updated_at', '<', pendingBefore)]),
+            eb.and([
+              eb('status', '=', 'PENDING'),
+              eb('updated_at', '<', pendingBefore),
+              // Not a design waiting for its image upload to be checked: the upload's publish
+              // queues it, and sweeping it would only claim it and give it back, again and again.
+              eb.not(eb.exists(eb.selectFrom('uploads').select('uploads.id')
+                .whereRef('uploads.id', '=', 'designs.upload_id')
+                .where('uploads.status', 'in', ['RECEIVED', 'SCANNING', 'CLEAN']))),
+            ]),
             eb.and([eb('status', '=', 'RENDERING'), eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', leaseExpiredBefore)])]),
           ]))
         .orderBy('updated_at', 'asc')
@@ -302,6 +312,44 @@ export class DesignRepository {
         .limit(limit)
         .execute());
     return rows.map(toDesign);
+  }
+
+  /**
+   * Live designs whose image is `uploadId`, oldest first, at most `limit`: what an upload's
+   * DELETE names when it refuses (409). Tombstoned designs are left out (their deletion
+   * finishes on its own); they still hold the foreign key until their row is removed.
+   */
+  async idsUsingUpload(uploadId: string, limit = 20): Promise<string[]> {
+    const rows = await this.run('finding designs that use an upload', () =>
+      this.db.selectFrom('designs').select('id').where('upload_id', '=', uploadId.toLowerCase()).where('deleted_at', 'is', null)
+        .orderBy('created_at', 'asc').orderBy('id', 'asc').limit(limit).execute());
+    return rows.map((row) => row.id);
+  }
+
+  /**
+   * PENDING designs whose image is `uploadId`: the ones to queue once the upload is
+   * published or rejected (they waited for it; see returnToWaiting and findStale).
+   */
+  async idsWaitingForUpload(uploadId: string): Promise<string[]> {
+    const rows = await this.run('finding designs waiting for an upload', () =>
+      this.db.selectFrom('designs').select('id').where('upload_id', '=', uploadId.toLowerCase()).where('status', '=', 'PENDING').where('deleted_at', 'is', null).execute());
+    return rows.map((row) => row.id);
+  }
+
+  /**
+   * A render that claimed a design whose image upload is still being checked gives it back:
+   * RENDERING → PENDING with the claim's attempt uncounted, no lease, no error. `leaseUntil` is
+   * the lease its claim returned, so a render whose lease was taken over changes nothing.
+   * The sweep leaves such a design alone until its upload is done (see findStale); the
+   * upload's publish (or rejection) queues it. Null when the CAS lost.
+   */
+  async returnToWaiting(id: string, leaseUntil: Date): Promise<Design | null> {
+    return this.updateLive(id, 'returning a design to wait for its image', (query, now) =>
+      query
+        .set((eb) => ({ status: 'PENDING', attempts: eb('attempts', '-', 1), lease_until: null, error: null, updated_at: now }))
+        .where('status', '=', 'RENDERING')
+        .where('lease_until', '=', leaseUntil.getTime())
+        .where('attempts', '>', 0));
   }
 
   /** The designs among `ids` that exist, in no particular order. Ids that are not UUIDs are ignored. */
@@ -399,6 +447,7 @@ function toRow(design: Design): NewDesignRow {
     created_at: design.createdAt.getTime(),
     updated_at: design.updatedAt.getTime(),
     published_at: design.publishedAt?.getTime() ?? null,
+    upload_id: design.uploadId,
   };
 }
 
@@ -420,6 +469,7 @@ function toDesign(row: DesignRow): Design {
     createdAt: new Date(Number(row.created_at)),
     updatedAt: new Date(Number(row.updated_at)),
     publishedAt: toDate(row.published_at),
+    uploadId: row.upload_id,
   };
 }
 
@@ -449,6 +499,19 @@ const TRANSIENT_CODES = new Set([
 function errorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
+}
+
+export function isForeignKeyViolation(error: unknown): boolean {
+  const code = errorCode(error);
+  return code === '23503' || code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
+}
+
+/** The answer for an image upload that is not (or no longer) there: 404-style, naming the field. */
+export function uploadNotFound(cause?: unknown): NotFoundError {
+  return new NotFoundError('UPLOAD_NOT_FOUND', 'design_data.image.upload_id names no upload of yours: upload the image first (POST /api/v1/uploads) and use the id it returns.', {
+    field: 'design_data.image.upload_id',
+    ...(cause === undefined ? {} : { cause }),
+  });
 }
 
 export function isUniqueViolation(error: unknown): boolean {

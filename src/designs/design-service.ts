@@ -1,4 +1,4 @@
-import { describeError, NotFoundError } from '../errors.js';
+import { AppError, describeError, NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RenderQueue } from '../jobs/render-queue.js';
 import { designWarnings, validateDesignSpec, type DesignWarning } from '../rendering/index.js';
@@ -6,7 +6,8 @@ import type { StorageRepository } from '../storage/index.js';
 import { assertDesignId } from './design-id.js';
 import { DesignDeletion } from './design-deletion.js';
 import { newDesign, type Design } from './design.js';
-import type { DesignRepository } from './design-repository.js';
+import { uploadNotFound, type DesignRepository } from './design-repository.js';
+import type { DesignImageUpload } from '../jobs/render-design.task.js';
 
 /** A design as the API shows it: the seed's field names, URLs derived at read time. */
 export interface DesignView {
@@ -30,6 +31,8 @@ export interface DesignServiceDeps {
   storage: StorageRepository;
   queue: Pick<RenderQueue, 'enqueue'>;
   logger: Logger;
+  /** The owner's uploads, for designs with an image (design_data.image.upload_id). */
+  uploads?: { findByIdForOwner(id: string, ownerId: string): Promise<DesignImageUpload | null> };
 }
 
 /** Use cases behind the HTTP API and the CLI. Knows nothing of HTTP. */
@@ -40,12 +43,37 @@ export class DesignService {
     this.deletion = new DesignDeletion(deps);
   }
 
-  /** Validates, stores as PENDING, queues the render. A failed enqueue is left to the sweep. */
+  /**
+   * Validates, stores as PENDING, queues the render. A failed enqueue is left to the sweep.
+   *
+   * A design with an image must name one of the owner's uploads: another user's id and an
+   * unknown one are the same NotFoundError UPLOAD_NOT_FOUND (field design_data.image.upload_id),
+   * a rejected one is UPLOAD_REJECTED (409). An upload still being checked is fine: the design
+   * is stored PENDING but not queued; the upload's publish queues it. The database's foreign
+   * key settles a race with the upload's DELETE (one of the two fails; see migration 0005).
+   */
   async create(ownerId: string, input: unknown): Promise<DesignView> {
     const spec = validateDesignSpec(input);
     const design = newDesign({ ownerId, productType: spec.product_type, designData: spec.design_data, now: new Date() });
+    if (design.uploadId === null) {
+      await this.deps.designs.create(design);
+      await this.enqueue(design.id);
+      return this.view(design);
+    }
+    const upload = await this.findImage(design.uploadId, ownerId);
+    if (!upload) throw uploadNotFound();
+    if (upload.status === 'REJECTED') {
+      throw new AppError('UPLOAD_REJECTED', `design_data.image.upload_id names an upload that was rejected (${upload.reason ?? 'REJECTED'}): it cannot be used. Upload another image.`, {
+        field: 'design_data.image.upload_id',
+      });
+    }
     await this.deps.designs.create(design);
-    await this.enqueue(design.id);
+    // Queued now if its image is ready. Otherwise the upload's publish queues it, unless that
+    // publish happened between the look above and the insert, before the design existed to be
+    // found: a second look, after the insert, sees such a publish.
+    const settled = (status: DesignImageUpload['status'] | undefined) => status === undefined || status === 'PUBLISHED' || status === 'REJECTED';
+    const ready = settled(upload.status) || settled((await this.findImage(design.uploadId, ownerId))?.status);
+    if (ready) await this.enqueue(design.id);
     return this.view(design);
   }
 
@@ -106,6 +134,11 @@ export class DesignService {
     const design = await this.deps.designs.findByIdForOwner(assertDesignId(id, 'id'), ownerId);
     if (!design) throw notFound(id);
     return design;
+  }
+
+  private async findImage(uploadId: string, ownerId: string): Promise<DesignImageUpload | null> {
+    if (!this.deps.uploads) throw new AppError('DESIGN_IMAGE_UNAVAILABLE', 'Designs with an image are not available here (no uploads configured).', { field: 'design_data.image' });
+    return this.deps.uploads.findByIdForOwner(uploadId, ownerId);
   }
 
   private async enqueue(designId: string): Promise<void> {

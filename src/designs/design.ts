@@ -43,6 +43,12 @@ export interface Design {
   readonly updatedAt: Date;
   /** When the design was last published; kept through a re-render. */
   readonly publishedAt: Date | null;
+  /**
+   * The upload its image comes from: `designData.image.upload_id`, lowercased; null without
+   * an image. Stored in its own column (a foreign key to uploads) so the upload's DELETE and
+   * publish find the designs using it by index.
+   */
+  readonly uploadId: string | null;
 }
 
 const ALLOWED: Readonly<Record<DesignStatus, readonly DesignStatus[]>> = {
@@ -130,5 +136,6 @@ export function newDesign(input: NewDesignInput): Design {
     createdAt: now,
     updatedAt: new Date(now.getTime()),
     publishedAt: null,
+    uploadId: input.designData.image?.upload_id.toLowerCase() ?? null,
   };
 }

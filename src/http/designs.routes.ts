@@ -3,7 +3,7 @@ import type { TokenVerifier } from '../auth/jwt.js';
 import type { DesignService } from '../designs/design-service.js';
 import { requireBearerAuth } from './auth.js';
 import { validateDesignSpec } from '../rendering/index.js';
-import { createDesignBody, designIdParams, designList, designView, errorResponseFor, listDesignsQuery } from './schemas.js';
+import { createDesignBody, designIdParams, designList, designView, errorResponse, errorResponseFor, listDesignsQuery } from './schemas.js';
 
 export interface DesignRoutesOptions {
   service: DesignService;
@@ -39,7 +39,11 @@ export async function designRoutes(app: FastifyInstance, options: DesignRoutesOp
       operationId: 'createDesign',
       tags, security,
       body: createDesignBody,
-      response: { 201: designView },
+      response: {
+        201: designView,
+        404: { ...errorResponse, description: 'UPLOAD_NOT_FOUND: design_data.image.upload_id names no upload of yours.' },
+        409: { ...errorResponse, description: 'UPLOAD_REJECTED: design_data.image.upload_id names an upload that was rejected.' },
+      },
     },
     // The compiled schema is the fast check; when it refuses a body, the domain's guard, built
     // from the same definition, says which field and rule failed, with the domain's code.

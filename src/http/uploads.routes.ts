@@ -68,8 +68,9 @@ export async function uploadRoutes(app: FastifyInstance, options: UploadRoutesOp
 
   app.delete<{ Params: IdParams }>('/uploads/:id', {
     schema: {
-      summary: 'Delete an upload and its stored files', operationId: 'deleteUpload', tags, security, params: uploadIdParams,
-      response: { 204: { type: 'null', description: 'Deleted' }, ...errors },
+      summary: 'Delete an upload and its stored files (409 while a design uses it as its image)', operationId: 'deleteUpload', tags, security, params: uploadIdParams,
+      // 409 UPLOAD_IN_USE: a design's image is this upload; the message names the designs.
+      response: { 204: { type: 'null', description: 'Deleted' }, ...errors, 409: { ...errorResponse, description: 'UPLOAD_IN_USE: a design\'s image is this upload; the message names the designs.' } },
     },
   }, async (request, reply) => {
     await uploads.delete(request.userId, request.params.id);

@@ -10,10 +10,34 @@ export interface RenderObserver {
   rendered(event: { outcome: 'published' | 'retry' | 'failed' | 'skipped'; seconds: number }): void;
 }
 
+/** An upload as a render of a design that uses it needs to see it. */
+export interface DesignImageUpload {
+  id: string;
+  ownerId: string;
+  status: 'RECEIVED' | 'SCANNING' | 'CLEAN' | 'PUBLISHED' | 'REJECTED';
+  reason: string | null;
+  message: string | null;
+  originalKey: string | null;
+}
+
+/** Where a render finds a design's image: the upload (uploads table) and its normalised original's bytes. */
+export interface DesignImageSource {
+  /** The upload, or null when there is none with this id. */
+  find(uploadId: string): Promise<DesignImageUpload | null>;
+  /**
+   * The bytes stored under `key`, in an ArrayBuffer of their own, so they can be moved to a
+   * render thread rather than copied. Throws the storage layer's errors (retryable ones retry).
+   */
+  read(key: string): Promise<Uint8Array>;
+}
+
 export interface RenderTaskDeps {
-  designs: Pick<DesignRepository, 'claimForRendering' | 'findById' | 'releaseLease' | 'markPublished' | 'markFailed' | 'endRenderLeaseOfDeleted'>;
+  designs: Pick<DesignRepository, 'claimForRendering' | 'findById' | 'releaseLease' | 'markPublished' | 'markFailed' | 'endRenderLeaseOfDeleted' | 'returnToWaiting'>;
   storage: StorageRepository;
-  renderAssets: (spec: DesignSpec) => Promise<{ preview: Buffer; thumbnail: Buffer }>;
+  /** Renders the assets; `image` is the design's image (designs with design_data.image only). */
+  renderAssets: (spec: DesignSpec, image?: Uint8Array) => Promise<{ preview: Buffer; thumbnail: Buffer }>;
+  /** Needed to render designs with an image; a design with one fails without it. */
+  images?: DesignImageSource;
   logger: Logger;
   /** How long a claim keeps other workers off a design; a crashed worker's design is free again after it. */
   leaseMs: number;
@@ -28,7 +52,7 @@ export interface Attempt {
 
 export type RenderOutcome =
   | { status: 'PUBLISHED'; previewUrl: string; thumbnailUrl: string }
-  | { status: 'SKIPPED'; reason: 'missing' | 'already-published' | 'already-failed' | 'busy' | 'superseded' };
+  | { status: 'SKIPPED'; reason: 'missing' | 'already-published' | 'already-failed' | 'busy' | 'superseded' | 'waiting-for-image' };
 
 /** A render that will not be retried: the design is FAILED with `message` already recorded. */
 export class RenderFailedError extends AppError {
@@ -54,12 +78,27 @@ export type RenderDesignTask = (designId: string, attempt: Attempt) => Promise<R
  * losing that race is not a failure, whatever error the render met on the way. The normal
  * path costs no extra round trip: the check is part of the UPDATEs it runs anyway.
  *
+ * A design with an image (`uploadId`): the upload is looked up after the claim (designs
+ * without one cost no extra query). Still being checked: the claim is given back uncounted
+ * (PENDING, see DesignRepository.returnToWaiting) and the task ends SKIPPED
+ * ('waiting-for-image'); the upload's publish queues the design again. Rejected or gone: the
+ * design FAILS with DESIGN_IMAGE_UNAVAILABLE's message, which says why. Published: its
+ * normalised original is read and rendered with the design.
+ *
  * Throws the original error when a retry may help and retries remain (the design stays
  * RENDERING with its lease released); throws RenderFailedError once the design is FAILED.
  */
 export function createRenderDesignTask(deps: RenderTaskDeps): RenderDesignTask {
   const { designs, storage, logger } = deps;
   return async function renderDesignPreview(designId, attempt) {
+    for (;;) {
+      const outcome = await renderOnce(designId, attempt);
+      if (outcome !== 'again') return outcome;
+    }
+  };
+
+  /** One claim and render; 'again' when the design's image became ready while it was being given back. */
+  async function renderOnce(designId: string, attempt: Attempt): Promise<RenderOutcome | 'again'> {
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
     const design = await designs.claimForRendering(designId, deps.leaseMs);
@@ -90,7 +129,30 @@ export function createRenderDesignTask(deps: RenderTaskDeps): RenderDesignTask {
     };
     try {
       const spec = validateDesignSpec({ product_type: design.productType, design_data: design.designData });
-      const { preview, thumbnail } = await deps.renderAssets(spec);
+      let image: Uint8Array | undefined;
+      if (design.uploadId !== null) {
+        const found = await designImage(design, deps.images);
+        if (found === 'waiting') {
+          // Its upload is still being checked: give the claim back uncounted. The upload's
+          // publish (or rejection) queues the design again; the sweep leaves it alone meanwhile.
+          if (!(await designs.returnToWaiting(design.id, design.leaseUntil!))) {
+            const abandoned = await abandonIfDeleted();
+            if (abandoned) return abandoned;
+            deps.observer?.rendered({ outcome: 'skipped', seconds: seconds() });
+            return { status: 'SKIPPED', reason: 'superseded' };
+          }
+          // The upload may have been published between the look and the give-back, its wake-up
+          // finding the design still RENDERING: look once more, and render now if it is done.
+          // (A failed look leaves it waiting: the sweep queues it once its upload is done.)
+          const now = await deps.images?.find(design.uploadId).catch(() => undefined);
+          if (now === null || now?.status === 'PUBLISHED' || now?.status === 'REJECTED') return 'again';
+          log.debug({ uploadId: design.uploadId }, 'design waits for its image upload to be checked');
+          deps.observer?.rendered({ outcome: 'skipped', seconds: seconds() });
+          return { status: 'SKIPPED', reason: 'waiting-for-image' };
+        }
+        image = found;
+      }
+      const { preview, thumbnail } = await deps.renderAssets(spec, image);
       // allSettled, not all: when one upload fails the other may still be writing, and this
       // render must not release its lease (letting a DELETE go on) until it has finished.
       const [previewUrl, thumbnailUrl] = settledOrThrow(await Promise.allSettled([
@@ -135,7 +197,30 @@ export function createRenderDesignTask(deps: RenderTaskDeps): RenderDesignTask {
       deps.observer?.rendered({ outcome: 'failed', seconds: seconds() });
       throw new RenderFailedError(design.id, message, error);
     }
-  };
+  }
+}
+
+/**
+ * The bytes of a design's image, or 'waiting' while its upload is still being checked.
+ * Throws AppError DESIGN_IMAGE_UNAVAILABLE (not retryable, so the design FAILS with its
+ * message) when the upload was rejected or is gone, and the storage layer's errors.
+ */
+async function designImage(design: Design, images: DesignImageSource | undefined): Promise<Uint8Array | 'waiting'> {
+  const uploadId = design.uploadId!;
+  if (!images) throw new AppError('DESIGN_IMAGE_UNAVAILABLE', 'This renderer cannot load design images (no image source configured).', { details: { uploadId } });
+  const upload = await images.find(uploadId);
+  // Someone else's upload is as good as none (the API never accepts one; this is the guard).
+  if (!upload || upload.ownerId !== design.ownerId) {
+    throw new AppError('DESIGN_IMAGE_UNAVAILABLE', `The image of this design (design_data.image.upload_id ${uploadId}) no longer exists: it was deleted. Create the design again with another upload.`, { details: { uploadId } });
+  }
+  if (upload.status === 'REJECTED') {
+    const why = upload.message ? ` ${upload.message}` : '';
+    throw new AppError('DESIGN_IMAGE_UNAVAILABLE', `The image of this design (upload ${uploadId}) was rejected (${upload.reason ?? 'REJECTED'}) and cannot be printed.${why} Create the design again with another upload.`, {
+      details: { uploadId, reason: upload.reason },
+    });
+  }
+  if (upload.status !== 'PUBLISHED' || upload.originalKey === null) return 'waiting';
+  return images.read(upload.originalKey);
 }
 
 /** Both values, or the first failure once both have settled. */

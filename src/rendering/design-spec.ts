@@ -3,6 +3,7 @@ import { ValidationError } from '../errors.js';
 import type { ErrorCode } from '../error-codes.js';
 import { FONT_NAMES, type FontName } from './fonts.js';
 import { HEX_COLOR_PATTERN } from './colors.js';
+import { UUID_PATTERN } from '../shared/uuid.js';
 import {
   checkFontCoverage,
   checkLineCount,
@@ -200,14 +201,71 @@ function ruledString(field: string, rules: readonly FieldRule[], meta: Record<st
 
 const color = (field: string, description: string) => ruledString(field, COLOR_RULES, { description, examples: ['#FF0000'] });
 
+/**
+ * Where a design's image goes (`design_data.image.placement`): `above` or `below` the text
+ * (the text keeps the rest of the canvas), or `behind` it as a background photo. Without
+ * text the image is centred whatever the position.
+ */
+export const IMAGE_POSITIONS = ['above', 'below', 'behind'] as const;
+export type ImagePosition = (typeof IMAGE_POSITIONS)[number];
+/** How the image fills its area: `contain` shows all of it, `cover` fills the area and crops what overflows. */
+export const IMAGE_FITS = ['contain', 'cover'] as const;
+export type ImageFit = (typeof IMAGE_FITS)[number];
+export const MIN_IMAGE_SIZE = 0.1;
+export const MAX_IMAGE_SIZE = 1;
+
+/** An image placement with every default filled in (see resolvePlacement). */
+export interface ResolvedPlacement {
+  readonly position: ImagePosition;
+  readonly size: number;
+  readonly fit: ImageFit;
+}
+
+/**
+ * The placement a design's image is drawn with: what it asked for, and for what it left out
+ * position `above`, size 0.5 and fit `contain`, or, `behind` the text, size 1 (the whole
+ * canvas) and fit `cover`. Defaults are applied here, at render time, not stored, so a
+ * stored design is what its owner sent.
+ */
+export function resolvePlacement(placement: { position?: ImagePosition | undefined; size?: number | undefined; fit?: ImageFit | undefined } = {}): ResolvedPlacement {
+  const position = placement.position ?? 'above';
+  const behind = position === 'behind';
+  return { position, size: placement.size ?? (behind ? 1 : 0.5), fit: placement.fit ?? (behind ? 'cover' : 'contain') };
+}
+
+const imagePlacement = z.strictObject({
+  position: z.enum(IMAGE_POSITIONS).optional().meta({
+    description: 'above or below the text (the text keeps the rest of the canvas), or behind it as a background photo. Default above. Without text the image is centred.',
+  }),
+  size: z.number().min(MIN_IMAGE_SIZE).max(MAX_IMAGE_SIZE).optional().meta({
+    description:
+      `The share of the canvas the image's area takes, ${MIN_IMAGE_SIZE} to ${MAX_IMAGE_SIZE}: its height above or below the text (at most 0.8 ` +
+      'when there is text, so the text keeps a fifth), its side behind the text or alone. Default 0.5, or 1 behind the text.',
+    examples: [0.5],
+  }),
+  fit: z.enum(IMAGE_FITS).optional().meta({
+    description: 'contain shows all of the image inside its area; cover fills the area and crops what overflows. Default contain, or cover behind the text.',
+  }),
+}).meta({ description: 'Where and how large the image is drawn; every field has a default.' });
+
+const designImage = z.strictObject({
+  upload_id: z.string().regex(new RegExp(UUID_PATTERN, 'u')).meta({
+    description: 'The id of one of your uploads (POST /api/v1/uploads). While it is being checked the design waits in PENDING; it renders once the upload is PUBLISHED.',
+    examples: ['3f2b6c1e-8a4d-4e2f-9b1a-0c5d7e9f1a2b'],
+  }),
+  placement: imagePlacement.optional(),
+}).meta({ description: 'An image of yours (a logo, a photo) to print with the text, or alone.' });
+
 const designDataFields = z.strictObject({
   text: ruledString('design_data.text', TEXT_RULES, {
     minLength: 1,
     description:
       `The text to print: 1 to ${MAX_TEXT_LENGTH} characters (code points), up to ${MAX_TEXT_LINES} lines (every kind of line break ` +
-      'counts, and is stored as \\n), something visible, no control characters, only characters the bundled fonts draw.',
+      'counts, and is stored as \\n), something visible, no control characters, only characters the bundled fonts draw. ' +
+      'Required unless the design has an image.',
     examples: ['Test Design'],
-  }, normalizeLineBreaks),
+  }, normalizeLineBreaks).optional(),
+  image: designImage.optional(),
   font: z.enum(FONT_NAMES as [FontName, ...FontName[]]).meta({ description: 'One of the bundled fonts.' }),
   color: color('design_data.color', 'Background colour, #RGB or #RRGGBB.'),
   text_color: color(
@@ -219,6 +277,12 @@ const designDataFields = z.strictObject({
 
 export const designDataSchema = designDataFields
   .superRefine((data, ctx) => {
+    // Text or an image, or both: the JSON Schema says it with the anyOf below.
+    if (data.text === undefined && data.image === undefined) {
+      const error = new ValidationError('FIELD_REQUIRED', 'design_data.text is required (a design without text needs design_data.image).', 'design_data.text');
+      ctx.addIssue({ code: 'custom', path: ['text'], params: { error } satisfies RuleIssueParams, message: error.message });
+      return;
+    }
     for (const rule of DESIGN_DATA_RULES) {
       const error = rule(data);
       if (!error) continue;
@@ -226,7 +290,7 @@ export const designDataSchema = designDataFields
       return;
     }
   })
-  .meta({ description: 'What to print.' });
+  .meta({ description: 'What to print: text, an image, or both.', anyOf: [{ type: 'object', required: ['text'] }, { type: 'object', required: ['image'] }] });
 
 export const designSpecSchema = z.strictObject({
   product_type: z.enum(PRODUCT_TYPES).meta({ description: 'The product the design is printed on.' }),
@@ -260,9 +324,13 @@ const ENUM_NAMES: Readonly<Record<string, readonly [string, string]>> = {
 /**
  * Checks a whole design and returns a clean copy. Throws ValidationError for the first
  * problem found, with `field` naming it (`design_data.text`; `design` for the input as a
- * whole) and one of these codes: FIELD_REQUIRED, UNKNOWN_FIELD, INVALID_TYPE (a field of
- * the wrong JSON type), UNKNOWN_PRODUCT_TYPE, UNKNOWN_FONT, INVALID_COLOR, and the codes of
- * TEXT_RULES (TEXT_REQUIRED, TEXT_TOO_LONG, TOO_MANY_LINES, INVALID_TEXT, UNSUPPORTED_CHARACTERS).
+ * whole) and one of these codes: FIELD_REQUIRED (design_data.text too when there is no
+ * image), UNKNOWN_FIELD, INVALID_TYPE (a field of the wrong JSON type), UNKNOWN_PRODUCT_TYPE,
+ * UNKNOWN_FONT, INVALID_COLOR, INVALID_UPLOAD_ID (design_data.image.upload_id not a UUID),
+ * INVALID_VALUE (a placement position or fit not in its list, a size outside 0.1–1), and the
+ * codes of TEXT_RULES (TEXT_REQUIRED, TEXT_TOO_LONG, TOO_MANY_LINES, INVALID_TEXT,
+ * UNSUPPORTED_CHARACTERS). Whether the upload exists and is the caller's is not checked here
+ * (no I/O): DesignService.create does that.
  * The copy's text has its line breaks normalised to \n.
  */
 export function validateDesignSpec(input: unknown): DesignSpec {
@@ -276,6 +344,11 @@ function toValidationError(issue: z.core.$ZodIssue, input: unknown): ValidationE
   const field = path.join('.') || 'design';
   const parent = valueAt(input, path.slice(0, -1));
   const value = valueAt(input, path);
+  // A rule's own error first: it knows best (the text-or-image rule names a missing field too).
+  if (issue.code === 'custom') {
+    const error = (issue.params as Partial<RuleIssueParams> | undefined)?.error;
+    if (error instanceof ValidationError) return error;
+  }
   if (issue.code === 'unrecognized_keys') {
     const unknown = path.length ? `${field}.${issue.keys[0]}` : (issue.keys[0] ?? field);
     return new ValidationError('UNKNOWN_FIELD', `${unknown} is not a known field; remove it.`, unknown);
@@ -296,9 +369,11 @@ function toValidationError(issue: z.core.$ZodIssue, input: unknown): ValidationE
       field,
     );
   }
-  if (issue.code === 'custom') {
-    const error = (issue.params as Partial<RuleIssueParams> | undefined)?.error;
-    if (error instanceof ValidationError) return error;
+  if (issue.code === 'invalid_format' && field === 'design_data.image.upload_id') {
+    return new ValidationError('INVALID_UPLOAD_ID', `${field} must be the UUID of one of your uploads, as POST /api/v1/uploads returned it, got ${typeof value === 'string' ? quote(value) : describeType(value)}.`, field);
+  }
+  if (issue.code === 'too_small' || issue.code === 'too_big') {
+    return new ValidationError('INVALID_VALUE', `${field} must be a number from ${MIN_IMAGE_SIZE} to ${MAX_IMAGE_SIZE}, got ${String(value)}.`, field);
   }
   return new ValidationError('VALIDATION_FAILED', `${field}: ${issue.message}.`, field);
 }

@@ -5,6 +5,11 @@
 export { BLACK, HEX_COLOR_PATTERN, WHITE, contrastRatio, contrastingTextColor, formatColor, parseColor, relativeLuminance } from './colors.js';
 export type { ColorField, Rgb } from './colors.js';
 export {
+  IMAGE_FITS,
+  IMAGE_POSITIONS,
+  MAX_IMAGE_SIZE,
+  MIN_IMAGE_SIZE,
+  resolvePlacement,
   MAX_TEXT_LENGTH,
   MAX_TEXT_LINES,
   PRODUCT_TYPES,
@@ -17,7 +22,7 @@ export {
   patternRule,
   validateDesignSpec,
 } from './design-spec.js';
-export type { CheckedDesignData, DesignData, DesignSpec, DesignWarning, FieldRule, ProductType } from './design-spec.js';
+export type { CheckedDesignData, DesignData, DesignSpec, DesignWarning, FieldRule, ImageFit, ImagePosition, ProductType, ResolvedPlacement } from './design-spec.js';
 export { FONT_NAMES, SUPPORTED_SCRIPTS, isFontName, resolveFont } from './fonts.js';
 export type { FontName, ResolvedFont } from './fonts.js';
 export {

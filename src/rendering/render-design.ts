@@ -30,15 +30,17 @@ export interface DesignAssets {
 /**
  * The design's preview: a size × size RGB PNG filled with `color`, the text centred on it
  * in `text_color` (or white/black, whichever contrasts more), 48 px at 600 px, wrapped to
- * the canvas less a 40 px margin and shrunk until it fits: never cut off.
+ * the canvas less a 40 px margin and shrunk until it fits: never cut off. A design with
+ * `design_data.image` needs `image`, the encoded bytes of that upload (see designScene for
+ * where it goes).
  *
  * Throws ValidationError (the codes of validateDesignSpec) for a design that is not valid,
  * AppError INVALID_RENDER_OPTION for bad options, and AppError TEXT_RENDER_FAILED or
  * FONT_FILE_MISSING when the text cannot be drawn; none of them is retryable.
  */
-export async function renderDesign(spec: DesignSpec, options: RenderOptions = {}): Promise<Buffer> {
+export async function renderDesign(spec: DesignSpec, options: RenderOptions = {}, image?: Buffer): Promise<Buffer> {
   const { size, compressionLevel } = renderOptions(options);
-  const scene = await prepareScene(designScene(validateDesignSpec(spec), size));
+  const scene = await prepareScene(designScene(validateDesignSpec(spec), size, image));
   return encodeScene(scene, { compressionLevel });
 }
 
@@ -47,10 +49,10 @@ export async function renderDesign(spec: DesignSpec, options: RenderOptions = {}
  * one layout, without decoding the preview again. The thumbnail's resampling runs on
  * sharp's thread pool while the preview is encoded. Throws what renderDesign throws.
  */
-export async function renderDesignAssets(spec: DesignSpec, options: AssetRenderOptions = {}): Promise<DesignAssets> {
+export async function renderDesignAssets(spec: DesignSpec, options: AssetRenderOptions = {}, image?: Buffer): Promise<DesignAssets> {
   const { size, compressionLevel } = renderOptions(options);
   const thumbnailMaxSize = options.thumbnailMaxSize ?? THUMBNAIL_MAX_SIZE;
-  const scene = await prepareScene(designScene(validateDesignSpec(spec), size));
+  const scene = await prepareScene(designScene(validateDesignSpec(spec), size, image));
   const thumbnail = sceneThumbnail(scene, { maxSize: thumbnailMaxSize, compressionLevel });
   const preview = encodeScene(scene, { compressionLevel });
   const [previewPng, thumbnailPng] = await Promise.all([preview, thumbnail]);

@@ -29,6 +29,7 @@ export interface RenderPoolOptions {
 
 interface Waiting {
   spec: DesignSpec;
+  image: Uint8Array | undefined;
   resolve: (assets: DesignAssets) => void;
   reject: (error: Error) => void;
 }
@@ -119,11 +120,16 @@ export class RenderPool {
     if (!Number.isInteger(options.threads) || options.threads < 1) throw new RangeError(`RenderPool needs at least one thread, got ${options.threads}`);
   }
 
-  /** The preview and thumbnail of `spec`; rejects with what renderDesignAssets throws. */
-  render(spec: DesignSpec): Promise<DesignAssets> {
+  /**
+   * The preview and thumbnail of `spec`; rejects with what renderDesignAssets throws.
+   * `image` (the bytes of the design's image) is moved to the render thread, not copied:
+   * when it owns its whole ArrayBuffer, that buffer is detached here once the render starts.
+   * A view into a shared buffer (Node's small-Buffer pool) is copied instead.
+   */
+  render(spec: DesignSpec, image?: Uint8Array): Promise<DesignAssets> {
     if (this.closed) return Promise.reject(poolClosed());
     return new Promise<DesignAssets>((resolve, reject) => {
-      this.waiting.push({ spec, resolve, reject });
+      this.waiting.push({ spec, image, resolve, reject });
       this.dispatch();
     });
   }
@@ -149,7 +155,7 @@ export class RenderPool {
       const job = this.waiting.shift()!;
       const pool = this.threads();
       const running: Promise<void> = pool
-        .run({ spec: job.spec, options: this.options.renderOptions ?? {} })
+        .run(...renderJob(job.spec, this.options.renderOptions ?? {}, job.image))
         .then(
           (reply) => {
             this.started = true;
@@ -193,6 +199,13 @@ export class RenderPool {
     }
     return this.pool;
   }
+}
+
+/** piscina's arguments for a render: the image's buffer in the transfer list when it can be moved whole. */
+function renderJob(spec: DesignSpec, options: AssetRenderOptions, image: Uint8Array | undefined): [RenderJob, { transferList?: ArrayBuffer[] }] {
+  if (!image) return [{ spec, options }, {}];
+  const owned = image.byteOffset === 0 && image.byteLength === image.buffer.byteLength && image.buffer instanceof ArrayBuffer ? image : new Uint8Array(image);
+  return [{ spec, options, image: owned }, { transferList: [owned.buffer as ArrayBuffer] }];
 }
 
 function toBuffer(bytes: Uint8Array): Buffer {

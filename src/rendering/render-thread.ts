@@ -10,11 +10,13 @@ import { serializeError, type ThreadReply } from './render-pool.js';
 export interface RenderJob {
   spec: DesignSpec;
   options: AssetRenderOptions;
+  /** The encoded bytes of the design's image, moved (not copied) to this thread. */
+  image?: Uint8Array;
 }
 
 export default async function renderInThread(job: RenderJob): Promise<ThreadReply> {
   try {
-    const { preview, thumbnail } = await renderDesignAssets(job.spec, job.options);
+    const { preview, thumbnail } = await renderDesignAssets(job.spec, job.options, job.image && Buffer.from(job.image.buffer, job.image.byteOffset, job.image.byteLength));
     // Own, exact-size copies, moved rather than cloned: a small PNG is a view into Node's
     // shared 8 KiB pool, and sharp's buffers cannot be moved at all.
     const reply = { preview: new Uint8Array(preview), thumbnail: new Uint8Array(thumbnail) };

@@ -1,5 +1,6 @@
+import { AppError } from '../errors.js';
 import { contrastingTextColor, parseColor, type Rgb } from './colors.js';
-import type { DesignSpec } from './design-spec.js';
+import { resolvePlacement, type DesignSpec } from './design-spec.js';
 
 /**
  * What an image shows, as plain data: a canvas size, a background (a colour, or transparent)
@@ -72,32 +73,63 @@ const FONT_SIZE = 200;
 const MIN_FONT_SIZE = 8;
 const MARGIN = 40;
 
+/** With text beside an image, the image's share of the canvas is capped so the text keeps a fifth. */
+const MAX_IMAGE_SHARE_BESIDE_TEXT = 0.8;
+/** How much of a photo behind the text shows through the background colour. */
+const BEHIND_TEXT_OPACITY = 0.45;
+/** Between an image above or below and the text, on the 600 px reference canvas. */
+const GAP = 20;
+
 /**
- * The scene of a design on a `size` × `size` canvas: its colour as background and its text,
- * in `text_color` or whichever of white and black contrasts more, in a box that leaves a
- * margin all round. Throws ValidationError INVALID_COLOR for a colour that does not parse.
+ * The scene of a design on a `size` × `size` canvas: its colour as background, its image
+ * (`image`: the bytes of the upload `design_data.image` names, which the caller loaded) and
+ * its text, in `text_color` or whichever of white and black contrasts more, in a box that
+ * leaves a margin all round. Placement (see resolvePlacement): `above` / `below` give the
+ * image a band of `size` × the inner height at the top / bottom and the text the rest, so
+ * the two never overlap; `behind` puts a centred square of `size` × the canvas under the
+ * text, at 45% opacity over the background colour so the text stays readable; without text
+ * the image is a centred square of `size` × the inner square.
+ * Throws ValidationError INVALID_COLOR for a colour that does not parse, AppError
+ * INVALID_SCENE when the design has an image and `image` is missing.
  */
-export function designScene(spec: DesignSpec, size: number): Scene {
+export function designScene(spec: DesignSpec, size: number, image?: Buffer): Scene {
   const { text, font, color, text_color: textColor } = spec.design_data;
   const background = parseColor(color, 'design_data.color');
   const ink = textColor === undefined ? contrastingTextColor(background) : parseColor(textColor, 'design_data.text_color');
   const scale = size / REFERENCE_SIZE;
   const margin = Math.round(MARGIN * scale);
   const inner = size - 2 * margin;
-  return {
-    width: size,
-    height: size,
-    background,
-    layers: [
-      {
-        kind: 'text',
-        text,
-        font,
-        color: ink,
-        box: { left: margin, top: margin, width: inner, height: inner },
-        fontSize: FONT_SIZE * scale,
-        minFontSize: MIN_FONT_SIZE * scale,
-      },
-    ],
-  };
+  let textBox: Rect = { left: margin, top: margin, width: inner, height: inner };
+  const layers: Layer[] = [];
+  if (spec.design_data.image) {
+    if (!image) throw new AppError('INVALID_SCENE', 'The design has an image (design_data.image) but its bytes were not given to the renderer.', { field: 'design_data.image' });
+    const { position, size: share, fit } = resolvePlacement(spec.design_data.image.placement);
+    let rect: Rect;
+    if (text === undefined) {
+      rect = centredSquare(margin, inner, share);
+    } else if (position === 'behind') {
+      rect = centredSquare(0, size, share);
+    } else {
+      const gap = Math.round(GAP * scale);
+      const band = Math.max(1, Math.round(Math.min(share, MAX_IMAGE_SHARE_BESIDE_TEXT) * inner));
+      const rest = Math.max(1, inner - band - gap);
+      rect = { left: margin, top: position === 'above' ? margin : margin + inner - band, width: inner, height: band };
+      textBox = { left: margin, top: position === 'above' ? margin + band + gap : margin, width: inner, height: rest };
+    }
+    // Behind the text the photo is toned down into the background colour, so that text in a
+    // colour chosen against that background stays readable over any photo.
+    const opacity = text !== undefined && position === 'behind' ? BEHIND_TEXT_OPACITY : 1;
+    layers.push({ kind: 'image', input: image, rect, fit, ...(opacity < 1 ? { opacity } : {}) });
+  }
+  if (text !== undefined) {
+    layers.push({ kind: 'text', text, font, color: ink, box: textBox, fontSize: FONT_SIZE * scale, minFontSize: MIN_FONT_SIZE * scale });
+  }
+  return { width: size, height: size, background, layers };
+}
+
+/** A square of `share` × `side`, centred in the square of `side` at (`offset`, `offset`). */
+function centredSquare(offset: number, side: number, share: number): Rect {
+  const length = Math.max(1, Math.round(side * share));
+  const start = offset + Math.floor((side - length) / 2);
+  return { left: start, top: start, width: length, height: length };
 }

@@ -51,6 +51,11 @@ export interface UploadTaskDeps {
   observer?: UploadObserver;
   /** Publishers of the kinds that are not published as a normalised original (avatar). */
   publishers?: Partial<Record<UploadKind, UploadPublisher>>;
+  /**
+   * Told once the upload is final (PUBLISHED or REJECTED): queues the designs that wait for it
+   * as their image. A failure is logged; the design sweep queues them later.
+   */
+  onSettled?: (uploadId: string) => Promise<void>;
   /** Where the worker keeps its working copies; the system temp folder by default. */
   tempDir?: string;
   retry?: UploadRetry;
@@ -100,9 +105,13 @@ export function createProcessUploadTask(deps: UploadTaskDeps): ProcessUploadTask
       }
       const rejected = await uploads.markRejected(id, reason, message, scan);
       if (!rejected) return skippedAfterDelete();
+      await settled();
       log.info({ reason }, `Upload ${id} rejected: ${reason}`);
       deps.observer?.processed({ outcome: 'rejected', reason });
       return { status: 'REJECTED', reason };
+    };
+    const settled = async (): Promise<void> => {
+      await deps.onSettled?.(id).catch((error: unknown) => log.warn(`Could not queue the designs waiting for upload ${id}: ${describeError(error)}; the design sweep queues them.`));
     };
     /** The row vanished (DELETE while we worked): remove whatever this run wrote. */
     const skippedAfterDelete = async (): Promise<UploadOutcome> => {
@@ -157,6 +166,7 @@ export function createProcessUploadTask(deps: UploadTaskDeps): ProcessUploadTask
       const key = await storage.publishOriginal(id, encoded, image);
       const published = await uploads.markPublished(id, { originalKey: key, contentType: image.contentType, bytes: image.bytes, width: image.width, height: image.height });
       if (!published) return await skippedAfterDelete();
+      await settled();
       await storage.removeStaged(id).catch((error: unknown) => log.warn(`Could not remove the staged bytes of a published upload: ${describeError(error)}`));
       log.info({ key, width: image.width, height: image.height }, `Upload ${id} published`);
       deps.observer?.processed({ outcome: 'published' });
@@ -200,9 +210,8 @@ export function createProcessUploadTask(deps: UploadTaskDeps): ProcessUploadTask
       }
       const message = terminalMessage(error, kind === 'retryable' ? attempt.attempt : null);
       await storage.removeStaged(id).catch((cleanup: unknown) => log.warn(`Could not remove the staged bytes of a failed upload: ${describeError(cleanup)}`));
-      if (!(await uploads.markFailed(id, message))) {
-        if (!(await uploads.findById(id))) return await skippedAfterDelete();
-      }
+      if (await uploads.markFailed(id, message)) await settled();
+      else if (!(await uploads.findById(id))) return await skippedAfterDelete();
       log.error({ err: error }, `Upload ${id} failed for good after attempt ${attempt.attempt}: ${describeError(error)}`);
       deps.observer?.processed({ outcome: 'failed' });
       throw new UploadFailedError(id, message, error);

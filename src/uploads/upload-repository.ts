@@ -1,6 +1,7 @@
 import type { Database } from '../db/database.js';
 import type { UploadRow } from '../db/schema.js';
-import { databaseError } from '../designs/design-repository.js';
+import { databaseError, isForeignKeyViolation } from '../designs/design-repository.js';
+import { AppError } from '../errors.js';
 import { isUploadId, type Upload, type UploadKind } from './upload.js';
 import type { RejectionReason } from './upload-errors.js';
 import { checkLimit, decodeCursor, encodeCursor } from '../db/keyset-page.js';
@@ -156,11 +157,21 @@ export class UploadRepository {
     return row ? toUpload(row) : null;
   }
 
-  /** Removes the owner's design image row; returns it (for its keys), or null if there was none. Avatars go through src/avatars/. */
+  /**
+   * Removes the owner's design image row (avatars go through src/avatars/); returns it (for its keys), or null if there was none.
+   * Throws AppError UPLOAD_IN_USE when a design's image is this upload (the designs' foreign
+   * key refuses the DELETE, atomically with any design being recorded at the same moment).
+   */
   async delete(id: string, ownerId: string): Promise<Upload | null> {
     if (!isUploadId(id)) return null;
-    const row = await this.run('deleting an upload', () =>
-      this.db.deleteFrom('uploads').where('id', '=', id.toLowerCase()).where('owner_id', '=', ownerId).where('kind', '=', 'design-image').returningAll().executeTakeFirst());
+    const row = await this.run('deleting an upload', async () => {
+      try {
+        return await this.db.deleteFrom('uploads').where('id', '=', id.toLowerCase()).where('owner_id', '=', ownerId).where('kind', '=', 'design-image').returningAll().executeTakeFirst();
+      } catch (error) {
+        if (isForeignKeyViolation(error)) throw new AppError('UPLOAD_IN_USE', `Upload ${id} is the image of a design; delete the design first.`, { cause: error, details: { uploadId: id } });
+        throw error;
+      }
+    });
     return row ? toUpload(row) : null;
   }
 

@@ -31,6 +31,8 @@ export interface UploadServiceDeps {
   queue: Pick<RenderQueue, 'enqueue'>;
   logger: Logger;
   maxBytes: number;
+  /** Live designs whose image is this upload (ids, a few): named when a DELETE is refused. */
+  designsUsing?: (uploadId: string) => Promise<string[]>;
 }
 
 /** `variable` names the setting that sets the limit (AVATAR_MAX_BYTES for avatars). */
@@ -120,13 +122,27 @@ export class UploadService {
 
   /**
    * Removes the row, then its objects. A pipeline still running on it finds the row gone when
-   * it records its result and removes what it published (see the task).
+   * it records its result and removes what it published (see the task). Refused with 409
+   * UPLOAD_IN_USE, naming the designs, while a design's image is this upload; someone else's
+   * upload is 404 whether or not it is in use (the DELETE matches no row of this owner).
    */
   async delete(ownerId: string, id: string): Promise<void> {
     assertUploadId(id);
-    const removed = await this.deps.uploads.delete(id, ownerId);
+    const removed = await this.deps.uploads.delete(id, ownerId).catch(async (error: unknown) => {
+      if (!(error instanceof AppError && error.code === 'UPLOAD_IN_USE')) throw error;
+      throw await this.inUse(id, error);
+    });
     if (!removed) throw notFound();
     await this.deps.storage.removeAll(removed.id);
+  }
+
+  /** UPLOAD_IN_USE naming the designs that use the upload (their deletion may be finishing). */
+  private async inUse(id: string, cause: AppError): Promise<AppError> {
+    const ids = (await this.deps.designsUsing?.(id.toLowerCase())) ?? [];
+    const named = ids.length > 0
+      ? `the image of design${ids.length > 1 ? 's' : ''} ${ids.join(', ')}; delete ${ids.length > 1 ? 'them' : 'it'} first, or keep the upload.`
+      : 'the image of a design being deleted; try again in a moment.';
+    return new AppError('UPLOAD_IN_USE', `Upload ${id} cannot be deleted: it is ${named}`, { field: 'id', cause, details: { uploadId: id, designIds: ids } });
   }
 
   private async find(ownerId: string, id: string): Promise<Upload> {

@@ -36,6 +36,27 @@ export class UploadStorage {
     await pipeline(object.body, createWriteStream(file));
   }
 
+  /**
+   * A published original's bytes, for rendering a design that uses it: one exact-size
+   * allocation from the object's size (no pooled slice, so a render thread can be handed
+   * the ArrayBuffer itself), grown only if the store sends more than it said.
+   */
+  async readOriginal(key: string): Promise<Uint8Array> {
+    const object = await this.storage.get(key);
+    let bytes = new Uint8Array(object.size);
+    let length = 0;
+    for await (const chunk of object.body as AsyncIterable<Buffer>) {
+      if (length + chunk.length > bytes.length) {
+        const grown = new Uint8Array(Math.max(length + chunk.length, bytes.length * 2));
+        grown.set(bytes.subarray(0, length));
+        bytes = grown;
+      }
+      bytes.set(chunk, length);
+      length += chunk.length;
+    }
+    return length === bytes.length ? bytes : bytes.slice(0, length);
+  }
+
   /** Puts the file under `quarantine/{id}` (private), then removes the staged copy. */
   async quarantine(id: string, file: string): Promise<string> {
     const key = uploadKeys.quarantine(id);

@@ -59,7 +59,19 @@ const validTextArb = fc.oneof(
   fc.array(fc.constantFrom('a', 'Z', ' ', 'é', '你', '😀', 'م', '\n', '\u00a0', '\u200b'), { minLength: 1, maxLength: 30 }).map((c) => `x${c.join('')}`),
 );
 
-/** A valid design, text_color present or not. */
+const uuidArb = fc.uuid().chain((id) => fc.constantFrom(id, id.toUpperCase()));
+const placementArb = fc.record(
+  {
+    position: fc.constantFrom('above', 'below', 'behind'),
+    size: fc.oneof(fc.constantFrom(0.1, 1, 0.5), fc.double({ min: 0.1, max: 1, noNaN: true })),
+    fit: fc.constantFrom('contain', 'cover'),
+  },
+  { requiredKeys: [] },
+);
+/** A valid design_data.image: an upload id, a placement with any of its fields, or none. */
+export const validImageArb = fc.record({ upload_id: uuidArb, placement: placementArb }, { requiredKeys: ['upload_id'] });
+
+/** A valid design, text_color present or not; an image or not, and then text or not. */
 export const validDesignArb: fc.Arbitrary<Body> = fc
   .record({
     product_type: fc.constantFrom(...PRODUCT_TYPES),
@@ -67,16 +79,31 @@ export const validDesignArb: fc.Arbitrary<Body> = fc
     font: fc.constantFrom(...FONT_NAMES),
     color: validColor,
     text_color: fc.option(validColor, { nil: undefined }),
+    image: fc.option(validImageArb, { nil: undefined, freq: 3 }),
+    withText: fc.boolean(),
   })
-  .map(({ product_type, text_color, ...data }) => ({ product_type, design_data: { ...data, ...(text_color ? { text_color } : {}) } }));
+  .map(({ product_type, text_color, image, withText, text, ...data }) => ({
+    product_type,
+    design_data: { ...data, ...(image && !withText ? {} : { text }), ...(text_color ? { text_color } : {}), ...(image ? { image } : {}) },
+  }));
 
-const dataField = fc.constantFrom('text', 'font', 'color', 'text_color');
+const dataField = fc.constantFrom('text', 'font', 'color', 'text_color', 'image');
+const imageValue = fc.oneof(
+  validImageArb,
+  fc.constant({}),
+  fc.record({ upload_id: fc.oneof(fc.constantFrom('', 'x', '3f2b6c1e-8a4d-4e2f-9b1a-0c5d7e9f1a2'), nonString), placement: placementArb }),
+  fc.tuple(uuidArb, fc.constantFrom('position', 'size', 'fit', 'offset'), fc.oneof(fc.constantFrom('left', 'center', 'fill', 0, 0.05, 1.5, -1, 0.1, 1), nonString))
+    .map(([id, key, value]) => ({ upload_id: id, placement: { [key]: value } })),
+  fc.tuple(uuidArb, fc.oneof(nonString, fc.constant('x'))).map(([id, placement]) => ({ upload_id: id, placement })),
+  uuidArb.map((id) => ({ upload_id: id, url: 'https://example.com/x.png' })),
+);
 const anyValue = fc.oneof(nonString, fc.string({ maxLength: 12 }));
 
 /** One change a client or a fuzzer might make to a valid body; some leave it valid. */
 const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   textArb.map((text): Mutation => (b) => ({ ...b, design_data: { ...b.design_data, text } })),
   colorArb.map((color): Mutation => (b) => ({ ...b, design_data: { ...b.design_data, color } })),
+  imageValue.map((image): Mutation => (b) => ({ ...b, design_data: { ...b.design_data, image } })),
   fc.oneof(colorArb, fc.constant(null)).map((textColor): Mutation => (b) => ({ ...b, design_data: { ...b.design_data, text_color: textColor } })),
   fc.tuple(dataField, anyValue).map(([key, value]): Mutation => (b) => ({ ...b, design_data: { ...b.design_data, [key]: value } })),
   dataField.map((key): Mutation => (b) => {

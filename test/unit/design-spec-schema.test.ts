@@ -63,12 +63,51 @@ describe('the design schema of POST /api/v1/designs and the domain guard', () =>
     expect(domainAccepts(body)).toBe(schemaAccepts(body));
   });
 
+  const image = { upload_id: '3f2b6c1e-8a4d-4e2f-9b1a-0c5d7e9f1a2b' };
+  it.each([
+    ['an image without text', { text: undefined, image }, true],
+    ['an image with text and a full placement', { image: { ...image, placement: { position: 'behind', size: 1, fit: 'cover' } } }, true],
+    ['neither text nor image', { text: undefined }, false],
+    ['an image with an empty text (text, when present, keeps its rules)', { text: '', image }, false],
+    ['an image whose upload_id is not a UUID', { image: { upload_id: 'photo.jpg' } }, false],
+    ['an image without upload_id', { image: { placement: {} } }, false],
+    ['a placement size below 0.1', { image: { ...image, placement: { size: 0.05 } } }, false],
+    ['a placement size above 1', { image: { ...image, placement: { size: 1.01 } } }, false],
+    ['an unknown position', { image: { ...image, placement: { position: 'center' } } }, false],
+    ['an unknown placement field', { image: { ...image, placement: { opacity: 1 } } }, false],
+    ['an image given as a URL', { image: { ...image, url: 'https://example.com/a.png' } }, false],
+  ])('agree on %s (accepted: %s)', (_case, patch, accepted) => {
+    const body = { product_type: 'mug', design_data: { text: 'Hi', font: 'Roboto-Bold', color: '#000', ...patch } };
+    expect(schemaAccepts(body)).toBe(accepted);
+    expect(domainAccepts(body)).toBe(accepted);
+  });
+
+  it.each([
+    [{ text: undefined }, 'FIELD_REQUIRED', 'design_data.text', /design_data.image/],
+    [{ image: { upload_id: 'photo.jpg' } }, 'INVALID_UPLOAD_ID', 'design_data.image.upload_id', /UUID/],
+    [{ image: { ...image, placement: { size: 2 } } }, 'INVALID_VALUE', 'design_data.image.placement.size', /0.1 to 1, got 2/],
+    [{ image: { ...image, placement: { fit: 'fill' } } }, 'INVALID_VALUE', 'design_data.image.placement.fit', /contain, cover/],
+  ])('the domain names the field and says what to send: %j', (patch, code, field, message) => {
+    const body = { product_type: 'mug', design_data: { text: 'Hi', font: 'Roboto-Bold', color: '#000', ...patch } };
+    const error = (() => {
+      try {
+        validateDesignSpec(JSON.parse(JSON.stringify(body)));
+        return null;
+      } catch (e) {
+        return e as ValidationError;
+      }
+    })();
+    expect(error).toMatchObject({ code, field });
+    expect(error?.message).toMatch(message);
+  });
+
   it('the domain returns what the schema accepted, its line breaks written as \\n', () => {
     fc.assert(
       fc.property(designBodyArb, (body) => {
         fc.pre(schemaAccepts(body));
-        const { design_data: data } = body as { design_data: { text: string } };
-        expect(validateDesignSpec(body)).toEqual({ ...(body as object), design_data: { ...data, text: normalizeLineBreaks(data.text) } });
+        const { design_data: data } = body as { design_data: { text?: string } };
+        const text = data.text === undefined ? {} : { text: normalizeLineBreaks(data.text) };
+        expect(validateDesignSpec(body)).toEqual({ ...(body as object), design_data: { ...data, ...text } });
       }),
       { numRuns: 500 },
     );

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { transferableSymbol, valueSymbol, type Piscina } from 'piscina';
+import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AppError, ValidationError } from '../../src/errors.js';
 import { renderDesignAssets, RenderPool, type DesignSpec } from '../../src/rendering/index.js';
@@ -28,6 +29,24 @@ describe('RenderPool: designs rendered on worker threads', () => {
     expect(threaded.thumbnail.buffer.byteLength).toBe(threaded.thumbnail.byteLength);
     expect(threaded.preview.equals(inline.preview)).toBe(true);
     expect(threaded.thumbnail.equals(inline.thumbnail)).toBe(true);
+  });
+
+  it('moves a design\'s image to the thread (its buffer detached here, not copied) and renders the same bytes as the calling thread', async () => {
+    const spec = design({ text: 'photo', color: '#FFFFFF' });
+    const withImage = { ...spec, design_data: { ...spec.design_data, image: { upload_id: '3f2b6c1e-8a4d-4e2f-9b1a-0c5d7e9f1a2b' } } } as DesignSpec;
+    const encoded = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 0, g: 0, b: 255 } } }).png().toBuffer();
+    const image = new Uint8Array(encoded);
+    const inline = await renderDesignAssets(withImage, { compressionLevel: 6 }, Buffer.from(image));
+    const threaded = await pool().render(withImage, image);
+    expect(image.byteLength).toBe(0); // transferred: the main thread's copy is gone
+    expect(threaded.preview.equals(inline.preview)).toBe(true);
+    expect(threaded.thumbnail.equals(inline.thumbnail)).toBe(true);
+    expect(pixelAt(await decode(threaded.preview), 300, 170)).toEqual([0, 0, 255]);
+    // A view into a shared buffer is copied instead, leaving the shared buffer intact.
+    const shared = Buffer.concat([Buffer.alloc(8), encoded]);
+    const view = shared.subarray(8);
+    await pool().render(withImage, view);
+    expect(shared.byteLength).toBe(8 + encoded.byteLength);
   });
 
   it('runs many designs on few threads, each answer going to its own caller', async () => {
