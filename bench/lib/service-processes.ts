@@ -42,9 +42,11 @@ async function compile(): Promise<ServiceBuild> {
     if (!existsSync(path.join(dir, 'dist', 'cli.js'))) throw new Error(`Could not compile src/: ${out.slice(0, 2000)}`, { cause: error });
     warning = `tsc reported errors (the build ran anyway): ${out.split('\n').slice(0, 5).join(' | ')}`;
   }
-  // ESM like the repository, and the repository's node_modules (packages, bundled fonts).
+  // ESM like the repository, the repository's node_modules (packages) and assets (the bundled
+  // fonts, found relative to the compiled code as they are in dist/).
   writeFileSync(path.join(dir, 'package.json'), '{"type":"module"}\n');
   symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+  symlinkSync(path.join(REPO_ROOT, 'assets'), path.join(dir, 'assets'), 'dir');
   mkdirSync(path.join(dir, 'bin'));
   copyFileSync(path.join(REPO_ROOT, 'bin', 'customify.js'), path.join(dir, 'bin', 'customify.js'));
   return { entry: path.join(dir, 'bin', 'customify.js'), warning };
