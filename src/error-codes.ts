@@ -71,6 +71,9 @@ export const ERROR_CODES = {
   INVALID_UPLOAD_ID: { status: 400, description: 'The upload id is not a UUID.' },
   UPLOAD_FILE_REQUIRED: { status: 400, description: 'A multipart upload has no `file` field.' },
 
+  // Print files.
+  PRINT_TEXT_TOO_LARGE: { status: 400, description: 'The design\'s text cannot fit the product\'s print area at the smallest legible size; the message names the text.' },
+
   // Designs.
   DESIGN_NOT_FOUND: { status: 404, description: 'No such design, or it belongs to someone else.' },
   DESIGN_ALREADY_EXISTS: { status: 409, description: 'A design with this id already exists.' },

@@ -101,3 +101,17 @@ export function designScene(spec: DesignSpec, size: number): Scene {
     ],
   };
 }
+
+/** The preview's layout rules in units of its 600 px reference canvas, for scenes of other shapes (print files scale them to their trim box). */
+export const DESIGN_LAYOUT = Object.freeze({ referenceSize: REFERENCE_SIZE, fontSize: FONT_SIZE, minFontSize: MIN_FONT_SIZE, margin: MARGIN });
+
+/**
+ * A design's background colour and the colour its text is drawn in (text_color, or white or
+ * black, whichever contrasts more), as designScene paints them.
+ * Throws ValidationError INVALID_COLOR for a colour that does not parse.
+ */
+export function designColors(spec: DesignSpec): { background: Rgb; ink: Rgb } {
+  const { color, text_color: textColor } = spec.design_data;
+  const background = parseColor(color, 'design_data.color');
+  return { background, ink: textColor === undefined ? contrastingTextColor(background) : parseColor(textColor, 'design_data.text_color') };
+}

@@ -1,0 +1,311 @@
+import { readFileSync } from 'node:fs';
+import fontkit from '@pdf-lib/fontkit';
+import type { Font, Glyph, GlyphPosition } from '@pdf-lib/fontkit';
+import { AppError } from '../errors.js';
+import type { FontFace, ResolvedFont } from '../rendering/fonts.js';
+import { quantize } from '../rendering/text-layout.js';
+
+/**
+ * The one text layout of a print: which characters go on which line, at which size, in which
+ * face, with every glyph's position. print.png and print.pdf are both drawn from it:
+ *
+ * - print.png hands the lines to the scene renderer as explicit lines (joined with \n, at
+ *   exactly `fontSize`, inside a box they fit with room to spare), so Pango breaks only
+ *   where this layout broke and draws at this size: the raster's lines are these lines.
+ * - print.pdf writes each line's runs as real text with these glyphs and advances (TJ),
+ *   so its glyph positions are the ones Pango uses (HarfBuzz's, kerning included, within a
+ *   pixel of rounding).
+ *
+ * Why not let Pango decide, as the preview does: sharp's text input returns only pixels,
+ * never where Pango broke the lines, so a PDF could not repeat them. Shaping here is
+ * fontkit's (the same engine pdf-lib embeds with), measuring in font units; sizes come from
+ * the preview's 5 % ladder (quantize in text-layout.ts) and the same word-wrap rules (break
+ * between words; inside a word only when the word alone could not otherwise be drawn at
+ * half the size).
+ */
+
+export interface ShapedRun {
+  readonly face: FontFace;
+  readonly text: string;
+  readonly glyphs: readonly Glyph[];
+  readonly positions: readonly GlyphPosition[];
+  /** Font units per em of `face`. */
+  readonly unitsPerEm: number;
+}
+
+export interface LaidLine {
+  readonly text: string;
+  readonly runs: readonly ShapedRun[];
+  /** Advance width in px at the layout's size. */
+  readonly width: number;
+  /** Pango's logical ascent and descent of the line in px (whole pixels, as Pango rounds them). */
+  readonly ascent: number;
+  readonly descent: number;
+  /** Ink extents in px, x from the line's left edge, y up from the baseline. */
+  readonly ink: { readonly left: number; readonly right: number; readonly top: number; readonly bottom: number } | null;
+}
+
+export interface PrintTextLayout {
+  /** Pixels per em, a whole number. */
+  readonly fontSize: number;
+  readonly lines: readonly LaidLine[];
+  /** Baselines, px down from the top of the first line's logical box. */
+  readonly baselines: readonly number[];
+  /** Ink box of the block, px, relative to a block whose lines are centred on x = 0 and whose first logical line starts at y = 0 (y down). */
+  readonly ink: { readonly left: number; readonly top: number; readonly width: number; readonly height: number };
+}
+
+export interface PrintTextBox {
+  readonly maxWidth: number;
+  readonly maxHeight: number;
+  /** Largest size in px. */
+  readonly fontSize: number;
+  /** Smallest size in px: text that cannot fit at it is refused. */
+  readonly minFontSize: number;
+}
+
+/**
+ * The share of the box the layout fills at most: Pango rounds every glyph position to a
+ * whole pixel, so its lines may come out a pixel or two wider than fontkit measures them;
+ * this room keeps Pango from wrapping a line this layout kept whole.
+ */
+const FIT_SLACK = 0.98;
+
+const loadedFonts = new Map<string, Font>();
+
+/** The fontkit font of `face`, parsed once per process. */
+export function fontkitFont(face: FontFace): Font {
+  let font = loadedFonts.get(face.file);
+  if (!font) {
+    try {
+      font = fontkit.create(readFileSync(face.file));
+    } catch (error) {
+      throw new AppError('FONT_FILE_MISSING', `The font file ${face.file} (${face.family}) cannot be read: reinstall the package.`, { cause: error });
+    }
+    loadedFonts.set(face.file, font);
+  }
+  return font;
+}
+
+/** The bytes of a face's file, for embedding. */
+export function fontBytes(face: FontFace): Buffer {
+  return readFileSync(face.file);
+}
+
+const graphemes = (() => {
+  const segmenter = new Intl.Segmenter('und', { granularity: 'grapheme' });
+  return (text: string) => Array.from(segmenter.segment(text), (s) => s.segment);
+})();
+
+/** The first face of the chain that has the grapheme's first character, as Pango picks (the primary face when none has it). */
+function faceFor(grapheme: string, font: ResolvedFont): FontFace {
+  const codePoint = grapheme.codePointAt(0) ?? 0;
+  return font.faces.find((face) => fontkitFont(face).hasGlyphForCodePoint(codePoint)) ?? font.faces[0]!;
+}
+
+/** `text` split into runs of one face each, shaped. */
+function shape(text: string, font: ResolvedFont): ShapedRun[] {
+  const runs: Array<{ face: FontFace; text: string }> = [];
+  for (const grapheme of graphemes(text)) {
+    // Spaces and marks stay with the run they are in: Pango draws them in that run's face.
+    const face = /^\s+$/u.test(grapheme) && runs.length > 0 ? runs.at(-1)!.face : faceFor(grapheme, font);
+    const last = runs.at(-1);
+    if (last && last.face === face) last.text += grapheme;
+    else runs.push({ face, text: grapheme });
+  }
+  return runs.map(({ face, text: runText }) => {
+    const fk = fontkitFont(face);
+    const { glyphs, positions } = fk.layout(runText);
+    return { face, text: runText, glyphs, positions, unitsPerEm: fk.unitsPerEm };
+  });
+}
+
+/** A line shaped and measured at `fontSize` px. */
+export function layLine(text: string, font: ResolvedFont, fontSize: number): LaidLine {
+  const runs = shape(text, font);
+  let pen = 0;
+  // Pango's line box: the fonts' hhea ascent and descent, each rounded up to a pixel; an
+  // empty line has the primary face's.
+  const primary = fontkitFont(font.faces[0]!);
+  let ascent = Math.ceil((primary.ascent * fontSize) / primary.unitsPerEm);
+  let descent = Math.ceil((-primary.descent * fontSize) / primary.unitsPerEm);
+  let ink: { left: number; right: number; top: number; bottom: number } | null = null;
+  for (const run of runs) {
+    const fk = fontkitFont(run.face);
+    const scale = fontSize / run.unitsPerEm;
+    ascent = Math.max(ascent, Math.ceil(fk.ascent * scale));
+    descent = Math.max(descent, Math.ceil(-fk.descent * scale));
+    for (const [i, glyph] of run.glyphs.entries()) {
+      const position = run.positions[i]!;
+      const box = glyph.bbox;
+      if (box.width > 0 && box.height > 0 && Number.isFinite(box.minX)) {
+        const x = pen + position.xOffset * scale;
+        const y = position.yOffset * scale;
+        const glyphInk = { left: x + box.minX * scale, right: x + box.maxX * scale, top: y + box.maxY * scale, bottom: y + box.minY * scale };
+        ink = ink
+          ? { left: Math.min(ink.left, glyphInk.left), right: Math.max(ink.right, glyphInk.right), top: Math.max(ink.top, glyphInk.top), bottom: Math.min(ink.bottom, glyphInk.bottom) }
+          : glyphInk;
+      }
+      pen += position.xAdvance * scale;
+    }
+  }
+  return { text, runs, width: pen, ascent, descent, ink };
+}
+
+// Where a line may break: after white space, and around CJK ideographs and kana.
+const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]/u;
+
+/** The pieces a paragraph may break between: words with their trailing spaces, CJK characters one by one. */
+function segments(paragraph: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  for (const grapheme of graphemes(paragraph)) {
+    const isSpace = /^\s+$/u.test(grapheme);
+    if (current !== '' && !isSpace && (/\s$/u.test(current) || CJK.test(grapheme) || CJK.test(current.at(-1) ?? ''))) {
+      out.push(current);
+      current = '';
+    }
+    current += grapheme;
+  }
+  if (current !== '') out.push(current);
+  return out;
+}
+
+/**
+ * Greedy word wrap of `text` at `maxWidth` px at `fontSize`: lines as long as fit, broken
+ * between segments, and inside a segment (between graphemes) when `breakWords` and the
+ * segment alone is too wide. Returns null when a segment is too wide and may not break.
+ */
+function wrap(text: string, font: ResolvedFont, fontSize: number, maxWidth: number, breakWords: boolean): LaidLine[] | null {
+  const lines: LaidLine[] = [];
+  const fits = (candidate: string) => {
+    const line = layLine(candidate.trimEnd(), font, fontSize);
+    return lineWidth(line) <= maxWidth ? line : null;
+  };
+  for (const paragraph of text.split('\n')) {
+    let current = '';
+    let laid: LaidLine | null = layLine('', font, fontSize);
+    const pieces = segments(paragraph);
+    for (let index = 0; index < pieces.length; index++) {
+      const piece = pieces[index]!;
+      const joined = fits(current + piece);
+      if (joined) {
+        current += piece;
+        laid = joined;
+        continue;
+      }
+      if (current !== '') {
+        lines.push(laid ?? layLine(current.trimEnd(), font, fontSize));
+        current = '';
+        laid = null;
+        index -= 1;
+        continue;
+      }
+      // The piece alone is too wide.
+      if (!breakWords) return null;
+      const chars = graphemes(piece);
+      let part = '';
+      for (const char of chars) {
+        const next = fits(part + char);
+        if (next || part === '') {
+          part += char;
+          laid = next ?? layLine(part, font, fontSize);
+          continue;
+        }
+        lines.push(laid ?? layLine(part.trimEnd(), font, fontSize));
+        part = char;
+        laid = fits(part) ?? layLine(part, font, fontSize);
+      }
+      current = part;
+    }
+    lines.push(laid && laid.text === current.trimEnd() ? laid : layLine(current.trimEnd(), font, fontSize));
+  }
+  return lines;
+}
+
+/** The width a line takes: its advance, or its ink where that reaches further. */
+function lineWidth(line: LaidLine): number {
+  if (!line.ink) return line.width;
+  return Math.max(line.width, line.ink.right, line.width - line.ink.left, line.ink.right - line.ink.left);
+}
+
+/** Where the lines' baselines fall and the block's ink box (lines centred on x = 0). */
+function arrange(lines: readonly LaidLine[]): Pick<PrintTextLayout, 'baselines' | 'ink'> {
+  const baselines: number[] = [];
+  let y = 0;
+  let left = Infinity;
+  let right = -Infinity;
+  let top = Infinity;
+  let bottom = -Infinity;
+  for (const line of lines) {
+    const baseline = y + line.ascent;
+    baselines.push(baseline);
+    y = baseline + line.descent;
+    if (!line.ink) continue;
+    const x0 = -line.width / 2;
+    left = Math.min(left, x0 + line.ink.left);
+    right = Math.max(right, x0 + line.ink.right);
+    top = Math.min(top, baseline - line.ink.top);
+    bottom = Math.max(bottom, baseline - line.ink.bottom);
+  }
+  const ink = Number.isFinite(left) ? { left, top, width: right - left, height: bottom - top } : { left: 0, top: 0, width: 0, height: 0 };
+  return { baselines, ink };
+}
+
+/** The layout at `fontSize` if it fits the box, else null. */
+function layoutAt(text: string, font: ResolvedFont, fontSize: number, box: PrintTextBox, breakWords: boolean): PrintTextLayout | null {
+  const maxWidth = box.maxWidth * FIT_SLACK;
+  const lines = wrap(text, font, fontSize, maxWidth, breakWords);
+  if (!lines) return null;
+  const arranged = arrange(lines);
+  if (arranged.ink.width > maxWidth || arranged.ink.height > box.maxHeight * FIT_SLACK) return null;
+  return { fontSize, lines, ...arranged };
+}
+
+/** The ladder's sizes from `max` down to `min`, largest first. */
+function ladder(max: number, min: number): number[] {
+  const sizes: number[] = [];
+  for (let size = quantize(max); size >= min; size = quantize(size - 1)) {
+    sizes.push(size);
+    if (size === 1) break;
+  }
+  return sizes;
+}
+
+/** The largest size of `sizes` (descending) at which a layout fits, by bisection (fitting grows as size shrinks). */
+function largestFit(sizes: readonly number[], at: (size: number) => PrintTextLayout | null): PrintTextLayout | null {
+  let low = 0;
+  let high = sizes.length - 1;
+  let best: PrintTextLayout | null = null;
+  while (low <= high) {
+    const mid = (low + high) >> 1;
+    const layout = at(sizes[mid]!);
+    if (layout) {
+      best = layout;
+      high = mid - 1;
+    } else {
+      low = mid + 1;
+    }
+  }
+  return best;
+}
+
+/**
+ * `text` laid out as large as fits `box`, up to box.fontSize, on the preview's 5 % ladder of sizes.
+ * Words break inside only when keeping them whole would draw the text at less than half
+ * the size breaking allows. Throws ValidationError-like AppError PRINT_TEXT_TOO_LARGE (field
+ * design_data.text, naming the text) when it cannot fit at box.minFontSize.
+ */
+export function layoutPrintText(text: string, font: ResolvedFont, box: PrintTextBox): PrintTextLayout {
+  const minFontSize = Math.max(1, Math.ceil(box.minFontSize));
+  const sizes = ladder(Math.max(minFontSize, Math.floor(box.fontSize)), minFontSize);
+  const whole = largestFit(sizes, (size) => layoutAt(text, font, size, box, false));
+  if (whole && whole.fontSize >= sizes[0]! / 2) return whole;
+  const broken = largestFit(sizes, (size) => layoutAt(text, font, size, box, true));
+  const chosen = whole && (!broken || whole.fontSize >= broken.fontSize / 2) ? whole : broken;
+  if (chosen) return chosen;
+  const shown = JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
+  throw new AppError('PRINT_TEXT_TOO_LARGE', `The text ${shown} does not fit the print area at the smallest legible size (${minFontSize} px); shorten it.`, {
+    field: 'design_data.text',
+  });
+}
