@@ -71,7 +71,8 @@ export async function renderPrintPdf(print: PrintDesign, options: PrintPdfOption
     page.drawRectangle({ x: 0, y: 0, width: pageWidth, height: pageHeight, color: pdfColor(print.background) });
   }
   await drawText(doc, page, print, pageHeight);
-  return Buffer.from(await doc.save());
+  // Plain objects, no object streams: older RIPs and preflight tools read PDF 1.4-style files best.
+  return Buffer.from(await doc.save({ useObjectStreams: false }));
 }
 
 /** A TrueType file of the design, to find fontkit's subset class by. */
