@@ -10,7 +10,7 @@ import fontkit from '@pdf-lib/fontkit';
  * This pads each glyph as the subset adds it. Applied once, on first use.
  */
 interface SubsetInternals {
-  _addGlyph(gid: number): number;
+  _addGlyph: (this: SubsetInternals, gid: number) => number;
   glyf: Uint8Array[];
   offset: number;
 }

@@ -129,7 +129,7 @@ export function parsePrintSpecsJson(json: string): { specs: PrintSpecs } | { pro
     return { problems: [{ entry: '', field: '', message: 'must be a JSON object whose keys are product types' }] };
   }
   const problems: PrintSpecProblem[] = [];
-  const specs: Record<string, PrintSpec> = { ...DEFAULT_PRINT_SPECS };
+  const specs: Record<ProductType, PrintSpec> = { ...DEFAULT_PRINT_SPECS };
   for (const [entry, value] of Object.entries(data)) {
     if (!(PRODUCT_TYPES as readonly string[]).includes(entry)) {
       problems.push({ entry, field: '', message: `is not a product type (known: ${PRODUCT_TYPES.join(', ')})` });
@@ -157,9 +157,9 @@ export function parsePrintSpecsJson(json: string): { specs: PrintSpecs } | { pro
       problems.push({ entry, ...limit });
       continue;
     }
-    specs[entry] = spec;
+    specs[entry as ProductType] = spec;
   }
-  return problems.length > 0 ? { problems } : { specs: Object.freeze(specs) as PrintSpecs };
+  return problems.length > 0 ? { problems } : { specs: Object.freeze(specs) };
 }
 
 /** The field and message when `spec`'s canvas is larger than a print may be. */
