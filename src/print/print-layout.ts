@@ -71,26 +71,44 @@ export interface PrintTextBox {
  */
 const FIT_SLACK = 0.98;
 
-const loadedFonts = new Map<string, Font>();
+const loadedFonts = new Map<string, { bytes: Buffer; font: Font }>();
+const fontsByBytes = new WeakMap<Uint8Array, Font>();
 
-/** The fontkit font of `face`, parsed once per process. */
-export function fontkitFont(face: FontFace): Font {
-  let font = loadedFonts.get(face.file);
-  if (!font) {
+function loaded(face: FontFace): { bytes: Buffer; font: Font } {
+  let entry = loadedFonts.get(face.file);
+  if (!entry) {
     try {
-      font = fontkit.create(readFileSync(face.file));
+      const bytes = readFileSync(face.file);
+      entry = { bytes, font: fontkit.create(bytes) };
     } catch (error) {
       throw new AppError('FONT_FILE_MISSING', `The font file ${face.file} (${face.family}) cannot be read: reinstall the package.`, { cause: error });
     }
-    loadedFonts.set(face.file, font);
+    loadedFonts.set(face.file, entry);
+    fontsByBytes.set(entry.bytes, entry.font);
   }
-  return font;
+  return entry;
 }
 
-/** The bytes of a face's file, for embedding. */
-export function fontBytes(face: FontFace): Buffer {
-  return readFileSync(face.file);
+/** The fontkit font of `face`, parsed once per process. */
+export function fontkitFont(face: FontFace): Font {
+  return loaded(face).font;
 }
+
+/** The bytes of a face's file, for embedding: the same Buffer every time, so that cachedFontkit knows it. */
+export function fontBytes(face: FontFace): Buffer {
+  return loaded(face).bytes;
+}
+
+/**
+ * fontkit for pdf-lib's registerFontkit, answering `create` for the bytes of fontBytes() with
+ * the font already parsed: parsing a face's tables is most of the time of a one-line PDF.
+ * A parsed font is only read by pdf-lib (it makes a new subset per document), so sharing it is safe.
+ */
+export const cachedFontkit = {
+  create(bytes: Uint8Array, postscriptName?: string): Font {
+    return fontsByBytes.get(bytes) ?? fontkit.create(bytes, postscriptName);
+  },
+};
 
 const graphemes = (() => {
   const segmenter = new Intl.Segmenter('und', { granularity: 'grapheme' });

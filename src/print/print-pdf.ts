@@ -20,10 +20,9 @@ import {
   type PDFFont,
   type PDFPage,
 } from 'pdf-lib';
-import fontkit from '@pdf-lib/fontkit';
 import type { Rgb } from '../rendering/colors.js';
 import { resolveFont, type FontFace } from '../rendering/fonts.js';
-import { fontBytes, fontkitFont, type ShapedRun } from './print-layout.js';
+import { cachedFontkit, fontBytes, fontkitFont, type ShapedRun } from './print-layout.js';
 import type { PrintDesign } from './print-scene.js';
 import { POINTS_PER_INCH } from './print-specs.js';
 import { fixFontkitSubsetPadding } from './fontkit-subset-fix.js';
@@ -52,7 +51,7 @@ export async function renderPrintPdf(print: PrintDesign, options: PrintPdfOption
   const { geometry } = print;
   fixFontkitSubsetPadding(fontFile(print));
   const doc = await PDFDocument.create({ updateMetadata: false });
-  doc.registerFontkit(fontkit);
+  doc.registerFontkit(cachedFontkit);
   const date = options.creationDate ?? new Date();
   doc.setTitle(options.title);
   doc.setProducer(PDF_PRODUCER);
