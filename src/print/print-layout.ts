@@ -138,9 +138,19 @@ function shape(text: string, font: ResolvedFont): ShapedRun[] {
   });
 }
 
+/**
+ * Shaped runs by text, for one layout: shaping is in font units, the same at every size, so
+ * the size search shapes each candidate line once, not once per size it tries.
+ */
+type ShapeCache = Map<string, ShapedRun[]>;
+
 /** A line shaped and measured at `fontSize` px. */
-export function layLine(text: string, font: ResolvedFont, fontSize: number): LaidLine {
-  const runs = shape(text, font);
+export function layLine(text: string, font: ResolvedFont, fontSize: number, cache?: ShapeCache): LaidLine {
+  let runs = cache?.get(text);
+  if (!runs) {
+    runs = shape(text, font);
+    cache?.set(text, runs);
+  }
   let pen = 0;
   // Pango's line box: the fonts' hhea ascent and descent, each rounded up to a pixel; an
   // empty line has the primary face's.
@@ -194,15 +204,16 @@ function segments(paragraph: string): string[] {
  * between segments, and inside a segment (between graphemes) when `breakWords` and the
  * segment alone is too wide. Returns null when a segment is too wide and may not break.
  */
-function wrap(text: string, font: ResolvedFont, fontSize: number, maxWidth: number, breakWords: boolean): LaidLine[] | null {
+function wrap(text: string, font: ResolvedFont, fontSize: number, maxWidth: number, breakWords: boolean, cache: ShapeCache): LaidLine[] | null {
   const lines: LaidLine[] = [];
+  const lay = (line: string) => layLine(line, font, fontSize, cache);
   const fits = (candidate: string) => {
-    const line = layLine(candidate.trimEnd(), font, fontSize);
+    const line = lay(candidate.trimEnd());
     return lineWidth(line) <= maxWidth ? line : null;
   };
   for (const paragraph of text.split('\n')) {
     let current = '';
-    let laid: LaidLine | null = layLine('', font, fontSize);
+    let laid: LaidLine | null = lay('');
     const pieces = segments(paragraph);
     for (let index = 0; index < pieces.length; index++) {
       const piece = pieces[index]!;
@@ -213,7 +224,7 @@ function wrap(text: string, font: ResolvedFont, fontSize: number, maxWidth: numb
         continue;
       }
       if (current !== '') {
-        lines.push(laid ?? layLine(current.trimEnd(), font, fontSize));
+        lines.push(laid ?? lay(current.trimEnd()));
         current = '';
         laid = null;
         index -= 1;
@@ -227,16 +238,16 @@ function wrap(text: string, font: ResolvedFont, fontSize: number, maxWidth: numb
         const next = fits(part + char);
         if (next || part === '') {
           part += char;
-          laid = next ?? layLine(part, font, fontSize);
+          laid = next ?? lay(part);
           continue;
         }
-        lines.push(laid ?? layLine(part.trimEnd(), font, fontSize));
+        lines.push(laid ?? lay(part.trimEnd()));
         part = char;
-        laid = fits(part) ?? layLine(part, font, fontSize);
+        laid = fits(part) ?? lay(part);
       }
       current = part;
     }
-    lines.push(laid && laid.text === current.trimEnd() ? laid : layLine(current.trimEnd(), font, fontSize));
+    lines.push(laid && laid.text === current.trimEnd() ? laid : lay(current.trimEnd()));
   }
   return lines;
 }
@@ -271,9 +282,9 @@ function arrange(lines: readonly LaidLine[]): Pick<PrintTextLayout, 'baselines' 
 }
 
 /** The layout at `fontSize` if it fits the box, else null. */
-function layoutAt(text: string, font: ResolvedFont, fontSize: number, box: PrintTextBox, breakWords: boolean): PrintTextLayout | null {
+function layoutAt(text: string, font: ResolvedFont, fontSize: number, box: PrintTextBox, breakWords: boolean, cache: ShapeCache): PrintTextLayout | null {
   const maxWidth = box.maxWidth * FIT_SLACK;
-  const lines = wrap(text, font, fontSize, maxWidth, breakWords);
+  const lines = wrap(text, font, fontSize, maxWidth, breakWords, cache);
   if (!lines) return null;
   const arranged = arrange(lines);
   if (arranged.ink.width > maxWidth || arranged.ink.height > box.maxHeight * FIT_SLACK) return null;
@@ -317,9 +328,10 @@ function largestFit(sizes: readonly number[], at: (size: number) => PrintTextLay
 export function layoutPrintText(text: string, font: ResolvedFont, box: PrintTextBox): PrintTextLayout {
   const minFontSize = Math.max(1, Math.ceil(box.minFontSize));
   const sizes = ladder(Math.max(minFontSize, Math.floor(box.fontSize)), minFontSize);
-  const whole = largestFit(sizes, (size) => layoutAt(text, font, size, box, false));
+  const cache: ShapeCache = new Map();
+  const whole = largestFit(sizes, (size) => layoutAt(text, font, size, box, false, cache));
   if (whole && whole.fontSize >= sizes[0]! / 2) return whole;
-  const broken = largestFit(sizes, (size) => layoutAt(text, font, size, box, true));
+  const broken = largestFit(sizes, (size) => layoutAt(text, font, size, box, true, cache));
   const chosen = whole && (!broken || whole.fontSize >= broken.fontSize / 2) ? whole : broken;
   if (chosen) return chosen;
   const shown = JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
