@@ -22,6 +22,12 @@ export function fixFontkitSubsetPadding(sampleFontFile: string): void {
   const subset = fontkit.create(readFileSync(sampleFontFile)).createSubset() as unknown as SubsetInternals;
   const prototype = Object.getPrototypeOf(subset) as SubsetInternals;
   const original = prototype._addGlyph;
+  // The fix is for 1.1.1's internals (package.json pins that version); a later version that
+  // changed them is left alone, and the script-font test in print-files.test.ts tells.
+  if (typeof original !== 'function') {
+    patched = true;
+    return;
+  }
   prototype._addGlyph = function padded(this: SubsetInternals, gid: number): number {
     const index = original.call(this, gid);
     const data = this.glyf[index]!;
