@@ -12,13 +12,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import type { BenchReport } from './lib/report.js';
+import { loadAverages } from './lib/machine.js';
 import { fixed, median, table } from './lib/stats.js';
 
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PYTHON = '/usr/bin/python3';
 
-interface FlowResult { n: number; seconds: number; bytes: number }
+interface FlowResult { n: number; seconds: number; bytes: number; cpu_seconds?: number }
 
 async function json<T>(argv: string[]): Promise<T> {
   const pinned = ['taskset', '-c', '0', ...argv];
@@ -36,6 +37,7 @@ export async function runPrintBench(options: { runs?: number; n?: number } = {})
   const png: number[] = [];
   const pillow: number[] = [];
   const pdfMs: number[] = [];
+  const pdfCpuMs: number[] = [];
   let pngBytes = 0;
   let pillowBytes = 0;
   let pdfBytes = 0;
@@ -46,6 +48,7 @@ export async function runPrintBench(options: { runs?: number; n?: number } = {})
     pillow.push(p.n / p.seconds);
     png.push(o.n / o.seconds);
     pdfMs.push((d.seconds * 1000) / d.n);
+    pdfCpuMs.push(((d.cpu_seconds ?? d.seconds) * 1000) / d.n);
     pillowBytes = p.bytes;
     pngBytes = o.bytes;
     pdfBytes = d.bytes;
@@ -59,17 +62,17 @@ export async function runPrintBench(options: { runs?: number; n?: number } = {})
       [
         ['Pillow: 3600x4800 RGBA, draw text, save PNG', fixed(median(pillow)), fixed(1000 / median(pillow), 0), pillowBytes],
         ['ours: t-shirt print.png (layout, Pango, paint, PNG + pHYs)', fixed(median(png)), fixed(1000 / median(png), 0), pngBytes],
-        ['ours: one-line print.pdf (layout, subset font, output intent)', fixed(1000 / median(pdfMs)), fixed(median(pdfMs), 1), pdfBytes],
+        ['ours: one-line print.pdf (layout, subset font, output intent)', fixed(1000 / median(pdfMs)), `${fixed(median(pdfMs), 1)} (CPU ${fixed(median(pdfCpuMs), 1)})`, pdfBytes],
       ],
     ),
     '',
-    `print.png is ${fixed(ratio)}x Pillow's speed on one core.`,
+    `print.png is ${fixed(ratio)}x Pillow's speed on one core. print.pdf: ${fixed(median(pdfMs), 1)} ms wall, ${fixed(median(pdfCpuMs), 1)} ms CPU per file (load average now ${loadAverages()}).`,
   ].join('\n');
   return {
     markdown,
     targets: [
       { benchmark: 'print.png vs Pillow, per core', target: '>= 2x', measured: `${fixed(ratio)}x`, met: ratio >= 2 },
-      { benchmark: 'print.pdf, one line: time', target: '< 50 ms', measured: `${fixed(median(pdfMs), 1)} ms`, met: median(pdfMs) < 50 },
+      { benchmark: 'print.pdf, one line: time (wall)', target: '< 50 ms', measured: `${fixed(median(pdfMs), 1)} ms (CPU ${fixed(median(pdfCpuMs), 1)} ms)`, met: median(pdfMs) < 50 },
       { benchmark: 'print.pdf, one line: size', target: '< 100 KB', measured: `${(pdfBytes / 1024).toFixed(1)} KB`, met: pdfBytes < 100 * 1024 },
     ],
   };
