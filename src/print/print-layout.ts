@@ -3,7 +3,7 @@ import fontkit from '@pdf-lib/fontkit';
 import type { Font, Glyph, GlyphPosition } from '@pdf-lib/fontkit';
 import { AppError } from '../errors.js';
 import type { FontFace, ResolvedFont } from '../rendering/fonts.js';
-import { quantize } from '../rendering/text-layout.js';
+import { MEASURE_FONT_SIZE, planFit, quantize } from '../rendering/text-layout.js';
 
 /**
  * The one text layout of a print: which characters go on which line, at which size, in which
@@ -202,9 +202,9 @@ function segments(paragraph: string): string[] {
 /**
  * Greedy word wrap of `text` at `maxWidth` px at `fontSize`: lines as long as fit, broken
  * between segments, and inside a segment (between graphemes) when `breakWords` and the
- * segment alone is too wide. Returns null when a segment is too wide and may not break.
+ * segment alone is too wide; otherwise such a segment gets a line of its own, too wide.
  */
-function wrap(text: string, font: ResolvedFont, fontSize: number, maxWidth: number, breakWords: boolean, cache: ShapeCache): LaidLine[] | null {
+function wrap(text: string, font: ResolvedFont, fontSize: number, maxWidth: number, breakWords: boolean, cache: ShapeCache): LaidLine[] {
   const lines: LaidLine[] = [];
   const lay = (line: string) => layLine(line, font, fontSize, cache);
   const fits = (candidate: string) => {
@@ -230,8 +230,13 @@ function wrap(text: string, font: ResolvedFont, fontSize: number, maxWidth: numb
         index -= 1;
         continue;
       }
-      // The piece alone is too wide.
-      if (!breakWords) return null;
+      // The piece alone is too wide: as Pango does, keep it whole on its own line (the block
+      // is then too wide and the size search shrinks), unless words may break.
+      if (!breakWords) {
+        current = piece;
+        laid = lay(piece.trimEnd());
+        continue;
+      }
       const chars = graphemes(piece);
       let part = '';
       for (const char of chars) {
@@ -281,59 +286,50 @@ function arrange(lines: readonly LaidLine[]): Pick<PrintTextLayout, 'baselines' 
   return { baselines, ink };
 }
 
-/** The layout at `fontSize` if it fits the box, else null. */
-function layoutAt(text: string, font: ResolvedFont, fontSize: number, box: PrintTextBox, breakWords: boolean, cache: ShapeCache): PrintTextLayout | null {
-  const maxWidth = box.maxWidth * FIT_SLACK;
-  const lines = wrap(text, font, fontSize, maxWidth, breakWords, cache);
-  if (!lines) return null;
-  const arranged = arrange(lines);
-  if (arranged.ink.width > maxWidth || arranged.ink.height > box.maxHeight * FIT_SLACK) return null;
-  return { fontSize, lines, ...arranged };
+/** The layout at `fontSize`, wrapped at the box's width (less FIT_SLACK), and whether it fits the box. */
+function layoutAt(text: string, font: ResolvedFont, fontSize: number, box: PrintTextBox, breakWords: boolean, cache: ShapeCache): PrintTextLayout {
+  const lines = wrap(text, font, fontSize, box.maxWidth * FIT_SLACK, breakWords, cache);
+  return { fontSize, lines, ...arrange(lines) };
 }
 
-/** The ladder's sizes from `max` down to `min`, largest first. */
-function ladder(max: number, min: number): number[] {
-  const sizes: number[] = [];
-  for (let size = quantize(max); size >= min; size = quantize(size - 1)) {
-    sizes.push(size);
-    if (size === 1) break;
-  }
-  return sizes;
-}
-
-/** The largest size of `sizes` (descending) at which a layout fits, by bisection (fitting grows as size shrinks). */
-function largestFit(sizes: readonly number[], at: (size: number) => PrintTextLayout | null): PrintTextLayout | null {
-  let low = 0;
-  let high = sizes.length - 1;
-  let best: PrintTextLayout | null = null;
-  while (low <= high) {
-    const mid = (low + high) >> 1;
-    const layout = at(sizes[mid]!);
-    if (layout) {
-      best = layout;
-      high = mid - 1;
-    } else {
-      low = mid + 1;
-    }
-  }
-  return best;
+/** The block's ink size as Pango's ink-cropped mask would have it (whole pixels). */
+function inkSize(layout: PrintTextLayout): { width: number; height: number } {
+  return { width: Math.ceil(layout.ink.width), height: Math.ceil(layout.ink.height) };
 }
 
 /**
- * `text` laid out as large as fits `box`, up to box.fontSize, on the preview's 5 % ladder of sizes.
- * Words break inside only when keeping them whole would draw the text at less than half
- * the size breaking allows. Throws ValidationError-like AppError PRINT_TEXT_TOO_LARGE (field
- * design_data.text, naming the text) when it cannot fit at box.minFontSize.
+ * `text` laid out as the preview lays it out (layoutText in text-layout.ts), with fontkit's
+ * measures in place of Pango's renders, so that print files break lines where the preview
+ * does: measured unwrapped at the preview's measuring size, a first size from the same plan
+ * (planFit: size, and whether words may break), the same 5 % ladder (quantize), then shrunk
+ * by the same guesses until the ink fits the box (less FIT_SLACK across, so Pango wraps
+ * none of the lines). Throws AppError PRINT_TEXT_TOO_LARGE (field design_data.text, naming
+ * the text) when it cannot fit at box.minFontSize: a print never scales text below it.
  */
 export function layoutPrintText(text: string, font: ResolvedFont, box: PrintTextBox): PrintTextLayout {
-  const minFontSize = Math.max(1, Math.ceil(box.minFontSize));
-  const sizes = ladder(Math.max(minFontSize, Math.floor(box.fontSize)), minFontSize);
+  const maxFontSize = Math.max(1, Math.round(box.fontSize));
+  const minFontSize = Math.max(1, Math.min(maxFontSize, Math.ceil(box.minFontSize)));
   const cache: ShapeCache = new Map();
-  const whole = largestFit(sizes, (size) => layoutAt(text, font, size, box, false, cache));
-  if (whole && whole.fontSize >= sizes[0]! / 2) return whole;
-  const broken = largestFit(sizes, (size) => layoutAt(text, font, size, box, true, cache));
-  const chosen = whole && (!broken || whole.fontSize >= broken.fontSize / 2) ? whole : broken;
-  if (chosen) return chosen;
+  const maxWidth = box.maxWidth * FIT_SLACK;
+  const measureSize = Math.min(maxFontSize, MEASURE_FONT_SIZE);
+  // Unwrapped: lines broken only where the text breaks them.
+  const measuredLayout = layoutAt(text, font, measureSize, { ...box, maxWidth: Infinity }, false, cache);
+  const measured = inkSize(measuredLayout);
+  if (measured.width === 0 || measured.height === 0) return measuredLayout;
+  const plan = planFit(text, { data: Buffer.alloc(0), ...measured, fontSize: measureSize }, { maxWidth, maxHeight: box.maxHeight });
+  let fontSize = Math.max(minFontSize, Math.min(maxFontSize, quantize(plan.fontSize)));
+  const unwrappedFit = quantize(measureSize * Math.min(maxWidth / measured.width, box.maxHeight / measured.height));
+  for (;;) {
+    const layout = layoutAt(text, font, fontSize, box, plan.breakWords, cache);
+    const ink = inkSize(layout);
+    const widthRatio = maxWidth / ink.width;
+    const heightRatio = box.maxHeight / ink.height;
+    if (widthRatio >= 1 && heightRatio >= 1) return layout;
+    if (fontSize <= minFontSize) break;
+    const guess = quantize(fontSize * Math.min(Math.sqrt(Math.min(heightRatio, 1)), Math.min(widthRatio, 1)));
+    const next = fontSize > unwrappedFit && guess < unwrappedFit ? unwrappedFit : guess;
+    fontSize = Math.max(minFontSize, quantize(Math.min(fontSize - 1, next)));
+  }
   const shown = JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
   throw new AppError('PRINT_TEXT_TOO_LARGE', `The text ${shown} does not fit the print area at the smallest legible size (${minFontSize} px); shorten it.`, {
     field: 'design_data.text',
