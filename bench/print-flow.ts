@@ -15,6 +15,18 @@ const printSpec = DEFAULT_PRINT_SPECS['t-shirt'];
 if (values.describe) {
   const { layout } = designPrintScene(spec(0), printSpec);
   console.log(JSON.stringify({ lines: layout.lines.map((line) => line.text).join('\n'), size: layout.fontSize, font: layout.lines[0]!.runs[0]!.face.file }));
+} else if (values.kind === 'set') {
+  // Peak RSS growth over making N print sets (print.png and print.pdf) with the defaults, as a worker would.
+  const baseline = process.memoryUsage().rss;
+  const start = performance.now();
+  for (let i = 0; i < n; i++) {
+    const print = designPrintScene(spec(i), printSpec);
+    await Promise.all([renderPrintPng(print), renderPrintPdf(print, { title: `bench-${i}` })]);
+  }
+  const seconds = (performance.now() - start) / 1000;
+  // maxRSS is in KiB.
+  const peakGrowth = process.resourceUsage().maxRSS * 1024 - baseline;
+  console.log(JSON.stringify({ n, seconds, bytes: 0, peak_rss_growth_mb: peakGrowth / 1024 ** 2 }));
 } else {
   const once = async (i: number) => {
     const print = designPrintScene(spec(i), printSpec);

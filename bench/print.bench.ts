@@ -19,7 +19,7 @@ const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PYTHON = '/usr/bin/python3';
 
-interface FlowResult { n: number; seconds: number; bytes: number; cpu_seconds?: number }
+interface FlowResult { n: number; seconds: number; bytes: number; cpu_seconds?: number; peak_rss_growth_mb?: number }
 
 async function json<T>(argv: string[]): Promise<T> {
   const pinned = ['taskset', '-c', '0', ...argv];
@@ -54,6 +54,8 @@ export async function runPrintBench(options: { runs?: number; n?: number } = {})
     pdfBytes = d.bytes;
   }
   const ratio = median(png) / median(pillow);
+  const sets = await ours(['--kind', 'set', '--n', '20']);
+  const rss = sets.peak_rss_growth_mb ?? Number.NaN;
   const markdown = [
     `### Print files, one core (${runs} runs, medians; ${n} PNGs and ${n * 10} PDFs per run; text ${JSON.stringify(layout.lines)} at ${layout.size} px)`,
     '',
@@ -66,6 +68,8 @@ export async function runPrintBench(options: { runs?: number; n?: number } = {})
       ],
     ),
     '',
+    `20 print sets (t-shirt print.png and print.pdf) in one process: peak RSS growth ${fixed(rss, 0)} MB, ${fixed(sets.seconds, 1)} s.`,
+    '',
     `print.png is ${fixed(ratio)}x Pillow's speed on one core. print.pdf: ${fixed(median(pdfMs), 1)} ms wall, ${fixed(median(pdfCpuMs), 1)} ms CPU per file (load average now ${loadAverages()}).`,
   ].join('\n');
   return {
@@ -73,6 +77,7 @@ export async function runPrintBench(options: { runs?: number; n?: number } = {})
     targets: [
       { benchmark: 'print.png vs Pillow, per core', target: '>= 2x', measured: `${fixed(ratio)}x`, met: ratio >= 2 },
       { benchmark: 'print.pdf, one line: time (wall)', target: '< 50 ms', measured: `${fixed(median(pdfMs), 1)} ms (CPU ${fixed(median(pdfCpuMs), 1)} ms)`, met: median(pdfMs) < 50 },
+      { benchmark: 'peak RSS growth, 20 print sets', target: '<= 250 MB', measured: `${fixed(rss, 0)} MB`, met: rss <= 250 },
       { benchmark: 'print.pdf, one line: size', target: '< 100 KB', measured: `${(pdfBytes / 1024).toFixed(1)} KB`, met: pdfBytes < 100 * 1024 },
     ],
   };
