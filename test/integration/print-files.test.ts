@@ -5,8 +5,8 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { DEFAULT_PRINT_SPECS, designPrintScene, printGeometry, renderPrintFiles, type PrintSpec } from '../../src/print/index.js';
-import { PRODUCT_TYPES, renderDesign, type DesignSpec, type ProductType } from '../../src/rendering/index.js';
+import { DEFAULT_PRINT_SPECS, designPrintScene, printGeometry, renderPrintFiles, renderPrintPng, type PrintSpec } from '../../src/print/index.js';
+import { PRODUCT_TYPES, renderDesign, type DesignSpec, type ProductType, type TextLayer } from '../../src/rendering/index.js';
 import { createTempDir, removeTempDir } from '../helpers/tmp.js';
 
 /**
@@ -289,6 +289,18 @@ describe('one layout for every output', () => {
 });
 
 describe('limits', () => {
+  it('a print.png whose text Pango laid out otherwise than the print layout is refused, not written', async () => {
+    const print = designPrintScene(design('sticker', 'Print Ready'), DEFAULT_PRINT_SPECS.sticker);
+    const layer = print.scene.layers[0] as TextLayer;
+    // As if Pango had broken a line the layout kept whole: one line more.
+    const drifted = { ...print, scene: { ...print.scene, layers: [{ ...layer, text: `${layer.text}\nmore` }] } };
+    const error = await renderPrintPng(drifted).then(() => undefined, (caught: unknown) => caught);
+    expect(error).toBeInstanceOf(AppError);
+    expect(error).toMatchObject({ code: 'TEXT_RENDER_FAILED' });
+    expect((error as Error).message).toMatch(/does not match the print layout/);
+    await expect(renderPrintPng(print)).resolves.toBeInstanceOf(Buffer);
+  });
+
   it('text that cannot fit the print area at 6 pt fails with PRINT_TEXT_TOO_LARGE naming the text', () => {
     const tiny: PrintSpec = { ...DEFAULT_PRINT_SPECS.sticker, width: 0.5, height: 0.5 };
     const text = 'A long line of text\nthat needs\nmany\nlines\nto\nfit\nanywhere\nat\nall\nreally';
