@@ -3,7 +3,7 @@
  * (gitignored) with the machine, date, Node version, command and load.
  *   npm run bench                          everything, full size (about 20 minutes)
  *   npm run bench -- --quick               a short smoke run of everything
- *   npm run bench -- --only e2e,reads      a subset: render, storage, e2e, reads, memory, upload, tus
+ *   npm run bench -- --only e2e,reads      a subset: render, storage, e2e, reads, memory, upload, tus, print
  *   npm run bench -- --profile             also CPU-profile the service (e2e, reads) and show where it goes
  *   npm run bench -- --wait-quiet 1.5      before each benchmark, wait (up to 10 min) for the 1-min load average to drop below 1.5
  * Never part of `npm test`: figures are ratios against baselines measured in the same run.
@@ -19,6 +19,7 @@ import { describeMachine, loadAverages, waitForQuiet } from './lib/machine.js';
 import { targetsTable, type BenchReport, type TargetCheck } from './lib/report.js';
 import { buildService } from './lib/service-processes.js';
 import { runMemoryBench } from './memory.bench.js';
+import { runPrintBench } from './print.bench.js';
 import { runRenderBench } from './render.bench.js';
 import { run as runStorageBench } from './storage.bench.js';
 import { runUploadBench } from './upload.bench.js';
@@ -29,8 +30,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-type Name = 'render' | 'storage' | 'e2e' | 'reads' | 'memory' | 'upload' | 'tus';
-const ALL: Name[] = ['render', 'storage', 'e2e', 'reads', 'memory', 'upload', 'tus'];
+type Name = 'render' | 'storage' | 'e2e' | 'reads' | 'memory' | 'upload' | 'tus' | 'print';
+const ALL: Name[] = ['render', 'storage', 'e2e', 'reads', 'memory', 'upload', 'tus', 'print'];
 
 interface Flags { profile: boolean }
 
@@ -54,6 +55,11 @@ const BENCHES: Record<Name, { title: string; full: (f: Flags) => Promise<BenchRe
     title: 'API reads (autocannon)',
     full: (f) => runApiReadsBench({ profile: f.profile }),
     quick: (f) => runApiReadsBench({ durationSeconds: 2, rounds: 1, warmupSeconds: 1, profile: f.profile }),
+  },
+  print: {
+    title: 'print files (print.png vs Pillow at 3600x4800, print.pdf)',
+    full: () => runPrintBench(),
+    quick: () => runPrintBench({ runs: 1, n: 2 }),
   },
   memory: {
     title: 'memory (server under load, 1 GiB streaming upload)',

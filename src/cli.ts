@@ -65,7 +65,7 @@ const COMMANDS: Record<string, Command> = {
   },
   render: {
     summary: 'Render one design to DIR/preview.png (600x600 px) and DIR/thumbnail.png (fits 200x200 px), with no server or database',
-    usage: 'customify render --text TEXT --out DIR [--font Bebas-Bold] [--color #FF0000] [--text-color #FFFFFF] [--product-type t-shirt]',
+    usage: 'customify render --text TEXT --out DIR [--font Bebas-Bold] [--color #FF0000] [--text-color #FFFFFF] [--product-type t-shirt] [--print [--design-id ID]]',
     options: {
       text: { type: 'string', value: 'TEXT', required: true, description: 'The text of the design' },
       out: { type: 'string', value: 'DIR', required: true, description: 'Folder to write preview.png and thumbnail.png to (created if missing; files there are replaced)' },
@@ -73,6 +73,8 @@ const COMMANDS: Record<string, Command> = {
       color: { type: 'string', value: 'HEX', default: '#FF0000', description: 'Background color, #RGB or #RRGGBB' },
       'text-color': { type: 'string', value: 'HEX', defaultNote: 'white or black, whichever contrasts more with --color', description: 'Text color, #RGB or #RRGGBB' },
       'product-type': { type: 'string', value: 'TYPE', default: 't-shirt', description: 'Product the design is for (see Product types below)' },
+      print: { type: 'boolean', default: false, description: "Also write the product's print files, DIR/print.png (300 DPI) and DIR/print.pdf, at its print size (PRINT_SPECS_FILE)" },
+      'design-id': { type: 'string', value: 'ID', default: 'cli-render', description: 'With --print: the title of print.pdf (a design id)' },
     },
     moreHelp: async () => {
       const [{ FONT_NAMES }, { PRODUCT_TYPES }] = await Promise.all([import('./rendering/fonts.js'), import('./rendering/design-spec.js')]);

@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { DEFAULT_PRINT_SPECS, parsePrintSpecsJson, type PrintSpecs } from './print/print-specs.js';
 import { DURATION_EXAMPLES, DurationError, formatDuration, parseDuration, type DurationUnit } from './shared/duration.js';
 
 /**
@@ -243,6 +244,11 @@ const VARIABLES = {
   uploadExpiryMs: variable('UPLOAD_EXPIRY', duration({ min: 1_000, max: 365 * 86_400_000 }).default(24 * 3_600_000)),
   /** Longest one upload request (POST /api/v1/uploads, or one tus POST/PATCH) may take to arrive; 408 after it. */
   uploadTimeoutMs: variable('UPLOAD_TIMEOUT', duration({ min: 100 }).default(15 * 60_000)),
+  // Print files (issue #12).
+  /** A JSON file whose entries override the built-in print specs (src/print/print-specs.ts); '' uses the built-in table. */
+  printSpecsFile: variable('PRINT_SPECS_FILE', text().default('')),
+  /** Print jobs at once per process: each holds a full-size canvas (t-shirt: 3600x4800 RGBA, 69 MB). */
+  printConcurrency: variable('PRINT_CONCURRENCY', int(1, 64).default(1)),
 };
 
 type Variables = typeof VARIABLES;
@@ -254,6 +260,8 @@ export type Settings = Omit<{ [K in keyof Variables]: z.output<Variables[K]['typ
   /** The seed's `s3_base_url`: CloudFront, else the bucket's S3 URL, else the custom endpoint. */
   s3BaseUrl: string;
   isProduction: boolean;
+  /** The print specs: the built-in table with PRINT_SPECS_FILE's entries over it, checked at start. */
+  printSpecs: PrintSpecs;
 };
 
 /** The environment variables the service reads, in the order above. */
@@ -330,6 +338,7 @@ export function loadConfig(env: Environment = process.env, options: { envFile?: 
     }
   }
   problems.push(...crossChecks(raw).filter((c) => !problems.some((p) => p.name === c.name)));
+  const printSpecs = raw.PRINT_SPECS_FILE === undefined ? DEFAULT_PRINT_SPECS : loadPrintSpecs(raw.PRINT_SPECS_FILE.trim(), problems);
   if (problems.length > 0 || !result.success) throw new InvalidConfigurationError(problems);
 
   const byName = result.data as Record<string, unknown>;
@@ -343,8 +352,32 @@ export function loadConfig(env: Environment = process.env, options: { envFile?: 
     publicBaseUrl: e.publicBaseUrl || `http://localhost:${e.port}`,
     s3BaseUrl: s3BaseUrl({ ...e, s3ForcePathStyle }),
     isProduction: e.nodeEnv === 'production',
+    printSpecs,
   };
   return Object.freeze(settings);
+}
+
+/**
+ * PRINT_SPECS_FILE read and checked (src/print/print-specs.ts); each problem names the file,
+ * the entry (product type) and the field, and is added to `problems`.
+ */
+function loadPrintSpecs(file: string, problems: Array<{ name: string; message: string }>): PrintSpecs {
+  const name = 'PRINT_SPECS_FILE';
+  let json: string;
+  try {
+    json = readFileSync(file, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
+    problems.push({ name, message: `${name} ${JSON.stringify(file)} cannot be read (${reason}): point it at a JSON file of print specs, or unset it` });
+    return DEFAULT_PRINT_SPECS;
+  }
+  const parsed = parsePrintSpecsJson(json);
+  if ('specs' in parsed) return parsed.specs;
+  for (const problem of parsed.problems) {
+    const where = problem.entry === '' ? '' : problem.field === '' ? ` entry ${JSON.stringify(problem.entry)}` : ` entry ${JSON.stringify(problem.entry)} field ${JSON.stringify(problem.field)}`;
+    problems.push({ name, message: `${name} ${JSON.stringify(file)}${where} ${problem.message}` });
+  }
+  return DEFAULT_PRINT_SPECS;
 }
 
 let cached: Readonly<Settings> | undefined;

@@ -81,6 +81,10 @@ export const ERROR_CODES = {
   UPLOAD_REJECTED: { status: 409, description: 'design_data.image.upload_id names an upload that was rejected (infected, unsupported, corrupt...): it cannot be used.' },
   DESIGN_IMAGE_UNAVAILABLE: { status: 409, description: 'A design\'s image upload was rejected or is gone: the design is FAILED with this message in its error field.' },
 
+  // Print files.
+  PRINT_IMAGE_UNSUPPORTED: { status: 400, description: 'Print files are made for text designs only so far: a design with `design_data.image` has a preview but no print files yet.' },
+  PRINT_TEXT_TOO_LARGE: { status: 400, description: 'The design\'s text cannot fit the product\'s print area at the smallest legible size; the message names the text.' },
+
   // Designs.
   DESIGN_NOT_FOUND: { status: 404, description: 'No such design, or it belongs to someone else.' },
   DESIGN_ALREADY_EXISTS: { status: 409, description: 'A design with this id already exists.' },

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Settings } from '../config.js';
 import { AppError, ValidationError, describeError } from '../errors.js';
 import { designWarnings, renderDesignAssets, validateDesignSpec, type DesignSpec } from '../rendering/index.js';
+import { renderPrintFiles, type PrintFiles } from '../print/index.js';
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -17,7 +18,9 @@ const OPTION_OF_FIELD: Record<string, string> = {
 
 /**
  * `customify render`: one design to `DIR/preview.png` (600x600) and `DIR/thumbnail.png`
- * (fits 200x200), with no server, storage or database. Prints the two paths. The design
+ * (fits 200x200), with no server, storage or database. Prints the paths it wrote.
+ * With `--print`, also the product's print files, `DIR/print.png` and `DIR/print.pdf`, at
+ * the print size its spec gives (settings.printSpecs); `--design-id` is the PDF's title. The design
  * is validated and rendered before anything is written, so bad input leaves no files.
  * Throws ValidationError naming the design field (`design_data.color`) and its option.
  * Warnings about the design (a text colour that hardly shows) go to `warn`, stderr by default:
@@ -48,6 +51,9 @@ export async function renderCommand(
     warn(`Warning: ${warning.message}${option ? ` (set with ${option})` : ''}`);
   }
   const { preview, thumbnail } = await renderDesignAssets(spec, { compressionLevel: settings.pngCompressionLevel });
+  const printFiles: PrintFiles = values.print === true
+    ? await renderPrintFiles(spec, settings.printSpecs[spec.product_type], { title: stringOption(values, 'design-id') ?? 'cli-render', compressionLevel: settings.pngCompressionLevel })
+    : {};
 
   const dir = path.resolve(out);
   try {
@@ -55,15 +61,23 @@ export async function renderCommand(
   } catch (error) {
     throw new AppError('OUT_NOT_A_FOLDER', `--out ${dir} is not a folder that can be created (${describeError(error)}): choose another path.`, { field: 'out', cause: error });
   }
-  const files = { preview: path.join(dir, 'preview.png'), thumbnail: path.join(dir, 'thumbnail.png') };
+  const files: Array<[string, Buffer | undefined]> = [
+    [path.join(dir, 'preview.png'), preview],
+    [path.join(dir, 'thumbnail.png'), thumbnail],
+    [path.join(dir, 'print.png'), printFiles.png],
+    [path.join(dir, 'print.pdf'), printFiles.pdf],
+  ];
+  const written: string[] = [];
   try {
-    await writeFile(files.preview, preview);
-    await writeFile(files.thumbnail, thumbnail);
+    for (const [file, bytes] of files) {
+      if (!bytes) continue;
+      await writeFile(file, bytes);
+      written.push(file);
+    }
   } catch (error) {
     throw new AppError('OUT_NOT_WRITABLE', `Could not write to ${dir} (${describeError(error)}): make it writable or choose another --out.`, { field: 'out', cause: error });
   }
-  print(files.preview);
-  print(files.thumbnail);
+  for (const file of written) print(file);
   return 0;
 }
 

@@ -59,8 +59,11 @@ export interface SceneOutput {
   quality?: number;
 }
 
-/** Largest canvas side: a print file is 3600 × 4800; sharp refuses more than 268 M pixels anyway. */
-export const MAX_SCENE_SIDE = 16384;
+/**
+ * Largest canvas side: a print file is 3600 × 4800, and print specs may ask for up to 20000 px
+ * a side (MAX_PRINT_SIDE_PX in src/print/print-specs.ts); sharp refuses more than 268 M pixels anyway.
+ */
+export const MAX_SCENE_SIDE = 20_000;
 
 /**
  * Lays out the text and decodes, fits and crops the images of `scene`.

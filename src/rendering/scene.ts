@@ -93,9 +93,8 @@ const GAP = 20;
  * INVALID_SCENE when the design has an image and `image` is missing.
  */
 export function designScene(spec: DesignSpec, size: number, image?: Buffer): Scene {
-  const { text, font, color, text_color: textColor } = spec.design_data;
-  const background = parseColor(color, 'design_data.color');
-  const ink = textColor === undefined ? contrastingTextColor(background) : parseColor(textColor, 'design_data.text_color');
+  const { text, font } = spec.design_data;
+  const { background, ink } = designColors(spec);
   const scale = size / REFERENCE_SIZE;
   const margin = Math.round(MARGIN * scale);
   const inner = size - 2 * margin;
@@ -132,4 +131,18 @@ function centredSquare(offset: number, side: number, share: number): Rect {
   const length = Math.max(1, Math.round(side * share));
   const start = offset + Math.floor((side - length) / 2);
   return { left: start, top: start, width: length, height: length };
+}
+
+/** The preview's layout rules in units of its 600 px reference canvas, for scenes of other shapes (print files scale them to their trim box). */
+export const DESIGN_LAYOUT = Object.freeze({ referenceSize: REFERENCE_SIZE, fontSize: FONT_SIZE, minFontSize: MIN_FONT_SIZE, margin: MARGIN });
+
+/**
+ * A design's background colour and the colour its text is drawn in (text_color, or white or
+ * black, whichever contrasts more), as designScene paints them.
+ * Throws ValidationError INVALID_COLOR for a colour that does not parse.
+ */
+export function designColors(spec: DesignSpec): { background: Rgb; ink: Rgb } {
+  const { color, text_color: textColor } = spec.design_data;
+  const background = parseColor(color, 'design_data.color');
+  return { background, ink: textColor === undefined ? contrastingTextColor(background) : parseColor(textColor, 'design_data.text_color') };
 }

@@ -31,7 +31,7 @@ export interface TextBox {
  * The size the text is first measured at, unwrapped. Small enough that 200 wide glyphs on
  * one line stay far inside cairo's 32,767-pixel surface limit and cost little to draw.
  */
-const MEASURE_FONT_SIZE = 48;
+export const MEASURE_FONT_SIZE = 48;
 
 /**
  * Sizes are taken from a ladder of 5 % steps (…, 146, 154, 162, 170, …): a font at a new

@@ -32,6 +32,8 @@ const OPTIONS: Record<string, Record<string, RegExp>> = {
     '--color HEX': /#RGB or #RRGGBB \(default: #FF0000\)/,
     '--text-color HEX': /\(default: white or black, whichever contrasts more with --color\)/,
     '--product-type TYPE': /\(default: t-shirt\)/,
+    '--print': /print\.png \(300 DPI\) and DIR\/print\.pdf.*\(default: off\)/,
+    '--design-id ID': /title of print\.pdf.*\(default: cli-render\)/,
   },
   cleanup: {
     '--older-than AGE': /duration with a unit \(30m, 12h, 90d, 2w\); a bare number is refused \(required\)/,

@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -18,7 +20,7 @@ afterEach(async () => {
 
 const settings = configFrom({});
 
-async function render(values: Record<string, string>): Promise<string[]> {
+async function render(values: Record<string, string | boolean>): Promise<string[]> {
   const lines: string[] = [];
   expect(await renderCommand(settings, values, (line) => lines.push(line))).toBe(0);
   return lines;
@@ -83,5 +85,35 @@ describe('customify render', () => {
   it('requires --out', async () => {
     const error = await renderCommand(settings, { text: 'Hi' }, () => {}).then(() => undefined, (e: unknown) => e as Error);
     expect(error?.message).toMatch(/--out DIR is required/);
+  });
+
+  it('--print also writes print.png at the product\'s print size and print.pdf titled with --design-id', async () => {
+    const out = path.join(dir, 'print');
+    const lines: string[] = [];
+    const values = { text: 'Hello print', font: 'Roboto-Bold', color: '#222222', 'product-type': 'sticker', out, print: true, 'design-id': 'd-42' };
+    expect(await renderCommand(settings, values, (line) => lines.push(line))).toBe(0);
+    expect(lines).toEqual(['preview.png', 'thumbnail.png', 'print.png', 'print.pdf'].map((name) => path.join(out, name)));
+    // A sticker: 4 in plus a 1/8 in bleed each side at 300 DPI, the background printed.
+    expect(await sharp(lines[2]).metadata()).toMatchObject({ format: 'png', width: 1275, height: 1275, channels: 3, density: 300 });
+    const { stdout } = await promisify(execFile)('pdfinfo', ['-box', lines[3]!]);
+    expect(stdout).toMatch(/^Title:\s+d-42$/m);
+    expect(stdout).toMatch(/^TrimBox:\s+9\.00\s+9\.00\s+297\.00\s+297\.00$/m);
+    const { stdout: text } = await promisify(execFile)('pdftotext', [lines[3]!, '-']);
+    expect(text.replace(/\f/g, '').trim().split('\n').join(' ')).toBe('Hello print');
+  });
+
+  it('--print uses PRINT_SPECS_FILE: a t-shirt made 10x10 in prints 3000x3000 with a transparent background', async () => {
+    const specs = path.join(dir, 'specs.json');
+    await writeFile(specs, JSON.stringify({ 't-shirt': { width: 10, height: 10 } }));
+    const out = path.join(dir, 'custom');
+    const lines: string[] = [];
+    expect(await renderCommand(configFrom({ PRINT_SPECS_FILE: specs }), { text: 'Tee', out, print: true }, (line) => lines.push(line))).toBe(0);
+    expect(await sharp(path.join(out, 'print.png')).metadata()).toMatchObject({ width: 3000, height: 3000, channels: 4, density: 300 });
+  });
+
+  it('without --print writes no print files', async () => {
+    const out = path.join(dir, 'plain');
+    await render({ text: 'Hi', out });
+    expect((await readdir(out)).sort()).toEqual(['preview.png', 'thumbnail.png']);
   });
 });

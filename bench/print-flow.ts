@@ -1,0 +1,44 @@
+/**
+ * Our print flow, the counterpart of bench/pillow_print.py: N t-shirt print.png files (layout,
+ * Pango, paint, PNG with pHYs) or N one-line print.pdf files. With --describe, prints the
+ * layout (lines, size, font file) for the Pillow baseline to draw. Prints one JSON line.
+ */
+import { parseArgs } from 'node:util';
+import { DEFAULT_PRINT_SPECS, designPrintScene, renderPrintPdf, renderPrintPng } from '../src/print/index.js';
+import { validateDesignSpec } from '../src/rendering/index.js';
+
+const { values } = parseArgs({ options: { n: { type: 'string', default: '5' }, kind: { type: 'string', default: 'png' }, text: { type: 'string', default: 'Custom Print Text' }, describe: { type: 'boolean', default: false } } });
+const n = Number(values.n);
+const spec = (i: number) => validateDesignSpec({ product_type: 't-shirt', design_data: { text: values.text, font: 'Roboto-Bold', color: i % 2 ? '#222222' : '#0055AA', text_color: '#FFD700' } });
+const printSpec = DEFAULT_PRINT_SPECS['t-shirt'];
+
+if (values.describe) {
+  const { layout } = designPrintScene(spec(0), printSpec);
+  console.log(JSON.stringify({ lines: layout.lines.map((line) => line.text).join('\n'), size: layout.fontSize, font: layout.lines[0]!.runs[0]!.face.file }));
+} else if (values.kind === 'set') {
+  // Peak RSS growth over making N print sets (print.png and print.pdf) with the defaults, as a worker would.
+  const baseline = process.memoryUsage().rss;
+  const start = performance.now();
+  for (let i = 0; i < n; i++) {
+    const print = designPrintScene(spec(i), printSpec);
+    await Promise.all([renderPrintPng(print), renderPrintPdf(print, { title: `bench-${i}` })]);
+  }
+  const seconds = (performance.now() - start) / 1000;
+  // maxRSS is in KiB.
+  const peakGrowth = process.resourceUsage().maxRSS * 1024 - baseline;
+  console.log(JSON.stringify({ n, seconds, bytes: 0, peak_rss_growth_mb: peakGrowth / 1024 ** 2 }));
+} else {
+  const once = async (i: number) => {
+    const print = designPrintScene(spec(i), printSpec);
+    return values.kind === 'pdf' ? renderPrintPdf(print, { title: `bench-${i}` }) : renderPrintPng(print);
+  };
+  await once(0);
+  let bytes = 0;
+  const start = performance.now();
+  const cpuStart = process.cpuUsage();
+  for (let i = 0; i < n; i++) bytes = (await once(i)).length;
+  const seconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpuStart);
+  // CPU time too: on a shared machine the wall clock also counts time spent waiting for the core.
+  console.log(JSON.stringify({ n, seconds, cpu_seconds: (cpu.user + cpu.system) / 1e6, bytes }));
+}

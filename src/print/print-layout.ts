@@ -1,0 +1,337 @@
+import { readFileSync } from 'node:fs';
+import fontkit from '@pdf-lib/fontkit';
+import type { Font, Glyph, GlyphPosition } from '@pdf-lib/fontkit';
+import { AppError } from '../errors.js';
+import type { FontFace, ResolvedFont } from '../rendering/fonts.js';
+import { MEASURE_FONT_SIZE, planFit, quantize } from '../rendering/text-layout.js';
+
+/**
+ * The one text layout of a print: which characters go on which line, at which size, in which
+ * face, with every glyph's position. print.png and print.pdf are both drawn from it:
+ *
+ * - print.png hands the lines to the scene renderer as explicit lines (joined with \n, at
+ *   exactly `fontSize`, inside a box they fit with room to spare), so Pango breaks only
+ *   where this layout broke and draws at this size: the raster's lines are these lines.
+ * - print.pdf writes each line's runs as real text with these glyphs and advances (TJ),
+ *   so its glyph positions are the ones Pango uses (HarfBuzz's, kerning included, within a
+ *   pixel of rounding).
+ *
+ * Why not let Pango decide, as the preview does: sharp's text input returns only pixels,
+ * never where Pango broke the lines, so a PDF could not repeat them. Shaping here is
+ * fontkit's (the same engine pdf-lib embeds with), measuring in font units; sizes come from
+ * the preview's 5 % ladder (quantize in text-layout.ts) and the same word-wrap rules (break
+ * between words; inside a word only when the word alone could not otherwise be drawn at
+ * half the size).
+ */
+
+export interface ShapedRun {
+  readonly face: FontFace;
+  readonly text: string;
+  readonly glyphs: readonly Glyph[];
+  readonly positions: readonly GlyphPosition[];
+  /** Font units per em of `face`. */
+  readonly unitsPerEm: number;
+}
+
+export interface LaidLine {
+  readonly text: string;
+  readonly runs: readonly ShapedRun[];
+  /** Advance width in px at the layout's size. */
+  readonly width: number;
+  /** Pango's logical ascent and descent of the line in px (whole pixels, as Pango rounds them). */
+  readonly ascent: number;
+  readonly descent: number;
+  /** Ink extents in px, x from the line's left edge, y up from the baseline. */
+  readonly ink: { readonly left: number; readonly right: number; readonly top: number; readonly bottom: number } | null;
+}
+
+export interface PrintTextLayout {
+  /** Pixels per em, a whole number. */
+  readonly fontSize: number;
+  readonly lines: readonly LaidLine[];
+  /** Baselines, px down from the top of the first line's logical box. */
+  readonly baselines: readonly number[];
+  /** Ink box of the block, px, relative to a block whose lines are centred on x = 0 and whose first logical line starts at y = 0 (y down). */
+  readonly ink: { readonly left: number; readonly top: number; readonly width: number; readonly height: number };
+}
+
+export interface PrintTextBox {
+  readonly maxWidth: number;
+  readonly maxHeight: number;
+  /** Largest size in px. */
+  readonly fontSize: number;
+  /** Smallest size in px: text that cannot fit at it is refused. */
+  readonly minFontSize: number;
+}
+
+/**
+ * The share of the box the layout fills at most: Pango rounds every glyph position to a
+ * whole pixel, so its lines may come out a pixel or two wider than fontkit measures them;
+ * this room keeps Pango from wrapping a line this layout kept whole.
+ */
+const FIT_SLACK = 0.98;
+
+const loadedFonts = new Map<string, { bytes: Buffer; font: Font }>();
+const fontsByBytes = new WeakMap<Uint8Array, Font>();
+
+function loaded(face: FontFace): { bytes: Buffer; font: Font } {
+  let entry = loadedFonts.get(face.file);
+  if (!entry) {
+    try {
+      const bytes = readFileSync(face.file);
+      entry = { bytes, font: fontkit.create(bytes) };
+    } catch (error) {
+      throw new AppError('FONT_FILE_MISSING', `The font file ${face.file} (${face.family}) cannot be read: reinstall the package.`, { cause: error });
+    }
+    loadedFonts.set(face.file, entry);
+    fontsByBytes.set(entry.bytes, entry.font);
+  }
+  return entry;
+}
+
+/** The fontkit font of `face`, parsed once per process. */
+export function fontkitFont(face: FontFace): Font {
+  return loaded(face).font;
+}
+
+/** The bytes of a face's file, for embedding: the same Buffer every time, so that cachedFontkit knows it. */
+export function fontBytes(face: FontFace): Buffer {
+  return loaded(face).bytes;
+}
+
+/**
+ * fontkit for pdf-lib's registerFontkit, answering `create` for the bytes of fontBytes() with
+ * the font already parsed: parsing a face's tables is most of the time of a one-line PDF.
+ * A parsed font is only read by pdf-lib (it makes a new subset per document), so sharing it is safe.
+ */
+export const cachedFontkit = {
+  create(bytes: Uint8Array, postscriptName?: string): Font {
+    return fontsByBytes.get(bytes) ?? fontkit.create(bytes, postscriptName);
+  },
+};
+
+const graphemes = (() => {
+  const segmenter = new Intl.Segmenter('und', { granularity: 'grapheme' });
+  return (text: string) => Array.from(segmenter.segment(text), (s) => s.segment);
+})();
+
+/** The first face of the chain that has the grapheme's first character, as Pango picks (the primary face when none has it). */
+function faceFor(grapheme: string, font: ResolvedFont): FontFace {
+  const codePoint = grapheme.codePointAt(0) ?? 0;
+  return font.faces.find((face) => fontkitFont(face).hasGlyphForCodePoint(codePoint)) ?? font.faces[0]!;
+}
+
+/** `text` split into runs of one face each, shaped. */
+function shape(text: string, font: ResolvedFont): ShapedRun[] {
+  const runs: Array<{ face: FontFace; text: string }> = [];
+  for (const grapheme of graphemes(text)) {
+    // Spaces and marks stay with the run they are in: Pango draws them in that run's face.
+    const face = /^\s+$/u.test(grapheme) && runs.length > 0 ? runs.at(-1)!.face : faceFor(grapheme, font);
+    const last = runs.at(-1);
+    if (last && last.face === face) last.text += grapheme;
+    else runs.push({ face, text: grapheme });
+  }
+  return runs.map(({ face, text: runText }) => {
+    const fk = fontkitFont(face);
+    const { glyphs, positions } = fk.layout(runText);
+    return { face, text: runText, glyphs, positions, unitsPerEm: fk.unitsPerEm };
+  });
+}
+
+/**
+ * Shaped runs by text, for one layout: shaping is in font units, the same at every size, so
+ * the size search shapes each candidate line once, not once per size it tries.
+ */
+type ShapeCache = Map<string, ShapedRun[]>;
+
+/** A line shaped and measured at `fontSize` px. */
+export function layLine(text: string, font: ResolvedFont, fontSize: number, cache?: ShapeCache): LaidLine {
+  let runs = cache?.get(text);
+  if (!runs) {
+    runs = shape(text, font);
+    cache?.set(text, runs);
+  }
+  let pen = 0;
+  // Pango's line box: the fonts' hhea ascent and descent, each rounded up to a pixel; an
+  // empty line has the primary face's.
+  const primary = fontkitFont(font.faces[0]!);
+  let ascent = Math.ceil((primary.ascent * fontSize) / primary.unitsPerEm);
+  let descent = Math.ceil((-primary.descent * fontSize) / primary.unitsPerEm);
+  let ink: { left: number; right: number; top: number; bottom: number } | null = null;
+  for (const run of runs) {
+    const fk = fontkitFont(run.face);
+    const scale = fontSize / run.unitsPerEm;
+    ascent = Math.max(ascent, Math.ceil(fk.ascent * scale));
+    descent = Math.max(descent, Math.ceil(-fk.descent * scale));
+    for (const [i, glyph] of run.glyphs.entries()) {
+      const position = run.positions[i]!;
+      const box = glyph.bbox;
+      if (box.width > 0 && box.height > 0 && Number.isFinite(box.minX)) {
+        const x = pen + position.xOffset * scale;
+        const y = position.yOffset * scale;
+        const glyphInk = { left: x + box.minX * scale, right: x + box.maxX * scale, top: y + box.maxY * scale, bottom: y + box.minY * scale };
+        ink = ink
+          ? { left: Math.min(ink.left, glyphInk.left), right: Math.max(ink.right, glyphInk.right), top: Math.max(ink.top, glyphInk.top), bottom: Math.min(ink.bottom, glyphInk.bottom) }
+          : glyphInk;
+      }
+      pen += position.xAdvance * scale;
+    }
+  }
+  return { text, runs, width: pen, ascent, descent, ink };
+}
+
+// Where a line may break: after white space, and around CJK ideographs and kana.
+const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]/u;
+
+/** The pieces a paragraph may break between: words with their trailing spaces, CJK characters one by one. */
+function segments(paragraph: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  for (const grapheme of graphemes(paragraph)) {
+    const isSpace = /^\s+$/u.test(grapheme);
+    if (current !== '' && !isSpace && (/\s$/u.test(current) || CJK.test(grapheme) || CJK.test(current.at(-1) ?? ''))) {
+      out.push(current);
+      current = '';
+    }
+    current += grapheme;
+  }
+  if (current !== '') out.push(current);
+  return out;
+}
+
+/**
+ * Greedy word wrap of `text` at `maxWidth` px at `fontSize`: lines as long as fit, broken
+ * between segments, and inside a segment (between graphemes) when `breakWords` and the
+ * segment alone is too wide; otherwise such a segment gets a line of its own, too wide.
+ */
+function wrap(text: string, font: ResolvedFont, fontSize: number, maxWidth: number, breakWords: boolean, cache: ShapeCache): LaidLine[] {
+  const lines: LaidLine[] = [];
+  const lay = (line: string) => layLine(line, font, fontSize, cache);
+  const fits = (candidate: string) => {
+    const line = lay(candidate.trimEnd());
+    return lineWidth(line) <= maxWidth ? line : null;
+  };
+  for (const paragraph of text.split('\n')) {
+    let current = '';
+    let laid: LaidLine | null = lay('');
+    const pieces = segments(paragraph);
+    for (let index = 0; index < pieces.length; index++) {
+      const piece = pieces[index]!;
+      const joined = fits(current + piece);
+      if (joined) {
+        current += piece;
+        laid = joined;
+        continue;
+      }
+      if (current !== '') {
+        lines.push(laid ?? lay(current.trimEnd()));
+        current = '';
+        laid = null;
+        index -= 1;
+        continue;
+      }
+      // The piece alone is too wide: as Pango does, keep it whole on its own line (the block
+      // is then too wide and the size search shrinks), unless words may break.
+      if (!breakWords) {
+        current = piece;
+        laid = lay(piece.trimEnd());
+        continue;
+      }
+      const chars = graphemes(piece);
+      let part = '';
+      for (const char of chars) {
+        const next = fits(part + char);
+        if (next || part === '') {
+          part += char;
+          laid = next ?? lay(part);
+          continue;
+        }
+        lines.push(laid ?? lay(part.trimEnd()));
+        part = char;
+        laid = fits(part) ?? lay(part);
+      }
+      current = part;
+    }
+    lines.push(laid && laid.text === current.trimEnd() ? laid : lay(current.trimEnd()));
+  }
+  return lines;
+}
+
+/** The width a line takes: its advance, or its ink where that reaches further. */
+function lineWidth(line: LaidLine): number {
+  if (!line.ink) return line.width;
+  return Math.max(line.width, line.ink.right, line.width - line.ink.left, line.ink.right - line.ink.left);
+}
+
+/** Where the lines' baselines fall and the block's ink box (lines centred on x = 0). */
+function arrange(lines: readonly LaidLine[]): Pick<PrintTextLayout, 'baselines' | 'ink'> {
+  const baselines: number[] = [];
+  let y = 0;
+  let left = Infinity;
+  let right = -Infinity;
+  let top = Infinity;
+  let bottom = -Infinity;
+  for (const line of lines) {
+    const baseline = y + line.ascent;
+    baselines.push(baseline);
+    y = baseline + line.descent;
+    if (!line.ink) continue;
+    const x0 = -line.width / 2;
+    left = Math.min(left, x0 + line.ink.left);
+    right = Math.max(right, x0 + line.ink.right);
+    top = Math.min(top, baseline - line.ink.top);
+    bottom = Math.max(bottom, baseline - line.ink.bottom);
+  }
+  const ink = Number.isFinite(left) ? { left, top, width: right - left, height: bottom - top } : { left: 0, top: 0, width: 0, height: 0 };
+  return { baselines, ink };
+}
+
+/** The layout at `fontSize`, wrapped at the box's width (less FIT_SLACK), and whether it fits the box. */
+function layoutAt(text: string, font: ResolvedFont, fontSize: number, box: PrintTextBox, breakWords: boolean, cache: ShapeCache): PrintTextLayout {
+  const lines = wrap(text, font, fontSize, box.maxWidth * FIT_SLACK, breakWords, cache);
+  return { fontSize, lines, ...arrange(lines) };
+}
+
+/** The block's ink size as Pango's ink-cropped mask would have it (whole pixels). */
+function inkSize(layout: PrintTextLayout): { width: number; height: number } {
+  return { width: Math.ceil(layout.ink.width), height: Math.ceil(layout.ink.height) };
+}
+
+/**
+ * `text` laid out as the preview lays it out (layoutText in text-layout.ts), with fontkit's
+ * measures in place of Pango's renders, so that print files break lines where the preview
+ * does: measured unwrapped at the preview's measuring size, a first size from the same plan
+ * (planFit: size, and whether words may break), the same 5 % ladder (quantize), then shrunk
+ * by the same guesses until the ink fits the box (less FIT_SLACK across, so Pango wraps
+ * none of the lines). Throws AppError PRINT_TEXT_TOO_LARGE (field design_data.text, naming
+ * the text) when it cannot fit at box.minFontSize: a print never scales text below it.
+ */
+export function layoutPrintText(text: string, font: ResolvedFont, box: PrintTextBox): PrintTextLayout {
+  const maxFontSize = Math.max(1, Math.round(box.fontSize));
+  const minFontSize = Math.max(1, Math.min(maxFontSize, Math.ceil(box.minFontSize)));
+  const cache: ShapeCache = new Map();
+  const maxWidth = box.maxWidth * FIT_SLACK;
+  const measureSize = Math.min(maxFontSize, MEASURE_FONT_SIZE);
+  // Unwrapped: lines broken only where the text breaks them.
+  const measuredLayout = layoutAt(text, font, measureSize, { ...box, maxWidth: Infinity }, false, cache);
+  const measured = inkSize(measuredLayout);
+  if (measured.width === 0 || measured.height === 0) return measuredLayout;
+  const plan = planFit(text, { data: Buffer.alloc(0), ...measured, fontSize: measureSize }, { maxWidth, maxHeight: box.maxHeight });
+  let fontSize = Math.max(minFontSize, Math.min(maxFontSize, quantize(plan.fontSize)));
+  const unwrappedFit = quantize(measureSize * Math.min(maxWidth / measured.width, box.maxHeight / measured.height));
+  for (;;) {
+    const layout = layoutAt(text, font, fontSize, box, plan.breakWords, cache);
+    const ink = inkSize(layout);
+    const widthRatio = maxWidth / ink.width;
+    const heightRatio = box.maxHeight / ink.height;
+    if (widthRatio >= 1 && heightRatio >= 1) return layout;
+    if (fontSize <= minFontSize) break;
+    const guess = quantize(fontSize * Math.min(Math.sqrt(Math.min(heightRatio, 1)), Math.min(widthRatio, 1)));
+    const next = fontSize > unwrappedFit && guess < unwrappedFit ? unwrappedFit : guess;
+    fontSize = Math.max(minFontSize, quantize(Math.min(fontSize - 1, next)));
+  }
+  const shown = JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
+  throw new AppError('PRINT_TEXT_TOO_LARGE', `The text ${shown} does not fit the print area at the smallest legible size (${minFontSize} px); shorten it.`, {
+    field: 'design_data.text',
+  });
+}

@@ -1,0 +1,183 @@
+import { createHash } from 'node:crypto';
+import sharp from 'sharp';
+import {
+  beginText,
+  endText,
+  PDFArray,
+  PDFDocument,
+  PDFHexString,
+  PDFName,
+  PDFNumber,
+  PDFOperator,
+  PDFOperatorNames,
+  PDFString,
+  popGraphicsState,
+  pushGraphicsState,
+  rgb,
+  setFillingRgbColor,
+  setFontAndSize,
+  setTextMatrix,
+  type PDFFont,
+  type PDFPage,
+} from 'pdf-lib';
+import type { Rgb } from '../rendering/colors.js';
+import { resolveFont, type FontFace } from '../rendering/fonts.js';
+import { cachedFontkit, fontBytes, fontkitFont, type ShapedRun } from './print-layout.js';
+import type { PrintDesign } from './print-scene.js';
+import { POINTS_PER_INCH } from './print-specs.js';
+import { fixFontkitSubsetPadding } from './fontkit-subset-fix.js';
+
+/**
+ * print.pdf with pdf-lib: one page whose MediaBox and BleedBox are the trim plus the bleed
+ * and whose TrimBox is the trim; the background (paper goods only) as one rectangle over
+ * the whole page; the text as real text in the bundled faces, embedded as subsets, placed
+ * from the same layout as print.png (print-layout.ts): same lines, same size, each glyph
+ * at its shaped advance (a TJ array carries kerning and other GPOS adjustments), the block
+ * centred on its ink in the text box as the scene renderer centres it. Colours are the
+ * design's sRGB values in DeviceRGB, with an sRGB output intent saying so. No transparency.
+ */
+
+export const PDF_PRODUCER = 'Customify Assets';
+
+export interface PrintPdfOptions {
+  /** The document title: the design's id. */
+  readonly title: string;
+  /** Default now. */
+  readonly creationDate?: Date;
+}
+
+/** Renders print.pdf. Throws what pdf-lib and fontkit throw for a damaged font file. */
+export async function renderPrintPdf(print: PrintDesign, options: PrintPdfOptions): Promise<Buffer> {
+  const { geometry } = print;
+  fixFontkitSubsetPadding(fontFile(print));
+  const doc = await PDFDocument.create({ updateMetadata: false });
+  doc.registerFontkit(cachedFontkit);
+  const date = options.creationDate ?? new Date();
+  doc.setTitle(options.title);
+  doc.setProducer(PDF_PRODUCER);
+  doc.setCreator(PDF_PRODUCER);
+  doc.setCreationDate(date);
+  doc.setModificationDate(date);
+  await addSrgbOutputIntent(doc);
+
+  const pageWidth = geometry.trimWidthPt + 2 * geometry.bleedPt;
+  const pageHeight = geometry.trimHeightPt + 2 * geometry.bleedPt;
+  const page = doc.addPage([pageWidth, pageHeight]);
+  page.setMediaBox(0, 0, pageWidth, pageHeight);
+  page.setBleedBox(0, 0, pageWidth, pageHeight);
+  page.setTrimBox(geometry.bleedPt, geometry.bleedPt, geometry.trimWidthPt, geometry.trimHeightPt);
+  if (print.spec.printBackground) {
+    page.drawRectangle({ x: 0, y: 0, width: pageWidth, height: pageHeight, color: pdfColor(print.background) });
+  }
+  await drawText(doc, page, print, pageHeight);
+  // Plain objects, no object streams: older RIPs and preflight tools read PDF 1.4-style files best.
+  return Buffer.from(await doc.save({ useObjectStreams: false }));
+}
+
+/** A TrueType file of the design, to find fontkit's subset class by. */
+function fontFile(print: PrintDesign): string {
+  return print.layout.lines.flatMap((line) => line.runs)[0]?.face.file ?? resolveFont('Roboto-Regular').file;
+}
+
+function pdfColor({ r, g, b }: Rgb) {
+  return rgb(r / 255, g / 255, b / 255);
+}
+
+/** The lines of print.layout, each glyph at its shaped position, in the scene's text box. */
+async function drawText(doc: PDFDocument, page: PDFPage, print: PrintDesign, pageHeight: number): Promise<void> {
+  const { layout, textBox, spec } = print;
+  const points = POINTS_PER_INCH / spec.dpi;
+  const fontSizePt = layout.fontSize * points;
+  const fonts = new Map<FontFace, PDFFont>();
+  // The ink box centred in the text box, as the scene renderer centres Pango's ink-cropped mask.
+  const inkLeft = textBox.left + (textBox.width - layout.ink.width) / 2;
+  const inkTop = textBox.top + (textBox.height - layout.ink.height) / 2;
+  const operators: PDFOperator[] = [pushGraphicsState(), setFillingRgbColor(print.ink.r / 255, print.ink.g / 255, print.ink.b / 255), beginText()];
+  for (const [index, line] of layout.lines.entries()) {
+    if (line.runs.length === 0) continue;
+    const xPx = inkLeft - layout.ink.left - line.width / 2;
+    const baselinePx = inkTop - layout.ink.top + layout.baselines[index]!;
+    operators.push(setTextMatrix(1, 0, 0, 1, xPx * points, pageHeight - baselinePx * points));
+    for (const run of line.runs) {
+      let font = fonts.get(run.face);
+      if (!font) {
+        font = await doc.embedFont(fontBytes(run.face), { subset: true, customName: subsetName(run.face, print.layout.lines.map((l) => l.text).join('\n')) });
+        fonts.set(run.face, font);
+      }
+      const key = page.node.newFontDictionary(font.name, font.ref);
+      operators.push(setFontAndSize(key, fontSizePt), PDFOperator.of(PDFOperatorNames.ShowTextAdjusted, [adjustedText(doc, font, run)]));
+    }
+  }
+  operators.push(endText(), popGraphicsState());
+  page.pushOperators(...operators);
+}
+
+/**
+ * The name of a subset font as PDF readers expect it (ISO 32000 9.6.4): six capital letters,
+ * a plus, the PostScript name. The tag is taken from the face and the text, so the same
+ * design gives the same file, and different subsets of a face get different tags.
+ */
+function subsetName(face: FontFace, text: string): string {
+  const digest = createHash('sha256').update(face.file).update('\0').update(text).digest();
+  const tag = Array.from(digest.subarray(0, 6), (byte) => String.fromCharCode(65 + (byte % 26))).join('');
+  return `${tag}+${(fontkitFont(face).postscriptName ?? face.family).replace(/[^\x21-\x7e]|[()<>[\]{}/%]/g, '')}`;
+}
+
+/**
+ * A TJ array for `run`: each glyph's code (the subset's glyph id, from pdf-lib, which also
+ * adds the glyph and its ToUnicode entry to the subset), with the difference between the
+ * glyph's own width and its shaped advance (kerning) and offsets between glyphs, in
+ * thousandths of an em as TJ counts them.
+ */
+function adjustedText(doc: PDFDocument, font: PDFFont, run: ShapedRun): PDFArray {
+  const hex = font.encodeText(run.text).asString();
+  const array = PDFArray.withContext(doc.context);
+  const codes = hex.match(/.{4}/g) ?? [];
+  if (codes.length !== run.glyphs.length) {
+    // pdf-lib shaped the run differently (it should not: same fontkit, same features): keep its glyphs, without adjustments.
+    array.push(PDFHexString.of(hex));
+    return array;
+  }
+  const perUnit = 1000 / run.unitsPerEm;
+  for (const [i, code] of codes.entries()) {
+    const glyph = run.glyphs[i]!;
+    const position = run.positions[i]!;
+    const next = run.positions[i + 1];
+    array.push(PDFHexString.of(code));
+    // TJ subtracts: a positive number moves the next glyph left.
+    const adjustment = (glyph.advanceWidth - position.xAdvance + position.xOffset - (next?.xOffset ?? 0)) * perUnit;
+    if (Math.abs(adjustment) > 1e-6) array.push(PDFNumber.of(Number(adjustment.toFixed(3))));
+  }
+  // The first glyph's own offset: shift the whole run by it.
+  const firstOffset = run.positions[0]?.xOffset ?? 0;
+  if (firstOffset !== 0) array.insert(0, PDFNumber.of(Number((-firstOffset * perUnit).toFixed(3))));
+  return array;
+}
+
+let srgbProfile: Promise<Buffer> | undefined;
+
+/** libvips' built-in sRGB ICC profile, taken from an image sharp tags with it (once per process). */
+function srgbIccProfile(): Promise<Buffer> {
+  srgbProfile ??= (async () => {
+    const tagged = await sharp({ create: { width: 1, height: 1, channels: 3, background: '#000000' } }).withIccProfile('srgb').png().toBuffer();
+    const { icc } = await sharp(tagged).metadata();
+    if (!icc) throw new Error('sharp did not embed its sRGB profile');
+    return icc;
+  })();
+  return srgbProfile;
+}
+
+/** An OutputIntents entry with the sRGB profile: the document's DeviceRGB colours are sRGB. */
+async function addSrgbOutputIntent(doc: PDFDocument): Promise<void> {
+  const profile = doc.context.flateStream(await srgbIccProfile(), { N: 3 });
+  const profileRef = doc.context.register(profile);
+  const intent = doc.context.obj({
+    Type: 'OutputIntent',
+    S: 'GTS_PDFX',
+    OutputConditionIdentifier: PDFString.of('sRGB IEC61966-2.1'),
+    RegistryName: PDFString.of('http://www.color.org'),
+    Info: PDFString.of('sRGB IEC61966-2.1'),
+    DestOutputProfile: profileRef,
+  });
+  doc.catalog.set(PDFName.of('OutputIntents'), doc.context.obj([intent]));
+}

@@ -1,0 +1,36 @@
+import { AppError } from '../errors.js';
+import { encodeScene, prepareScene } from '../rendering/scene-renderer.js';
+import { withPngDensity } from './png-density.js';
+import type { PrintDesign } from './print-scene.js';
+
+/**
+ * How far Pango's ink box may be from the print layout's (a share of the text box, plus a few
+ * pixels of antialiasing and whole-pixel rounding): a line Pango wrapped on its own adds a
+ * whole line pitch, far more.
+ */
+const INK_TOLERANCE = 0.02;
+
+/**
+ * print.png: the print scene through the preview's scene renderer, at full print size, with
+ * its resolution recorded (pHYs). 8-bit RGB when the background is printed (the flat fast
+ * path), 8-bit RGBA with a transparent background for apparel.
+ * Before encoding, the text Pango drew is checked against the print layout print.pdf is drawn
+ * from: if their ink boxes disagree (Pango broke a line the layout kept), the files would not
+ * match, so it throws AppError TEXT_RENDER_FAILED instead. Also throws what prepareScene throws.
+ */
+export async function renderPrintPng(print: PrintDesign, options: { compressionLevel?: number } = {}): Promise<Buffer> {
+  const prepared = await prepareScene(print.scene);
+  const text = prepared.layers.find((layer) => layer.kind === 'text');
+  const { ink } = print.layout;
+  if (text && ink.width > 0) {
+    const off = (drawn: number, laid: number, box: number) => Math.abs(drawn - laid) > box * INK_TOLERANCE + 4;
+    if (off(text.rect.width, ink.width, print.textBox.width) || off(text.rect.height, ink.height, print.textBox.height)) {
+      throw new AppError(
+        'TEXT_RENDER_FAILED',
+        `print.png's text (${text.rect.width}x${text.rect.height} px) does not match the print layout (${Math.ceil(ink.width)}x${Math.ceil(ink.height)} px, lines ${JSON.stringify(print.layout.lines.map((line) => line.text))}): the PNG and the PDF would differ.`,
+      );
+    }
+  }
+  const png = await encodeScene(prepared, { format: 'png', compressionLevel: options.compressionLevel ?? 6 });
+  return withPngDensity(png, print.spec.dpi);
+}

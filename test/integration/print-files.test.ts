@@ -1,0 +1,317 @@
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppError } from '../../src/errors.js';
+import { DEFAULT_PRINT_SPECS, designPrintScene, printGeometry, renderPrintFiles, renderPrintPng, type PrintSpec } from '../../src/print/index.js';
+import { PRODUCT_TYPES, renderDesign, type DesignSpec, type ProductType, type TextLayer } from '../../src/rendering/index.js';
+import { createTempDir, removeTempDir } from '../helpers/tmp.js';
+
+/**
+ * Print files read back with tools nobody here wrote: pngcheck, poppler (pdfinfo, pdffonts,
+ * pdftotext), qpdf and Ghostscript (Debian's poppler-utils, pngcheck, qpdf, ghostscript).
+ */
+
+const run = promisify(execFile);
+
+let dir: string;
+const BACKGROUND = { r: 0x1e, g: 0x90, b: 0xff };
+const INK = { r: 0xff, g: 0xd7, b: 0x00 };
+const design = (productType: ProductType, text = 'Print Ready\nSoon', font = 'Roboto-Bold'): DesignSpec =>
+  ({ product_type: productType, design_data: { text, font, color: '#1E90FF', text_color: '#FFD700' } }) as DesignSpec;
+
+interface Made {
+  png: string;
+  pdf: string;
+  /** print.pdf rendered by Ghostscript at the spec's DPI. */
+  gsPng: string;
+  gsOutput: string;
+}
+const made = new Map<ProductType, Made>();
+
+beforeAll(async () => {
+  dir = await createTempDir('print-files');
+  for (const type of PRODUCT_TYPES) {
+    const spec = DEFAULT_PRINT_SPECS[type];
+    const files = await renderPrintFiles(design(type), spec, { title: `design-${type}`, creationDate: new Date('2026-01-02T03:04:05Z') });
+    const png = path.join(dir, `${type}.png`);
+    const pdf = path.join(dir, `${type}.pdf`);
+    await writeFile(png, files.png!);
+    await writeFile(pdf, files.pdf!);
+    const gsPng = path.join(dir, `${type}-gs.png`);
+    // -dPDFSTOPONWARNING: any warning fails the render (exit code and stderr are checked below).
+    const gs = await run('gs', ['-q', '-dSAFER', '-dBATCH', '-dNOPAUSE', '-dPDFSTOPONERROR', '-dPDFSTOPONWARNING', `-r${spec.dpi}`, '-dTextAlphaBits=4', '-dGraphicsAlphaBits=4',
+      `-sDEVICE=${spec.printBackground ? 'png16m' : 'pngalpha'}`, `-sOutputFile=${gsPng}`, pdf]);
+    made.set(type, { png, pdf, gsPng, gsOutput: gs.stdout + gs.stderr });
+  }
+}, 180_000);
+afterAll(async () => {
+  await removeTempDir(dir);
+});
+
+const apparel = PRODUCT_TYPES.filter((type) => !DEFAULT_PRINT_SPECS[type].printBackground);
+const paper = PRODUCT_TYPES.filter((type) => DEFAULT_PRINT_SPECS[type].printBackground);
+
+/** The box around pixels that differ from `background` (or, without it, that are mostly opaque). */
+async function inkBox(file: string, background?: { r: number; g: number; b: number }) {
+  const { data, info } = await sharp(file).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  let left = Infinity;
+  let right = -1;
+  let top = Infinity;
+  let bottom = -1;
+  const rows: boolean[] = [];
+  for (let y = 0; y < info.height; y++) {
+    let rowHasInk = false;
+    for (let x = 0; x < info.width; x++) {
+      const o = (y * info.width + x) * 4;
+      const ink = background
+        ? Math.abs(data[o]! - background.r) + Math.abs(data[o + 1]! - background.g) + Math.abs(data[o + 2]! - background.b) > 192
+        : data[o + 3]! >= 128;
+      if (!ink) continue;
+      rowHasInk = true;
+      left = Math.min(left, x);
+      right = Math.max(right, x);
+      top = Math.min(top, y);
+      bottom = Math.max(bottom, y);
+    }
+    rows.push(rowHasInk);
+  }
+  // Runs of rows with ink: one per line of text (the test text has no descenders that reach the next line).
+  const bands: Array<[number, number]> = [];
+  rows.forEach((ink, y) => {
+    if (!ink) return;
+    const last = bands.at(-1);
+    if (last && last[1] === y - 1) last[1] = y;
+    else bands.push([y, y]);
+  });
+  return { left, right, top, bottom, bands, width: info.width, height: info.height };
+}
+
+describe('print.png', () => {
+  it.each(PRODUCT_TYPES)('%s: full print size (trim plus bleed at 300 DPI), 8-bit, RGBA for apparel and RGB for paper, pHYs 300 DPI', async (type) => {
+    const spec = DEFAULT_PRINT_SPECS[type];
+    const { widthPx, heightPx } = printGeometry(spec);
+    const meta = await sharp(made.get(type)!.png).metadata();
+    expect(meta).toMatchObject({ format: 'png', width: widthPx, height: heightPx, depth: 'uchar', channels: spec.printBackground ? 3 : 4, density: 300 });
+    const { stdout } = await run('pngcheck', ['-v', made.get(type)!.png]);
+    expect(stdout).toMatch(/pHYs .*: 11811x11811 pixels\/meter \(300 dpi\)/);
+    expect(stdout).toMatch(new RegExp(`${widthPx} x ${heightPx} image, ${spec.printBackground ? '24-bit RGB' : '32-bit RGB\\+alpha'}`));
+    expect(stdout).toMatch(/No errors detected/);
+  });
+
+  it('the t-shirt file is 3600x4800', async () => {
+    expect(await sharp(made.get('t-shirt')!.png).metadata()).toMatchObject({ width: 3600, height: 4800 });
+  });
+
+  it.each(apparel)('%s: transparent corners and edges (the garment is the colour), opaque text in its colour', async (type) => {
+    const { data, info } = await sharp(made.get(type)!.png).raw().toBuffer({ resolveWithObject: true });
+    const alphaAt = (x: number, y: number) => data[(y * info.width + x) * 4 + 3];
+    for (const [x, y] of [[0, 0], [info.width - 1, 0], [0, info.height - 1], [info.width - 1, info.height - 1], [info.width >> 1, 0], [0, info.height >> 1]] as const) {
+      expect(alphaAt(x, y), `alpha at ${x},${y}`).toBe(0);
+    }
+    // Some fully opaque pixels are exactly the text colour.
+    let opaqueInk = 0;
+    for (let i = 0; i < data.length; i += 4) if (data[i + 3] === 255 && data[i] === INK.r && data[i + 1] === INK.g && data[i + 2] === INK.b) opaqueInk++;
+    expect(opaqueInk).toBeGreaterThan(1000);
+  });
+
+  it.each(paper)('%s: the background colour fills the bleed on every side', async (type) => {
+    const spec = DEFAULT_PRINT_SPECS[type];
+    const { bleedPx } = printGeometry(spec);
+    expect(bleedPx).toBe(37.5);
+    const { data, info } = await sharp(made.get(type)!.png).raw().toBuffer({ resolveWithObject: true });
+    const colourAt = (x: number, y: number) => [...data.subarray((y * info.width + x) * 3, (y * info.width + x) * 3 + 3)];
+    const bleed = Math.floor(bleedPx);
+    for (let i = 0; i < bleed; i += 6) {
+      for (const [x, y] of [[i, info.height >> 1], [info.width - 1 - i, info.height >> 1], [info.width >> 1, i], [info.width >> 1, info.height - 1 - i], [i, i]] as const) {
+        expect(colourAt(x, y), `pixel ${x},${y}`).toEqual([BACKGROUND.r, BACKGROUND.g, BACKGROUND.b]);
+      }
+    }
+  });
+});
+
+/** pdfinfo -box's boxes, in points. */
+async function boxes(pdf: string): Promise<Record<string, number[]>> {
+  const { stdout } = await run('pdfinfo', ['-box', pdf]);
+  const out: Record<string, number[]> = {};
+  for (const match of stdout.matchAll(/^(MediaBox|CropBox|BleedBox|TrimBox|ArtBox):\s+([\d.\s-]+)$/gm)) out[match[1]!] = match[2]!.trim().split(/\s+/).map(Number);
+  return out;
+}
+
+describe('print.pdf', () => {
+  it.each(PRODUCT_TYPES)('%s: MediaBox and BleedBox are trim plus bleed, TrimBox the trim (pdfinfo -box, to 0.01 pt)', async (type) => {
+    const spec = DEFAULT_PRINT_SPECS[type];
+    const b = spec.bleed * 72;
+    const w = spec.width * 72;
+    const h = spec.height * 72;
+    const found = await boxes(made.get(type)!.pdf);
+    const near = (actual: number[] | undefined, expected: number[]) => {
+      expect(actual).toHaveLength(4);
+      actual!.forEach((value, i) => expect(Math.abs(value - expected[i]!), `${value} vs ${expected[i]}`).toBeLessThanOrEqual(0.005));
+    };
+    near(found.MediaBox, [0, 0, w + 2 * b, h + 2 * b]);
+    near(found.BleedBox, [0, 0, w + 2 * b, h + 2 * b]);
+    near(found.TrimBox, [b, b, b + w, b + h]);
+  });
+
+  it('the sticker: 4.25 in square page (306 pt) with a 4 in trim (9 pt in from each edge)', async () => {
+    const found = await boxes(made.get('sticker')!.pdf);
+    expect(found.MediaBox).toEqual([0, 0, 306, 306]);
+    expect(found.TrimBox).toEqual([9, 9, 297, 297]);
+  });
+
+  it.each(PRODUCT_TYPES)('%s: one page, title = design id, producer Customify Assets, creation date', async (type) => {
+    const { stdout } = await run('pdfinfo', ['-isodates', made.get(type)!.pdf]);
+    expect(stdout).toMatch(new RegExp(`^Title:\\s+design-${type}$`, 'm'));
+    expect(stdout).toMatch(/^Producer:\s+Customify Assets$/m);
+    expect(stdout).toMatch(/^CreationDate:\s+2026-01-02T03:04:05Z$/m);
+    expect(stdout).toMatch(/^Pages:\s+1$/m);
+  });
+
+  it.each(PRODUCT_TYPES)('%s: every font embedded as a subset (pdffonts), text is real text with the raster\'s lines (pdftotext)', async (type) => {
+    const { stdout: fonts } = await run('pdffonts', [made.get(type)!.pdf]);
+    const rows = fonts.split('\n').slice(2).filter((line) => line.trim() !== '');
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) expect(row).toMatch(/^[A-Z]{6}\+Roboto-Bold\s+CID TrueType\s+Identity-H\s+yes\s+yes\s+yes\s/);
+    const { stdout: text } = await run('pdftotext', [made.get(type)!.pdf, '-']);
+    const rasterLines = (designPrintScene(design(type), DEFAULT_PRINT_SPECS[type]).scene.layers[0] as { text: string }).text.split('\n');
+    expect(text.replace(/\f/g, '').trim().split('\n')).toEqual(rasterLines);
+    // As large as fits: "Print Ready" stays on one line only where the print area is wide (the mug's wrap).
+    expect(rasterLines).toEqual(type === 'mug' ? ['Print Ready', 'Soon'] : ['Print', 'Ready', 'Soon']);
+  });
+
+  it.each(PRODUCT_TYPES)('%s: qpdf --check finds no errors; Ghostscript renders it without a warning', async (type) => {
+    const { stdout } = await run('qpdf', ['--check', made.get(type)!.pdf]);
+    expect(stdout).toMatch(/No syntax or stream encoding errors found/);
+    expect(made.get(type)!.gsOutput).toBe('');
+  });
+
+  it.each(paper)('%s: the background is printed in the exact colour over the bleed; no transparency', async (type) => {
+    const { data, info } = await sharp(made.get(type)!.gsPng).raw().toBuffer({ resolveWithObject: true });
+    for (const [x, y] of [[0, 0], [info.width - 1, info.height - 1], [10, info.height >> 1]] as const) {
+      const o = (y * info.width + x) * info.channels;
+      expect([data[o], data[o + 1], data[o + 2]]).toEqual([BACKGROUND.r, BACKGROUND.g, BACKGROUND.b]);
+    }
+    const raw = (await readFile(made.get(type)!.pdf)).toString('latin1');
+    expect(raw).not.toMatch(/\/Group|\/SMask|\/CA\s|\/ca\s/);
+    expect(raw).toMatch(/\/OutputIntents/);
+  });
+
+  it.each(apparel)('%s: nothing but the text is printed: Ghostscript\'s render has transparent corners', async (type) => {
+    const { data, info } = await sharp(made.get(type)!.gsPng).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+    for (const [x, y] of [[0, 0], [info.width - 1, info.height - 1]] as const) expect(data[(y * info.width + x) * 4 + 3]).toBe(0);
+  });
+});
+
+describe('one layout for every output', () => {
+  it.each(PRODUCT_TYPES)('%s: the ink of Ghostscript\'s render of print.pdf and of print.png agree within 1 percent of the trim width, line by line', async (type) => {
+    const spec = DEFAULT_PRINT_SPECS[type];
+    const { trimWidthPx } = printGeometry(spec);
+    const background = spec.printBackground ? BACKGROUND : undefined;
+    const raster = await inkBox(made.get(type)!.png, background);
+    const vector = await inkBox(made.get(type)!.gsPng, background);
+    expect(vector.width).toBe(raster.width);
+    const tolerance = trimWidthPx / 100;
+    for (const edge of ['left', 'right', 'top', 'bottom'] as const) {
+      expect(Math.abs(raster[edge] - vector[edge]), `${edge}: png ${raster[edge]}, pdf ${vector[edge]}`).toBeLessThanOrEqual(tolerance);
+    }
+    // The same lines in the same places: one band of ink rows per line.
+    expect(raster.bands).toHaveLength(designPrintScene(design(type), spec).layout.lines.length);
+    expect(vector.bands).toHaveLength(raster.bands.length);
+    raster.bands.forEach(([top, bottom], i) => {
+      expect(Math.abs(top - vector.bands[i]![0])).toBeLessThanOrEqual(tolerance);
+      expect(Math.abs(bottom - vector.bands[i]![1])).toBeLessThanOrEqual(tolerance);
+    });
+  });
+
+  it.each(['hoodie', 'tote-bag', 'sticker'] as const)(
+    '%s (square, like the preview): print.png and the 600 px preview have the same lines and the same ink box relative to the trim, within 1.5 percent of its width',
+    async (type) => {
+      const spec = { ...DEFAULT_PRINT_SPECS[type], printBackground: true };
+      const { bleedPx, trimWidthPx } = printGeometry(spec);
+      for (const text of ['Print Ready\nSoon', 'Hello', 'A much longer design text that wraps']) {
+        const designed = design(type, text);
+        const preview = path.join(dir, `${type}-preview.png`);
+        const printed = path.join(dir, `${type}-print-bg.png`);
+        await writeFile(preview, await renderDesign(designed));
+        await writeFile(printed, (await renderPrintFiles(designed, spec, { title: 'preview-check' })).png!);
+        const a = await inkBox(preview, BACKGROUND);
+        const b = await inkBox(printed, BACKGROUND);
+        expect(b.bands.length, text).toBe(a.bands.length);
+        for (const edge of ['left', 'right', 'top', 'bottom'] as const) {
+          const relativePreview = a[edge] / 600;
+          const relativePrint = (b[edge] - bleedPx) / trimWidthPx;
+          expect(Math.abs(relativePreview - relativePrint), `${JSON.stringify(text)} ${edge}: preview ${relativePreview}, print ${relativePrint}`).toBeLessThanOrEqual(0.015);
+        }
+      }
+    },
+  );
+
+  it('wrapped text in a script font with kerning and contextual forms keeps its lines and place in both files', async () => {
+    const spec = DEFAULT_PRINT_SPECS.poster;
+    const spec2 = design('poster', 'AVATAR Typography WAVE of wonder', 'Pacifico-Regular');
+    const files = await renderPrintFiles(spec2, spec, { title: 'script' });
+    const png = path.join(dir, 'script.png');
+    const pdf = path.join(dir, 'script.pdf');
+    const gsPng = path.join(dir, 'script-gs.png');
+    await writeFile(png, files.png!);
+    await writeFile(pdf, files.pdf!);
+    const gs = await run('gs', ['-q', '-dSAFER', '-dBATCH', '-dNOPAUSE', '-dPDFSTOPONWARNING', '-r300', '-sDEVICE=png16m', `-sOutputFile=${gsPng}`, pdf]);
+    expect(gs.stdout + gs.stderr).toBe('');
+    const lines = (designPrintScene(spec2, spec).scene.layers[0] as { text: string }).text.split('\n');
+    expect(lines.length).toBeGreaterThan(1);
+    const { stdout: text } = await run('pdftotext', [pdf, '-']);
+    expect(text.replace(/\f/g, '').trim().split('\n')).toEqual(lines);
+    const raster = await inkBox(png, BACKGROUND);
+    const vector = await inkBox(gsPng, BACKGROUND);
+    const tolerance = printGeometry(spec).trimWidthPx / 100;
+    for (const edge of ['left', 'right', 'top', 'bottom'] as const) expect(Math.abs(raster[edge] - vector[edge]), edge).toBeLessThanOrEqual(tolerance);
+  });
+
+  it('text the primary font lacks is drawn from the bundled fallbacks, each embedded as a subset', async () => {
+    const files = await renderPrintFiles(design('sticker', 'Hello 世界\nשלום'), DEFAULT_PRINT_SPECS.sticker, { title: 'scripts' });
+    const pdf = path.join(dir, 'scripts.pdf');
+    await writeFile(pdf, files.pdf!);
+    const { stdout: fonts } = await run('pdffonts', [pdf]);
+    const rows = fonts.split('\n').slice(2).filter((line) => line.trim() !== '');
+    expect(rows.map((row) => row.split(/\s+/)[0]!.replace(/^[A-Z]{6}\+/, '')).sort()).toEqual(['NotoSansHebrew-Bold', 'NotoSansSC-Bold', 'Roboto-Bold']);
+    for (const row of rows) expect(row).toMatch(/\s+yes\s+yes\s+yes\s/);
+    const { stdout: text } = await run('pdftotext', [pdf, '-']);
+    const lines = designPrintScene(design('sticker', 'Hello 世界\nשלום'), DEFAULT_PRINT_SPECS.sticker).layout.lines.map((line) => line.text);
+    // Lines may break between CJK ideographs, as Pango breaks them.
+    expect(lines.join('').replace(/\s/g, '')).toBe('Hello世界שלום');
+    expect(lines.at(-1)).toBe('שלום');
+    // pdftotext marks the right-to-left line with embedding characters (U+202B … U+202C).
+    expect(text.replace(/[\f\u202b\u202c]/g, '').trim().split('\n')).toEqual(lines);
+  });
+});
+
+describe('limits', () => {
+  it('a print.png whose text Pango laid out otherwise than the print layout is refused, not written', async () => {
+    const print = designPrintScene(design('sticker', 'Print Ready'), DEFAULT_PRINT_SPECS.sticker);
+    const layer = print.scene.layers[0] as TextLayer;
+    // As if Pango had broken a line the layout kept whole: one line more.
+    const drifted = { ...print, scene: { ...print.scene, layers: [{ ...layer, text: `${layer.text}\nmore` }] } };
+    const error = await renderPrintPng(drifted).then(() => undefined, (caught: unknown) => caught);
+    expect(error).toBeInstanceOf(AppError);
+    expect(error).toMatchObject({ code: 'TEXT_RENDER_FAILED' });
+    expect((error as Error).message).toMatch(/does not match the print layout/);
+    await expect(renderPrintPng(print)).resolves.toBeInstanceOf(Buffer);
+  });
+
+  it('text that cannot fit the print area at 6 pt fails with PRINT_TEXT_TOO_LARGE naming the text', () => {
+    const tiny: PrintSpec = { ...DEFAULT_PRINT_SPECS.sticker, width: 0.5, height: 0.5 };
+    const text = 'A long line of text\nthat needs\nmany\nlines\nto\nfit\nanywhere\nat\nall\nreally';
+    let error: unknown;
+    try {
+      designPrintScene(design('sticker', text), tiny);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(AppError);
+    expect(error).toMatchObject({ code: 'PRINT_TEXT_TOO_LARGE', field: 'design_data.text' });
+    expect((error as Error).message).toMatch(/^The text "A long line of text\\nthat needs\\nmany\\nline…" does not fit the print area at the smallest legible size \(25 px\)/);
+  });
+});
