@@ -21,18 +21,21 @@ export interface AssetRenderOptions extends RenderOptions {
 }
 
 export interface DesignAssets {
-  /** size × size RGB PNG. */
+  /**
+   * size × size PNG without alpha: a palette PNG when the text is one colour (its 256
+   * blends over the background), else RGB. Either decodes to the same RGB pixels.
+   */
   preview: Buffer;
   /** The preview scaled to fit thumbnailMaxSize × thumbnailMaxSize with Lanczos-3, RGB PNG. */
   thumbnail: Buffer;
 }
 
 /**
- * The design's preview: a size × size RGB PNG filled with `color`, the text centred on it
- * in `text_color` (or white/black, whichever contrasts more), 48 px at 600 px, wrapped to
- * the canvas less a 40 px margin and shrunk until it fits: never cut off. A design with
- * `design_data.image` needs `image`, the encoded bytes of that upload (see designScene for
- * where it goes).
+ * The design's preview: a size × size PNG (see DesignAssets.preview) filled with `color`,
+ * the text centred on it in `text_color` (or white/black, whichever contrasts more), as
+ * large as fits up to 200 px at 600 px, wrapped to the canvas less a 40 px margin: never
+ * cut off. A design with `design_data.image` needs `image`, the encoded bytes of that upload
+ * (see designScene for where it goes).
  *
  * Throws ValidationError (the codes of validateDesignSpec) for a design that is not valid,
  * AppError INVALID_RENDER_OPTION for bad options, and AppError TEXT_RENDER_FAILED or

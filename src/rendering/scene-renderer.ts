@@ -1,7 +1,7 @@
 import sharp, { type Sharp } from 'sharp';
 import { AppError } from '../errors.js';
 import type { Rgb } from './colors.js';
-import { encodeFlatPng } from './flat-png.js';
+import { encodeFlatPng, encodeIndexedPng } from './flat-png.js';
 import { resolveFont } from './fonts.js';
 import type { ImageLayer, Rect, Scene, TextLayer } from './scene.js';
 import { FIT_MODES } from './scene.js';
@@ -138,12 +138,19 @@ export async function scenePixels(scene: PreparedScene, output: Pick<SceneOutput
   return { data, width: info.width, height: info.height, channels: info.channels };
 }
 
-/** The flat fast path: only the rows that hold layers are painted; the rest is background. */
+/**
+ * The flat fast path: only the rows that hold layers are painted; the rest is background.
+ * One text layer in one colour (no colour glyphs) has at most 256 colours, the blends of
+ * its ink over the background at each coverage: it is written as a palette PNG whose
+ * indices are the coverage itself, so nothing is painted at all.
+ */
 export function encodeFlatScene(scene: PreparedScene, compressionLevel: number): Buffer {
   const { width, height, background, layers } = scene;
   if (background === 'transparent' || !isFlat(scene)) throw new AppError('INVALID_SCENE', 'Only a flat scene (an opaque background with text only) has a flat PNG.');
   const rows = rowSpan(layers);
   if (!rows) return encodeFlatPng({ width, height, background }, compressionLevel);
+  const indexed = layers.length === 1 ? coverageBand(layers[0]!, width, background) : undefined;
+  if (indexed) return encodeIndexedPng({ width, height, palette: indexed.palette, band: { top: rows.top, rows: indexed.rows } }, compressionLevel);
   const band = { left: 0, top: rows.top, width, height: rows.bottom - rows.top };
   return encodeFlatPng({ width, height, background, band: { top: band.top, rows: paintWindow(scene, band) } }, compressionLevel);
 }
@@ -169,13 +176,63 @@ export function paintWindow(scene: PreparedScene, window: Rect): Buffer {
   for (const [index, layer] of scene.layers.entries()) {
     // The first layer lies on the plain background: its plain glyph pixels differ only in
     // alpha, so their colours are looked up instead of blended one by one.
-    const tables = index === 0 && layer.ink && background !== 'transparent' ? inkTables(background, layer.ink) : undefined;
-    paintLayer(pixels, channels, window, layer, tables);
+    if (index === 0 && layer.ink && background !== 'transparent') paintFirstInkLayer(pixels, window, layer, inkTables(background, layer.ink));
+    else paintLayer(pixels, channels, window, layer);
   }
   return pixels;
 }
 
-function paintLayer(pixels: Buffer, channels: 3 | 4, window: Rect, layer: PaintedLayer, tables: InkTables | undefined): void {
+/**
+ * paintLayer for a text layer lying on the plain opaque background (RGB pixels): a plain
+ * glyph pixel's colour is its coverage's entry in `tables`; a colour glyph's is blended.
+ * The same pixels as paintLayer, in a loop with nothing else in it: it runs over every
+ * pixel of the text's box.
+ */
+function paintFirstInkLayer(pixels: Buffer, window: Rect, layer: PaintedLayer, tables: InkTables): void {
+  const { rect } = layer;
+  const { r: red, g: green, b: blue } = tables;
+  const src = pixelWords(layer.data);
+  const x0 = Math.max(rect.left, window.left);
+  const x1 = Math.min(rect.left + rect.width, window.left + window.width);
+  const y0 = Math.max(rect.top, window.top);
+  const y1 = Math.min(rect.top + rect.height, window.top + window.height);
+  for (let y = y0; y < y1; y++) {
+    let i = (y - rect.top) * rect.width + (x0 - rect.left);
+    let o = ((y - window.top) * window.width + (x0 - window.left)) * 3;
+    for (let x = x0; x < x1; x++, i++, o += 3) {
+      const pixel = src[i] as number;
+      if (pixel === 0) continue;
+      const alpha = (pixel >>> ALPHA_SHIFT) & 0xff;
+      if (alpha === 0) continue;
+      if ((pixel & COLOR_BITS) === 0) {
+        pixels[o] = red[alpha] as number;
+        pixels[o + 1] = green[alpha] as number;
+        pixels[o + 2] = blue[alpha] as number;
+      } else {
+        const bytes = layer.data;
+        pixels[o] = blend(pixels[o] as number, bytes[i * 4] as number, alpha);
+        pixels[o + 1] = blend(pixels[o + 1] as number, bytes[i * 4 + 1] as number, alpha);
+        pixels[o + 2] = blend(pixels[o + 2] as number, bytes[i * 4 + 2] as number, alpha);
+      }
+    }
+  }
+}
+
+/**
+ * RGBA pixels as one 32-bit number each (a copy when `data` does not start on a multiple
+ * of 4 bytes): the loops over a text's box read each pixel once instead of four times.
+ * Read alpha with ALPHA_SHIFT and the colour with COLOR_BITS, which follow the byte order.
+ */
+function pixelWords(data: Buffer): Uint32Array {
+  const aligned = data.byteOffset % 4 === 0 ? data : new Uint8Array(data);
+  return new Uint32Array(aligned.buffer, aligned.byteOffset, aligned.length >>> 2);
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const ALPHA_SHIFT = LITTLE_ENDIAN ? 24 : 0;
+const COLOR_BITS = LITTLE_ENDIAN ? 0x00ffffff : 0xffffff00 | 0;
+
+function paintLayer(pixels: Buffer, channels: 3 | 4, window: Rect, layer: PaintedLayer): void {
   const { rect, data: src, ink } = layer;
   const x0 = Math.max(rect.left, window.left);
   const x1 = Math.min(rect.left + rect.width, window.left + window.width);
@@ -190,15 +247,7 @@ function paintLayer(pixels: Buffer, channels: 3 | 4, window: Rect, layer: Painte
       let r = src[i] as number;
       let g = src[i + 1] as number;
       let b = src[i + 2] as number;
-      if (ink && (r | g | b) === 0) {
-        if (tables) {
-          pixels[o] = tables.r[alpha] as number;
-          pixels[o + 1] = tables.g[alpha] as number;
-          pixels[o + 2] = tables.b[alpha] as number;
-          continue;
-        }
-        ({ r, g, b } = ink);
-      }
+      if (ink && (r | g | b) === 0) ({ r, g, b } = ink);
       const under = channels === 4 ? (pixels[o + 3] as number) : 255;
       if (under === 255) {
         pixels[o] = blend(pixels[o] as number, r, alpha);
@@ -216,6 +265,40 @@ function paintLayer(pixels: Buffer, channels: 3 | 4, window: Rect, layer: Painte
       }
     }
   }
+}
+
+/**
+ * A one-colour layer over `background` as palette indices: each pixel's coverage (alpha),
+ * over the layer's rows and the canvas's full width, and the palette that maps a coverage
+ * to the colour paintWindow gives it (index 0, no coverage, is the background). Undefined
+ * when the layer has colour glyphs: those pixels are not blends of the ink.
+ */
+function coverageBand(layer: PaintedLayer, width: number, background: Rgb): { rows: Buffer; palette: Buffer } | undefined {
+  const { rect, ink } = layer;
+  if (!ink) return undefined;
+  const pixels = pixelWords(layer.data);
+  const rows = Buffer.alloc(width * rect.height);
+  let most = 0;
+  for (let y = 0, i = 0; y < rect.height; y++) {
+    for (let o = y * width + rect.left, end = o + rect.width; o < end; o++, i++) {
+      const pixel = pixels[i] as number;
+      if (pixel === 0) continue;
+      const alpha = (pixel >>> ALPHA_SHIFT) & 0xff;
+      if (alpha === 0) continue;
+      // A coloured pixel (an emoji's): this layer is not one ink's blends.
+      if ((pixel & COLOR_BITS) !== 0) return undefined;
+      rows[o] = alpha;
+      if (alpha > most) most = alpha;
+    }
+  }
+  const { r, g, b } = inkTables(background, ink);
+  const palette = Buffer.allocUnsafe((most + 1) * 3);
+  for (let alpha = 0; alpha <= most; alpha++) {
+    palette[alpha * 3] = r[alpha] as number;
+    palette[alpha * 3 + 1] = g[alpha] as number;
+    palette[alpha * 3 + 2] = b[alpha] as number;
+  }
+  return { rows, palette };
 }
 
 interface InkTables {

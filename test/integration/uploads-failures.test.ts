@@ -162,7 +162,9 @@ describe.skipIf(skipRedis || skipDialect('postgres'))('upload failures on BullMQ
     const done = await until('ended', () => repo.findById(created.id), ended);
     expectFailedForGood(done, /\[SCAN_PROTOCOL\]/);
     expect(done?.attempts).toBe(1);
-    expect(await worker.metrics.registry.metrics()).toMatch(/^customify_upload_pipeline_total\{outcome="failed"\} 1$/m);
+    // The worker counts after it has recorded the end (and woken any designs waiting on it): poll, as a scraper would.
+    const counted = /^customify_upload_pipeline_total\{outcome="failed"\} 1$/m;
+    expect(await until('counted by the worker', () => worker!.metrics.registry.metrics(), (text) => counted.test(text), 5_000)).toMatch(counted);
   });
 });
 

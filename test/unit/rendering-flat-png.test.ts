@@ -1,8 +1,8 @@
 import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { encodeFlatPng, type FlatImage } from '../../src/rendering/flat-png.js';
-import { decode } from '../fixtures/rendering/images.js';
+import { encodeFlatPng, encodeIndexedPng, type FlatImage, type IndexedImage } from '../../src/rendering/flat-png.js';
+import { decode, expectPngcheckPasses, pngColorType } from '../fixtures/rendering/images.js';
 
 const BACKGROUND = { r: 12, g: 200, b: 99 };
 
@@ -60,6 +60,7 @@ describe('encodeFlatPng', () => {
       expect(decoded.data.equals(expectedPixels(image))).toBe(true);
       // One filter byte per row, then the row: a wrong adler32 would make this throw.
       expect(inflateSync(idat(png)).length).toBe(image.height * (image.width * 3 + 1));
+      expectPngcheckPasses(png);
     });
   });
 
@@ -76,6 +77,82 @@ describe('encodeFlatPng', () => {
     for (const encode of [tooLow, partialRow]) {
       expect(encode).toThrow(AppError);
       expect(encode).toThrow(/does not fit/);
+    }
+  });
+});
+
+/** What a palette image should decode to: each index looked up in the palette, index 0 outside the band. */
+function expectedIndexedPixels({ width, height, palette, band }: IndexedImage): Buffer {
+  const indices = Buffer.alloc(width * height);
+  band?.rows.copy(indices, band.top * width);
+  const pixels = Buffer.alloc(width * height * 3);
+  for (let i = 0; i < indices.length; i++) palette.copy(pixels, i * 3, (indices[i] as number) * 3, (indices[i] as number) * 3 + 3);
+  return pixels;
+}
+
+/** `colors` colours that differ from each other. */
+function palette(colors: number): Buffer {
+  return Buffer.from(Array.from({ length: colors }, (_, i) => [i, (i * 7) & 255, 255 - i]).flat());
+}
+
+/** Indices as text coverage looks: runs of 0 and of the last index, with ramps between. */
+function coverage(width: number, rows: number, colors: number, seed: number): Buffer {
+  const data = Buffer.alloc(width * rows);
+  const noisy = noise(width * rows, seed);
+  for (let i = 0; i < data.length; i++) {
+    const phase = (i % width) % 23;
+    data[i] = phase < 8 ? 0 : phase < 16 ? colors - 1 : (noisy[i] as number) % colors;
+  }
+  return data;
+}
+
+describe('encodeIndexedPng', () => {
+  const cases: Array<[string, IndexedImage]> = [
+    ['no band', { width: 600, height: 600, palette: palette(1) }],
+    ['text-like coverage in the middle', { width: 600, height: 600, palette: palette(256), band: { top: 160, rows: coverage(600, 280, 256, 1) } }],
+    ['random indices at the top', { width: 70, height: 90, palette: palette(256), band: { top: 0, rows: noise(70 * 5, 2) } }],
+    ['a band at the bottom, a short palette', { width: 70, height: 90, palette: palette(17), band: { top: 89, rows: coverage(70, 1, 17, 3) } }],
+    ['a band filling the image', { width: 33, height: 17, palette: palette(200), band: { top: 0, rows: coverage(33, 17, 200, 4) } }],
+    ['an empty band', { width: 40, height: 100, palette: palette(2), band: { top: 50, rows: Buffer.alloc(0) } }],
+    ['a one-pixel image', { width: 1, height: 1, palette: palette(1) }],
+  ];
+
+  describe.each([0, 1, 6, 7, 9])('at compression level %i', (level) => {
+    it.each(cases)('encodes %s losslessly as a palette PNG that pngcheck passes', async (_case, image) => {
+      const png = encodeIndexedPng(image, level);
+      expect(pngColorType(png)).toBe(3);
+      const decoded = await decode(png);
+      expect({ format: decoded.format, width: decoded.width, height: decoded.height, channels: decoded.channels }).toEqual({
+        format: 'png',
+        width: image.width,
+        height: image.height,
+        channels: 3,
+      });
+      expect(decoded.data.equals(expectedIndexedPixels(image))).toBe(true);
+      expect(inflateSync(idat(png)).length).toBe(image.height * (image.width + 1));
+      expectPngcheckPasses(png);
+    });
+  });
+
+  it('stores at level 0 and compresses at levels 6 and 9', () => {
+    const image = cases[1]?.[1] as IndexedImage;
+    const [stored, six, nine] = [0, 6, 9].map((level) => encodeIndexedPng(image, level).length) as [number, number, number];
+    expect(stored).toBeGreaterThan(600 * 600);
+    expect(six).toBeLessThan(stored / 3);
+    expect(nine).toBeLessThan(stored / 3);
+  });
+
+  it('refuses a palette of no colour, of more than 256, or of partial colours, and a band that does not fit', () => {
+    const encodes = [
+      () => encodeIndexedPng({ width: 4, height: 4, palette: Buffer.alloc(0) }, 6),
+      () => encodeIndexedPng({ width: 4, height: 4, palette: palette(257) }, 6),
+      () => encodeIndexedPng({ width: 4, height: 4, palette: Buffer.alloc(4) }, 6),
+      () => encodeIndexedPng({ width: 10, height: 10, palette: palette(2), band: { top: 8, rows: Buffer.alloc(10 * 3) } }, 6),
+      () => encodeIndexedPng({ width: 10, height: 10, palette: palette(2), band: { top: 0, rows: Buffer.alloc(15) } }, 6),
+    ];
+    for (const encode of encodes) {
+      expect(encode).toThrow(AppError);
+      expect(encode).toThrow(/palette|does not fit/);
     }
   });
 });

@@ -1,10 +1,10 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { designScene, FONT_NAMES, makeThumbnail, PRODUCT_TYPES, renderScene, validateDesignSpec, type Scene } from '../../src/rendering/index.js';
-import { encodeFlatScene, encodeScene, encodeThroughSharp, isFlat, prepareScene, scenePixels } from '../../src/rendering/scene-renderer.js';
+import { designScene, FONT_NAMES, makeThumbnail, PRODUCT_TYPES, renderScene, validateDesignSpec, type Scene, type TextLayer } from '../../src/rendering/index.js';
+import { encodeFlatScene, encodeScene, encodeThroughSharp, isFlat, paintCanvas, prepareScene, scenePixels, type PreparedScene } from '../../src/rendering/scene-renderer.js';
 import { sceneThumbnail } from '../../src/rendering/thumbnail.js';
-import { decode, hex, pixelAt, type Color } from '../fixtures/rendering/images.js';
+import { decode, expectPngcheckPasses, hex, pixelAt, pngColorType, type Color } from '../fixtures/rendering/images.js';
 
 /** Decoded to raw RGBA by sharp, as the issue asks the two paths be compared. */
 async function rgba(image: Buffer): Promise<Buffer> {
@@ -75,6 +75,61 @@ describe('the flat fast path gives the general path\'s pixels', () => {
     expect(isFlat(scene)).toBe(true);
     const [flatPixels, generalPixels] = await Promise.all([rgba(encodeFlatScene(scene, 6)), encodeThroughSharp(scene).then(rgba)]);
     expect(flatPixels.equals(generalPixels)).toBe(true);
+  });
+});
+
+describe('one text colour: the palette fast path and the thumbnail, pixel for pixel', () => {
+  const big = (text: string, font = 'Roboto-Bold', extra: Partial<TextLayer> = {}): TextLayer => ({
+    kind: 'text' as const, text, font, color: { r: 255, g: 255, b: 255 }, box: { left: 40, top: 40, width: 520, height: 520 }, fontSize: 200, minFontSize: 8, ...extra,
+  });
+  const scenes: Array<[string, Scene]> = [
+    ['"Hi" at the largest size', { width: 600, height: 600, background: { r: 0, g: 85, b: 170 }, layers: [big('Hi')] }],
+    ['three lines filling the box', { width: 600, height: 600, background: { r: 255, g: 0, b: 0 }, layers: [big('one\ntwo\nthree', 'Oswald-Bold')] }],
+    ['a long text wrapped over many lines', { width: 600, height: 600, background: { r: 34, g: 34, b: 34 }, layers: [big('Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt', 'Lobster-Regular')] }],
+    ['emoji among the words (the bundled emoji font is monochrome)', { width: 600, height: 600, background: { r: 51, g: 204, b: 102 }, layers: [big('Party 😀🎉 time', 'Pacifico-Regular', { color: { r: 0, g: 0, b: 0 } })] }],
+    ['a semi-transparent text (fewer than 256 coverages)', { width: 600, height: 600, background: { r: 20, g: 120, b: 220 }, layers: [big('Ghost\nwords', 'Roboto-Bold', { opacity: 0.37 })] }],
+    ['a text colour one step from the background', { width: 600, height: 600, background: { r: 128, g: 128, b: 128 }, layers: [big('Faint', 'Bebas-Bold', { color: { r: 129, g: 127, b: 128 } })] }],
+    ['text cut by the canvas edge', { width: 600, height: 600, background: { r: 255, g: 255, b: 255 }, layers: [big('Edge', 'Roboto-Bold', { color: { r: 0, g: 0, b: 0 }, box: { left: -200, top: 300, width: 520, height: 520 } })] }],
+    ['a 1000 px canvas', { width: 1000, height: 1000, background: { r: 250, g: 240, b: 10 }, layers: [big('Big one', 'Oswald-Bold', { color: { r: 10, g: 10, b: 10 }, box: { left: 67, top: 67, width: 866, height: 866 }, fontSize: 333 })] }],
+  ];
+
+  it.each(scenes)('%s', async (_name, scene) => {
+    const prepared = await prepareScene(scene);
+    const flat = encodeFlatScene(prepared, 6);
+    expect(pngColorType(flat)).toBe(3);
+    expectPngcheckPasses(flat);
+    const general = await encodeThroughSharp(prepared, { format: 'png', compressionLevel: 6 });
+    expect((await rgba(flat)).equals(await rgba(general))).toBe(true);
+    // The thumbnail's fast path (a crop of the text's box, resampled) against the whole canvas resampled.
+    const [thumbnail, expected] = await Promise.all([sceneThumbnail(prepared), makeThumbnail(paintCanvas(prepared))]);
+    expectPngcheckPasses(thumbnail);
+    expect((await rgba(thumbnail)).equals(await rgba(expected))).toBe(true);
+  });
+
+  it('at the default level writes a smaller file than the general path\'s RGB PNG; level 0 stores', async () => {
+    // Not the barely visible text: there the RGB rows differ from the background by one
+    // step, which libpng's filters turn into near-zeros, while the palette keeps every coverage.
+    for (const [_name, scene] of scenes.filter(([name]) => !name.includes('one step'))) {
+      const prepared = await prepareScene(scene);
+      const general = await encodeThroughSharp(prepared, { format: 'png', compressionLevel: 6 });
+      expect(encodeFlatScene(prepared, 6).length, _name).toBeLessThan(general.length);
+      expect(encodeFlatScene(prepared, 0).length).toBeGreaterThan(scene.width * scene.height);
+    }
+  });
+
+  it('writes RGB when a pixel is not a blend of the one ink (a colour glyph), with the same pixels as the general path', async () => {
+    const prepared = await prepareScene(scenes[0]![1]);
+    const [layer] = prepared.layers;
+    const data = Buffer.from(layer!.data);
+    // A coloured, half-covered pixel in the middle of the text's box, as a colour emoji leaves.
+    data.set([250, 40, 90, 128], (Math.floor(layer!.rect.height / 2) * layer!.rect.width + Math.floor(layer!.rect.width / 2)) * 4);
+    const coloured: PreparedScene = { ...prepared, layers: [{ ...layer!, data }] };
+    const flat = encodeFlatScene(coloured, 6);
+    expect(pngColorType(flat)).toBe(2);
+    expectPngcheckPasses(flat);
+    expect((await rgba(flat)).equals(await encodeThroughSharp(coloured).then(rgba))).toBe(true);
+    const [thumbnail, expected] = await Promise.all([sceneThumbnail(coloured), makeThumbnail(paintCanvas(coloured))]);
+    expect((await rgba(thumbnail)).equals(await rgba(expected))).toBe(true);
   });
 });
 
