@@ -13,7 +13,8 @@ const INK_TOLERANCE = 0.02;
 /**
  * print.png: the print scene through the preview's scene renderer, at full print size, with
  * its resolution recorded (pHYs). 8-bit RGB when the background is printed (the flat fast
- * path), 8-bit RGBA with a transparent background for apparel.
+ * path, never a palette image: print workflows expect truecolour), 8-bit RGBA with a
+ * transparent background for apparel.
  * Before encoding, the text Pango drew is checked against the print layout print.pdf is drawn
  * from: if their ink boxes disagree (Pango broke a line the layout kept), the files would not
  * match, so it throws AppError TEXT_RENDER_FAILED instead. Also throws what prepareScene throws.
@@ -31,6 +32,6 @@ export async function renderPrintPng(print: PrintDesign, options: { compressionL
       );
     }
   }
-  const png = await encodeScene(prepared, { format: 'png', compressionLevel: options.compressionLevel ?? 6 });
+  const png = await encodeScene(prepared, { format: 'png', compressionLevel: options.compressionLevel ?? 6, palette: false });
   return withPngDensity(png, print.spec.dpi);
 }

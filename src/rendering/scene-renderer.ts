@@ -55,6 +55,11 @@ export interface SceneOutput {
   height?: number;
   /** PNG zlib level, 0 to 9. Default 6. */
   compressionLevel?: number;
+  /**
+   * PNG: may one-colour text be written as a palette image (same pixels, a third of the
+   * bytes)? Default true. Print files say false: print workflows expect truecolour (RGB/RGBA).
+   */
+  palette?: boolean;
   /** WebP, AVIF and JPEG quality, 1 to 100. Default: sharp's (80, 50, 80). */
   quality?: number;
 }
@@ -99,10 +104,10 @@ export async function renderScene(scene: Scene, output: SceneOutput = {}): Promi
 
 /** As renderScene, for a prepared scene. */
 export async function encodeScene(scene: PreparedScene, output: SceneOutput = {}): Promise<Buffer> {
-  const { format = 'png', compressionLevel = 6 } = output;
+  const { format = 'png', compressionLevel = 6, palette = true } = output;
   checkInteger('compressionLevel', compressionLevel, 0, 9);
   const sameSize = (output.width ?? scene.width) === scene.width && (output.height ?? scene.height) === scene.height;
-  if (format === 'png' && sameSize && isFlat(scene)) return encodeFlatScene(scene, compressionLevel);
+  if (format === 'png' && sameSize && isFlat(scene)) return encodeFlatScene(scene, compressionLevel, { palette });
   return encodeThroughSharp(scene, output);
 }
 
@@ -144,12 +149,12 @@ export async function scenePixels(scene: PreparedScene, output: Pick<SceneOutput
  * its ink over the background at each coverage: it is written as a palette PNG whose
  * indices are the coverage itself, so nothing is painted at all.
  */
-export function encodeFlatScene(scene: PreparedScene, compressionLevel: number): Buffer {
+export function encodeFlatScene(scene: PreparedScene, compressionLevel: number, options: { palette?: boolean } = {}): Buffer {
   const { width, height, background, layers } = scene;
   if (background === 'transparent' || !isFlat(scene)) throw new AppError('INVALID_SCENE', 'Only a flat scene (an opaque background with text only) has a flat PNG.');
   const rows = rowSpan(layers);
   if (!rows) return encodeFlatPng({ width, height, background }, compressionLevel);
-  const indexed = layers.length === 1 ? coverageBand(layers[0]!, width, background) : undefined;
+  const indexed = layers.length === 1 && options.palette !== false ? coverageBand(layers[0]!, width, background) : undefined;
   if (indexed) return encodeIndexedPng({ width, height, palette: indexed.palette, band: { top: rows.top, rows: indexed.rows } }, compressionLevel);
   const band = { left: 0, top: rows.top, width, height: rows.bottom - rows.top };
   return encodeFlatPng({ width, height, background, band: { top: band.top, rows: paintWindow(scene, band) } }, compressionLevel);
