@@ -15,7 +15,7 @@ import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { renderDesignAssets, RenderPool } from './rendering/index.js';
 import { ClamdScanner, DisabledScanner, type VirusScanner } from './scanning/index.js';
-import { createStorageLayer, STALE_TEMP_FILE_AGE_MS, type StorageLayer } from './storage/index.js';
+import { createStorageLayer, s3Connection, STALE_TEMP_FILE_AGE_MS, type StorageLayer } from './storage/index.js';
 import { createProcessUploadTask } from './uploads/process-upload.task.js';
 import { UploadRepository } from './uploads/upload-repository.js';
 import { UploadService } from './uploads/upload-service.js';
@@ -241,16 +241,5 @@ type TusStoreSettings = Pick<Settings,
 export async function createTusStore(settings: TusStoreSettings, options: { partSize?: number; maxConcurrentPartUploads?: number } = {}): Promise<TusStagingStore> {
   if (settings.useLocalStorage) return new LocalTusStore({ root: settings.localStoragePath, expiryMs: settings.uploadExpiryMs });
   const { S3TusStore } = await import('./uploads/tus-s3.store.js');
-  return new S3TusStore({
-    bucket: settings.s3BucketName,
-    region: settings.awsRegion,
-    endpoint: settings.s3Endpoint,
-    forcePathStyle: settings.s3ForcePathStyle,
-    accessKeyId: settings.awsAccessKeyId,
-    secretAccessKey: settings.awsSecretAccessKey,
-    serverSideEncryption: settings.s3Sse,
-    kmsKeyId: settings.s3SseKmsKeyId,
-    expiryMs: settings.uploadExpiryMs,
-    ...options,
-  });
+  return new S3TusStore({ ...s3Connection(settings), expiryMs: settings.uploadExpiryMs, ...options });
 }

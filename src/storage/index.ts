@@ -22,6 +22,20 @@ type StorageSettings = Pick<Settings,
   | 's3ForcePathStyle' | 'awsAccessKeyId' | 'awsSecretAccessKey' | 's3BaseUrl' | 's3Sse' | 's3SseKmsKeyId'
   | 's3PublicBucket' | 's3SignedUrlExpires'>;
 
+/** The bucket and how to reach it, from settings: for the S3 driver and for anything else on the same bucket (the tus store). */
+export function s3Connection(settings: Pick<StorageSettings, 's3BucketName' | 'awsRegion' | 's3Endpoint' | 's3ForcePathStyle' | 'awsAccessKeyId' | 'awsSecretAccessKey' | 's3Sse' | 's3SseKmsKeyId'>) {
+  return {
+    bucket: settings.s3BucketName,
+    region: settings.awsRegion,
+    endpoint: settings.s3Endpoint,
+    forcePathStyle: settings.s3ForcePathStyle,
+    accessKeyId: settings.awsAccessKeyId,
+    secretAccessKey: settings.awsSecretAccessKey,
+    serverSideEncryption: settings.s3Sse,
+    kmsKeyId: settings.s3SseKmsKeyId,
+  };
+}
+
 /**
  * The only place a driver is constructed. The S3 driver is imported on demand so local
  * mode never loads the AWS SDK.
@@ -32,17 +46,7 @@ export async function createDriver(settings: StorageSettings): Promise<ObjectSto
     return new LocalDriver({ root: settings.localStoragePath, publicBaseUrl: settings.publicBaseUrl, durable: settings.localStorageFsync });
   }
   const { S3Driver } = await import('./s3.driver.js');
-  return new S3Driver({
-    bucket: settings.s3BucketName,
-    region: settings.awsRegion,
-    endpoint: settings.s3Endpoint,
-    forcePathStyle: settings.s3ForcePathStyle,
-    accessKeyId: settings.awsAccessKeyId,
-    secretAccessKey: settings.awsSecretAccessKey,
-    publicBaseUrl: settings.s3BaseUrl,
-    serverSideEncryption: settings.s3Sse,
-    kmsKeyId: settings.s3SseKmsKeyId,
-  });
+  return new S3Driver({ ...s3Connection(settings), publicBaseUrl: settings.s3BaseUrl });
 }
 
 export interface StorageLayer {

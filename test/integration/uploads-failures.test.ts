@@ -14,6 +14,7 @@ import { createProcessUploadTask, scannerWaitMs, SCANNER_RETRY_MAX_DELAY_MS } fr
 import type { Upload } from '../../src/uploads/upload.js';
 import type { UploadView } from '../../src/uploads/upload-service.js';
 import { UploadStorage } from '../../src/uploads/upload-storage.js';
+import { until } from '../helpers/services.js';
 import { authHeaders, createTestApp, freePort, type TestApp } from '../helpers/app.js';
 import { EICAR, clamdBinaryPath, clamdTarget, skipClamd, startPrivateClamd, type PrivateClamd } from '../helpers/clamd.js';
 import { DIALECTS, createTestDatabase, skipDialect, type TestDatabase } from '../helpers/databases.js';
@@ -50,15 +51,6 @@ async function upload(app: TestApp, body: Buffer): Promise<UploadView> {
   return res.json<UploadView>();
 }
 
-async function until<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 const ended = (u: Upload | null) => u?.status === 'PUBLISHED' || u?.status === 'REJECTED';
 

@@ -8,7 +8,7 @@ import { authHeaders, createTestApp, freePort, type TestApp } from '../helpers/a
 import { clamdBinaryPath, startPrivateClamd, type PrivateClamd } from '../helpers/clamd.js';
 import { DIALECTS, createTestDatabase, skipDialect, type TestDatabase } from '../helpers/databases.js';
 import { gpsOrientation6Jpeg } from '../fixtures/uploads/images.js';
-import { spawnCustomify } from '../helpers/services.js';
+import { spawnCustomify, until } from '../helpers/services.js';
 
 /** The upload pipeline's scanner rules: disabled scanning, clamd outages, SCAN_REQUIRED; the repository's claim. */
 
@@ -27,15 +27,6 @@ async function upload(app: TestApp, body: Buffer): Promise<UploadView> {
   return res.json<UploadView>();
 }
 
-async function until<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 describe('uploads without CLAMD_HOST (the embedded default)', () => {
   it('are published with the scan recorded as skipped, and /readyz says scanning is disabled', async () => {
