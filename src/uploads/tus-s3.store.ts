@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import os from 'node:os';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   AbortMultipartUploadCommand,
@@ -51,6 +51,8 @@ interface UploadState {
 
 /** How long the state of an upload nobody wrote to is trusted without asking S3 again. */
 const STATE_TTL_MS = 60_000;
+/** Request bytes are gathered to this size before they are written to a part file. */
+const WRITE_CHUNK = 1024 * 1024;
 /** Attempts for one part (a fresh read of its temp file each time: a used stream cannot be resent). */
 const PART_ATTEMPTS = 3;
 
@@ -63,6 +65,30 @@ function contiguous(parts: Part[]): Part[] {
     out.push(part);
   }
   return out;
+}
+
+/**
+ * Gathers small chunks (a tus client's request arrives in 16-64 KiB pieces) into WRITE_CHUNK
+ * buffers: one file write per MiB instead of one per piece, which was most of the server's CPU.
+ */
+function gather(): Transform {
+  let pieces: Buffer[] = [];
+  let size = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      pieces.push(chunk);
+      size += chunk.length;
+      if (size >= WRITE_CHUNK) {
+        const joined = Buffer.concat(pieces, size);
+        pieces = [];
+        size = 0;
+        done(null, joined);
+      } else done();
+    },
+    flush(done) {
+      done(null, size > 0 ? Buffer.concat(pieces, size) : undefined);
+    },
+  });
 }
 
 function isMissingUpload(error: unknown): boolean {
@@ -262,7 +288,7 @@ class StagingS3Store extends S3Store {
         });
       /* eslint-enable @typescript-eslint/no-misused-promises */
       try {
-        await pipeline(input, splitter);
+        await pipeline(input, gather(), splitter);
       } catch (error) {
         if (pendingChunk !== null) await rm(pendingChunk, { force: true }).catch(() => undefined);
         throw error;
