@@ -213,7 +213,7 @@ class StagingS3Store extends S3Store {
       try {
         for (let attempt = 1; state.failure === undefined; attempt++) {
           try {
-            const etag = await this.uploadPart(metadata, createReadStream(path), partNumber);
+            const etag = await this.uploadPart(metadata, createReadStream(path, { highWaterMark: WRITE_CHUNK }), partNumber);
             state.parts.push({ PartNumber: partNumber, ETag: etag, Size: size });
             break;
           } catch (error) {
