@@ -134,6 +134,8 @@ export async function runTusBench(options: TusBenchOptions = {}): Promise<BenchR
   const s3Seconds = median(s3Runs);
   const ratio = s3Seconds / tusSeconds;
   const worst = tusRuns.reduce((a, b) => (b.growthMb > a.growthMb ? b : a));
+  // Over all runs: the highest peak above the RSS before the first run (after a forced GC).
+  const overallGrowthMb = Math.max(...tusRuns.map((r) => r.peakMb)) - tusRuns[0]!.beforeMb;
   const mib = bytes / 1024 ** 2;
   const markdown = [
     '## Resumable uploads (tus) into S3 mode',
@@ -146,13 +148,13 @@ export async function runTusBench(options: TusBenchOptions = {}): Promise<BenchR
       ['lib-storage Upload → Ceph (baseline)', fixed(s3Seconds, 1), fixed(mib / s3Seconds, 1), s3Runs.map((s) => fixed(s, 1)).join(', '), 'n/a'],
     ]),
     '',
-    `Throughput ratio tus / lib-storage: **${fixed(ratio, 2)}**; server RSS growth (worst run): **${fixed(worst.growthMb, 0)} MB**.`,
+    `Throughput ratio tus / lib-storage: **${fixed(ratio, 2)}**; server RSS growth (worst run): **${fixed(worst.growthMb, 0)} MB**; highest peak over all runs above the RSS before the first: **${fixed(overallGrowthMb, 0)} MB**.`,
     '',
   ].join('\n');
   return {
     markdown,
     targets: [
-      { benchmark: 'tus', target: `${fixed(mib, 0)} MiB tus upload: server RSS growth <= ${RSS_TARGET_MB} MB`, measured: `${fixed(worst.growthMb, 0)} MB (worst of ${repeats})`, met: worst.growthMb <= RSS_TARGET_MB },
+      { benchmark: 'tus', target: `${fixed(mib, 0)} MiB tus upload: server RSS growth <= ${RSS_TARGET_MB} MB`, measured: `${fixed(worst.growthMb, 0)} MB (worst of ${repeats}; ${fixed(overallGrowthMb, 0)} MB over all runs)`, met: Math.max(worst.growthMb, overallGrowthMb) <= RSS_TARGET_MB },
       { benchmark: 'tus', target: `tus throughput >= ${RATIO_TARGET * 100}% of lib-storage`, measured: `${fixed(ratio * 100, 0)}% (${fixed(mib / tusSeconds, 1)} vs ${fixed(mib / s3Seconds, 1)} MiB/s)`, met: ratio >= RATIO_TARGET },
     ],
   };

@@ -1,5 +1,8 @@
-import { stat } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import os from 'node:os';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import {
   AbortMultipartUploadCommand,
   DeleteObjectsCommand,
@@ -9,7 +12,7 @@ import {
   type S3,
 } from '@aws-sdk/client-s3';
 import { S3Store } from '@tus/s3-store';
-import type { Upload } from '@tus/server';
+import { ERRORS, StreamSplitter, Upload } from '@tus/server';
 import { addContentMd5ToDeleteObjects, s3ClientConfig, type S3DriverOptions } from '../storage/s3.driver.js';
 import { fileIdOf, OWNER_METADATA_KEY, TUS_PREFIX, uploadIdOfFileId, type ExpiredTusUpload, type TusStagingStore } from './tus-store.js';
 import { isUploadId } from './upload.js';
@@ -20,113 +23,290 @@ export interface S3TusStoreOptions extends Omit<S3DriverOptions, 'publicBaseUrl'
   partSize?: number;
   /** Parts sent to S3 at once, over all uploads of this process. */
   maxConcurrentPartUploads?: number;
+  /** Parts of one upload acknowledged to the client and waiting on local disk for S3 (default 8). */
+  maxQueuedParts?: number;
 }
 
-/** What this process knows of an upload's parts, kept while it is being written to. */
-interface KnownParts {
+type Metadata = Parameters<S3Store['uploadPart']>[0];
+
+/**
+ * What this process knows of an upload it is writing: its parts in S3, the parts acknowledged
+ * to the client but still on local disk (queued or being sent), and the tail (`.part`) in S3.
+ */
+interface UploadState {
+  /** Parts S3 confirmed. */
   parts: Part[];
-  /** Size of the buffered tail (`.part`), 0 when there is none. */
+  nextPartNumber: number;
+  /** Bytes of the parts acknowledged but not yet confirmed by S3. */
+  pendingBytes: number;
+  /** The background part uploads still running (each removes its temp file when done). */
+  pending: Set<Promise<void>>;
+  /** Size of the tail in S3: 0 when there is none, -1 when unknown. */
   tail: number;
+  /** The first part upload that failed (after its retries); the state is then dropped. */
+  failure?: Error;
+  /** Trusted without asking S3 again until then, or while parts are pending. */
   until: number;
 }
 
-/** How long the parts of an upload nobody wrote to are trusted without asking S3 again. */
-const KNOWN_PARTS_TTL_MS = 60_000;
+/** How long the state of an upload nobody wrote to is trusted without asking S3 again. */
+const STATE_TTL_MS = 60_000;
+/** Request bytes are gathered to this size before they are written to a part file. */
+const WRITE_CHUNK = 1024 * 1024;
+/** Attempts for one part (a fresh read of its temp file each time: a used stream cannot be resent). */
+const PART_ATTEMPTS = 3;
+
+/** The parts numbered 1..n without a gap: what the object really holds from its start. */
+function contiguous(parts: Part[]): Part[] {
+  const sorted = [...parts].sort((a, b) => a.PartNumber! - b.PartNumber!);
+  const out: Part[] = [];
+  for (const part of sorted) {
+    if (part.PartNumber !== out.length + 1) break;
+    out.push(part);
+  }
+  return out;
+}
+
+/**
+ * Gathers small chunks (a tus client's request arrives in 16-64 KiB pieces) into WRITE_CHUNK
+ * buffers: one file write per MiB instead of one per piece, which was most of the server's CPU.
+ */
+function gather(): Transform {
+  let pieces: Buffer[] = [];
+  let size = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      pieces.push(chunk);
+      size += chunk.length;
+      if (size >= WRITE_CHUNK) {
+        const joined = Buffer.concat(pieces, size);
+        pieces = [];
+        size = 0;
+        done(null, joined);
+      } else done();
+    },
+    flush(done) {
+      done(null, size > 0 ? Buffer.concat(pieces, size) : undefined);
+    },
+  });
+}
+
+function isMissingUpload(error: unknown): boolean {
+  const e = error as { name?: string; Code?: string } | null;
+  return e?.name === 'NoSuchUpload' || e?.name === 'NoSuchKey' || e?.Code === 'NoSuchUpload' || e?.Code === 'NoSuchKey';
+}
 
 /**
  * @tus/s3-store with its records under `staging/tus/` instead of beside the object, a client
  * built like the service's own (checksums only when required, Content-MD5 on DeleteObjects:
- * what Ceph RGW and MinIO accept), and termination that also removes the buffered tail.
+ * what Ceph RGW and MinIO accept), termination that also removes the buffered tail, and
+ * pipelined part uploads.
  *
- * It also remembers the parts it uploaded: @tus/s3-store asks S3 for them (ListParts, and the
- * tail with HeadObject and GetObject) twice on every PATCH, four round trips that cost more
- * than the part itself (bench/tus.bench.ts). The memory is per process, like @tus/server's
- * default locker and this store's metadata cache, which already require one process per
- * upload at a time (sticky routing, or a shared locker and cache); it is dropped after any
- * failure and after a minute without writes, so S3 is asked again.
+ * Pipelining (issue #11 benchmark 2): tus clients send one PATCH at a time and wait for its
+ * answer, and @tus/s3-store uploads each part to S3 before answering, so one part at a time
+ * was in flight. Here a PATCH is answered once its bytes are split into part files on local
+ * disk; the parts go to S3 in the background, at most `maxConcurrentPartUploads` at once over
+ * the process and at most `maxQueuedParts` waiting per upload (the next PATCH's bytes wait for
+ * room, which bounds disk use). The PATCH that brings the last byte waits for every part and
+ * completes the multipart upload before answering, so the pipeline still starts only once the
+ * whole object exists. A HEAD reports the bytes received (in S3 or on disk). A part that fails
+ * after its retries is not lost silently: the next request for the upload fails, the state is
+ * dropped and the offset falls back to what S3 really holds (the parts numbered 1..n without a
+ * gap, and the tail), from which the client resumes (tus clients HEAD before resuming).
+ *
+ * Durability trade-off: a process that crashes loses the acknowledged bytes still on its disk.
+ * The client then resumes from the lower offset HEAD reports, which the tus protocol allows
+ * (the offset is the server's to tell). The tail (`.part`, the bytes of a PATCH short of a
+ * whole part) is written to S3 only after every part before it is confirmed, so S3 never holds
+ * a tail past a missing part.
+ *
+ * The state is per process, like @tus/server's default locker and this store's metadata cache,
+ * which already require one process per upload at a time (sticky routing, or a shared locker
+ * and cache); an idle one is dropped after a minute, so S3 is asked again. It also saves the
+ * four round trips @tus/s3-store makes to S3 on every PATCH to learn the parts and the tail.
  */
 class StagingS3Store extends S3Store {
-  private readonly known = new Map<string, KnownParts>();
+  private readonly states = new Map<string, UploadState>();
+  private readonly maxQueuedParts: number;
+  /** Part uploads running now, and the most seen at once (for tests and /metrics-style checks). */
+  partsInFlight = 0;
+  maxPartsInFlight = 0;
 
-  private knownParts(id: string): KnownParts | undefined {
-    const known = this.known.get(id);
-    if (known && known.until > Date.now()) return known;
-    this.known.delete(id);
+  constructor(options: ConstructorParameters<typeof S3Store>[0] & { maxQueuedParts?: number }) {
+    super(options);
+    this.maxQueuedParts = Math.max(1, options.maxQueuedParts ?? 8);
+  }
+
+  private freshState(id: string): UploadState | undefined {
+    const state = this.states.get(id);
+    if (state && (state.pending.size > 0 || state.until > Date.now())) return state;
+    this.states.delete(id);
     return undefined;
   }
 
-  private remember(id: string, update: (known: KnownParts) => void): void {
-    const known = this.knownParts(id);
-    if (!known) return;
-    update(known);
-    known.until = Date.now() + KNOWN_PARTS_TTL_MS;
+  private offsetOf(state: UploadState): number {
+    return state.parts.reduce((sum, part) => sum + (part.Size ?? 0), 0) + state.pendingBytes + Math.max(0, state.tail);
   }
 
-  protected override async retrieveParts(id: string, partNumberMarker?: string): Promise<Part[]> {
-    const known = partNumberMarker === undefined ? this.knownParts(id) : undefined;
-    // Sorted as S3 lists them: the store takes the last one's number as the highest.
-    if (known) return [...known.parts].sort((a, b) => a.PartNumber! - b.PartNumber!);
-    const parts = await super.retrieveParts(id, partNumberMarker);
-    if (partNumberMarker === undefined) {
-      const tail = this.known.get(id)?.tail;
-      this.known.set(id, { parts: [...parts], tail: tail ?? -1, until: Date.now() + KNOWN_PARTS_TTL_MS });
+  /** Waits for the upload's background parts; if one failed, drops the state and throws its error. */
+  private async settle(id: string, state: UploadState): Promise<void> {
+    while (state.pending.size > 0) await Promise.allSettled([...state.pending]);
+    if (state.failure !== undefined) {
+      if (this.states.get(id) === state) this.states.delete(id);
+      throw state.failure;
     }
-    return parts;
   }
 
-  protected override async getIncompletePartSize(id: string): Promise<number | undefined> {
-    const known = this.knownParts(id);
-    if (known && known.tail >= 0) return known.tail === 0 ? undefined : known.tail;
-    const size = await super.getIncompletePartSize(id);
-    this.remember(id, (k) => (k.tail = size ?? 0));
-    return size;
-  }
-
-  protected override async getIncompletePart(id: string): Promise<Readable | undefined> {
-    // Known to have no tail: no GetObject (it would answer 404).
-    if (this.knownParts(id)?.tail === 0) return undefined;
-    const tail = await super.getIncompletePart(id);
-    if (!tail) this.remember(id, (k) => (k.tail = 0));
-    return tail;
-  }
-
-  protected override async uploadPart(metadata: Parameters<S3Store['uploadPart']>[0], readStream: Parameters<S3Store['uploadPart']>[1], partNumber: number): Promise<string> {
-    const id = metadata.file.id;
-    const size = Buffer.isBuffer(readStream) ? readStream.length : 'path' in readStream ? (await stat(readStream.path)).size : undefined;
+  /**
+   * The upload's state, asked of S3 when this process does not know it: the parts numbered
+   * 1..n without a gap (a part after a failed one is not counted: it is sent again) and the
+   * tail. Undefined when the multipart upload is gone (completed or aborted). A state whose
+   * part upload failed is dropped here, its error thrown.
+   */
+  private async stateOf(id: string): Promise<UploadState | undefined> {
+    const known = this.freshState(id);
+    if (known) {
+      if (known.failure === undefined) return known;
+      await this.settle(id, known).catch(() => undefined);
+      throw known.failure;
+    }
+    let parts: Part[];
     try {
-      const etag = await super.uploadPart(metadata, readStream, partNumber);
-      if (size === undefined) this.known.delete(id);
-      else this.remember(id, (k) => k.parts.push({ PartNumber: partNumber, ETag: etag, Size: size }));
-      return etag;
+      parts = contiguous(await this.retrieveParts(id));
     } catch (error) {
-      this.known.delete(id);
+      if (isMissingUpload(error)) return undefined;
       throw error;
     }
+    const tail = (await this.getIncompletePartSize(id)) ?? 0;
+    const state: UploadState = { parts, nextPartNumber: parts.length + 1, pendingBytes: 0, pending: new Set(), tail, until: Date.now() + STATE_TTL_MS };
+    this.states.set(id, state);
+    return state;
   }
 
-  protected override async uploadIncompletePart(id: string, readStream: Parameters<S3Store['uploadIncompletePart']>[1]): Promise<string> {
-    const size = 'path' in readStream ? (await stat(readStream.path)).size : undefined;
+  override async getUpload(id: string): Promise<Upload> {
+    let metadata: Metadata;
     try {
-      const etag = await super.uploadIncompletePart(id, readStream);
-      if (size === undefined) this.known.delete(id);
-      else this.remember(id, (k) => (k.tail = size));
-      return etag;
-    } catch (error) {
-      this.known.delete(id);
-      throw error;
+      metadata = await this.getMetadata(id);
+    } catch {
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- @tus/server answers its ERRORS
+      throw ERRORS.FILE_NOT_FOUND;
     }
+    let state: UploadState | undefined;
+    try {
+      state = await this.stateOf(id);
+    } catch {
+      // A part upload failed: report what S3 really holds, from which the client resumes.
+      state = await this.stateOf(id);
+    }
+    const file = metadata.file;
+    return new Upload({ ...file, offset: state ? this.offsetOf(state) : file.size!, size: file.size, storage: file.storage });
   }
 
-  protected override async deleteIncompletePart(id: string): Promise<void> {
-    await super.deleteIncompletePart(id);
-    this.remember(id, (k) => (k.tail = 0));
+  /** Sends one part in the background, its bytes already acknowledged to the client. */
+  private enqueuePart(state: UploadState, metadata: Metadata, path: string, size: number): void {
+    const partNumber = state.nextPartNumber++;
+    state.pendingBytes += size;
+    const task = (async () => {
+      const permit = await this.partUploadSemaphore.acquire();
+      this.partsInFlight++;
+      this.maxPartsInFlight = Math.max(this.maxPartsInFlight, this.partsInFlight);
+      try {
+        for (let attempt = 1; state.failure === undefined; attempt++) {
+          try {
+            const etag = await this.uploadPart(metadata, createReadStream(path, { highWaterMark: WRITE_CHUNK }), partNumber);
+            state.parts.push({ PartNumber: partNumber, ETag: etag, Size: size });
+            break;
+          } catch (error) {
+            if (attempt >= PART_ATTEMPTS) state.failure ??= error instanceof Error ? error : new Error(String(error));
+            else await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+          }
+        }
+      } finally {
+        state.pendingBytes -= size;
+        state.until = Date.now() + STATE_TTL_MS;
+        this.partsInFlight--;
+        await rm(path, { force: true }).catch(() => undefined);
+        await permit.release().catch(() => undefined);
+      }
+    })();
+    state.pending.add(task);
+    void task.finally(() => state.pending.delete(task));
+  }
+
+  /** Waits until the upload has room for one more part on disk. */
+  private async roomFor(state: UploadState): Promise<void> {
+    while (state.pending.size >= this.maxQueuedParts) await Promise.race(state.pending);
   }
 
   override async write(src: Readable, id: string, offset: number): Promise<number> {
+    const metadata = await this.getMetadata(id);
+    const state = await this.stateOf(id);
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- @tus/server answers its ERRORS
+    if (!state) throw ERRORS.FILE_NOT_FOUND;
+    if (state.failure !== undefined) await this.settle(id, state);
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- @tus/server answers its ERRORS
+    if (offset !== this.offsetOf(state)) throw ERRORS.INVALID_OFFSET;
+    const size = metadata.file.size;
     try {
-      return await super.write(src, id, offset);
+      let input = src;
+      let end = offset;
+      if (state.tail !== 0) {
+        const tail = await this.downloadIncompletePart(id);
+        if (tail) {
+          await this.deleteIncompletePart(id);
+          end -= tail.size;
+          const reader = tail.createReader({ cleanUpOnEnd: true });
+          input = Readable.from((async function* () {
+            yield* reader;
+            yield* src;
+          })());
+        }
+        state.tail = 0;
+      }
+
+      let pendingChunk: string | null = null;
+      // StreamSplitter awaits its listeners: beforeChunkStarted holds the bytes until there is room.
+      /* eslint-disable @typescript-eslint/no-misused-promises */
+      const splitter = new StreamSplitter({ chunkSize: this.calcOptimalPartSize(size), directory: os.tmpdir() })
+        .on('beforeChunkStarted', () => this.roomFor(state))
+        .on('chunkStarted', (path: string) => (pendingChunk = path))
+        .on('chunkFinished', async ({ path, size: partSize }: { path: string; size: number }) => {
+          pendingChunk = null;
+          end += partSize;
+          if (partSize >= this.minPartSize || end === size) {
+            this.enqueuePart(state, metadata, path, partSize);
+            return;
+          }
+          // A tail short of a part: stored in S3 only after every part before it is.
+          try {
+            await this.settle(id, state);
+            await this.uploadIncompletePart(id, createReadStream(path));
+            state.tail = partSize;
+          } finally {
+            await rm(path, { force: true }).catch(() => undefined);
+          }
+        });
+      /* eslint-enable @typescript-eslint/no-misused-promises */
+      try {
+        await pipeline(input, gather(), splitter);
+      } catch (error) {
+        if (pendingChunk !== null) await rm(pendingChunk, { force: true }).catch(() => undefined);
+        throw error;
+      }
+
+      if (state.failure !== undefined) await this.settle(id, state);
+      const newOffset = this.offsetOf(state);
+      if (newOffset === size) {
+        await this.settle(id, state);
+        await this.finishMultipartUpload(metadata, contiguous(state.parts));
+        await this.completeMetadata(metadata.file);
+        await this.clearCache(id);
+        this.states.delete(id);
+      }
+      return newOffset;
     } catch (error) {
-      this.known.delete(id);
+      // A failed part drops the state in settle(); a state with the tail unknown is asked again.
+      if (state.failure === undefined && state.pending.size === 0 && this.states.get(id) === state) this.states.delete(id);
       throw error;
     }
   }
@@ -147,8 +327,17 @@ class StagingS3Store extends S3Store {
     return isIncomplete ? `${TUS_PREFIX}${uploadIdOfFileId(id) ?? 'invalid'}.part` : id;
   }
 
+  /** Stops the upload's background parts (those not yet sent are skipped) and forgets its state. */
+  private async drop(id: string): Promise<void> {
+    const state = this.states.get(id);
+    this.states.delete(id);
+    if (!state) return;
+    state.failure ??= new Error('the upload was removed');
+    await Promise.allSettled([...state.pending]);
+  }
+
   override async remove(id: string): Promise<void> {
-    this.known.delete(id);
+    await this.drop(id);
     await super.remove(id);
     await this.deleteIncompletePart(id);
   }
@@ -165,11 +354,12 @@ class StagingS3Store extends S3Store {
   }
 
   async clearCacheOf(id: string): Promise<void> {
+    await this.drop(id);
     await this.clearCache(id);
   }
 
   async forget(id: string): Promise<void> {
-    this.known.delete(id);
+    await this.drop(id);
     await this.client.deleteObjects({ Bucket: this.bucket, Delete: { Objects: [{ Key: this.infoKey(id) }, { Key: this.partKey(id, true) }] } });
     await this.clearCache(id);
   }

@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import type { S3 } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
 import * as tus from 'tus-js-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { EICAR, clamdTarget, skipClamd } from '../helpers/clamd.js';
 import { createTestDatabase, skipDialect, type TestDatabase } from '../helpers/databases.js';
 import { createTestBucket, deleteTestBucket, getS3TestServer, s3Env, testS3Client } from '../helpers/s3.js';
 import { applyPublicReadPolicy } from '../../src/storage/s3-bucket-setup.js';
+import type { S3TusStore } from '../../src/uploads/tus-s3.store.js';
 
 /**
  * Resumable uploads (tus, issue #11) over real HTTP with tus-js-client, the real clamd, on
@@ -61,6 +63,45 @@ async function noisePng(side: number): Promise<{ png: Buffer; pixels: Buffer }> 
 }
 
 interface Sent { method: string; offset: number | null; bytes: number }
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/**
+ * Watches the UploadPart and CompleteMultipartUpload requests the tus store's S3 client sends
+ * (to the real Ceph RGW): how many parts are in flight at once, the SHA-256 of the object as
+ * S3 holds it once completed (read back before the PATCH is answered, so before the pipeline
+ * takes it), and optionally a hook that changes a request before it is signed and sent.
+ */
+function watchParts(client: S3, options: { hold?: boolean; alter?: (input: { PartNumber?: number }, request: { headers: Record<string, string> }) => void } = {}) {
+  const seen = { inFlight: 0, maxInFlight: 0, attempts: new Map<number, number>(), completedSha256: undefined as string | undefined };
+  let release: () => void = () => {};
+  // With `hold`, the first part waits (5 s at most) until a second one is sent: uploaded one
+  // after another, the second never comes while the first is held, and maxInFlight stays 1.
+  const second = new Promise<void>((resolve) => (release = resolve));
+  client.middlewareStack.add((next, context) => async (args) => {
+    if (context.commandName === 'CompleteMultipartUploadCommand') {
+      const out = await next(args);
+      const { Bucket, Key } = args.input as { Bucket: string; Key: string };
+      const stored = await client.getObject({ Bucket, Key });
+      seen.completedSha256 = sha256(await stored.Body!.transformToByteArray());
+      return out;
+    }
+    if (context.commandName !== 'UploadPartCommand') return next(args);
+    const input = args.input as { PartNumber?: number };
+    seen.attempts.set(input.PartNumber!, (seen.attempts.get(input.PartNumber!) ?? 0) + 1);
+    options.alter?.(input, args.request as { headers: Record<string, string> });
+    seen.inFlight++;
+    seen.maxInFlight = Math.max(seen.maxInFlight, seen.inFlight);
+    try {
+      if (seen.inFlight >= 2) release();
+      if (options.hold && seen.inFlight === 1) await Promise.race([second, new Promise((resolve) => setTimeout(resolve, 5000))]);
+      return await next(args);
+    } finally {
+      seen.inFlight--;
+    }
+  }, { step: 'build', name: 'watchTusParts' });
+  return { seen, stop: () => void client.middlewareStack.remove('watchTusParts') };
+}
 
 describe.skipIf(skipClamd).each(STACKS.filter((s) => !s.skip))('tus uploads ($name, real clamd)', (stack) => {
   let server: TestServer;
@@ -186,6 +227,80 @@ describe.skipIf(skipClamd).each(STACKS.filter((s) => !s.skip))('tus uploads ($na
     expect((await keys('staging/')).filter((k) => k.includes(id))).toEqual([]);
     const after = await fetch(url, { method: 'HEAD', headers: { ...TUS_HEADERS, authorization: `Bearer ${token}` } });
     expect(after.status).toBe(404);
+  });
+
+  it.runIf(stack.name.includes('Ceph'))('S3 mode pipelines the parts: a PATCH is answered once its bytes are on disk, several parts are in flight at once, and the object in S3 is byte-identical', async () => {
+    const token = await tokenFor('user-a');
+    const { png, pixels } = await noisePng(2300);
+    expect(png.length).toBeGreaterThan(3 * CHUNK);
+    const watch = watchParts((server.container.tusStore as S3TusStore).datastore.s3, { hold: true });
+    try {
+      const upload = tusUpload(png, { token });
+      await upload.done;
+      // The first part was held in S3 until a later one was sent: the PATCH after it was
+      // answered without waiting for it (one at a time, this would stay 1).
+      expect(watch.seen.maxInFlight).toBeGreaterThan(1);
+      expect(upload.sent.filter((s) => s.method === 'PATCH').length).toBe(Math.ceil(png.length / CHUNK));
+      // The object S3 assembled from the parts is the file, byte for byte.
+      expect(watch.seen.completedSha256).toBe(sha256(png));
+      const id = upload.upload.url!.split('/').pop()!;
+      const view = await settle(id);
+      expect(view).toMatchObject({ status: 'PUBLISHED', width: 2300, height: 2300 });
+      const published = Buffer.from(await (await fetch(view.url!)).arrayBuffer());
+      expect((await sharp(published).removeAlpha().raw().toBuffer()).equals(pixels)).toBe(true);
+    } finally {
+      watch.stop();
+    }
+  });
+
+  it.runIf(stack.name.includes('Ceph'))('S3 mode: a part S3 refuses (after retries) is not lost silently: the next PATCH fails, HEAD reports the lower offset S3 really holds, and a resume completes', async () => {
+    const headers = await authHeaders('user-a');
+    const token = await tokenFor('user-a');
+    const { png, pixels } = await noisePng(2000);
+    expect(png.length).toBeGreaterThan(2 * CHUNK);
+    let corrupt = true;
+    // Part 2 goes out with a Content-MD5 that does not match its bytes: Ceph refuses it (BadDigest).
+    const watch = watchParts((server.container.tusStore as S3TusStore).datastore.s3, {
+      alter: (input, request) => {
+        if (corrupt && input.PartNumber === 2) request.headers['content-md5'] = createHash('md5').update('not these bytes').digest('base64');
+      },
+    });
+    try {
+      const { url, id } = await create(png.length);
+      expect((await patch(url, 0, png.subarray(0, CHUNK), headers)).status).toBe(204);
+      const second = await patch(url, CHUNK, png.subarray(CHUNK, 2 * CHUNK), headers);
+      // Answered once on disk (204), or refused if the failure is already known.
+      expect([204, 500]).toContain(second.status);
+
+      // Once part 2 has failed its attempts, the server reports what S3 holds: part 1 only.
+      const deadline = Date.now() + 20_000;
+      let offset = -1;
+      while (Date.now() < deadline) {
+        const head = await fetch(url, { method: 'HEAD', headers: { ...TUS_HEADERS, ...headers } });
+        expect(head.status).toBe(200);
+        offset = Number(head.headers.get('upload-offset'));
+        if (offset === CHUNK) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(offset).toBe(CHUNK);
+      expect(watch.seen.attempts.get(2)).toBe(3);
+      // A PATCH from the offset the client thought it had is refused, and changes nothing.
+      expect((await patch(url, 2 * CHUNK, png.subarray(2 * CHUNK), headers)).status).toBe(409);
+
+      // S3 accepts parts again: tus-js-client resumes from HEAD's offset and finishes.
+      corrupt = false;
+      const resumed = tusUpload(png, { token, uploadUrl: url });
+      await resumed.done;
+      expect(resumed.sent[0]).toMatchObject({ method: 'HEAD' });
+      expect(resumed.sent.find((s) => s.method === 'PATCH')?.offset).toBe(CHUNK);
+      expect(watch.seen.completedSha256).toBe(sha256(png));
+      const view = await settle(id);
+      expect(view).toMatchObject({ status: 'PUBLISHED', width: 2000, height: 2000 });
+      const published = Buffer.from(await (await fetch(view.url!)).arrayBuffer());
+      expect((await sharp(published).removeAlpha().raw().toBuffer()).equals(pixels)).toBe(true);
+    } finally {
+      watch.stop();
+    }
   });
 
   it('the EICAR test file through tus: REJECTED/INFECTED, quarantined, never given a URL', async () => {
