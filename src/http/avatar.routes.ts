@@ -6,7 +6,7 @@ import { REJECTION_REASONS, UPLOAD_STATUSES } from '../uploads/upload.js';
 import { requireBearerAuth } from './auth.js';
 import { errorResponse } from './schemas.js';
 import { acceptFileBodies, receiveFileBody, refuseDeclaredOversize } from './upload-body.js';
-import { uploadRequestBody } from './upload-schemas.js';
+import { fileBodySchema } from './upload-schemas.js';
 
 export interface AvatarRoutesOptions {
   avatars: AvatarService;
@@ -78,7 +78,7 @@ export async function avatarRoutes(app: FastifyInstance, options: AvatarRoutesOp
       description: 'Answers 202 with the new attempt RECEIVED and the avatar still shown (`current`); poll GET /api/v1/users/me/avatar until `status` is PUBLISHED or REJECTED.',
       operationId: 'putAvatar',
       tags, security,
-      body: { content: Object.fromEntries(Object.entries(uploadRequestBody.content).map(([type, media]) => [type, { schema: media.schema }])) },
+      body: fileBodySchema,
       response: { 202: avatarView, 400: errorResponse, 401: errorResponse, 408: errorResponse, 413: errorResponse, 415: errorResponse, 500: errorResponse, 503: errorResponse },
     },
     // The body is a stream, checked by the service as it is read; the schema above is for the docs.

@@ -69,3 +69,8 @@ export const uploadRequestBody = {
     },
   },
 } as const;
+
+/** `uploadRequestBody` as a route's `schema.body` (both file routes: POST /uploads, PUT /users/me/avatar). */
+export const fileBodySchema = {
+  content: Object.fromEntries(Object.entries(uploadRequestBody.content).map(([type, media]) => [type, { schema: media.schema }])),
+};

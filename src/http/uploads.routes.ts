@@ -4,7 +4,7 @@ import type { UploadService } from '../uploads/upload-service.js';
 import { requireBearerAuth } from './auth.js';
 import { acceptFileBodies, receiveFileBody, refuseDeclaredOversize } from './upload-body.js';
 import { errorResponse } from './schemas.js';
-import { listUploadsQuery, uploadIdParams, uploadList, uploadRequestBody, uploadView } from './upload-schemas.js';
+import { fileBodySchema, listUploadsQuery, uploadIdParams, uploadList, uploadView } from './upload-schemas.js';
 
 export interface UploadRoutesOptions {
   uploads: UploadService;
@@ -42,7 +42,7 @@ export async function uploadRoutes(app: FastifyInstance, options: UploadRoutesOp
       description: 'Answers 201 with the upload RECEIVED; poll GET /api/v1/uploads/{id} until PUBLISHED (then `url`) or REJECTED (then `reason`).',
       operationId: 'createUpload',
       tags, security,
-      body: { content: Object.fromEntries(Object.entries(uploadRequestBody.content).map(([type, media]) => [type, { schema: media.schema }])) },
+      body: fileBodySchema,
       response: { 201: uploadView, ...errors, 408: errorResponse, 413: errorResponse, 415: errorResponse },
     },
     config: { uploadBody: true },
