@@ -42,6 +42,11 @@ export function cutSlowBody(request: FastifyRequest, timeoutMs: number, error: (
     // A reader that already stopped listening must not turn this into an uncaught error.
     raw.on('error', () => undefined);
     raw.emit('error', cut);
+    // Readers that turned the request into a web stream (the tus server) have closed it now,
+    // but their 'data' listener stays: a byte still trickling in would be enqueued on a closed
+    // controller and throw outside any handler. Detach every reader and let what arrives drop.
+    raw.removeAllListeners('data');
+    raw.resume();
     for (const abort of aborts) abort(cut);
   }, timeoutMs);
   timer.unref();
