@@ -53,7 +53,7 @@ export async function renderCommand(
   const { preview, thumbnail } = await renderDesignAssets(spec, { compressionLevel: settings.pngCompressionLevel });
   const printFiles: PrintFiles = values.print === true
     ? await renderPrintFiles(spec, settings.printSpecs[spec.product_type], { title: stringOption(values, 'design-id') ?? 'cli-render', compressionLevel: settings.pngCompressionLevel })
-    : {};
+    : { warnings: [] };
 
   const dir = path.resolve(out);
   try {

@@ -21,13 +21,32 @@ export interface PrintFiles {
   /** Present when the spec's files include it. */
   png?: Buffer;
   pdf?: Buffer;
+  /** What a print-on-demand service would warn about (an image under 150 DPI at print size); empty when nothing. */
+  warnings: PrintWarning[];
 }
+
+/** A reason the print may disappoint, reported with the files (the design's `print_warnings`). */
+export interface PrintWarning {
+  /** LOW_RESOLUTION: the design's image prints at fewer than 150 dots per inch. */
+  code: 'LOW_RESOLUTION';
+  /** The design field the warning is about, e.g. `design_data.image`. */
+  field: string;
+  /** What it means and what to do, for a person. */
+  message: string;
+  /** LOW_RESOLUTION: the image's effective resolution at print size. */
+  dpi?: number;
+}
+
+/** The normalised original of a design's upload (what `uploads/{id}/original.*` holds), at full resolution. */
+export type PrintImageLoader = (uploadId: string) => Promise<Buffer>;
 
 export interface PrintFileOptions {
   /** print.pdf's title: the design's id. */
   title: string;
   compressionLevel?: number;
   creationDate?: Date;
+  /** Reads a design image's original; required for designs with an image. */
+  loadImage?: PrintImageLoader;
 }
 
 /**
@@ -42,5 +61,5 @@ export async function renderPrintFiles(spec: DesignSpec, printSpec: PrintSpec, o
     printSpec.files.includes('png') ? renderPrintPng(print, { compressionLevel: options.compressionLevel ?? 6 }) : undefined,
     printSpec.files.includes('pdf') ? renderPrintPdf(print, { title: options.title, ...(options.creationDate ? { creationDate: options.creationDate } : {}) }) : undefined,
   ]);
-  return { ...(png ? { png } : {}), ...(pdf ? { pdf } : {}) };
+  return { ...(png ? { png } : {}), ...(pdf ? { pdf } : {}), warnings: [] };
 }
