@@ -13,7 +13,7 @@ import type { RenderQueue, RenderWorker } from './jobs/render-queue.js';
 import type { RetryPolicy } from './jobs/retry-policy.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { renderDesignAssets, RenderPool } from './rendering/index.js';
+import { disableSharpCache, renderDesignAssets, RenderPool } from './rendering/index.js';
 import { ClamdScanner, DisabledScanner, type VirusScanner } from './scanning/index.js';
 import { createStorageLayer, s3Connection, STALE_TEMP_FILE_AGE_MS, type StorageLayer } from './storage/index.js';
 import { createProcessUploadTask } from './uploads/process-upload.task.js';
@@ -56,6 +56,7 @@ export interface Container {
 /** The only place that picks implementations: database dialect, storage driver, queue adapter. */
 export async function buildContainer(settings: Readonly<Settings>, options: { logger: Logger; role: Role; migrate?: boolean }): Promise<Container> {
   const { logger, role } = options;
+  disableSharpCache();
   const db = createDatabase(settings.databaseUrl, { onPoolError: (error) => logger.warn(`Database connection lost: ${describeError(error)}`) });
   const closers: Array<() => Promise<void>> = [() => closeDatabase(db)];
   const closeAll = async () => {

@@ -41,6 +41,7 @@ export type { TextRuleViolation } from './text-rules.js';
 export { MAX_PREVIEW_SIZE, PREVIEW_SIZE, renderDesign, renderDesignAssets } from './render-design.js';
 export type { AssetRenderOptions, DesignAssets, RenderOptions } from './render-design.js';
 export { RenderPool } from './render-pool.js';
+export { disableSharpCache } from './sharp-settings.js';
 export type { RenderPoolOptions } from './render-pool.js';
 export { DEFAULT_COMPRESSION_LEVEL, THUMBNAIL_MAX_SIZE, makeThumbnail } from './thumbnail.js';
 export type { RawImage, ThumbnailOptions } from './thumbnail.js';

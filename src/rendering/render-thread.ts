@@ -6,6 +6,9 @@ import { move, transferableSymbol, valueSymbol } from 'piscina';
 import type { DesignSpec } from './design-spec.js';
 import { renderDesignAssets, type AssetRenderOptions } from './render-design.js';
 import { serializeError, type ThreadReply } from './render-pool.js';
+import { disableSharpCache } from './sharp-settings.js';
+
+disableSharpCache();
 
 export interface RenderJob {
   spec: DesignSpec;

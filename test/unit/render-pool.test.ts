@@ -31,6 +31,16 @@ describe('RenderPool: designs rendered on worker threads', () => {
     expect(threaded.thumbnail.equals(inline.thumbnail)).toBe(true);
   });
 
+  it('leaves libvips\' operation cache off once a thread has loaded sharp (loading sharp turns it back on, process-wide)', async () => {
+    sharp.cache(false);
+    await pool(1).render(design({ text: 'cache', color: '#0055AA' }));
+    // libvips' cache is one per process: a thread that left it at sharp's defaults would show 50 MB / 100 items here.
+    const cache = sharp.cache();
+    expect(cache.memory.max).toBe(0);
+    expect(cache.items.max).toBe(0);
+    expect(cache.files.max).toBe(0);
+  });
+
   it('moves a design\'s image to the thread (its buffer detached here, not copied) and renders the same bytes as the calling thread', async () => {
     const spec = design({ text: 'photo', color: '#FFFFFF' });
     const withImage = { ...spec, design_data: { ...spec.design_data, image: { upload_id: '3f2b6c1e-8a4d-4e2f-9b1a-0c5d7e9f1a2b' } } } as DesignSpec;
