@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { AppError, ValidationError } from '../errors.js';
-import { readCmap, type CodePointSet } from './cmap.js';
+import { ValidationError } from '../errors.js';
+import { readCmapFile, type CodePointSet } from './cmap.js';
 
 /**
  * The fonts a design may use: open-licence (OFL) families whose TTF files ship inside this
@@ -130,13 +129,7 @@ export function resolveFont(name: string): ResolvedFont {
 export function faceCoverage(face: FontFace): CodePointSet {
   let coverage = coverages.get(face.file);
   if (!coverage) {
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(face.file);
-    } catch (error) {
-      throw new AppError('FONT_FILE_MISSING', `The font file ${face.file} (${face.family}) is missing: reinstall the package.`, { cause: error });
-    }
-    coverage = readCmap(bytes, face.family);
+    coverage = readCmapFile(face.file, face.family);
     coverages.set(face.file, coverage);
   }
   return coverage;

@@ -98,6 +98,15 @@ const CLOSE_GRACE_MS = 10_000;
 const THREAD_ENTRY = new URL(import.meta.url.endsWith('.ts') ? './render-thread-tsx.mjs' : './render-thread.js', import.meta.url).href;
 
 /**
+ * The young generation of a render thread's JS heap, in MB. V8 lets it grow to 48 MB per
+ * thread by default, sized for programs whose objects live in the JS heap; a render thread's
+ * large data (pixels, PNG bytes) live outside it, so that room only held garbage between
+ * collections: 48 MB of the server's peak RSS with two threads in the memory benchmark.
+ * Rendering was as fast at 3 and 4 MB as at the default (BENCHMARKS.md, memory).
+ */
+export const RENDER_THREAD_YOUNG_GENERATION_MB = 4;
+
+/**
  * Renders designs on worker threads (piscina). sharp runs its pixel work off the main thread,
  * but each pipeline call, our PNG encoder and the text layout cost the calling thread about
  * 2.7 ms per design: on the main thread of `customify serve` that is time the HTTP server
@@ -181,6 +190,7 @@ export class RenderPool {
         minThreads: 0,
         maxThreads: this.options.threads,
         idleTimeout: Infinity,
+        resourceLimits: { maxYoungGenerationSizeMb: RENDER_THREAD_YOUNG_GENERATION_MB },
         concurrentTasksPerWorker: 1,
       });
       // piscina reports here what no render is waiting for: a thread lost while idle, or one
