@@ -1,9 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { readCmap } from '../../src/rendering/cmap.js';
+import { readCmap, readCmapFile } from '../../src/rendering/cmap.js';
 
 const FONT_DIR = fileURLToPath(new URL('../../assets/fonts/', import.meta.url));
 const FONT_FILES = readdirSync(FONT_DIR).filter((file) => file.endsWith('.ttf'));
@@ -56,3 +58,46 @@ describe('readCmap', () => {
     expect((error as AppError).code).toBe('FONT_UNREADABLE');
   });
 });
+
+describe('readCmapFile', () => {
+  it.each(FONT_FILES)('reads the same coverage from %s as readCmap does from the whole file', (file) => {
+    const path = FONT_DIR + file;
+    expect(readCmapFile(path, file).ranges()).toEqual(readCmap(readFileSync(path), file).ranges());
+  });
+
+  it('names a missing file FONT_FILE_MISSING, and a file cut inside its cmap FONT_UNREADABLE', () => {
+    const missing = (() => {
+      try {
+        readCmapFile(FONT_DIR + 'no-such-font.ttf', 'Nothing');
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(missing).toBeInstanceOf(AppError);
+    expect((missing as AppError).code).toBe('FONT_FILE_MISSING');
+
+    const source = FONT_DIR + FONT_FILES[0]!;
+    const whole = readFileSync(source);
+    const dir = mkdtempSync(path.join(tmpdir(), 'cmap-'));
+    try {
+      // The table directory survives, the cmap table it points at does not.
+      const cut = path.join(dir, 'cut.ttf');
+      writeFileSync(cut, whole.subarray(0, cmapOffset(whole) + 8));
+      expect(() => readCmapFile(cut, 'Cut')).toThrow(/font "Cut" cannot be used: it ends at byte/);
+      expect(() => readCmapFile(cut, 'Cut')).toThrow(expect.objectContaining({ code: 'FONT_UNREADABLE' }));
+      const tiny = path.join(dir, 'tiny.ttf');
+      writeFileSync(tiny, whole.subarray(0, 6));
+      expect(() => readCmapFile(tiny, 'Tiny')).toThrow(expect.objectContaining({ code: 'FONT_UNREADABLE' }));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+function cmapOffset(font: Buffer): number {
+  for (let i = 0; i < font.readUInt16BE(4); i++) {
+    const record = 12 + i * 16;
+    if (font.toString('latin1', record, record + 4) === 'cmap') return font.readUInt32BE(record + 8);
+  }
+  throw new Error('no cmap');
+}
