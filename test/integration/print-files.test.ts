@@ -218,7 +218,7 @@ describe('one layout for every output', () => {
       expect(Math.abs(raster[edge] - vector[edge]), `${edge}: png ${raster[edge]}, pdf ${vector[edge]}`).toBeLessThanOrEqual(tolerance);
     }
     // The same lines in the same places: one band of ink rows per line.
-    expect(raster.bands).toHaveLength(designPrintScene(design(type), spec).layout.lines.length);
+    expect(raster.bands).toHaveLength(designPrintScene(design(type), spec).layout!.lines.length);
     expect(vector.bands).toHaveLength(raster.bands.length);
     raster.bands.forEach(([top, bottom], i) => {
       expect(Math.abs(top - vector.bands[i]![0])).toBeLessThanOrEqual(tolerance);
@@ -279,7 +279,7 @@ describe('one layout for every output', () => {
     expect(rows.map((row) => row.split(/\s+/)[0]!.replace(/^[A-Z]{6}\+/, '')).sort()).toEqual(['NotoSansHebrew-Bold', 'NotoSansSC-Bold', 'Roboto-Bold']);
     for (const row of rows) expect(row).toMatch(/\s+yes\s+yes\s+yes\s/);
     const { stdout: text } = await run('pdftotext', [pdf, '-']);
-    const lines = designPrintScene(design('sticker', 'Hello 世界\nשלום'), DEFAULT_PRINT_SPECS.sticker).layout.lines.map((line) => line.text);
+    const lines = designPrintScene(design('sticker', 'Hello 世界\nשלום'), DEFAULT_PRINT_SPECS.sticker).layout!.lines.map((line) => line.text);
     // Lines may break between CJK ideographs, as Pango breaks them.
     expect(lines.join('').replace(/\s/g, '')).toBe('Hello世界שלום');
     expect(lines.at(-1)).toBe('שלום');
