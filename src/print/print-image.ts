@@ -110,7 +110,8 @@ export function printImageWarnings(print: PrintDesign): PrintWarning[] {
   const visible = visibleBox(placed);
   const inches = (px: number) => (px / print.spec.dpi).toFixed(1);
   const { width, height } = placed.source;
-  const needed = (px: number) => Math.ceil((px * MIN_PRINT_DPI) / exact);
+  // Pixels for MIN_PRINT_DPI over the same printed size (less a hair, so 1080.0000001 asks for 1080).
+  const needed = (px: number) => Math.ceil((px * placed.scale * MIN_PRINT_DPI) / print.spec.dpi - 1e-9);
   return [
     {
       code: 'LOW_RESOLUTION',

@@ -91,14 +91,25 @@ export function designPrintScene(design: DesignSpec, spec: PrintSpec, image?: Pr
       text: layout.lines.map((line) => line.text).join('\n'),
       font: font.name,
       color: ink,
-      box: textBox,
-      // One size, the layout's: the renderer neither grows nor shrinks it, and the lines fit the box with room to spare, so Pango wraps none.
+      // The lines are explicit and fit the text box: Pango must wrap none of them. It wraps
+      // at the box's width by the lines' logical width, which can pass the width the layout
+      // measured (a single word breaking, "Pho / to", when a tall box lets words break), so
+      // it gets the text box widened by half on the same centre: where the scene renderer
+      // centres the ink does not move.
+      box: widened(textBox),
+      // One size, the layout's: the renderer neither grows nor shrinks it.
       fontSize: layout.fontSize,
       minFontSize: layout.fontSize,
     });
   }
   const scene: Scene = { width: geometry.widthPx, height: geometry.heightPx, background: spec.printBackground ? background : 'transparent', layers };
   return { spec, geometry, background, ink, ...(textBox ? { textBox } : {}), ...(layout ? { layout } : {}), ...(placed ? { image: placed } : {}), scene };
+}
+
+/** `box` a quarter of its width wider on each side, on the same centre. */
+function widened(box: Rect): Rect {
+  const pad = Math.round(box.width / 4);
+  return { ...box, left: box.left - pad, width: box.width + 2 * pad };
 }
 
 /** `rect` with each side that reaches the trim's edge moved out to the canvas's edge (through the bleed). */
