@@ -405,7 +405,7 @@ describe('designs with an image (design_data.image)', () => {
       const spec = DEFAULT_PRINT_SPECS[type];
       for (const [name, placement, text] of PLACEMENTS) {
         const designed = withImage(type, placement, text);
-        const files = await renderPrintFiles(designed, spec, { title: `image-${name}`, loadImage: async (id) => (id === UPLOAD ? photo : Buffer.alloc(0)) });
+        const files = await renderPrintFiles(designed, spec, { title: `image-${name}`, loadImage: (id) => Promise.resolve(id === UPLOAD ? photo : Buffer.alloc(0)) });
         const base = path.join(imageDir, `${type}-${name.replace(/\W+/g, '-')}`);
         await writeFile(`${base}.png`, files.png!);
         await writeFile(`${base}.pdf`, files.pdf!);
@@ -428,7 +428,7 @@ describe('designs with an image (design_data.image)', () => {
       const preview = path.join(imageDir, `${type}-${name.replace(/\W+/g, '-')}-preview.png`);
       await writeFile(preview, await renderDesign(designed, {}, photo));
       const printed = type === 'sticker' ? madeWithImage.get(key(type, name))!.png : path.join(imageDir, `${type}-${name.replace(/\W+/g, '-')}-print.png`);
-      if (type !== 'sticker') await writeFile(printed, (await renderPrintFiles(designed, spec, { title: 'preview-check', loadImage: async () => photo })).png!);
+      if (type !== 'sticker') await writeFile(printed, (await renderPrintFiles(designed, spec, { title: 'preview-check', loadImage: () => Promise.resolve(photo) })).png!);
       const behind = 'position' in placement && placement.position === 'behind';
       const a = await imageRegion(preview, behind);
       const b = await imageRegion(printed, behind);
@@ -508,7 +508,7 @@ describe('designs with an image (design_data.image)', () => {
     [1000, 1000, 139],
   ])('a %dx%d image above the text on a t-shirt (a 2160 px band) prints under 150 DPI: a LOW_RESOLUTION warning with its DPI and what to do', async (width, height, dpi) => {
     const small = await sharp({ create: { width, height, channels: 3, background: RED } }).jpeg().toBuffer();
-    const files = await renderPrintFiles(withImage('t-shirt', {}), DEFAULT_PRINT_SPECS['t-shirt'], { title: 'small', loadImage: async () => small });
+    const files = await renderPrintFiles(withImage('t-shirt', {}), DEFAULT_PRINT_SPECS['t-shirt'], { title: 'small', loadImage: () => Promise.resolve(small) });
     expect(files.warnings).toHaveLength(1);
     expect(files.warnings[0]).toMatchObject({ code: 'LOW_RESOLUTION', field: 'design_data.image', dpi });
     expect(files.warnings[0]!.message).toMatch(new RegExp(`^The image \\(${width}x${height} px\\) prints at about ${dpi} DPI over 7\\.2 x 7\\.2 in, under the 150 DPI`));
@@ -519,7 +519,7 @@ describe('designs with an image (design_data.image)', () => {
 
   it('a 3000 x 3000 image on a t-shirt (416 DPI) gets no warning', async () => {
     const large = await sharp({ create: { width: 3000, height: 3000, channels: 3, background: RED } }).jpeg().toBuffer();
-    const files = await renderPrintFiles(withImage('t-shirt', {}), DEFAULT_PRINT_SPECS['t-shirt'], { title: 'large', loadImage: async () => large });
+    const files = await renderPrintFiles(withImage('t-shirt', {}), DEFAULT_PRINT_SPECS['t-shirt'], { title: 'large', loadImage: () => Promise.resolve(large) });
     expect(files.warnings).toEqual([]);
   }, 60_000);
 
@@ -530,7 +530,7 @@ describe('designs with an image (design_data.image)', () => {
       .toBuffer();
     for (const type of ['sticker', 'hoodie'] as const) {
       const spec = DEFAULT_PRINT_SPECS[type];
-      const files = await renderPrintFiles(withImage(type, { size: 0.5 }, null), spec, { title: 'logo', loadImage: async () => logo });
+      const files = await renderPrintFiles(withImage(type, { size: 0.5 }, null), spec, { title: 'logo', loadImage: () => Promise.resolve(logo) });
       const pdf = path.join(imageDir, `logo-${type}.pdf`);
       await writeFile(pdf, files.pdf!);
       const { stdout } = await run('pdfimages', ['-list', pdf]);
@@ -564,9 +564,9 @@ describe('designs with an image (design_data.image)', () => {
   });
 
   it('an image that cannot be decoded fails with INVALID_IMAGE naming design_data.image; the loader\'s own failure comes through as it was', async () => {
-    const error = await renderPrintFiles(withImage('poster', {}), DEFAULT_PRINT_SPECS.poster, { title: 'bad', loadImage: async () => Buffer.from('not an image') }).then(() => undefined, (caught: unknown) => caught);
+    const error = await renderPrintFiles(withImage('poster', {}), DEFAULT_PRINT_SPECS.poster, { title: 'bad', loadImage: () => Promise.resolve(Buffer.from('not an image')) }).then(() => undefined, (caught: unknown) => caught);
     expect(error).toMatchObject({ code: 'INVALID_IMAGE', field: 'design_data.image' });
     const gone = new Error('storage is down');
-    await expect(renderPrintFiles(withImage('poster', {}), DEFAULT_PRINT_SPECS.poster, { title: 'gone', loadImage: async () => Promise.reject(gone) })).rejects.toBe(gone);
+    await expect(renderPrintFiles(withImage('poster', {}), DEFAULT_PRINT_SPECS.poster, { title: 'gone', loadImage: () => Promise.reject(gone) })).rejects.toBe(gone);
   });
 });
