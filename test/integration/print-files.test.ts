@@ -482,6 +482,18 @@ describe('designs with an image (design_data.image)', () => {
     60_000,
   );
 
+  it.each(['sticker', 't-shirt'] as const)('%s: print.png with an image is still the full print size, 8-bit RGB on paper and RGBA on a garment, pHYs 300 DPI (pngcheck)', async (type) => {
+    const spec = DEFAULT_PRINT_SPECS[type];
+    const { widthPx, heightPx } = printGeometry(spec);
+    for (const [name] of PLACEMENTS) {
+      const file = madeWithImage.get(key(type, name))!.png;
+      expect(await sharp(file).metadata()).toMatchObject({ format: 'png', width: widthPx, height: heightPx, depth: 'uchar', channels: spec.printBackground ? 3 : 4, density: 300 });
+      const { stdout } = await run('pngcheck', ['-v', file]);
+      expect(stdout).toMatch(/pHYs .*: 11811x11811 pixels\/meter \(300 dpi\)/);
+      expect(stdout).toMatch(/No errors detected/);
+    }
+  });
+
   it('the text stays real text next to the image; an image alone has no font and no text', async () => {
     const { stdout: text } = await run('pdftotext', [madeWithImage.get(key('t-shirt', 'above'))!.pdf, '-']);
     expect(text.replace(/\f/g, '').trim()).toBe('Photo');
