@@ -14,6 +14,7 @@ const printSpec = DEFAULT_PRINT_SPECS['t-shirt'];
 
 if (values.describe) {
   const { layout } = designPrintScene(spec(0), printSpec);
+  if (!layout) throw new Error('the benchmark design has text');
   console.log(JSON.stringify({ lines: layout.lines.map((line) => line.text).join('\n'), size: layout.fontSize, font: layout.lines[0]!.runs[0]!.face.file }));
 } else if (values.kind === 'set') {
   // Peak RSS growth over making N print sets (print.png and print.pdf) with the defaults, as a worker would.

@@ -83,6 +83,8 @@ export const ERROR_CODES = {
 
   // Print files.
   PRINT_IMAGE_UNSUPPORTED: { status: 400, description: 'Print files are made for text designs only so far: a design with `design_data.image` has a preview but no print files yet.' },
+  LOW_RESOLUTION: { status: 400, description: 'A warning on print files (`print_warnings`), not a refusal: the design\'s image prints under 150 DPI at the product\'s print size and will look blurry; upload a larger image or make it smaller.' },
+  PRINT_IMAGE_MISSING: { status: 500, description: 'Print files were asked for a design with `design_data.image` without a way to read its image (a caller that does not pass loadImage).' },
   PRINT_TEXT_TOO_LARGE: { status: 400, description: 'The design\'s text cannot fit the product\'s print area at the smallest legible size; the message names the text.' },
 
   // Designs.

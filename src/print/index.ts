@@ -5,6 +5,8 @@
  * no database, no settings read here; the specs come from configuration.
  */
 import { validateDesignSpec, type DesignSpec } from '../rendering/design-spec.js';
+import { AppError } from '../errors.js';
+import { printImageWarnings, readPrintImage, type PrintImage } from './print-image.js';
 import { renderPrintPdf } from './print-pdf.js';
 import { renderPrintPng } from './print-png.js';
 import { designPrintScene } from './print-scene.js';
@@ -16,6 +18,8 @@ export { designPrintScene, MIN_LEGIBLE_POINTS } from './print-scene.js';
 export type { PrintDesign } from './print-scene.js';
 export { renderPrintPdf, PDF_PRODUCER } from './print-pdf.js';
 export { renderPrintPng } from './print-png.js';
+export { MIN_PRINT_DPI, effectiveDpi, readPrintImage } from './print-image.js';
+export type { PlacedPrintImage, PrintImage } from './print-image.js';
 
 export interface PrintFiles {
   /** Present when the spec's files include it. */
@@ -50,16 +54,33 @@ export interface PrintFileOptions {
 }
 
 /**
- * The print files `printSpec` asks for, from one layout of `spec`. Throws ValidationError
- * for an invalid design, AppError PRINT_TEXT_TOO_LARGE when the text cannot fit the print
- * area at the smallest legible size, and what the renderers throw (TEXT_RENDER_FAILED,
- * FONT_FILE_MISSING); none is retryable.
+ * The print files `printSpec` asks for, from one layout of `spec`, and their warnings (a
+ * LOW_RESOLUTION entry when the design's image prints under 150 DPI). A design with an image
+ * has it read through `options.loadImage` (the normalised original, at full resolution).
+ * Throws ValidationError for an invalid design, AppError PRINT_TEXT_TOO_LARGE when the text
+ * cannot fit the print area at the smallest legible size, AppError PRINT_IMAGE_MISSING for a
+ * design with an image and no loadImage, AppError INVALID_IMAGE when the image cannot be
+ * decoded, what loadImage throws (as it threw it: a storage failure may be retried), and
+ * what the renderers throw (TEXT_RENDER_FAILED, FONT_FILE_MISSING); none of ours is retryable.
  */
 export async function renderPrintFiles(spec: DesignSpec, printSpec: PrintSpec, options: PrintFileOptions): Promise<PrintFiles> {
-  const print = designPrintScene(validateDesignSpec(spec), printSpec);
+  const design = validateDesignSpec(spec);
+  const print = designPrintScene(design, printSpec, await loadDesignImage(design, options.loadImage));
   const [png, pdf] = await Promise.all([
     printSpec.files.includes('png') ? renderPrintPng(print, { compressionLevel: options.compressionLevel ?? 6 }) : undefined,
     printSpec.files.includes('pdf') ? renderPrintPdf(print, { title: options.title, ...(options.creationDate ? { creationDate: options.creationDate } : {}) }) : undefined,
   ]);
-  return { ...(png ? { png } : {}), ...(pdf ? { pdf } : {}), warnings: [] };
+  return { ...(png ? { png } : {}), ...(pdf ? { pdf } : {}), warnings: printImageWarnings(print) };
+}
+
+/** The design's image read through `loadImage`, or undefined for a design without one. */
+async function loadDesignImage(design: DesignSpec, loadImage: PrintImageLoader | undefined): Promise<PrintImage | undefined> {
+  const image = design.design_data.image;
+  if (!image) return undefined;
+  if (!loadImage) {
+    throw new AppError('PRINT_IMAGE_MISSING', `The design has an image (upload ${image.upload_id}) but renderPrintFiles was called without options.loadImage to read it: pass a loader of the upload's normalised original.`, {
+      field: 'design_data.image',
+    });
+  }
+  return readPrintImage(await loadImage(image.upload_id));
 }

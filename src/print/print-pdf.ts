@@ -2,6 +2,10 @@ import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import {
   beginText,
+  clip,
+  concatTransformationMatrix,
+  drawObject,
+  endPath,
   endText,
   PDFArray,
   PDFDocument,
@@ -13,18 +17,22 @@ import {
   PDFString,
   popGraphicsState,
   pushGraphicsState,
+  rectangle,
   rgb,
   setFillingRgbColor,
   setFontAndSize,
   setTextMatrix,
   type PDFFont,
   type PDFPage,
+  type PDFRef,
 } from 'pdf-lib';
+import { AppError } from '../errors.js';
 import type { Rgb } from '../rendering/colors.js';
 import { resolveFont, type FontFace } from '../rendering/fonts.js';
 import { cachedFontkit, fontBytes, fontkitFont, type ShapedRun } from './print-layout.js';
 import type { PrintDesign } from './print-scene.js';
 import { POINTS_PER_INCH } from './print-specs.js';
+import { pdfImage } from './print-image.js';
 import { fixFontkitSubsetPadding } from './fontkit-subset-fix.js';
 
 /**
@@ -33,7 +41,8 @@ import { fixFontkitSubsetPadding } from './fontkit-subset-fix.js';
  * the whole page; the text as real text in the bundled faces, embedded as subsets, placed
  * from the same layout as print.png (print-layout.ts): same lines, same size, each glyph
  * at its shaped advance (a TJ array carries kerning and other GPOS adjustments), the block
- * centred on its ink in the text box as the scene renderer centres it. Colours are the
+ * centred on its ink in the text box as the scene renderer centres it; the design's image,
+ * under the text, as an embedded JPEG or PNG at print.png's rectangle. Colours are the
  * design's sRGB values in DeviceRGB, with an sRGB output intent saying so. No transparency.
  */
 
@@ -69,6 +78,7 @@ export async function renderPrintPdf(print: PrintDesign, options: PrintPdfOption
   if (print.spec.printBackground) {
     page.drawRectangle({ x: 0, y: 0, width: pageWidth, height: pageHeight, color: pdfColor(print.background) });
   }
+  await drawImage(doc, page, print, pageHeight);
   await drawText(doc, page, print, pageHeight);
   // Plain objects, no object streams: older RIPs and preflight tools read PDF 1.4-style files best.
   return Buffer.from(await doc.save({ useObjectStreams: false }));
@@ -76,16 +86,79 @@ export async function renderPrintPdf(print: PrintDesign, options: PrintPdfOption
 
 /** A TrueType file of the design, to find fontkit's subset class by. */
 function fontFile(print: PrintDesign): string {
-  return print.layout.lines.flatMap((line) => line.runs)[0]?.face.file ?? resolveFont('Roboto-Regular').file;
+  return print.layout?.lines.flatMap((line) => line.runs)[0]?.face.file ?? resolveFont('Roboto-Regular').file;
 }
 
 function pdfColor({ r, g, b }: Rgb) {
   return rgb(r / 255, g / 255, b / 255);
 }
 
+/**
+ * The design's image (pdfImage: the original's printed pixels, flattened onto the background
+ * on paper) as an image XObject over the same rectangle print.png has it in; a `cover` image
+ * is clipped to its area with a clipping path (not a soft mask: no transparency).
+ */
+async function drawImage(doc: PDFDocument, page: PDFPage, print: PrintDesign, pageHeight: number): Promise<void> {
+  const image = await pdfImage(print);
+  if (!image) return;
+  const points = POINTS_PER_INCH / print.spec.dpi;
+  const ref = image.kind === 'jpg' ? (await doc.embedJpg(image.bytes)).ref : embedPngData(doc, image.rgb, image.alpha);
+  const key = page.node.newXObject('Image', ref);
+  const { box, clip: area } = image;
+  const operators = [pushGraphicsState()];
+  if (area) operators.push(rectangle(area.left * points, pageHeight - (area.top + area.height) * points, area.width * points, area.height * points), clip(), endPath());
+  operators.push(concatTransformationMatrix(box.width * points, 0, 0, box.height * points, box.left * points, pageHeight - (box.top + box.height) * points), drawObject(key), popGraphicsState());
+  page.pushOperators(...operators);
+}
+
+/**
+ * An image XObject from PNGs sharp wrote (8-bit, not interlaced): their IDAT data is a zlib
+ * stream with PNG row filters, which PDF reads as FlateDecode with the PNG predictor (ISO
+ * 32000 7.4.4.4), so the pixels are compressed once, natively, instead of decoded and
+ * deflated again in JavaScript (pdf-lib's embedPng: seconds for a large image). The alpha,
+ * when there is one, becomes the image's soft mask.
+ */
+function embedPngData(doc: PDFDocument, rgb: Buffer, alpha: Buffer | undefined): PDFRef {
+  const stream = (png: Buffer, colors: 1 | 3, extra: Record<string, PDFRef> = {}) => {
+    const { width, height, data } = pngData(png, colors);
+    return doc.context.register(
+      doc.context.stream(data, {
+        Type: 'XObject',
+        Subtype: 'Image',
+        Width: width,
+        Height: height,
+        ColorSpace: colors === 3 ? 'DeviceRGB' : 'DeviceGray',
+        BitsPerComponent: 8,
+        Filter: 'FlateDecode',
+        DecodeParms: { Predictor: 15, Colors: colors, BitsPerComponent: 8, Columns: width },
+        ...extra,
+      }),
+    );
+  };
+  return stream(rgb, 3, alpha ? { SMask: stream(alpha, 1) } : {});
+}
+
+/** The size and the concatenated IDAT data of an 8-bit, non-interlaced grey (colors 1) or RGB (colors 3) PNG. */
+function pngData(png: Buffer, colors: 1 | 3): { width: number; height: number; data: Buffer } {
+  const width = png.readUInt32BE(16);
+  const height = png.readUInt32BE(20);
+  const [bitDepth, colorType, , , interlace] = png.subarray(24, 29);
+  if (png.toString('latin1', 12, 16) !== 'IHDR' || bitDepth !== 8 || colorType !== (colors === 3 ? 2 : 0) || interlace !== 0) {
+    throw new AppError('INVALID_IMAGE', `Expected an 8-bit ${colors === 3 ? 'RGB' : 'grey'} PNG for print.pdf, got bit depth ${bitDepth}, colour type ${colorType}, interlace ${interlace}.`);
+  }
+  const parts: Buffer[] = [];
+  for (let offset = 8; offset < png.length; ) {
+    const length = png.readUInt32BE(offset);
+    if (png.toString('latin1', offset + 4, offset + 8) === 'IDAT') parts.push(png.subarray(offset + 8, offset + 8 + length));
+    offset += 12 + length;
+  }
+  return { width, height, data: Buffer.concat(parts) };
+}
+
 /** The lines of print.layout, each glyph at its shaped position, in the scene's text box. */
 async function drawText(doc: PDFDocument, page: PDFPage, print: PrintDesign, pageHeight: number): Promise<void> {
   const { layout, textBox, spec } = print;
+  if (!layout || !textBox) return;
   const points = POINTS_PER_INCH / spec.dpi;
   const fontSizePt = layout.fontSize * points;
   const fonts = new Map<FontFace, PDFFont>();
@@ -101,7 +174,7 @@ async function drawText(doc: PDFDocument, page: PDFPage, print: PrintDesign, pag
     for (const run of line.runs) {
       let font = fonts.get(run.face);
       if (!font) {
-        font = await doc.embedFont(fontBytes(run.face), { subset: true, customName: subsetName(run.face, print.layout.lines.map((l) => l.text).join('\n')) });
+        font = await doc.embedFont(fontBytes(run.face), { subset: true, customName: subsetName(run.face, layout.lines.map((l) => l.text).join('\n')) });
         fonts.set(run.face, font);
       }
       const key = page.node.newFontDictionary(font.name, font.ref);

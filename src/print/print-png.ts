@@ -12,7 +12,8 @@ const INK_TOLERANCE = 0.02;
 
 /**
  * print.png: the print scene through the preview's scene renderer, at full print size, with
- * its resolution recorded (pHYs). 8-bit RGB when the background is printed (the flat fast
+ * its resolution recorded (pHYs); a design's image is one of its layers, resampled from the
+ * original (Lanczos-3) to its place, as the preview's is. 8-bit RGB when the background is printed (the flat fast
  * path, never a palette image: print workflows expect truecolour), 8-bit RGBA with a
  * transparent background for apparel.
  * Before encoding, the text Pango drew is checked against the print layout print.pdf is drawn
@@ -22,13 +23,14 @@ const INK_TOLERANCE = 0.02;
 export async function renderPrintPng(print: PrintDesign, options: { compressionLevel?: number } = {}): Promise<Buffer> {
   const prepared = await prepareScene(print.scene);
   const text = prepared.layers.find((layer) => layer.kind === 'text');
-  const { ink } = print.layout;
-  if (text && ink.width > 0) {
+  const { layout, textBox } = print;
+  if (text && layout && textBox && layout.ink.width > 0) {
+    const { ink } = layout;
     const off = (drawn: number, laid: number, box: number) => Math.abs(drawn - laid) > box * INK_TOLERANCE + 4;
-    if (off(text.rect.width, ink.width, print.textBox.width) || off(text.rect.height, ink.height, print.textBox.height)) {
+    if (off(text.rect.width, ink.width, textBox.width) || off(text.rect.height, ink.height, textBox.height)) {
       throw new AppError(
         'TEXT_RENDER_FAILED',
-        `print.png's text (${text.rect.width}x${text.rect.height} px) does not match the print layout (${Math.ceil(ink.width)}x${Math.ceil(ink.height)} px, lines ${JSON.stringify(print.layout.lines.map((line) => line.text))}): the PNG and the PDF would differ.`,
+        `print.png's text (${text.rect.width}x${text.rect.height} px) does not match the print layout (${Math.ceil(ink.width)}x${Math.ceil(ink.height)} px, lines ${JSON.stringify(layout.lines.map((line) => line.text))}): the PNG and the PDF would differ.`,
       );
     }
   }

@@ -1,6 +1,6 @@
 import { AppError } from '../errors.js';
 import { contrastingTextColor, parseColor, type Rgb } from './colors.js';
-import { resolvePlacement, type DesignSpec } from './design-spec.js';
+import { resolvePlacement, type DesignSpec, type ImageFit } from './design-spec.js';
 
 /**
  * What an image shows, as plain data: a canvas size, a background (a colour, or transparent)
@@ -98,43 +98,68 @@ export function designScene(spec: DesignSpec, size: number, image?: Buffer): Sce
   const scale = size / REFERENCE_SIZE;
   const margin = Math.round(MARGIN * scale);
   const inner = size - 2 * margin;
-  let textBox: Rect = { left: margin, top: margin, width: inner, height: inner };
+  const regions = designRegions(spec, { left: 0, top: 0, width: size, height: size }, { left: margin, top: margin, width: inner, height: inner }, Math.round(GAP * scale));
   const layers: Layer[] = [];
-  if (spec.design_data.image) {
+  if (regions.image) {
     if (!image) throw new AppError('INVALID_SCENE', 'The design has an image (design_data.image) but its bytes were not given to the renderer.', { field: 'design_data.image' });
-    const { position, size: share, fit } = resolvePlacement(spec.design_data.image.placement);
-    let rect: Rect;
-    if (text === undefined) {
-      rect = centredSquare(margin, inner, share);
-    } else if (position === 'behind') {
-      rect = centredSquare(0, size, share);
-    } else {
-      const gap = Math.round(GAP * scale);
-      const band = Math.max(1, Math.round(Math.min(share, MAX_IMAGE_SHARE_BESIDE_TEXT) * inner));
-      const rest = Math.max(1, inner - band - gap);
-      rect = { left: margin, top: position === 'above' ? margin : margin + inner - band, width: inner, height: band };
-      textBox = { left: margin, top: position === 'above' ? margin + band + gap : margin, width: inner, height: rest };
-    }
-    // Behind the text the photo is toned down into the background colour, so that text in a
-    // colour chosen against that background stays readable over any photo.
-    const opacity = text !== undefined && position === 'behind' ? BEHIND_TEXT_OPACITY : 1;
+    const { rect, fit, opacity } = regions.image;
     layers.push({ kind: 'image', input: image, rect, fit, ...(opacity < 1 ? { opacity } : {}) });
   }
   if (text !== undefined) {
-    layers.push({ kind: 'text', text, font, color: ink, box: textBox, fontSize: FONT_SIZE * scale, minFontSize: MIN_FONT_SIZE * scale });
+    layers.push({ kind: 'text', text, font, color: ink, box: regions.text, fontSize: FONT_SIZE * scale, minFontSize: MIN_FONT_SIZE * scale });
   }
   return { width: size, height: size, background, layers };
 }
 
-/** A square of `share` × `side`, centred in the square of `side` at (`offset`, `offset`). */
-function centredSquare(offset: number, side: number, share: number): Rect {
-  const length = Math.max(1, Math.round(side * share));
-  const start = offset + Math.floor((side - length) / 2);
-  return { left: start, top: start, width: length, height: length };
+/** Where a design's image and text go (see designRegions). */
+export interface DesignRegions {
+  /** The text's box (the whole inner area when there is no image, or no text). */
+  readonly text: Rect;
+  /** The area the image is fitted into, how, and at which opacity; absent without design_data.image. */
+  readonly image?: { readonly rect: Rect; readonly fit: ImageFit; readonly opacity: number };
+}
+
+/**
+ * The placement rule of designScene for an area of any shape, so that print files (whose
+ * trim is rarely square) place a design's image and text by the same rule as the preview:
+ * `area` is the whole design area (the preview's canvas, a print's trim), `inner` that area
+ * less the margin, `gap` the space between an image above or below and the text, all in
+ * whole pixels. `above` / `below`: a band of `size` × the inner height (at most 0.8 with
+ * text) across the inner width, the text in the rest; `behind`: `size` × the area on each
+ * axis, centred, at 45% opacity under text; without text, `size` × the inner area, centred.
+ * On a square area this is exactly the preview's layout.
+ */
+export function designRegions(spec: DesignSpec, area: Rect, inner: Rect, gap: number): DesignRegions {
+  const { text } = spec.design_data;
+  if (!spec.design_data.image) return { text: inner };
+  const { position, size: share, fit } = resolvePlacement(spec.design_data.image.placement);
+  let rect: Rect;
+  let textBox = inner;
+  if (text === undefined) {
+    rect = centredShare(inner, share);
+  } else if (position === 'behind') {
+    rect = centredShare(area, share);
+  } else {
+    const band = Math.max(1, Math.round(Math.min(share, MAX_IMAGE_SHARE_BESIDE_TEXT) * inner.height));
+    const rest = Math.max(1, inner.height - band - gap);
+    rect = { left: inner.left, top: position === 'above' ? inner.top : inner.top + inner.height - band, width: inner.width, height: band };
+    textBox = { left: inner.left, top: position === 'above' ? inner.top + band + gap : inner.top, width: inner.width, height: rest };
+  }
+  // Behind the text the photo is toned down into the background colour, so that text in a
+  // colour chosen against that background stays readable over any photo.
+  const opacity = text !== undefined && position === 'behind' ? BEHIND_TEXT_OPACITY : 1;
+  return { text: textBox, image: { rect, fit, opacity } };
+}
+
+/** `share` of `area` on each axis, centred in it. */
+function centredShare(area: Rect, share: number): Rect {
+  const width = Math.max(1, Math.round(area.width * share));
+  const height = Math.max(1, Math.round(area.height * share));
+  return { left: area.left + Math.floor((area.width - width) / 2), top: area.top + Math.floor((area.height - height) / 2), width, height };
 }
 
 /** The preview's layout rules in units of its 600 px reference canvas, for scenes of other shapes (print files scale them to their trim box). */
-export const DESIGN_LAYOUT = Object.freeze({ referenceSize: REFERENCE_SIZE, fontSize: FONT_SIZE, minFontSize: MIN_FONT_SIZE, margin: MARGIN });
+export const DESIGN_LAYOUT = Object.freeze({ referenceSize: REFERENCE_SIZE, fontSize: FONT_SIZE, minFontSize: MIN_FONT_SIZE, margin: MARGIN, gap: GAP });
 
 /**
  * A design's background colour and the colour its text is drawn in (text_color, or white or

@@ -5,8 +5,8 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { DEFAULT_PRINT_SPECS, designPrintScene, printGeometry, renderPrintFiles, renderPrintPng, type PrintSpec } from '../../src/print/index.js';
-import { PRODUCT_TYPES, renderDesign, type DesignSpec, type ProductType, type TextLayer } from '../../src/rendering/index.js';
+import { DEFAULT_PRINT_SPECS, designPrintScene, printGeometry, readPrintImage, renderPrintFiles, renderPrintPng, type PrintSpec } from '../../src/print/index.js';
+import { PRODUCT_TYPES, renderDesign, validateDesignSpec, type DesignSpec, type ProductType, type TextLayer } from '../../src/rendering/index.js';
 import { createTempDir, removeTempDir } from '../helpers/tmp.js';
 
 /**
@@ -218,7 +218,7 @@ describe('one layout for every output', () => {
       expect(Math.abs(raster[edge] - vector[edge]), `${edge}: png ${raster[edge]}, pdf ${vector[edge]}`).toBeLessThanOrEqual(tolerance);
     }
     // The same lines in the same places: one band of ink rows per line.
-    expect(raster.bands).toHaveLength(designPrintScene(design(type), spec).layout.lines.length);
+    expect(raster.bands).toHaveLength(designPrintScene(design(type), spec).layout!.lines.length);
     expect(vector.bands).toHaveLength(raster.bands.length);
     raster.bands.forEach(([top, bottom], i) => {
       expect(Math.abs(top - vector.bands[i]![0])).toBeLessThanOrEqual(tolerance);
@@ -279,7 +279,7 @@ describe('one layout for every output', () => {
     expect(rows.map((row) => row.split(/\s+/)[0]!.replace(/^[A-Z]{6}\+/, '')).sort()).toEqual(['NotoSansHebrew-Bold', 'NotoSansSC-Bold', 'Roboto-Bold']);
     for (const row of rows) expect(row).toMatch(/\s+yes\s+yes\s+yes\s/);
     const { stdout: text } = await run('pdftotext', [pdf, '-']);
-    const lines = designPrintScene(design('sticker', 'Hello 世界\nשלום'), DEFAULT_PRINT_SPECS.sticker).layout.lines.map((line) => line.text);
+    const lines = designPrintScene(design('sticker', 'Hello 世界\nשלום'), DEFAULT_PRINT_SPECS.sticker).layout!.lines.map((line) => line.text);
     // Lines may break between CJK ideographs, as Pango breaks them.
     expect(lines.join('').replace(/\s/g, '')).toBe('Hello世界שלום');
     expect(lines.at(-1)).toBe('שלום');
@@ -313,5 +313,272 @@ describe('limits', () => {
     expect(error).toBeInstanceOf(AppError);
     expect(error).toMatchObject({ code: 'PRINT_TEXT_TOO_LARGE', field: 'design_data.text' });
     expect((error as Error).message).toMatch(/^The text "A long line of text\\nthat needs\\nmany\\nline…" does not fit the print area at the smallest legible size \(25 px\)/);
+  });
+});
+
+describe('designs with an image (design_data.image)', () => {
+  const UPLOAD = '3f2b6c1e-8a4d-4e2f-9b1a-0c5d7e9f1a2b';
+  const RED = { r: 224, g: 48, b: 30 };
+  const GREEN = { r: 32, g: 160, b: 64 };
+  type Colour = typeof RED;
+  /** As the preview tones an image behind text into the background (45 % opacity). */
+  const toned = (c: Colour): Colour => ({ r: Math.round(BACKGROUND.r + (c.r - BACKGROUND.r) * 0.45), g: Math.round(BACKGROUND.g + (c.g - BACKGROUND.g) * 0.45), b: Math.round(BACKGROUND.b + (c.b - BACKGROUND.b) * 0.45) });
+  const near = (data: Buffer, o: number, c: Colour) => Math.abs(data[o]! - c.r) + Math.abs(data[o + 1]! - c.g) + Math.abs(data[o + 2]! - c.b) <= 45;
+
+  /** An 800 x 600 photo (JPEG, as normalised originals of photos are): left half red, right half green. */
+  let photo: Buffer;
+  let imageDir: string;
+
+  interface Region {
+    left: number;
+    right: number;
+    top: number;
+    bottom: number;
+    /** The first green column on a row just inside the top of the region: where the image's content is, not only its frame. */
+    split: number;
+  }
+
+  /**
+   * The box of the image's pixels (red or green; toned when `behind`; on a transparent
+   * canvas, pixels with the image's alpha), and where its red half ends.
+   */
+  async function imageRegion(file: string, behind: boolean): Promise<Region> {
+    const { data, info } = await sharp(file).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+    const colours = behind ? [toned(RED), toned(GREEN)] : [RED, GREEN];
+    const transparentCanvas = info.hasAlpha && data[3] === 0;
+    const isImage = (o: number) => {
+      if (transparentCanvas) {
+        // Apparel: the image's own colours, at its opacity (0.45 x 255 behind text).
+        const alpha = data[o + 3]!;
+        return (behind ? Math.abs(alpha - 115) <= 12 : alpha >= 250) && (near(data, o, RED) || near(data, o, GREEN));
+      }
+      return colours.some((c) => near(data, o, c));
+    };
+    const box = { left: Infinity, right: -1, top: Infinity, bottom: -1, split: -1 };
+    for (let y = 0; y < info.height; y++) {
+      for (let x = 0; x < info.width; x++) {
+        if (!isImage((y * info.width + x) * 4)) continue;
+        box.left = Math.min(box.left, x);
+        box.right = Math.max(box.right, x);
+        box.top = Math.min(box.top, y);
+        box.bottom = Math.max(box.bottom, y);
+      }
+    }
+    const row = box.top + 6;
+    const green = transparentCanvas || !behind ? GREEN : toned(GREEN);
+    for (let x = box.left; x <= box.right; x++) {
+      if (near(data, (row * info.width + x) * 4, green)) {
+        box.split = x;
+        break;
+      }
+    }
+    expect(box.right, `no image pixels in ${file}`).toBeGreaterThan(0);
+    return box;
+  }
+
+  /** A design with the photo and `text` (null: the image alone). */
+  const withImage = (type: ProductType, placement: Record<string, unknown>, text: string | null = 'Photo') =>
+    validateDesignSpec({ product_type: type, design_data: { ...(text === null ? {} : { text }), font: 'Roboto-Bold', color: '#1E90FF', text_color: '#FFD700', image: { upload_id: UPLOAD, placement } } });
+
+  const PLACEMENTS = [
+    ['above', { position: 'above' }, 'Photo'],
+    ['below', { position: 'below', size: 0.4 }, 'Photo'],
+    ['behind', { position: 'behind', size: 0.6, fit: 'contain' }, 'Photo'],
+    ['alone', { size: 0.7 }, null],
+    ['above, cover', { position: 'above', fit: 'cover' }, 'Photo'],
+  ] as const;
+
+  interface MadeWithImage extends Made {
+    files: Awaited<ReturnType<typeof renderPrintFiles>>;
+    print: ReturnType<typeof designPrintScene>;
+  }
+  const madeWithImage = new Map<string, MadeWithImage>();
+  const key = (type: string, name: string) => `${type}/${name}`;
+
+  beforeAll(async () => {
+    imageDir = await createTempDir('print-files-image');
+    photo = await sharp({ create: { width: 800, height: 600, channels: 3, background: RED } })
+      .composite([{ input: { create: { width: 400, height: 600, channels: 3, background: GREEN } }, left: 400, top: 0 }])
+      .jpeg({ quality: 95, chromaSubsampling: '4:4:4' })
+      .toBuffer();
+    for (const type of ['sticker', 't-shirt'] as const) {
+      const spec = DEFAULT_PRINT_SPECS[type];
+      for (const [name, placement, text] of PLACEMENTS) {
+        const designed = withImage(type, placement, text);
+        const files = await renderPrintFiles(designed, spec, { title: `image-${name}`, loadImage: (id) => Promise.resolve(id === UPLOAD ? photo : Buffer.alloc(0)) });
+        const base = path.join(imageDir, `${type}-${name.replace(/\W+/g, '-')}`);
+        await writeFile(`${base}.png`, files.png!);
+        await writeFile(`${base}.pdf`, files.pdf!);
+        const gs = await run('gs', ['-q', '-dSAFER', '-dBATCH', '-dNOPAUSE', '-dPDFSTOPONERROR', '-dPDFSTOPONWARNING', `-r${spec.dpi}`, `-sDEVICE=${spec.printBackground ? 'png16m' : 'pngalpha'}`, `-sOutputFile=${base}-gs.png`, `${base}.pdf`]);
+        madeWithImage.set(key(type, name), { png: `${base}.png`, pdf: `${base}.pdf`, gsPng: `${base}-gs.png`, gsOutput: gs.stdout + gs.stderr, files, print: designPrintScene(designed, spec, await readPrintImage(photo)) });
+      }
+    }
+  }, 300_000);
+  afterAll(async () => {
+    await removeTempDir(imageDir);
+  });
+
+  it.each(PLACEMENTS.flatMap(([name, placement, text]) => (['hoodie', 'sticker'] as const).map((type) => [type, name, placement, text] as const)))(
+    '%s, %s: print.png has the image where the 600 px preview has it, relative to the trim, within 1 percent of its width (frame and content)',
+    async (type, name, placement, text) => {
+      // The hoodie with its background printed, to compare colours with the preview's.
+      const spec = { ...DEFAULT_PRINT_SPECS[type], printBackground: true };
+      const { bleedPx, trimWidthPx } = printGeometry(spec);
+      const designed = withImage(type, placement, text);
+      const preview = path.join(imageDir, `${type}-${name.replace(/\W+/g, '-')}-preview.png`);
+      await writeFile(preview, await renderDesign(designed, {}, photo));
+      const printed = type === 'sticker' ? madeWithImage.get(key(type, name))!.png : path.join(imageDir, `${type}-${name.replace(/\W+/g, '-')}-print.png`);
+      if (type !== 'sticker') await writeFile(printed, (await renderPrintFiles(designed, spec, { title: 'preview-check', loadImage: () => Promise.resolve(photo) })).png!);
+      const behind = 'position' in placement && placement.position === 'behind';
+      const a = await imageRegion(preview, behind);
+      const b = await imageRegion(printed, behind);
+      for (const edge of ['left', 'right', 'top', 'bottom', 'split'] as const) {
+        const relativePreview = a[edge] / 600;
+        const relativePrint = (b[edge] - bleedPx) / trimWidthPx;
+        expect(Math.abs(relativePreview - relativePrint), `${edge}: preview ${relativePreview}, print ${relativePrint}`).toBeLessThanOrEqual(0.01);
+      }
+    },
+    60_000,
+  );
+
+  it.each(PLACEMENTS.flatMap(([name]) => (['sticker', 't-shirt'] as const).map((type) => [type, name] as const)))(
+    '%s, %s: print.pdf embeds the image (pdfimages) at its printed resolution, qpdf finds no errors, and Ghostscript draws it where print.png has it',
+    async (type, name) => {
+      const made = madeWithImage.get(key(type, name))!;
+      const spec = DEFAULT_PRINT_SPECS[type];
+      const placed = made.print.image!;
+      const { stdout } = await run('pdfimages', ['-list', made.pdf]);
+      const rows = stdout.split('\n').slice(2).filter((line) => line.trim() !== '').map((line) => line.trim().split(/\s+/));
+      const images = rows.filter((row) => row[2] === 'image');
+      expect(images).toHaveLength(1);
+      // page num type width height color comp bpc enc interp object ID x-ppi y-ppi size ratio
+      const [width, height, encoding, xPpi, yPpi] = [3, 4, 8, 12, 13].map((column) => images[0]![column]!) as [string, string, string, string, string];
+      // The visible part of the 800 x 600 original, at full resolution: all of it, or (cover) the rows the band shows.
+      const visibleWidth = Math.min(800, placed.area.width / placed.scale);
+      const visibleHeight = Math.min(600, placed.area.height / placed.scale);
+      expect(Math.abs(Number(width) - visibleWidth), `width ${width}`).toBeLessThanOrEqual(2);
+      expect(Math.abs(Number(height) - visibleHeight), `height ${height}`).toBeLessThanOrEqual(2);
+      expect(encoding).toBe(placed.opacity === 1 || spec.printBackground ? 'jpeg' : 'image');
+      const dpi = spec.dpi / placed.scale;
+      expect(Math.abs(Number(xPpi) - dpi), `x-ppi ${xPpi}`).toBeLessThanOrEqual(1);
+      expect(Math.abs(Number(yPpi) - dpi), `y-ppi ${yPpi}`).toBeLessThanOrEqual(1);
+      // Behind text on a garment, the toned-down photo keeps its transparency as a soft mask; paper has none.
+      expect(rows.filter((row) => row[2] === 'smask')).toHaveLength(!spec.printBackground && placed.opacity < 1 ? 1 : 0);
+      const { stdout: check } = await run('qpdf', ['--check', made.pdf]);
+      expect(check).toMatch(/No syntax or stream encoding errors found/);
+      expect(made.gsOutput).toBe('');
+      const behind = placed.opacity < 1;
+      const raster = await imageRegion(made.png, behind);
+      const vector = await imageRegion(made.gsPng, behind);
+      const tolerance = printGeometry(spec).trimWidthPx / 100;
+      for (const edge of ['left', 'right', 'top', 'bottom', 'split'] as const) {
+        expect(Math.abs(raster[edge] - vector[edge]), `${edge}: png ${raster[edge]}, pdf ${vector[edge]}`).toBeLessThanOrEqual(tolerance);
+      }
+      if (spec.printBackground) {
+        const raw = (await readFile(made.pdf)).toString('latin1');
+        expect(raw).not.toMatch(/\/Group|\/SMask|\/CA\s|\/ca\s/);
+      }
+    },
+    60_000,
+  );
+
+  it.each(['sticker', 't-shirt'] as const)('%s: print.png with an image is still the full print size, 8-bit RGB on paper and RGBA on a garment, pHYs 300 DPI (pngcheck)', async (type) => {
+    const spec = DEFAULT_PRINT_SPECS[type];
+    const { widthPx, heightPx } = printGeometry(spec);
+    for (const [name] of PLACEMENTS) {
+      const file = madeWithImage.get(key(type, name))!.png;
+      expect(await sharp(file).metadata()).toMatchObject({ format: 'png', width: widthPx, height: heightPx, depth: 'uchar', channels: spec.printBackground ? 3 : 4, density: 300 });
+      const { stdout } = await run('pngcheck', ['-v', file]);
+      expect(stdout).toMatch(/pHYs .*: 11811x11811 pixels\/meter \(300 dpi\)/);
+      expect(stdout).toMatch(/No errors detected/);
+    }
+  });
+
+  it('the text stays real text next to the image; an image alone has no font and no text', async () => {
+    const { stdout: text } = await run('pdftotext', [madeWithImage.get(key('t-shirt', 'above'))!.pdf, '-']);
+    expect(text.replace(/\f/g, '').trim()).toBe('Photo');
+    const alone = madeWithImage.get(key('t-shirt', 'alone'))!;
+    const { stdout: fonts } = await run('pdffonts', [alone.pdf]);
+    expect(fonts.split('\n').slice(2).filter((line) => line.trim() !== '')).toEqual([]);
+    const { stdout: none } = await run('pdftotext', [alone.pdf, '-']);
+    expect(none.replace(/\f/g, '').trim()).toBe('');
+    expect(alone.print.scene.layers.map((layer) => layer.kind)).toEqual(['image']);
+    // Apparel: still transparent around the image, in both files.
+    for (const file of [alone.png, alone.gsPng]) {
+      const { data } = await sharp(file).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+      expect(data[3], file).toBe(0);
+    }
+  });
+
+  it('the 800 x 600 photo above the text on a sticker (a 1040 x 520 px band) prints at 346 DPI: no warning; on a t-shirt (3120 x 2160 px) at 83 DPI: a warning', () => {
+    expect(madeWithImage.get(key('sticker', 'above'))!.files.warnings).toEqual([]);
+    expect(madeWithImage.get(key('t-shirt', 'above'))!.files.warnings).toMatchObject([{ code: 'LOW_RESOLUTION', field: 'design_data.image', dpi: 83 }]);
+  });
+
+  it.each([
+    [300, 300, 42],
+    [1000, 1000, 139],
+  ])('a %dx%d image above the text on a t-shirt (a 2160 px band) prints under 150 DPI: a LOW_RESOLUTION warning with its DPI and what to do', async (width, height, dpi) => {
+    const small = await sharp({ create: { width, height, channels: 3, background: RED } }).jpeg().toBuffer();
+    const files = await renderPrintFiles(withImage('t-shirt', {}), DEFAULT_PRINT_SPECS['t-shirt'], { title: 'small', loadImage: () => Promise.resolve(small) });
+    expect(files.warnings).toHaveLength(1);
+    expect(files.warnings[0]).toMatchObject({ code: 'LOW_RESOLUTION', field: 'design_data.image', dpi });
+    expect(files.warnings[0]!.message).toMatch(new RegExp(`^The image \\(${width}x${height} px\\) prints at about ${dpi} DPI over 7\\.2 x 7\\.2 in, under the 150 DPI`));
+    expect(files.warnings[0]!.message).toMatch(/Upload a larger version \(at least 1080x1080 px\) or make it smaller on the design \(design_data\.image\.placement\.size\)/);
+    expect(files.png).toBeInstanceOf(Buffer);
+    expect(files.pdf).toBeInstanceOf(Buffer);
+  });
+
+  it('a 3000 x 3000 image on a t-shirt (416 DPI) gets no warning', async () => {
+    const large = await sharp({ create: { width: 3000, height: 3000, channels: 3, background: RED } }).jpeg().toBuffer();
+    const files = await renderPrintFiles(withImage('t-shirt', {}), DEFAULT_PRINT_SPECS['t-shirt'], { title: 'large', loadImage: () => Promise.resolve(large) });
+    expect(files.warnings).toEqual([]);
+  }, 60_000);
+
+  it('a logo with transparency: flattened onto the background on paper (no soft mask, no transparency), kept transparent on a garment (soft mask)', async () => {
+    const logo = await sharp({ create: { width: 600, height: 600, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
+      .composite([{ input: { create: { width: 300, height: 300, channels: 4, background: { ...RED, alpha: 1 } } }, left: 150, top: 150 }])
+      .png()
+      .toBuffer();
+    for (const type of ['sticker', 'hoodie'] as const) {
+      const spec = DEFAULT_PRINT_SPECS[type];
+      const files = await renderPrintFiles(withImage(type, { size: 0.5 }, null), spec, { title: 'logo', loadImage: () => Promise.resolve(logo) });
+      const pdf = path.join(imageDir, `logo-${type}.pdf`);
+      await writeFile(pdf, files.pdf!);
+      const { stdout } = await run('pdfimages', ['-list', pdf]);
+      const kinds = stdout.split('\n').slice(2).filter((line) => line.trim() !== '').map((line) => line.trim().split(/\s+/).slice(2, 5).join(' '));
+      const raw = (await readFile(pdf)).toString('latin1');
+      if (spec.printBackground) {
+        expect(kinds).toEqual(['image 600 600']);
+        expect(raw).not.toMatch(/\/Group|\/SMask|\/CA\s|\/ca\s/);
+      } else {
+        expect(kinds).toEqual(['image 600 600', 'smask 600 600']);
+      }
+      const gsPng = path.join(imageDir, `logo-${type}-gs.png`);
+      const gs = await run('gs', ['-q', '-dSAFER', '-dBATCH', '-dNOPAUSE', '-dPDFSTOPONWARNING', '-r300', `-sDEVICE=${spec.printBackground ? 'png16m' : 'pngalpha'}`, `-sOutputFile=${gsPng}`, pdf]);
+      expect(gs.stdout + gs.stderr).toBe('');
+      const png = path.join(imageDir, `logo-${type}.png`);
+      await writeFile(png, files.png!);
+      // The red square only (its transparent surround shows the background, or nothing), the same in both files.
+      const raster = await imageRegion(png, false);
+      const vector = await imageRegion(gsPng, false);
+      for (const edge of ['left', 'right', 'top', 'bottom'] as const) expect(Math.abs(raster[edge] - vector[edge]), `${type} ${edge}`).toBeLessThanOrEqual(printGeometry(spec).trimWidthPx / 100);
+      // Half of 0.5 x the inner area: a quarter of the inner side.
+      expect((raster.right - raster.left + 1) / printGeometry(spec).trimWidthPx).toBeCloseTo((0.5 * 0.5 * 520) / 600, 2);
+    }
+  }, 120_000);
+
+  it('without options.loadImage a design with an image fails with PRINT_IMAGE_MISSING naming design_data.image', async () => {
+    const error = await renderPrintFiles(withImage('poster', {}), DEFAULT_PRINT_SPECS.poster, { title: 'no-loader' }).then(() => undefined, (caught: unknown) => caught);
+    expect(error).toBeInstanceOf(AppError);
+    expect(error).toMatchObject({ code: 'PRINT_IMAGE_MISSING', field: 'design_data.image' });
+    expect((error as Error).message).toMatch(/pass a loader/);
+  });
+
+  it('an image that cannot be decoded fails with INVALID_IMAGE naming design_data.image; the loader\'s own failure comes through as it was', async () => {
+    const error = await renderPrintFiles(withImage('poster', {}), DEFAULT_PRINT_SPECS.poster, { title: 'bad', loadImage: () => Promise.resolve(Buffer.from('not an image')) }).then(() => undefined, (caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'INVALID_IMAGE', field: 'design_data.image' });
+    const gone = new Error('storage is down');
+    await expect(renderPrintFiles(withImage('poster', {}), DEFAULT_PRINT_SPECS.poster, { title: 'gone', loadImage: () => Promise.reject(gone) })).rejects.toBe(gone);
   });
 });
