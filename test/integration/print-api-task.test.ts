@@ -8,6 +8,10 @@ import { DesignService } from '../../src/designs/design-service.js';
 import { DesignRepository } from '../../src/designs/design-repository.js';
 import { createRenderStack, type RenderStack } from '../helpers/render-stack.js';
 import { DIALECTS, skipDialect } from '../helpers/databases.js';
+import { buildContainer } from '../../src/composition-root.js';
+import { SAMPLE_DESIGN, testSettings } from '../helpers/app.js';
+import { waitFor } from '../helpers/services.js';
+import { createTempDir, removeTempDir } from '../helpers/tmp.js';
 
 /**
  * The print task's rules, on a real database and the real local driver with faults injected
@@ -137,5 +141,38 @@ describe.each(DIALECTS.filter((d) => !skipDialect(d)))('the print task (%s)', (d
     const service = new DesignService({ designs: stack.designs, storage: stack.assets, queue: { enqueue: () => Promise.resolve() }, logger: silentLogger });
     const view = await service.get('user-1', id);
     expect(view.print_warnings).toEqual([{ code: 'LOW_RESOLUTION', field: 'design_data.image', message: 'prints at 96 DPI', dpi: 96 }]);
+  });
+});
+
+describe('print jobs lost between the database and the queue', () => {
+  it('are queued again at start: a PENDING print left by a crash is made by the next serve', async () => {
+    const dir = await createTempDir('print-sweep');
+    try {
+      const settings = testSettings(dir);
+      const first = await buildContainer(settings, { logger: silentLogger, role: 'serve' });
+      let id: string;
+      try {
+        await first.startBackground();
+        ({ id } = await first.service.create('user-a', { ...SAMPLE_DESIGN, product_type: 'sticker' }));
+        await waitFor('the design to be PUBLISHED', async () => (await first.designs.findById(id))?.status === 'PUBLISHED', 30_000);
+        // The request reached the database, and the process died before its in-memory queue ran it.
+        expect(await first.designs.requestPrint(id)).not.toBeNull();
+      } finally {
+        await first.close();
+      }
+      const second = await buildContainer(settings, { logger: silentLogger, role: 'serve' });
+      try {
+        await second.startBackground();
+        const design = await waitFor('the print to be READY', async () => {
+          const found = await second.designs.findById(id);
+          return found?.print.status === 'READY' ? found : undefined;
+        }, 30_000);
+        expect(design.print).toMatchObject({ attempts: 1, pdfKey: `designs/${id}/print.pdf`, pngKey: `designs/${id}/print.png` });
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await removeTempDir(dir);
+    }
   });
 });
