@@ -30,7 +30,9 @@ interface Command {
   options: Record<string, OptionSpec>;
   /** Lines added to `--help` that need a module loaded (the font list). */
   moreHelp?: () => Promise<string[]>;
-  run(values: Values, print: Print): Promise<number | void>;
+  /** Positional arguments the command requires, by name (`DESIGN_ID`), with what each is. */
+  positionals?: Record<string, string>;
+  run(values: Values, print: Print, positionals: string[]): Promise<number | void>;
 }
 
 const NO_OPTIONS_NOTE = 'It takes no options: it is configured by environment variables and .env (README.md, Configuration).';
@@ -81,6 +83,15 @@ const COMMANDS: Record<string, Command> = {
       return [`Fonts: ${FONT_NAMES.join(', ')}`, `Product types: ${PRODUCT_TYPES.join(', ')}`];
     },
     run: async (values, print) => (await import('./cli/render.js')).renderCommand(getConfig(), values, print),
+  },
+  print: {
+    summary: "Make a design's print files (print.pdf, print.png at its product's print size) in the configured storage, as POST /api/v1/designs/{id}/print-files does",
+    usage: 'customify print DESIGN_ID [--wait]',
+    positionals: { DESIGN_ID: 'The id of a PUBLISHED design (a UUID), whoever owns it' },
+    options: {
+      wait: { type: 'boolean', default: false, description: 'With REDIS_URL: wait until the workers have made the files (READY) or failed, and print the outcome. Without REDIS_URL the command always makes the files itself and waits' },
+    },
+    run: async (values, print, positionals) => (await import('./cli/print.js')).printCommand(getConfig(), positionals[0]!, { wait: values.wait === true }, print),
   },
   cleanup: {
     summary: 'Delete stored objects older than a given age (every page, in batches), clearing the designs that pointed at them',
@@ -146,6 +157,7 @@ async function commandHelp(command: Command): Promise<string> {
     lines.push(`  ${flag.padEnd(width)}  ${o.description} (${note})`);
   }
   lines.push(`  ${'-h, --help'.padEnd(width)}  Show this help`);
+  for (const [name, what] of Object.entries(command.positionals ?? {})) lines.push('', `${name}: ${what}.`);
   if (flags.length === 0) lines.push('', NO_OPTIONS_NOTE);
   if (command.moreHelp) lines.push('', ...(await command.moreHelp()));
   return lines.join('\n');
@@ -187,8 +199,15 @@ export async function main(argv: string[], print: Print = (line) => console.log(
     return 2;
   }
   let values: Values;
+  let positionals: string[];
   try {
-    ({ values } = parseArgs({ args: rest, options: { ...parseArgsOptions(command.options), help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }) as { values: Values });
+    const wanted = Object.keys(command.positionals ?? {});
+    const parsed = parseArgs({ args: rest, options: { ...parseArgsOptions(command.options), help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: wanted.length > 0 });
+    values = parsed.values;
+    positionals = parsed.positionals;
+    if (!values.help && positionals.length !== wanted.length) {
+      throw new Error(positionals.length < wanted.length ? `Missing ${wanted.slice(positionals.length).join(' ')}.` : `Unexpected argument "${positionals[wanted.length]}".`);
+    }
   } catch (error) {
     console.error(`${(error as Error).message}\nUsage: ${command.usage}`);
     return 2;
@@ -198,7 +217,7 @@ export async function main(argv: string[], print: Print = (line) => console.log(
     return 0;
   }
   try {
-    return (await command.run(values, print)) ?? 0;
+    return (await command.run(values, print, positionals)) ?? 0;
   } catch (error) {
     if (error instanceof AppError) {
       console.error(`customify ${name}: ${error.message}`);

@@ -7,7 +7,9 @@ import { DesignService } from './designs/design-service.js';
 import { ConfigError, describeError } from './errors.js';
 import { BullmqRenderQueue, BullmqRenderWorker } from './jobs/bullmq.queue.js';
 import { InProcessRenderQueue } from './jobs/in-process.queue.js';
-import { startSweep, sweepStaleDesigns, sweepStaleUploads } from './jobs/pending-sweep.js';
+import { startSweep, sweepStaleDesigns, sweepStalePrints, sweepStaleUploads } from './jobs/pending-sweep.js';
+import { createPrintDesignTask, type PrintDesignTask } from './jobs/print-design.task.js';
+import { renderPrintFiles } from './print/index.js';
 import { createRenderDesignTask, type RenderDesignTask } from './jobs/render-design.task.js';
 import type { RenderQueue, RenderWorker } from './jobs/render-queue.js';
 import type { RetryPolicy } from './jobs/retry-policy.js';
@@ -48,6 +50,12 @@ export interface Container {
   /** Resumable uploads (/api/v1/uploads/tus) and where they keep their bytes while they arrive. */
   tus: TusUploads;
   tusStore: TusStagingStore;
+  /**
+   * Print files (issue #12): their own queue (same adapters and retry policy as renders,
+   * PRINT_CONCURRENCY jobs at a time), so a burst of print orders never starves previews.
+   */
+  printQueue: RenderQueue;
+  printTask: PrintDesignTask;
   /** Starts the worker, queues designs a crash left behind, and starts the periodic sweep. */
   startBackground(): Promise<void>;
   close(): Promise<void>;
@@ -119,7 +127,35 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     closers.push(() => queue.close());
     if (worker && (worker as unknown) !== queue) closers.push(() => worker.close());
 
-    const service = new DesignService({ designs, storage: storage.repository, queue, logger, uploads });
+    const printTask = createPrintDesignTask({
+      designs, storage: storage.repository, printSpecs: settings.printSpecs, renderPrintFiles,
+      images: { find: (id) => uploads.findById(id), read: (key) => uploadStorage.readOriginal(key) },
+      logger, leaseMs: settings.renderLeaseMs, compressionLevel: settings.pngCompressionLevel,
+    });
+    let printQueue: RenderQueue;
+    let printWorker: RenderWorker | undefined;
+    if (settings.redisUrl) {
+      const shared = { redisUrl: settings.redisUrl, queueName: `${settings.renderQueueName}-print`, policy, logger, jobName: 'print-design' };
+      printQueue = new BullmqRenderQueue(shared);
+      if (role === 'worker') {
+        printWorker = new BullmqRenderWorker({
+          ...shared, task: printTask, concurrency: settings.printConcurrency,
+          lockDurationMs: settings.renderLockDurationMs, stalledIntervalMs: settings.renderStalledIntervalMs,
+        });
+      }
+    } else {
+      const inProcess = new InProcessRenderQueue({ task: printTask, policy, concurrency: settings.printConcurrency, logger });
+      printQueue = inProcess;
+      // `customify print` without Redis makes the files itself (src/cli/print.ts).
+      if (role === 'serve' || role === 'cli') printWorker = inProcess;
+    }
+    closers.push(() => printQueue.close());
+    if (printWorker && (printWorker as unknown) !== printQueue) closers.push(() => printWorker.close());
+
+    const service = new DesignService({
+      designs, storage: storage.repository, queue, printQueue, logger, uploads,
+      printFileRoute: (designId, name) => `${settings.publicBaseUrl}/api/v1/designs/${designId}/print-files/${name}`,
+    });
     let stopSweep: (() => Promise<void>) | undefined;
 
     // Uploads: a second queue beside the render queue, so a burst of uploads never delays
@@ -171,11 +207,21 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
 
     return {
       settings, logger, db, designs, storage, queue, worker, task, service, metrics,
-      uploads, uploadService, uploadQueue, scanner, avatarService, tus, tusStore,
+      uploads, uploadService, uploadQueue, scanner, avatarService, tus, tusStore, printQueue, printTask,
       async startBackground() {
         if (worker) await worker.start();
         if (uploadWorker) await uploadWorker.start();
+        if (printWorker) await printWorker.start();
         if (role === 'cli') return;
+        // Print jobs a crash or a lost in-process queue left: all at start, then the stale ones.
+        const sweepPrints = (before: Date) => sweepStalePrints({ designs, queue: printQueue, logger }, before);
+        await sweepPrints(new Date()).catch((error: unknown) => logger.warn(`Could not queue leftover print jobs at start: ${describeError(error)}`));
+        const printSweep = setInterval(() => {
+          void sweepPrints(new Date(Date.now() - settings.pendingSweepAfterMs)).catch((error: unknown) =>
+            logger.warn(`Print sweep failed: ${describeError(error)}`));
+        }, Math.max(1000, Math.min(settings.pendingSweepAfterMs / 2, 10_000)));
+        printSweep.unref();
+        closers.push(() => Promise.resolve(clearInterval(printSweep)));
         // Uploads a crash or a lost in-process queue left unfinished: all at start, then the stale ones.
         await sweepUploads(new Date()).catch((error: unknown) => logger.warn(`Could not queue leftover uploads at start: ${describeError(error)}`));
         const uploadSweep = setInterval(() => {

@@ -82,7 +82,6 @@ export const ERROR_CODES = {
   DESIGN_IMAGE_UNAVAILABLE: { status: 409, description: 'A design\'s image upload was rejected or is gone: the design is FAILED with this message in its error field.' },
 
   // Print files.
-  PRINT_IMAGE_UNSUPPORTED: { status: 400, description: 'Print files are made for text designs only so far: a design with `design_data.image` has a preview but no print files yet.' },
   LOW_RESOLUTION: { status: 400, description: 'A warning on print files (`print_warnings`), not a refusal: the design\'s image prints under 150 DPI at the product\'s print size and will look blurry; upload a larger image or make it smaller.' },
   PRINT_IMAGE_MISSING: { status: 500, description: 'Print files were asked for a design with `design_data.image` without a way to read its image (a caller that does not pass loadImage).' },
   PRINT_TEXT_TOO_LARGE: { status: 400, description: 'The design\'s text cannot fit the product\'s print area at the smallest legible size; the message names the text.' },
@@ -92,6 +91,8 @@ export const ERROR_CODES = {
   DESIGN_ALREADY_EXISTS: { status: 409, description: 'A design with this id already exists.' },
   DESIGN_CONTENDED: { status: 409, description: 'The design is being changed by another request; retry.' },
   INVALID_STATUS_TRANSITION: { status: 409, description: 'The design\'s status does not allow this (e.g. a render while one is queued or running).' },
+  PRINT_NOT_AVAILABLE: { status: 409, description: 'Print files are made from a PUBLISHED design: this one is still rendering (retry once PUBLISHED) or FAILED (re-render it first); the message names its status.' },
+  PRINT_FILES_NOT_READY: { status: 404, description: 'The design\'s print files are not ready (print_status is not READY), or its product makes no such file.' },
 
   // Our own faults and the services we depend on (5xx; the message is hidden from clients).
   INTERNAL_ERROR: { status: 500, description: 'An unexpected server error; quote the request id when reporting it.' },
@@ -109,6 +110,7 @@ export const ERROR_CODES = {
   RENDER_THREAD_DIED: { status: 503, description: 'A render thread stopped mid-render; the design is retried.' },
   RENDER_THREAD_START_FAILED: { status: 503, description: 'A render thread could not start (incomplete installation); the design is retried.' },
   RENDER_FAILED: { status: 500, description: 'A render failed for good; the design is FAILED.' },
+  PRINT_FAILED: { status: 500, description: 'A print job failed for good; the design\'s print_status is FAILED with the reason in print_message.' },
   TEXT_RENDER_FAILED: { status: 500, description: 'The text could not be laid out.' },
   FONT_FILE_MISSING: { status: 500, description: 'A bundled font\'s file is missing from the installation.' },
   FONT_UNREADABLE: { status: 500, description: 'A bundled font file cannot be read (damaged installation).' },

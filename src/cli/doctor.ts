@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -10,7 +10,7 @@ import { withTimeout } from '../shared/timeout.js';
 import { ConfigError, describeError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import { createStorageLayer, isStorageError, type ObjectStorage } from '../storage/index.js';
-import { PUBLIC_PREFIXES } from '../storage/keys.js';
+import { PUBLIC_READ_PATTERNS, printFileKey } from '../storage/keys.js';
 import { makeFolders } from '../storage/make-folders.js';
 import { corsGaps, publicReadResources, readBucketCors } from '../storage/s3-bucket-setup.js';
 import type { S3Driver } from '../storage/s3.driver.js';
@@ -54,8 +54,8 @@ export interface DoctorReport {
 
 const PROBE_BODY = 'customify doctor probe: safe to delete\n';
 
-/** `designs/, uploads/, avatars/ and doctor/`, for messages. */
-const PUBLIC_PREFIX_LIST = `${PUBLIC_PREFIXES.slice(0, -1).join(', ')} and ${PUBLIC_PREFIXES.at(-1)}`;
+/** The publicly readable patterns (PUBLIC_READ_PATTERNS) in one phrase, for messages. */
+const PUBLIC_READ_LIST = `${PUBLIC_READ_PATTERNS.slice(0, -1).join(', ')} and ${PUBLIC_READ_PATTERNS.at(-1)}`;
 
 class Checklist {
   readonly results: CheckResult[];
@@ -297,39 +297,45 @@ async function checkS3Storage(ctx: Context, s: Readonly<Settings>): Promise<void
 }
 
 /**
- * A public bucket must still keep `staging/` and `quarantine/` private: the seed's policy on
- * `bucket/*` publishes unscanned and infected uploads to anyone who has the key.
+ * A public bucket must still keep `staging/` and `quarantine/` private (the seed's policy on
+ * `bucket/*` publishes unscanned and infected uploads to anyone who has the key), and the
+ * print files under `designs/` too (a policy on `designs/*` publishes them: production files,
+ * issue #12). One probe each, read anonymously.
  */
 async function checkPrivatePrefixes(ctx: Context, s: Readonly<Settings>, storage: ObjectStorage): Promise<void> {
   const { list } = ctx;
-  const what = 'private uploads';
-  if (s.cloudfrontDomain) {
-    list.skip(what, `CLOUDFRONT_DOMAIN is set, so URLs point at the CDN, which is not checked from here; check that the bucket policy allows anonymous reads only under ${PUBLIC_PREFIX_LIST}`);
-    return;
-  }
-  const key = `staging/doctor-probe-${randomBytes(8).toString('hex')}`;
-  try {
-    await storage.put(key, Buffer.from(PROBE_BODY), { contentType: 'text/plain', kind: 'doctor' });
-  } catch (error) {
-    list.fail(what, `cannot write a probe under staging/ to check it is not public: ${messageOf(error)}`);
-    return;
-  }
-  try {
-    const url = storage.publicUrl(key);
-    const answer = await fetchStatus(ctx, url);
-    if (answer.status === 200) {
-      list.fail(
-        what,
-        `an anonymous GET of ${url} answered 200: the bucket policy makes staging/ and quarantine/ (unscanned and infected uploads) public. ` +
-          `Run node bin/customify.js s3 setup-policy, which replaces it with one that allows anonymous reads only under ${PUBLIC_PREFIX_LIST}.`,
-      );
-    } else if (answer.status === undefined) {
-      list.fail(what, `could not GET ${url} to check that staging/ is not public (${answer.describe}): check S3_ENDPOINT and network access.`);
-    } else {
-      list.ok(`${what}: an anonymous GET under staging/ answers ${answer.status}`);
+  const probes = [
+    { what: 'private uploads', where: 'staging/', key: `staging/doctor-probe-${randomBytes(8).toString('hex')}`, exposed: 'staging/ and quarantine/ (unscanned and infected uploads)' },
+    { what: 'private print files', where: 'designs/<id>/print.pdf', key: printFileKey(randomUUID(), 'pdf'), exposed: 'print files (designs/<id>/print.pdf and print.png)' },
+  ];
+  for (const probe of probes) {
+    if (s.cloudfrontDomain) {
+      list.skip(probe.what, `CLOUDFRONT_DOMAIN is set, so URLs point at the CDN, which is not checked from here; check that the bucket policy allows anonymous reads only of ${PUBLIC_READ_LIST}`);
+      continue;
     }
-  } finally {
-    await storage.deleteMany([key]).catch(() => []);
+    try {
+      await storage.put(probe.key, Buffer.from(PROBE_BODY), { contentType: 'text/plain', kind: 'doctor' });
+    } catch (error) {
+      list.fail(probe.what, `cannot write a probe under ${probe.where} to check it is not public: ${messageOf(error)}`);
+      continue;
+    }
+    try {
+      const url = storage.publicUrl(probe.key);
+      const answer = await fetchStatus(ctx, url);
+      if (answer.status === 200) {
+        list.fail(
+          probe.what,
+          `an anonymous GET of ${url} answered 200: the bucket policy makes ${probe.exposed} public. ` +
+            `Run node bin/customify.js s3 setup-policy, which replaces it with one that allows anonymous reads only of ${PUBLIC_READ_LIST}.`,
+        );
+      } else if (answer.status === undefined) {
+        list.fail(probe.what, `could not GET ${url} to check that ${probe.where} is not public (${answer.describe}): check S3_ENDPOINT and network access.`);
+      } else {
+        list.ok(`${probe.what}: an anonymous GET under ${probe.where} answers ${answer.status}`);
+      }
+    } finally {
+      await storage.deleteMany([probe.key]).catch(() => []);
+    }
   }
 }
 

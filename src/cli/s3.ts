@@ -37,7 +37,7 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
         return 0;
       }
       await applyPublicReadPolicy(s3);
-      print(`Bucket "${s3.bucket}": put the PublicReadGetObject policy (anonymous s3:GetObject on ${publicReadResources(s3.bucket).join(', ')}; staging/ and quarantine/ stay private), replacing any earlier bucket policy.`);
+      print(`Bucket "${s3.bucket}": put the PublicReadGetObject policy (anonymous s3:GetObject on ${publicReadResources(s3.bucket).join(', ')}; staging/, quarantine/ and the print files stay private), replacing any earlier bucket policy.`);
       print('Run customify doctor to check that an anonymous GET now answers 200.');
       return 0;
     },

@@ -5,6 +5,7 @@ import * as designTombstone from './migrations/0002-design-tombstone.js';
 import * as createUploads from './migrations/0003-create-uploads.js';
 import * as avatars from './migrations/0004-avatars.js';
 import * as designUpload from './migrations/0005-design-upload.js';
+import * as designPrintFiles from './migrations/0006-design-print-files.js';
 
 /**
  * Every migration, by name. Kysely runs them in name order. Listed statically, not found
@@ -17,6 +18,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0003-create-uploads': createUploads,
   '0004-avatars': avatars,
   '0005-design-upload': designUpload,
+  '0006-design-print-files': designPrintFiles,
 });
 
 export const migrationProvider: MigrationProvider = {

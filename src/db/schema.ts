@@ -32,6 +32,19 @@ export interface DesignsTable {
   deleted_at: ColumnType<EpochMs | null, EpochMs | null | undefined, EpochMs | null>;
   /** The upload its image comes from (design_data.image.upload_id, lowercased); a foreign key to uploads. */
   upload_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Print files (issue #12, migration 0006): NONE, PENDING, READY or FAILED. */
+  print_status: ColumnType<'NONE' | 'PENDING' | 'READY' | 'FAILED', string | undefined, string>;
+  /** Why the print FAILED (or, between retries, the last error). */
+  print_message: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Storage keys of the private print files, once READY. */
+  print_pdf_key: ColumnType<string | null, string | null | undefined, string | null>;
+  print_png_key: ColumnType<string | null, string | null | undefined, string | null>;
+  /** JSON text: the print renderer's warnings (PrintWarning[]), once READY. */
+  print_warnings: ColumnType<string | null, string | null | undefined, string | null>;
+  print_attempts: ColumnType<number, number | undefined, number>;
+  print_lease_until: ColumnType<EpochMs | null, EpochMs | null | undefined, EpochMs | null>;
+  /** When print files were last requested (the sweep finds lost print jobs by it). */
+  print_requested_at: ColumnType<EpochMs | null, EpochMs | null | undefined, EpochMs | null>;
 }
 
 /** User uploads (issue #11); see src/uploads/upload.ts for the states. */

@@ -71,15 +71,18 @@ export class DesignDeletion {
     return finished;
   }
 
-  private async finish(design: Pick<Design, 'id' | 'status' | 'leaseUntil'>): Promise<void> {
+  private async finish(design: Pick<Design, 'id' | 'status' | 'leaseUntil' | 'print'>): Promise<void> {
     await this.waitForRender(design);
     await this.deps.storage.deleteDesignAssets(design.id);
     await this.deps.designs.removeTombstoned(design.id);
   }
 
-  /** Returns once no render holds a lease on the (tombstoned) design. */
-  private async waitForRender(design: Pick<Design, 'id' | 'status' | 'leaseUntil'>): Promise<void> {
-    let leaseUntil = design.status === 'RENDERING' ? design.leaseUntil : null;
+  /** Returns once no render or print job holds a lease on the (tombstoned) design. */
+  private async waitForRender(design: Pick<Design, 'id' | 'status' | 'leaseUntil' | 'print'>): Promise<void> {
+    // A print job writes under the same prefix: wait for whichever lease ends later.
+    const renderLease = design.status === 'RENDERING' ? design.leaseUntil : null;
+    const printLease = design.print.status === 'PENDING' ? design.print.leaseUntil : null;
+    let leaseUntil = renderLease && printLease ? (renderLease > printLease ? renderLease : printLease) : renderLease ?? printLease;
     let pause = 5;
     let waited = false;
     for (;;) {

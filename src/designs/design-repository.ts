@@ -4,7 +4,7 @@ import type { Database } from '../db/database.js';
 import type { DB, DesignRow, NewDesignRow } from '../db/schema.js';
 import { checkLimit, decodeCursor, encodeCursor, MAX_LIST_LIMIT } from '../db/keyset-page.js';
 import { isDesignId } from './design-id.js';
-import { DESIGN_STATUSES, assertTransition, isDesignStatus, type Design, type DesignData, type DesignStatus } from './design.js';
+import { DESIGN_STATUSES, assertTransition, isDesignStatus, isPrintStatus, type Design, type DesignData, type DesignStatus, type StoredPrintWarning } from './design.js';
 
 type DesignUpdate = UpdateQueryBuilder<DB, 'designs', 'designs', UpdateResult>;
 
@@ -31,6 +31,19 @@ export interface FindStaleOptions {
   leaseExpiredBefore?: Date;
   limit?: number;
 }
+
+export interface PrintAssets {
+  /** Null for a file the product's print spec does not make. */
+  pdfKey: string | null;
+  pngKey: string | null;
+  warnings: readonly StoredPrintWarning[];
+}
+
+/** The print columns as a re-render or a cleanup leaves them: no print files. */
+const PRINT_RESET = {
+  print_status: 'NONE', print_message: null, print_pdf_key: null, print_png_key: null, print_warnings: null,
+  print_attempts: 0, print_lease_until: null, print_requested_at: null,
+} as const;
 
 export interface PublishedAssets {
   previewKey: string;
@@ -175,7 +188,9 @@ export class DesignRepository {
 
   /**
    * PUBLISHED or FAILED → PENDING, attempts back to 0, error cleared (the old keys and
-   * published_at stay until the new render replaces them). Null when the design does not
+   * published_at stay until the new render replaces them). The print files are invalidated:
+   * print_status back to NONE, their keys forgotten (the caller removes the files); a print
+   * job still running loses its lease, so it cannot record READY. Null when the design does not
    * exist or is not the owner's; throws INVALID_STATUS_TRANSITION when it is PENDING or
    * RENDERING.
    */
@@ -186,7 +201,8 @@ export class DesignRepository {
     for (let attempt = 0; attempt < 3; attempt++) {
       const updated = await this.updateLive(id, 'requesting a re-render', (query, now) =>
         query
-          .set({ status: 'PENDING', attempts: 0, error: null, lease_until: null, updated_at: now })
+          // A re-render invalidates the print files: they would no longer match the preview.
+          .set({ status: 'PENDING', attempts: 0, error: null, lease_until: null, updated_at: now, ...PRINT_RESET })
           .where('owner_id', '=', ownerId)
           .where('status', 'in', ['PUBLISHED', 'FAILED']));
       if (updated) return updated;
@@ -221,17 +237,19 @@ export class DesignRepository {
   /**
    * While a DELETE waits for a render: when the render lease on the tombstoned design ends,
    * or null when no render holds one (not RENDERING, lease ended or released, row gone).
+   * A print job writes files under the same prefix, so its lease counts too: the later of the two.
    */
   async renderLeaseOfDeleted(id: string): Promise<Date | null> {
     if (!isDesignId(id)) return null;
     const row = await this.run('reading a deleted design', () =>
       this.db
         .selectFrom('designs')
-        .select(['status', 'lease_until'])
+        .select(['status', 'lease_until', 'print_status', 'print_lease_until'])
         .where('id', '=', id.toLowerCase())
         .where('deleted_at', 'is not', null)
         .executeTakeFirst());
-    return row && row.status === 'RENDERING' ? toDate(row.lease_until) : null;
+    if (!row) return null;
+    return laterLease(row.status === 'RENDERING' ? toDate(row.lease_until) : null, row.print_status === 'PENDING' ? toDate(row.print_lease_until) : null);
   }
 
   /**
@@ -352,6 +370,103 @@ export class DesignRepository {
         .where('attempts', '>', 0));
   }
 
+  // -------------------------------------------------------------------------------------
+  // Print files (issue #12): the render's ideas again, on the print columns. A request is a
+  // compare-and-set (two at once: one wins, the other sees PENDING); a claim counts an
+  // attempt and takes a lease; a result is recorded only by the claim that holds the lease
+  // (`print_lease_until` equal to what the claim returned), so a re-render (which resets the
+  // print) or a takeover after an expired lease makes a late job's record match nothing.
+
+  /**
+   * PUBLISHED design, print NONE or FAILED → print PENDING (attempts 0, message cleared,
+   * requested now). Null when nothing changed: the design is missing, not the owner's (when
+   * `ownerId` is given), not PUBLISHED, or its print is already PENDING or READY; the caller
+   * reads the design to tell which.
+   */
+  async requestPrint(id: string, ownerId?: string): Promise<Design | null> {
+    return this.updateLive(id, 'requesting print files', (query, now) => {
+      let update = query
+        .set({ print_status: 'PENDING', print_message: null, print_attempts: 0, print_lease_until: null, print_requested_at: now, updated_at: now })
+        .where('status', '=', 'PUBLISHED')
+        .where('print_status', 'in', ['NONE', 'FAILED']);
+      if (ownerId !== undefined) update = update.where('owner_id', '=', ownerId);
+      return update;
+    });
+  }
+
+  /**
+   * Print PENDING with no live lease, on a PUBLISHED design → claimed: counts the attempt and
+   * leases the print job until now + leaseMs. Null when there is nothing to print or another
+   * worker holds the lease.
+   */
+  async claimForPrinting(id: string, leaseMs: number): Promise<Design | null> {
+    if (!Number.isFinite(leaseMs) || leaseMs <= 0) {
+      throw new ValidationError('INVALID_LEASE', `leaseMs must be a positive number of milliseconds, got ${leaseMs}`, 'leaseMs');
+    }
+    return this.updateLive(id, 'claiming a design for printing', (query, now) =>
+      query
+        .set((eb) => ({ print_attempts: eb('print_attempts', '+', 1), print_lease_until: now + Math.ceil(leaseMs), updated_at: now }))
+        .where('status', '=', 'PUBLISHED')
+        .where('print_status', '=', 'PENDING')
+        .where((eb) => eb.or([eb('print_lease_until', 'is', null), eb('print_lease_until', '<=', now)])));
+  }
+
+  /** Between retries: stays PENDING, records the error, ends the lease now. Null when the claim was lost. */
+  async releasePrintLease(id: string, leaseUntil: Date, message: string): Promise<Design | null> {
+    return this.updateLive(id, 'releasing a print lease', (query, now) =>
+      query.set({ print_lease_until: now, print_message: message, updated_at: now })
+        .where('print_status', '=', 'PENDING').where('print_lease_until', '=', leaseUntil.getTime()));
+  }
+
+  /** PENDING → READY with the stored files' keys and the warnings. Null when the claim was lost (re-render, takeover, deletion). */
+  async markPrintReady(id: string, leaseUntil: Date, assets: PrintAssets): Promise<Design | null> {
+    return this.updateLive(id, 'recording print files', (query, now) =>
+      query
+        .set({
+          print_status: 'READY', print_pdf_key: assets.pdfKey, print_png_key: assets.pngKey, print_warnings: JSON.stringify(assets.warnings),
+          print_message: null, print_lease_until: null, updated_at: now,
+        })
+        .where('print_status', '=', 'PENDING').where('print_lease_until', '=', leaseUntil.getTime()));
+  }
+
+  /** PENDING → FAILED with a message a user can act on. Null when the claim was lost. */
+  async markPrintFailed(id: string, leaseUntil: Date, message: string): Promise<Design | null> {
+    return this.updateLive(id, 'marking print files failed', (query, now) =>
+      query.set({ print_status: 'FAILED', print_message: message, print_lease_until: null, updated_at: now })
+        .where('print_status', '=', 'PENDING').where('print_lease_until', '=', leaseUntil.getTime()));
+  }
+
+  /**
+   * A print job that found its design deleted gives up its lease so the waiting DELETE goes
+   * on at once (as endRenderLeaseOfDeleted). True when it was ended.
+   */
+  async endPrintLeaseOfDeleted(id: string, leaseUntil: Date): Promise<boolean> {
+    if (!isDesignId(id)) return false;
+    const result = await this.run('ending the print lease of a deleted design', () =>
+      this.db.updateTable('designs').set({ print_lease_until: null })
+        .where('id', '=', id.toLowerCase()).where('deleted_at', 'is not', null)
+        .where('print_lease_until', '=', leaseUntil.getTime()).executeTakeFirst());
+    return result.numUpdatedRows > 0n;
+  }
+
+  /**
+   * Ids of designs whose print job was probably lost, oldest request first: print PENDING,
+   * unclaimed and requested before `requestedBefore`, or claimed with a lease that ended
+   * (a crashed worker). For the sweep and crash recovery at start.
+   */
+  async findStalePrints(requestedBefore: Date, limit = MAX_LIST_LIMIT): Promise<string[]> {
+    const now = this.clock().getTime();
+    const rows = await this.run('finding stale print jobs', () =>
+      this.db.selectFrom('designs').select('id')
+        .where('print_status', '=', 'PENDING').where('deleted_at', 'is', null).where('status', '=', 'PUBLISHED')
+        .where((eb) => eb.or([
+          eb.and([eb('print_lease_until', 'is', null), eb('print_requested_at', '<', requestedBefore.getTime())]),
+          eb('print_lease_until', '<=', now),
+        ]))
+        .orderBy('print_requested_at', 'asc').orderBy('id', 'asc').limit(limit).execute());
+    return rows.map((row) => row.id);
+  }
+
   /** The designs among `ids` that exist, in no particular order. Ids that are not UUIDs are ignored. */
   async findByIds(ids: readonly string[]): Promise<Design[]> {
     const designs: Design[] = [];
@@ -373,7 +488,7 @@ export class DesignRepository {
       const result = await this.run('clearing design assets', () =>
         this.db
           .updateTable('designs')
-          .set({ preview_key: null, thumbnail_key: null, error: ASSETS_REMOVED_ERROR, updated_at: now })
+          .set({ preview_key: null, thumbnail_key: null, error: ASSETS_REMOVED_ERROR, updated_at: now, ...PRINT_RESET })
           .where('id', 'in', chunk)
           .where('deleted_at', 'is', null)
           .executeTakeFirst());
@@ -448,6 +563,14 @@ function toRow(design: Design): NewDesignRow {
     updated_at: design.updatedAt.getTime(),
     published_at: design.publishedAt?.getTime() ?? null,
     upload_id: design.uploadId,
+    print_status: design.print.status,
+    print_message: design.print.message,
+    print_pdf_key: design.print.pdfKey,
+    print_png_key: design.print.pngKey,
+    print_warnings: design.print.status === 'READY' ? JSON.stringify(design.print.warnings) : null,
+    print_attempts: design.print.attempts,
+    print_lease_until: design.print.leaseUntil?.getTime() ?? null,
+    print_requested_at: design.print.requestedAt?.getTime() ?? null,
   };
 }
 
@@ -470,7 +593,23 @@ function toDesign(row: DesignRow): Design {
     updatedAt: new Date(Number(row.updated_at)),
     publishedAt: toDate(row.published_at),
     uploadId: row.upload_id,
+    print: {
+      status: isPrintStatus(row.print_status) ? row.print_status : 'NONE',
+      message: row.print_message,
+      pdfKey: row.print_pdf_key,
+      pngKey: row.print_png_key,
+      warnings: row.print_warnings === null ? [] : (JSON.parse(row.print_warnings) as StoredPrintWarning[]),
+      attempts: Number(row.print_attempts),
+      leaseUntil: toDate(row.print_lease_until),
+      requestedAt: toDate(row.print_requested_at),
+    },
   };
+}
+
+function laterLease(a: Date | null, b: Date | null): Date | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return a.getTime() >= b.getTime() ? a : b;
 }
 
 function toDate(epochMs: number | null): Date | null {

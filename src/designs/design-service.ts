@@ -5,7 +5,8 @@ import { designWarnings, validateDesignSpec, type DesignWarning } from '../rende
 import type { StorageRepository } from '../storage/index.js';
 import { assertDesignId } from './design-id.js';
 import { DesignDeletion } from './design-deletion.js';
-import { newDesign, type Design } from './design.js';
+import { newDesign, type Design, type PrintStatus, type StoredPrintWarning } from './design.js';
+import type { StoredObject } from '../storage/index.js';
 import { uploadNotFound, type DesignRepository } from './design-repository.js';
 import type { DesignImageUpload } from '../jobs/render-design.task.js';
 
@@ -24,12 +25,32 @@ export interface DesignView {
   published_at: string | null;
   /** What the owner should know about an accepted design (a text colour that hardly shows). */
   warnings: DesignWarning[];
+  /** Print files (issue #12): NONE until requested, then PENDING, READY or FAILED. */
+  print_status: PrintStatus;
+  /** Why the print FAILED; null otherwise. */
+  print_message: string | null;
+  /** What a print-on-demand service would warn about (an image under 150 DPI), once READY. */
+  print_warnings: StoredPrintWarning[];
+  /** Once READY: a freshly signed URL (S3) or the authenticated API route (local storage). */
+  print_pdf_url: string | null;
+  print_png_url: string | null;
 }
+
+/** The names of a design's print files, as the API's file route takes them. */
+export const PRINT_FILE_NAMES = ['print.pdf', 'print.png'] as const;
+export type PrintFileName = (typeof PRINT_FILE_NAMES)[number];
 
 export interface DesignServiceDeps {
   designs: DesignRepository;
   storage: StorageRepository;
   queue: Pick<RenderQueue, 'enqueue'>;
+  /** The print queue (issue #12): its own, so print jobs never hold up previews. */
+  printQueue?: Pick<RenderQueue, 'enqueue'>;
+  /**
+   * Where the API serves a print file in local mode (no signed URLs there): the absolute URL
+   * of `GET /api/v1/designs/{id}/print-files/{name}`. Default: that path, relative.
+   */
+  printFileRoute?: (designId: string, name: PrintFileName) => string;
   logger: Logger;
   /** The owner's uploads, for designs with an image (design_data.image.upload_id). */
   uploads?: { findByIdForOwner(id: string, ownerId: string): Promise<DesignImageUpload | null> };
@@ -103,15 +124,62 @@ export class DesignService {
     const design = await this.find(ownerId, id);
     const pending = await this.deps.designs.requestRerender(design.id, ownerId);
     if (!pending) throw notFound(id);
+    // The re-render reset the print to NONE: its files no longer match the design.
+    if (design.print.status !== 'NONE') await this.removePrintFiles(design.id);
     await this.enqueue(pending.id);
     return this.view(pending);
   }
 
+  /**
+   * Asks for the design's print files (`POST /designs/{id}/print-files`, `customify print`):
+   * print NONE or FAILED → PENDING and queued on the print queue. Idempotent: a print already
+   * PENDING is queued again (a no-op while its job waits; lost jobs come back this way) and
+   * a READY one is returned as it is. Two requests at once: the database's compare-and-set
+   * lets one through, the other finds it PENDING; one job, one set of files.
+   *
+   * `ownerId` undefined (the command line) reaches any design. NotFoundError DESIGN_NOT_FOUND
+   * for an unknown, deleted or someone else's design; AppError PRINT_NOT_AVAILABLE (409, field
+   * `status`) unless the design is PUBLISHED: print files are made from what the shopper saw.
+   */
+  async requestPrint(ownerId: string | undefined, id: string): Promise<DesignView> {
+    const designId = assertDesignId(id, 'id');
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const pending = await this.deps.designs.requestPrint(designId, ownerId);
+      if (pending) {
+        await this.enqueuePrint(pending.id);
+        return this.view(pending);
+      }
+      const current = ownerId === undefined ? await this.deps.designs.findById(designId) : await this.deps.designs.findByIdForOwner(designId, ownerId);
+      if (!current) throw notFound(id);
+      if (current.status !== 'PUBLISHED') throw printNotAvailable(current);
+      if (current.print.status === 'PENDING') {
+        await this.enqueuePrint(current.id);
+        return this.view(current);
+      }
+      if (current.print.status === 'READY') return this.view(current);
+      // NONE or FAILED again: the design changed between the two queries; try once more.
+    }
+    throw new AppError('DESIGN_CONTENDED', `Design ${id} changed repeatedly while print files were requested; try again.`, { retryable: true, details: { designId: id } });
+  }
+
+  /** The bytes of a READY print file of the owner's design (the local-mode route). */
+  async printFile(ownerId: string, id: string, name: PrintFileName): Promise<StoredObject> {
+    const design = await this.find(ownerId, id);
+    const key = name === 'print.pdf' ? design.print.pdfKey : design.print.pngKey;
+    if (design.print.status !== 'READY' || key === null) {
+      throw new NotFoundError('PRINT_FILES_NOT_READY', `Design ${design.id} has no ${name}: its print_status is ${design.print.status}${design.print.status === 'READY' ? ' but its product makes no such file' : '; request print files (POST /api/v1/designs/{id}/print-files) and wait for READY'}.`, { field: 'name' });
+    }
+    return this.deps.storage.readPrintFile(key);
+  }
+
   async view(design: Design): Promise<DesignView> {
     const published = design.status === 'PUBLISHED';
-    const [previewUrl, thumbnailUrl] = await Promise.all([
+    const printReady = design.print.status === 'READY';
+    const [previewUrl, thumbnailUrl, printPdfUrl, printPngUrl] = await Promise.all([
       published && design.previewKey ? this.deps.storage.urlFor(design.previewKey) : null,
       published && design.thumbnailKey ? this.deps.storage.urlFor(design.thumbnailKey) : null,
+      printReady && design.print.pdfKey ? this.printUrl(design.id, design.print.pdfKey, 'print.pdf') : null,
+      printReady && design.print.pngKey ? this.printUrl(design.id, design.print.pngKey, 'print.png') : null,
     ]);
     return {
       id: design.id,
@@ -127,7 +195,31 @@ export class DesignService {
       updated_at: design.updatedAt.toISOString(),
       published_at: design.publishedAt ? design.publishedAt.toISOString() : null,
       warnings: designWarnings(design.designData),
+      print_status: design.print.status,
+      print_message: design.print.status === 'FAILED' ? design.print.message : null,
+      print_warnings: printReady ? [...design.print.warnings] : [],
+      print_pdf_url: printPdfUrl,
+      print_png_url: printPngUrl,
     };
+  }
+
+  private async printUrl(designId: string, key: string, name: PrintFileName): Promise<string> {
+    return (await this.deps.storage.printFileUrl(key))
+      ?? (this.deps.printFileRoute ?? ((id, file) => `/api/v1/designs/${id}/print-files/${file}`))(designId, name);
+  }
+
+  private async removePrintFiles(designId: string): Promise<void> {
+    await this.deps.storage.deletePrintFiles(designId).catch((error: unknown) =>
+      this.deps.logger.warn({ designId }, `Could not remove the print files of a re-rendered design (${describeError(error)}); they are private and no longer referenced.`));
+  }
+
+  private async enqueuePrint(designId: string): Promise<void> {
+    if (!this.deps.printQueue) throw new AppError('SERVICE_UNAVAILABLE', 'Print files cannot be made here (no print queue configured).', { retryable: true });
+    try {
+      await this.deps.printQueue.enqueue(designId);
+    } catch (error) {
+      this.deps.logger.warn({ designId }, `Could not queue the print job now (${describeError(error)}); the sweep will queue it.`);
+    }
   }
 
   private async find(ownerId: string, id: string): Promise<Design> {
@@ -148,6 +240,15 @@ export class DesignService {
       this.deps.logger.warn({ designId }, `Could not queue the render now (${describeError(error)}); the sweep will queue it.`);
     }
   }
+}
+
+function printNotAvailable(design: Design): AppError {
+  const advice = design.status === 'FAILED'
+    ? 'its render failed; re-render it (POST /api/v1/designs/{id}/render), then request print files once it is PUBLISHED.'
+    : 'it is still being rendered; request print files once it is PUBLISHED.';
+  return new AppError('PRINT_NOT_AVAILABLE', `Design ${design.id} is ${design.status}: print files are made from a PUBLISHED design, and ${advice}`, {
+    field: 'status', details: { designId: design.id, status: design.status },
+  });
 }
 
 function notFound(id: string): NotFoundError {

@@ -49,6 +49,52 @@ export interface Design {
    * publish find the designs using it by index.
    */
   readonly uploadId: string | null;
+  /** Its print files (issue #12): a state machine of their own beside the render's. */
+  readonly print: DesignPrint;
+}
+
+/**
+ * Print files of a design (`POST /designs/{id}/print-files`), beside the render's states:
+ *
+ *   NONE ──request──▶ PENDING ──▶ READY ──re-render──▶ NONE
+ *    ▲                  │  ▲ └──▶ FAILED ──request──▶ PENDING
+ *    └──re-render───────┘  └ a claim while PENDING takes a lease; a retry or a crashed worker's lease ends
+ *
+ * Printing needs a PUBLISHED design (what the shopper saw is what gets printed); a re-render
+ * of the design invalidates the print (back to NONE, keys forgotten, files removed).
+ */
+export const PRINT_STATUSES = ['NONE', 'PENDING', 'READY', 'FAILED'] as const;
+export type PrintStatus = (typeof PRINT_STATUSES)[number];
+
+/** A print warning as stored and shown (the print renderer's PrintWarning). */
+export interface StoredPrintWarning {
+  code: string;
+  field: string;
+  message: string;
+  dpi?: number;
+}
+
+export interface DesignPrint {
+  readonly status: PrintStatus;
+  /** Why it FAILED; between retries, the last error. */
+  readonly message: string | null;
+  /** Storage keys of the private files, once READY (null for a file the product's spec does not make). */
+  readonly pdfKey: string | null;
+  readonly pngKey: string | null;
+  readonly warnings: readonly StoredPrintWarning[];
+  /** Print attempts since the print was last requested. */
+  readonly attempts: number;
+  /** While PENDING and claimed: until when the claiming worker owns the print job. */
+  readonly leaseUntil: Date | null;
+  readonly requestedAt: Date | null;
+}
+
+export const NO_PRINT: DesignPrint = Object.freeze({
+  status: 'NONE', message: null, pdfKey: null, pngKey: null, warnings: Object.freeze([]), attempts: 0, leaseUntil: null, requestedAt: null,
+});
+
+export function isPrintStatus(value: unknown): value is PrintStatus {
+  return typeof value === 'string' && (PRINT_STATUSES as readonly string[]).includes(value);
 }
 
 const ALLOWED: Readonly<Record<DesignStatus, readonly DesignStatus[]>> = {
@@ -137,5 +183,6 @@ export function newDesign(input: NewDesignInput): Design {
     updatedAt: new Date(now.getTime()),
     publishedAt: null,
     uploadId: input.designData.image?.upload_id.toLowerCase() ?? null,
+    print: NO_PRINT,
   };
 }

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { TokenVerifier } from '../auth/jwt.js';
-import type { DesignService } from '../designs/design-service.js';
+import type { DesignService, PrintFileName } from '../designs/design-service.js';
 import { requireBearerAuth } from './auth.js';
 import { validateDesignSpec } from '../rendering/index.js';
-import { createDesignBody, designIdParams, designList, designView, errorResponse, errorResponseFor, listDesignsQuery } from './schemas.js';
+import { createDesignBody, designIdParams, designList, designView, errorResponse, errorResponseFor, listDesignsQuery, printFileParams } from './schemas.js';
 
 export interface DesignRoutesOptions {
   service: DesignService;
@@ -11,6 +11,7 @@ export interface DesignRoutesOptions {
 }
 
 interface IdParams { id: string }
+interface PrintFileParams { id: string; name: PrintFileName }
 // Error responses these routes declare themselves; the ones any route can give are added
 // to the document by docs.ts.
 const notFound = { 404: errorResponseFor(404) };
@@ -105,6 +106,54 @@ export async function designRoutes(app: FastifyInstance, options: DesignRoutesOp
   }, async (request, reply) => {
     const design = await service.rerender(request.userId, request.params.id);
     return reply.code(202).send(design);
+  });
+
+  app.post<{ Params: IdParams }>('/designs/:id/print-files', {
+    schema: {
+      summary: 'Make the print files (print.pdf, print.png at the product\'s print size) of a PUBLISHED design, in the background',
+      description:
+        'Answers 202 with the design: print_status goes NONE → PENDING → READY (print_pdf_url, print_png_url) or FAILED (print_message). ' +
+        'Idempotent: while PENDING or READY a request changes nothing, and two at once make one job and one set of files. ' +
+        'A FAILED print is made again. A re-render of the design sets print_status back to NONE.',
+      operationId: 'requestPrintFiles',
+      tags, security,
+      params: designIdParams,
+      response: {
+        202: designView,
+        ...notFound,
+        409: { ...errorResponse, description: 'PRINT_NOT_AVAILABLE (field status): the design is not PUBLISHED (still rendering, or FAILED: re-render it first).' },
+      },
+    },
+  }, async (request, reply) => {
+    const design = await service.requestPrint(request.userId, request.params.id);
+    return reply.code(202).send(design);
+  });
+
+  app.get<{ Params: PrintFileParams }>('/designs/:id/print-files/:name', {
+    schema: {
+      summary: 'Download a READY print file of your design (what print_pdf_url and print_png_url point at with local storage)',
+      operationId: 'getPrintFile',
+      tags, security,
+      params: printFileParams,
+      response: {
+        200: {
+          description: 'The file: application/pdf or image/png.',
+          content: {
+            'application/pdf': { schema: { type: 'string', format: 'binary' } },
+            'image/png': { schema: { type: 'string', format: 'binary' } },
+          },
+        },
+        404: { ...errorResponse, description: 'DESIGN_NOT_FOUND, or PRINT_FILES_NOT_READY: print_status is not READY (or the product makes no such file).' },
+      },
+    },
+  }, async (request, reply) => {
+    const file = await service.printFile(request.userId, request.params.id, request.params.name);
+    const type = request.params.name === 'print.pdf' ? 'application/pdf' : 'image/png';
+    return reply
+      .type(type)
+      .header('content-length', file.size)
+      .header('content-disposition', `attachment; filename="${request.params.name}"`)
+      .send(file.body);
   });
 }
 

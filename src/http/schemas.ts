@@ -1,5 +1,6 @@
 import { DESIGN_ID_PATTERN } from '../designs/design-id.js';
-import { DESIGN_STATUSES } from '../designs/design.js';
+import { DESIGN_STATUSES, PRINT_STATUSES } from '../designs/design.js';
+import { PRINT_FILE_NAMES } from '../designs/design-service.js';
 import { CURSOR_PATTERN, LIMIT_PATTERN, MAX_LIST_LIMIT } from '../db/keyset-page.js';
 import { designSpecJsonSchema } from '../rendering/index.js';
 import type { ErrorCode } from '../error-codes.js';
@@ -62,7 +63,10 @@ const nullableString = { type: ['string', 'null'] } as const;
 
 export const designView = {
   type: 'object',
-  required: ['id', 'status', 'product_type', 'design_data', 'preview_url', 'thumbnail_url', 'error', 'attempts', 'created_at', 'updated_at', 'published_at', 'warnings'],
+  required: [
+    'id', 'status', 'product_type', 'design_data', 'preview_url', 'thumbnail_url', 'error', 'attempts', 'created_at', 'updated_at', 'published_at', 'warnings',
+    'print_status', 'print_message', 'print_warnings', 'print_pdf_url', 'print_png_url',
+  ],
   properties: {
     id: { type: 'string', format: 'uuid' },
     status: { type: 'string', enum: [...DESIGN_STATUSES] },
@@ -91,6 +95,36 @@ export const designView = {
         },
       },
     },
+    print_status: {
+      type: 'string', enum: [...PRINT_STATUSES],
+      description: 'Print files (POST /api/v1/designs/{id}/print-files): NONE until requested, PENDING while made, READY, or FAILED (see print_message). A re-render sets it back to NONE.',
+    },
+    print_message: { ...nullableString, description: 'Why making the print files failed, when print_status is FAILED.' },
+    print_warnings: {
+      type: 'array',
+      description: 'Once READY: what a print-on-demand service would warn about. LOW_RESOLUTION (field design_data.image): the image prints under 150 DPI at the product\'s print size.',
+      items: {
+        type: 'object',
+        required: ['code', 'field', 'message'],
+        properties: {
+          code: { type: 'string', enum: ['LOW_RESOLUTION'] },
+          field: { type: 'string' },
+          message: { type: 'string' },
+          dpi: { type: 'number', description: 'The image\'s effective resolution at print size.' },
+        },
+      },
+    },
+    print_pdf_url: { ...nullableString, description: 'print.pdf once READY (null if the product makes none): a URL signed afresh on each read (S3), or the authenticated print-files route (local storage). Never public.' },
+    print_png_url: { ...nullableString, description: 'print.png (300 DPI, the product\'s print size) once READY, as print_pdf_url.' },
+  },
+} as const;
+
+export const printFileParams = {
+  type: 'object',
+  required: ['id', 'name'],
+  properties: {
+    id: designIdParams.properties.id,
+    name: { type: 'string', enum: [...PRINT_FILE_NAMES], description: 'print.pdf or print.png.' },
   },
 } as const;
 
@@ -127,7 +161,7 @@ export const ERROR_STATUSES = {
   404: 'No such design (or it belongs to someone else).',
   405: 'The path exists but not with this method; the `Allow` header lists the methods it has.',
   408: 'The whole request was not received in time.',
-  409: 'The design is being rendered; retry once it is PUBLISHED or FAILED.',
+  409: 'The design\'s status does not allow this: a render while one is queued or running (retry once PUBLISHED or FAILED); print files of a design that is not PUBLISHED (PRINT_NOT_AVAILABLE).',
   413: 'The request body is larger than 64 KB.',
   414: 'The URL or a path parameter is too long.',
   415: 'The body is not `application/json`.',
@@ -150,6 +184,7 @@ export function errorResponseFor(status: ErrorStatus): Record<string, unknown> {
  */
 export const FIELD_ERROR_CODES: Readonly<Record<string, Readonly<Record<string, ErrorCode>>>> = {
   id: { pattern: 'INVALID_DESIGN_ID' },
+  name: { enum: 'INVALID_VALUE' },
   limit: { pattern: 'INVALID_LIMIT', type: 'INVALID_LIMIT' },
   cursor: { pattern: 'INVALID_CURSOR', type: 'INVALID_CURSOR' },
 };

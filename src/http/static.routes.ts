@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ObjectInfo } from '../storage/index.js';
-import { isStorageError, type ObjectStorage } from '../storage/index.js';
+import { isPrintFileKey, isStorageError, type ObjectStorage } from '../storage/index.js';
 import { PRIVATE_PREFIXES } from '../uploads/upload.js';
 import { errorBody } from './error-handler.js';
 import { setStaticSecurityHeaders } from './security-headers.js';
@@ -57,6 +57,8 @@ export async function staticRoutes(app: FastifyInstance, options: StaticRoutesOp
 async function findObject(storage: ObjectStorage, key: string): Promise<ObjectInfo | null> {
   // Uploads as received and quarantined files are never served (issue #11).
   if (PRIVATE_PREFIXES.some((prefix) => key.startsWith(prefix))) return null;
+  // Print files are for production only (issue #12): the API's authenticated route serves them.
+  if (isPrintFileKey(key)) return null;
   try {
     return await storage.head(key);
   } catch (error) {

@@ -81,3 +81,27 @@ export function startSweep(deps: SweepDeps, intervalMs: number): () => Promise<v
     await running;
   };
 }
+
+/**
+ * Queues print jobs (issue #12) the print queue may have lost: print PENDING, unclaimed and
+ * requested before `before`, or claimed by a worker whose lease ended (it crashed). Enqueueing
+ * is idempotent and the task's claim is a compare-and-set, so a job in fact still queued or
+ * running is not done twice. Returns how many were queued.
+ */
+export async function sweepStalePrints(
+  deps: { designs: Pick<DesignRepository, 'findStalePrints'>; queue: Pick<RenderQueue, 'enqueue'>; logger: Logger },
+  before: Date,
+): Promise<number> {
+  let queued = 0;
+  for (const id of await deps.designs.findStalePrints(before)) {
+    try {
+      await deps.queue.enqueue(id);
+      queued++;
+    } catch (error) {
+      deps.logger.warn({ designId: id }, `Sweep could not queue a print job: ${describeError(error)}`);
+      break; // the queue is down: the next sweep tries again
+    }
+  }
+  if (queued > 0) deps.logger.info({ queued }, `Queued ${queued} unfinished print job(s)`);
+  return queued;
+}

@@ -1,7 +1,9 @@
 import { describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { assertDesignId, designAssetKey, designPrefix, type AssetKind } from './keys.js';
-import type { Body } from './object-store.js';
+import { Readable } from 'node:stream';
+import { assertDesignId, designAssetKey, designPrefix, isPrintFileKey, printFileKey, PRINT_FILE_EXTENSIONS, type AssetKind, type PrintFileExtension } from './keys.js';
+import type { Body, StoredObject } from './object-store.js';
+import { StorageError } from './storage-errors.js';
 import type { ObjectStorage } from './object-storage.js';
 import type { StorageRepository } from './storage-repository.js';
 
@@ -15,6 +17,9 @@ export interface DesignAssetStorageOptions {
 // private assets must not be kept by shared caches at all.
 const PUBLIC_CACHE = 'public, max-age=3600';
 const PRIVATE_CACHE = 'private, max-age=3600';
+// Print files are replaced in place when printed again: never cached anywhere.
+const PRINT_CACHE = 'private, no-store';
+const PRINT_CONTENT_TYPES: Record<PrintFileExtension, string> = { pdf: 'application/pdf', png: 'image/png' };
 
 /** The one implementation of the seed's StorageRepository, over any object-store driver. */
 export class DesignAssetStorage implements StorageRepository {
@@ -67,4 +72,45 @@ export class DesignAssetStorage implements StorageRepository {
   keyFor(designId: string, kind: AssetKind): string {
     return designAssetKey(assertDesignId(designId), kind);
   }
+
+  async uploadPrintFile(designId: string, extension: PrintFileExtension, data: Buffer): Promise<string> {
+    const id = assertDesignId(designId);
+    const key = printFileKey(id, extension);
+    try {
+      // A stream, so the S3 driver sends it as a multipart upload in parts (a poster's PNG is
+      // tens of MB) rather than one request holding the whole body.
+      await this.storage.put(key, Readable.from([data]), {
+        contentType: PRINT_CONTENT_TYPES[extension],
+        metadata: { design_id: id, type: `print-${extension}` },
+        cacheControl: PRINT_CACHE,
+        kind: 'print',
+      });
+    } catch (error) {
+      this.logger.error({ err: error, designId: id, kind: `print.${extension}` }, `Upload failed: ${describeError(error)}`);
+      throw error;
+    }
+    this.logger.info({ designId: id, key }, `Uploaded print.${extension}: ${key}`);
+    return key;
+  }
+
+  async deletePrintFiles(designId: string): Promise<void> {
+    const id = assertDesignId(designId);
+    await this.storage.deleteMany(PRINT_FILE_EXTENSIONS.map((extension) => printFileKey(id, extension)));
+  }
+
+  async printFileUrl(key: string): Promise<string | null> {
+    assertPrintFileKey(key);
+    // Local files have no signature to check: the API's authenticated route serves them.
+    if (this.storage.kind === 'local') return null;
+    return this.storage.signedUrl(key, this.options.signedUrlExpiresSeconds);
+  }
+
+  readPrintFile(key: string): Promise<StoredObject> {
+    assertPrintFileKey(key);
+    return this.storage.get(key);
+  }
+}
+
+function assertPrintFileKey(key: string): void {
+  if (!isPrintFileKey(key)) throw new StorageError('STORAGE_INVALID_KEY', `${JSON.stringify(key)} is not a print file key (designs/<uuid>/print.pdf or print.png).`, { field: 'key' });
 }

@@ -10,16 +10,39 @@ export { assertDesignId, isDesignId };
 export const DESIGNS_PREFIX = 'designs/';
 
 /**
- * The only prefixes anyone may read without credentials: the public-read bucket policy
- * (S3_PUBLIC_BUCKET=true, `customify s3 setup-policy`) allows anonymous s3:GetObject on these
- * and nothing else, so `staging/` (unscanned uploads) and `quarantine/` (infected ones) stay
- * private. `doctor/` holds doctor's anonymous-read probe.
- *
- * A private file must not live under a public prefix: a key's prefix is its access rule.
- * Print files (`designs/{id}/print.*`, to come) must be private, so they need a key outside
- * these prefixes (or a narrower list here) before they are written.
+ * The prefixes that hold published files: `staging/` (unscanned uploads) and `quarantine/`
+ * (infected ones) are not among them. `doctor/` holds doctor's anonymous-read probe.
+ * Under `designs/` only the rendered images are public (PUBLIC_READ_PATTERNS): the print
+ * files beside them are private.
  */
 export const PUBLIC_PREFIXES = [DESIGNS_PREFIX, 'uploads/', 'avatars/', 'doctor/'] as const;
+
+/**
+ * The keys anyone may read without credentials, as bucket-policy resource patterns (`*`
+ * matches any characters, `/` included): the public-read bucket policy (S3_PUBLIC_BUCKET=true,
+ * `customify s3 setup-policy`) allows anonymous s3:GetObject on these and nothing else.
+ * Under `designs/` it names the rendered images one by one rather than the whole prefix, so
+ * the print files (`designs/{id}/print.pdf`, `print.png`: production files, never public,
+ * issue #12) stay private whatever S3_PUBLIC_BUCKET says.
+ */
+export const PUBLIC_READ_PATTERNS = [
+  ...ASSET_KINDS.map((kind) => `${DESIGNS_PREFIX}*/${kind}.png`),
+  ...PUBLIC_PREFIXES.filter((prefix) => prefix !== DESIGNS_PREFIX).map((prefix) => `${prefix}*`),
+] as const;
+
+/** The print files a design can have (issue #12), by file extension. */
+export const PRINT_FILE_EXTENSIONS = ['pdf', 'png'] as const;
+export type PrintFileExtension = (typeof PRINT_FILE_EXTENSIONS)[number];
+
+/** `designs/{design_id}/print.pdf` and `designs/{design_id}/print.png`: always private. */
+export function printFileKey(designId: string, extension: PrintFileExtension): string {
+  return `${designPrefix(designId)}print.${extension}`;
+}
+
+/** Whether `key` is a print file (private: never served by /static, never anonymously readable). */
+export function isPrintFileKey(key: string): boolean {
+  return /^designs\/[^/]+\/print\.(pdf|png)$/i.test(key);
+}
 
 /** The seed's layout: `designs/{design_id}/`. */
 export function designPrefix(designId: string): string {

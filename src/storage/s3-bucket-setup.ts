@@ -1,5 +1,5 @@
 import { GetBucketCorsCommand, PutBucketCorsCommand, PutBucketPolicyCommand, type CORSRule } from '@aws-sdk/client-s3';
-import { PUBLIC_PREFIXES } from './keys.js';
+import { PUBLIC_READ_PATTERNS } from './keys.js';
 import type { S3Driver } from './s3.driver.js';
 import { mapS3Error, type S3Operation } from './s3.errors.js';
 
@@ -16,7 +16,8 @@ export const SEED_CORS_RULES: readonly CORSRule[] = Object.freeze([
 /**
  * Step 2, "Configure Bucket Policy (Public)", narrowed: the seed grants anonymous s3:GetObject
  * on `bucket/*`, which would also publish `staging/` (unscanned uploads) and `quarantine/`
- * (infected ones). This grants it only on the published prefixes (PUBLIC_PREFIXES).
+ * (infected ones) and the print files. This grants it only on the published keys
+ * (PUBLIC_READ_PATTERNS: the rendered images under designs/, and uploads/, avatars/, doctor/).
  */
 export function publicReadPolicy(bucket: string): { Version: string; Statement: object[] } {
   return {
@@ -25,9 +26,9 @@ export function publicReadPolicy(bucket: string): { Version: string; Statement: 
   };
 }
 
-/** The ARNs the public-read policy covers: `arn:aws:s3:::bucket/designs/*`, one per public prefix. */
+/** The ARNs the public-read policy covers, one per pattern of PUBLIC_READ_PATTERNS (`arn:aws:s3:::bucket/` + pattern). */
 export function publicReadResources(bucket: string): string[] {
-  return PUBLIC_PREFIXES.map((prefix) => `arn:aws:s3:::${bucket}/${prefix}*`);
+  return PUBLIC_READ_PATTERNS.map((pattern) => `arn:aws:s3:::${bucket}/${pattern}`);
 }
 
 type Bucket = Pick<S3Driver, 'client' | 'bucket' | 'region' | 'endpoint'>;

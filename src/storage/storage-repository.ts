@@ -1,5 +1,5 @@
-import type { AssetKind } from './keys.js';
-import type { Body } from './object-store.js';
+import type { AssetKind, PrintFileExtension } from './keys.js';
+import type { Body, StoredObject } from './object-store.js';
 
 /**
  * The seed's domain port (`storage_repository.py`): where a design's rendered assets live.
@@ -24,4 +24,19 @@ export interface StorageRepository {
   urlFor(key: string): Promise<string>;
   /** The key an asset of a design is stored under. */
   keyFor(designId: string, kind: AssetKind): string;
+  /**
+   * Stores `designs/{designId}/print.{extension}` (issue #12), private whatever the bucket's
+   * public setting (no public URL is ever made for it; the public-read policy leaves it out),
+   * streamed (a multipart upload on S3). Returns its key.
+   */
+  uploadPrintFile(designId: string, extension: PrintFileExtension, data: Buffer): Promise<string>;
+  /** Removes both print files of a design, if present. */
+  deletePrintFiles(designId: string): Promise<void>;
+  /**
+   * A freshly signed URL for a print file's key (S3, valid S3_SIGNED_URL_EXPIRES), or null in
+   * local mode, where the API's authenticated route serves it. STORAGE_INVALID_KEY for any other key.
+   */
+  printFileUrl(key: string): Promise<string | null>;
+  /** A print file's bytes, as a stream (the local mode route). StorageError STORAGE_OBJECT_NOT_FOUND when absent. */
+  readPrintFile(key: string): Promise<StoredObject>;
 }

@@ -5,7 +5,8 @@ import { createLogger } from '../logger.js';
 
 /**
  * `customify worker`: BullMQ render workers in their own process. Run as many as the load
- * needs, on as many machines; each takes RENDER_CONCURRENCY jobs at a time. Owns its
+ * needs, on as many machines; each takes RENDER_CONCURRENCY render jobs at a time, and
+ * PRINT_CONCURRENCY print jobs from the print queue beside them. Owns its
  * process concerns: signals and graceful shutdown (running jobs finish; BullMQ hands back
  * what could not).
  */
@@ -30,6 +31,9 @@ export async function runWorker(settings: Readonly<Settings>): Promise<void> {
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
-  logger.info({ queue: settings.renderQueueName, concurrency: settings.renderConcurrency, storage: container.storage.storage.kind }, 'Render worker ready');
+  logger.info({
+    queue: settings.renderQueueName, concurrency: settings.renderConcurrency,
+    printQueue: `${settings.renderQueueName}-print`, printConcurrency: settings.printConcurrency, storage: container.storage.storage.kind,
+  }, 'Render worker ready');
   await stopped;
 }

@@ -186,6 +186,7 @@ describe(`doctor in S3 mode (${server.kind} at ${server.endpoint})`, () => {
       expect.stringMatching(/^ok {2}public read: an anonymous GET of .* answers 200$/),
       'ok  delete it (s3:DeleteObject)',
       'ok  private uploads: an anonymous GET under staging/ answers 403',
+      'ok  private print files: an anonymous GET under designs/<id>/print.pdf answers 403',
     ]));
     expect(await probesLeft(publicBucket)).toEqual([]);
   });
@@ -208,7 +209,7 @@ describe(`doctor in S3 mode (${server.kind} at ${server.endpoint})`, () => {
 
   it.skipIf(!server.enforcesBucketPolicies)('fails when S3_PUBLIC_BUCKET=true but the bucket has no public-read policy', async () => {
     const run = await doctor(s3(privateBucket, { S3_PUBLIC_BUCKET: 'true' }));
-    expect(fails(run)).toEqual([expect.stringMatching(new RegExp(`^FAIL public read: an anonymous GET of .* answered 403, but S3_PUBLIC_BUCKET=true .*PublicReadGetObject .*arn:aws:s3:::${privateBucket}/designs/\\*, .*or set S3_PUBLIC_BUCKET=false`))]);
+    expect(fails(run)).toEqual([expect.stringMatching(new RegExp(`^FAIL public read: an anonymous GET of .* answered 403, but S3_PUBLIC_BUCKET=true .*PublicReadGetObject .*arn:aws:s3:::${privateBucket}/designs/\\*/preview\\.png, .*or set S3_PUBLIC_BUCKET=false`))]);
     expect(await probesLeft(privateBucket)).toEqual([]);
   });
 
@@ -273,7 +274,7 @@ describe(`doctor in S3 mode (${server.kind} at ${server.endpoint})`, () => {
     try {
       await s3Cli(s3(bucket), ['setup-cors']);
       await putPublicReadPolicy(server, bucket);
-      const keys = ['designs/x/preview.png', 'uploads/x/original.jpg', 'staging/x', 'quarantine/x'];
+      const keys = ['designs/x/preview.png', 'designs/x/print.pdf', 'uploads/x/original.jpg', 'staging/x', 'quarantine/x'];
       for (const key of keys) await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x' }));
       // The hole: anyone with an upload's id reads its unscanned or infected bytes.
       expect(await anonymousGet('staging/x')).toBe(200);
@@ -281,22 +282,33 @@ describe(`doctor in S3 mode (${server.kind} at ${server.endpoint})`, () => {
 
       const before = await doctor(s3(bucket, { S3_PUBLIC_BUCKET: 'true' }));
       expect(before.lines).toContainEqual(expect.stringMatching(/^ok {2}public read: /));
+      const onlyReads = 'Run node bin/customify\\.js s3 setup-policy, which replaces it with one that allows anonymous reads only of ' +
+        'designs/\\*/preview\\.png, designs/\\*/thumbnail\\.png, uploads/\\*, avatars/\\* and doctor/\\*\\.$';
       expect(fails(before)).toEqual([
         expect.stringMatching(
           new RegExp(
-            `^FAIL private uploads: an anonymous GET of ${server.endpoint}/${bucket}/staging/doctor-probe-[0-9a-f]{16} answered 200: the bucket policy makes staging/ and quarantine/ \\(unscanned and infected uploads\\) public\\. ` +
-              'Run node bin/customify\\.js s3 setup-policy, which replaces it with one that allows anonymous reads only under designs/, uploads/, avatars/ and doctor/\\.$',
+            `^FAIL private uploads: an anonymous GET of ${server.endpoint}/${bucket}/staging/doctor-probe-[0-9a-f]{16} answered 200: the bucket policy makes staging/ and quarantine/ \\(unscanned and infected uploads\\) public\\. ${onlyReads}`,
+          ),
+        ),
+        // The print files beside the previews (issue #12) are production files, never public.
+        expect.stringMatching(
+          new RegExp(
+            `^FAIL private print files: an anonymous GET of ${server.endpoint}/${bucket}/designs/[0-9a-f-]{36}/print\\.pdf answered 200: the bucket policy makes print files \\(designs/<id>/print\\.pdf and print\\.png\\) public\\. ${onlyReads}`,
           ),
         ),
       ]);
 
       const applied = await s3Cli(s3(bucket), ['setup-policy']);
-      expect(applied.out[0]).toContain(`arn:aws:s3:::${bucket}/designs/*, arn:aws:s3:::${bucket}/uploads/*, arn:aws:s3:::${bucket}/avatars/*, arn:aws:s3:::${bucket}/doctor/*`);
+      expect(applied.out[0]).toContain(
+        `arn:aws:s3:::${bucket}/designs/*/preview.png, arn:aws:s3:::${bucket}/designs/*/thumbnail.png, arn:aws:s3:::${bucket}/uploads/*, arn:aws:s3:::${bucket}/avatars/*, arn:aws:s3:::${bucket}/doctor/*`,
+      );
       const after = await doctor(s3(bucket, { S3_PUBLIC_BUCKET: 'true' }));
       expect(fails(after)).toEqual([]);
       expect(after.lines).toContain('ok  private uploads: an anonymous GET under staging/ answers 403');
+      expect(after.lines).toContain('ok  private print files: an anonymous GET under designs/<id>/print.pdf answers 403');
       expect(Object.fromEntries(await Promise.all(keys.map(async (key) => [key, await anonymousGet(key)])))).toEqual({
         'designs/x/preview.png': 200,
+        'designs/x/print.pdf': 403,
         'uploads/x/original.jpg': 200,
         'staging/x': 403,
         'quarantine/x': 403,

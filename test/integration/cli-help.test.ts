@@ -35,6 +35,7 @@ const OPTIONS: Record<string, Record<string, RegExp>> = {
     '--print': /print\.png \(300 DPI\) and DIR\/print\.pdf.*\(default: off\)/,
     '--design-id ID': /title of print\.pdf.*\(default: cli-render\)/,
   },
+  print: { '--wait': /With REDIS_URL: wait until the workers have made the files.*\(default: off\)/ },
   cleanup: {
     '--older-than AGE': /duration with a unit \(30m, 12h, 90d, 2w\); a bare number is refused \(required\)/,
     '--prefix PREFIX': /\(default: designs\/\)/,
@@ -72,6 +73,15 @@ describe('customify <command> --help', () => {
       expect(line, flag).toMatch(/\((required|default: .+)\)$/);
     }
     if (Object.keys(options).length === 0) expect(text).toContain('It takes no options: it is configured by environment variables');
+  });
+
+  it('print names its DESIGN_ID argument, and refuses a call without it or with two', async () => {
+    const { code, text } = await output(['print', '--help']);
+    expect(code).toBe(0);
+    expect(text).toMatch(/^Usage: customify print DESIGN_ID \[--wait\]$/m);
+    expect(text).toMatch(/^DESIGN_ID: The id of a PUBLISHED design/m);
+    expect(await output(['print'])).toEqual({ code: 2, text: '' });
+    expect((await output(['print', 'a', 'b'])).code).toBe(2);
   });
 
   it('render lists the fonts and product types it accepts', async () => {
