@@ -11,7 +11,7 @@ import {
 import { S3Store } from '@tus/s3-store';
 import { ERRORS, Upload } from '@tus/server';
 import { addContentMd5ToDeleteObjects, s3ClientConfig, type S3DriverOptions } from '../storage/s3.driver.js';
-import { newPartBuffer, PartMemoryBudget, PartWriter, type PartBuffer } from './tus-part-buffers.js';
+import { PartFile, PartWriter } from './tus-part-buffers.js';
 import { fileIdOf, OWNER_METADATA_KEY, TUS_PREFIX, uploadIdOfFileId, type ExpiredTusUpload, type TusStagingStore } from './tus-store.js';
 import { isUploadId } from './upload.js';
 
@@ -21,13 +21,8 @@ export interface S3TusStoreOptions extends Omit<S3DriverOptions, 'publicBaseUrl'
   partSize?: number;
   /** Parts sent to S3 at once, over all uploads of this process. */
   maxConcurrentPartUploads?: number;
-  /** Parts of one upload acknowledged to the client and waiting for S3, in memory or on local disk (default 8). */
+  /** Parts of one upload acknowledged to the client and waiting on local disk for S3 (default 8). */
   maxQueuedParts?: number;
-  /**
-   * Bytes of parts held in memory over all uploads of this process (default 32 MiB, six 5 MiB
-   * parts); parts beyond it wait in temp files instead.
-   */
-  partMemoryBytes?: number;
 }
 
 type Metadata = Parameters<S3Store['uploadPart']>[0];
@@ -42,7 +37,7 @@ interface UploadState {
   nextPartNumber: number;
   /** Bytes of the parts acknowledged but not yet confirmed by S3. */
   pendingBytes: number;
-  /** The background part uploads still running (each releases its buffer when done). */
+  /** The background part uploads still running (each removes its temp file when done). */
   pending: Set<Promise<void>>;
   /** Size of the tail in S3: 0 when there is none, -1 when unknown. */
   tail: number;
@@ -56,7 +51,6 @@ interface UploadState {
 const STATE_TTL_MS = 60_000;
 /** Attempts for one part (a fresh body each time: a used stream cannot be resent). */
 const PART_ATTEMPTS = 3;
-const DEFAULT_PART_MEMORY_BYTES = 32 * 1024 * 1024;
 
 /** The parts numbered 1..n without a gap: what the object really holds from its start. */
 function contiguous(parts: Part[]): Part[] {
@@ -82,23 +76,17 @@ function isMissingUpload(error: unknown): boolean {
  *
  * Pipelining (issue #11 benchmark 2): tus clients send one PATCH at a time and wait for its
  * answer, and @tus/s3-store uploads each part to S3 before answering, so one part at a time
- * was in flight. Here a PATCH is answered once its bytes are cut into parts; the parts go to
- * S3 in the background, at most `maxConcurrentPartUploads` at once over the process and at
- * most `maxQueuedParts` waiting per upload (the next PATCH's bytes wait for room).
- *
- * Where a waiting part is kept: in memory, the request's own chunks without a copy, while the
- * process holds fewer than `partMemoryBytes` of parts (over all uploads; a part counts its
- * full size from its first byte to S3's answer); beyond that in a temp file, as @tus/s3-store
- * does with every part. Memory is so bounded by `partMemoryBytes` however many uploads run or
- * however slowly they send, and disk by `maxQueuedParts` parts per upload. (Writing every part
- * to disk and reading it back was a third of the server's CPU in the benchmark.) The PATCH that brings the last byte waits for every part and
+ * was in flight. Here a PATCH is answered once its bytes are cut into part files on local
+ * disk (tus-part-buffers.ts says why not memory); the parts go to S3 in the background, at
+ * most `maxConcurrentPartUploads` at once over the process and at most `maxQueuedParts`
+ * waiting per upload (the next PATCH's bytes wait for room, which bounds disk use). The PATCH that brings the last byte waits for every part and
  * completes the multipart upload before answering, so the pipeline still starts only once the
  * whole object exists. A HEAD reports the bytes received (in S3 or on disk). A part that fails
  * after its retries is not lost silently: the next request for the upload fails, the state is
  * dropped and the offset falls back to what S3 really holds (the parts numbered 1..n without a
  * gap, and the tail), from which the client resumes (tus clients HEAD before resuming).
  *
- * Durability trade-off: a process that crashes loses the acknowledged bytes not yet in S3.
+ * Durability trade-off: a process that crashes loses the acknowledged bytes still on its disk.
  * The client then resumes from the lower offset HEAD reports, which the tus protocol allows
  * (the offset is the server's to tell). The tail (`.part`, the bytes of a PATCH short of a
  * whole part) is written to S3 only after every part before it is confirmed, so S3 never holds
@@ -112,15 +100,13 @@ function isMissingUpload(error: unknown): boolean {
 class StagingS3Store extends S3Store {
   private readonly states = new Map<string, UploadState>();
   private readonly maxQueuedParts: number;
-  readonly partMemory: PartMemoryBudget;
   /** Part uploads running now, and the most seen at once (for tests and /metrics-style checks). */
   partsInFlight = 0;
   maxPartsInFlight = 0;
 
-  constructor(options: ConstructorParameters<typeof S3Store>[0] & { maxQueuedParts?: number; partMemoryBytes?: number }) {
+  constructor(options: ConstructorParameters<typeof S3Store>[0] & { maxQueuedParts?: number }) {
     super(options);
     this.maxQueuedParts = Math.max(1, options.maxQueuedParts ?? 8);
-    this.partMemory = new PartMemoryBudget(options.partMemoryBytes ?? DEFAULT_PART_MEMORY_BYTES);
   }
 
   private freshState(id: string): UploadState | undefined {
@@ -189,11 +175,12 @@ class StagingS3Store extends S3Store {
   }
 
   /**
-   * One part to S3, its length given: the SDK then streams the body (no buffering, no payload
-   * hash: the request is signed UNSIGNED-PAYLOAD, and no checksum is computed, as with every
-   * stream body under requestChecksumCalculation WHEN_REQUIRED).
+   * One part to S3, its length given (the SDK would otherwise stat the file synchronously).
+   * The body is a stream, so the SDK neither buffers nor hashes it: the request is signed
+   * UNSIGNED-PAYLOAD, and no MD5 or CRC is computed (requestChecksumCalculation is WHEN_REQUIRED,
+   * and UploadPart does not require one).
    */
-  private async sendPart(metadata: Metadata, part: PartBuffer, partNumber: number): Promise<string> {
+  private async sendPart(metadata: Metadata, part: PartFile, partNumber: number): Promise<string> {
     const data = await this.client.uploadPart({
       Bucket: this.bucket,
       Key: metadata.file.id,
@@ -206,7 +193,7 @@ class StagingS3Store extends S3Store {
   }
 
   /** Sends one part in the background, its bytes already acknowledged to the client. */
-  private enqueuePart(state: UploadState, metadata: Metadata, part: PartBuffer): void {
+  private enqueuePart(state: UploadState, metadata: Metadata, part: PartFile): void {
     const partNumber = state.nextPartNumber++;
     const size = part.size;
     state.pendingBytes += size;
@@ -273,8 +260,7 @@ class StagingS3Store extends S3Store {
         partSize,
         start: async () => {
           await this.roomFor(state);
-          // The last part of the upload may be shorter: only that much memory is taken for it.
-          return newPartBuffer(this.partMemory, size === undefined ? partSize : Math.max(1, Math.min(partSize, size - end)));
+          return PartFile.create();
         },
         finished: async (part) => {
           end += part.size;
@@ -377,7 +363,6 @@ export class S3TusStore implements TusStagingStore {
       partSize: options.partSize ?? 5 * 1024 * 1024,
       maxConcurrentPartUploads: options.maxConcurrentPartUploads ?? 4,
       maxQueuedParts: options.maxQueuedParts,
-      partMemoryBytes: options.partMemoryBytes,
       expirationPeriodInMilliseconds: options.expiryMs,
       // Tus-Completed tags let an operator add a lifecycle rule; `customify cleanup` needs none.
       useTags: true,
