@@ -105,9 +105,9 @@ function tusRequest(request: FastifyRequest, reply: FastifyReply): Request {
  * `/api/v1/uploads/tus`: resumable uploads (the tus 1.0 protocol, https://tus.io) for large
  * files and poor connections, behind the same Bearer auth as the other upload routes.
  * The protocol is @tus/server's (see src/uploads/tus-uploads.ts); these routes hand it the
- * request stream untouched and answer with its response through Fastify, so request ids,
- * security headers, logs and metrics are the same as everywhere, and refusals are in the
- * API's error shape (with the tus headers).
+ * request stream as it arrives (in 1 MiB pieces, see bodyInPieces) and answer with its
+ * response through Fastify, so request ids, security headers, logs and metrics are the same
+ * as everywhere, and refusals are in the API's error shape (with the tus headers).
  */
 export async function tusRoutes(app: FastifyInstance, options: TusRoutesOptions): Promise<void> {
   const { tus } = options;
