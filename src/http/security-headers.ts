@@ -95,10 +95,12 @@ export function corsDelegator(corsOrigins: '*' | string[]): (request: FastifyReq
   const none: FastifyCorsOptions = { origin: false };
   const api = allowed ? apiCors(corsOrigins) : none;
   const tus = allowed ? tusCors(corsOrigins) : none;
+  const tusDiscovery: FastifyCorsOptions = allowed ? { ...tus, preflight: false } : none;
   return (request, callback) => {
     const url = request.url;
     if (url.startsWith('/static/')) callback(null, STATIC_CORS);
-    else if (TUS_PATH.test(url)) callback(null, tus);
+    // tus discovery is an OPTIONS request too (with a token): only one asking a preflight is answered as one.
+    else if (TUS_PATH.test(url)) callback(null, request.method === 'OPTIONS' && !request.headers['access-control-request-method'] ? tusDiscovery : tus);
     else if (url.startsWith('/api/')) callback(null, api);
     else callback(null, none);
   };

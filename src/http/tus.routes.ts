@@ -20,18 +20,23 @@ const tags = ['uploads'];
 const errors = { 400: errorResponse, 401: errorResponse, 404: errorResponse, 408: errorResponse, 412: errorResponse, 500: errorResponse, 503: errorResponse } as const;
 // CORS is the app's; the length is Fastify's (tus bodies are a line of text at most).
 const SKIPPED_HEADERS = /^(access-control-|content-length$|connection$)/i;
-/** A tus body reaches @tus/server as a web stream of pieces of this size (the last one shorter). */
+/** A tus body reaches @tus/server as a web stream of pieces of up to this size. */
 const BODY_PIECE_BYTES = 1024 * 1024;
+/** Bytes gathered are handed on at the latest this long after the first of them arrived. */
+const BODY_PIECE_WAIT_MS = 10;
 
 /**
  * The request body as a web stream of 1 MiB pieces rather than the socket's 16-64 KiB reads.
  * @tus/server turns the web stream back into a Node stream and pipes it through two more
  * before the store, each paying per chunk (promises, queues): with srvx's Readable.toWeb that
- * was a fifth of the server's CPU in the tus benchmark. Gathering costs one copy of the bytes;
- * the store then keeps these pieces as they are. Ends like the request: 'end' closes the
- * stream; an error (a dropped connection, UPLOAD_TIMEOUT's cut) or a close before the end
- * errors it, and what was gathered but not yet handed on is dropped (the client resumes from
- * HEAD's offset).
+ * was a fifth of the server's CPU in the tus benchmark. Gathering costs one copy of the bytes.
+ *
+ * A slow body is not held back: bytes are handed on BODY_PIECE_WAIT_MS after they arrive at
+ * the latest, so when the request is cut (UPLOAD_TIMEOUT) or dropped, what arrived before is
+ * already with the store, which keeps it for the resume (@tus/server ends its write gracefully
+ * on a request error). Ends like the request: 'end' closes the stream; an error or a close
+ * before the end errors it, dropping the bytes of those last milliseconds (the client resumes
+ * from HEAD's offset).
  */
 function bodyInPieces(raw: IncomingMessage): ReadableStream<Uint8Array> {
   let pieces: Buffer[] = [];
@@ -50,6 +55,8 @@ function bodyInPieces(raw: IncomingMessage): ReadableStream<Uint8Array> {
     if (gathered >= BODY_PIECE_BYTES) {
       raw.pause();
       notify();
+    } else if (pieces.length === 1) {
+      notify(); // the first bytes of a piece: the reader starts the clock on them
     }
   };
   const stop = (error?: Error) => {
@@ -72,11 +79,15 @@ function bodyInPieces(raw: IncomingMessage): ReadableStream<Uint8Array> {
   };
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      while (gathered < BODY_PIECE_BYTES && !ended) {
+      let due = false;
+      let timer: NodeJS.Timeout | undefined;
+      while (gathered < BODY_PIECE_BYTES && !ended && !due) {
         const woken = new Promise<void>((resolve) => (wake = resolve));
         raw.resume();
+        timer ??= gathered > 0 ? setTimeout(() => { due = true; notify(); }, BODY_PIECE_WAIT_MS) : undefined;
         await woken;
       }
+      clearTimeout(timer);
       if (failure) return controller.error(failure);
       if (gathered > 0) controller.enqueue(take());
       if (ended && gathered === 0) controller.close();

@@ -356,6 +356,12 @@ describe.skipIf(skipClamd).each(STACKS.filter((s) => !s.skip))('tus uploads ($na
     expect(head.status).toBe(200);
     expect(head.headers.get('access-control-allow-origin')).toBe(SHOP);
     expect(listed(head.headers.get('access-control-expose-headers'))).toEqual(expect.arrayContaining(['upload-offset', 'upload-length']));
+
+    // tus discovery (OPTIONS with a token, not a preflight) still reaches tus under CORS.
+    const discovery = await fetch(endpoint, { method: 'OPTIONS', headers });
+    expect(discovery.status).toBe(204);
+    expect(discovery.headers.get('tus-max-size')).toBe(String(MAX_BYTES));
+    expect(discovery.headers.get('access-control-allow-origin')).toBe(SHOP);
   });
 
   it('an origin not in CORS_ORIGINS is not allowed by the tus routes (no Access-Control-Allow-Origin on the preflight or the answer), nor by tus on its own', async () => {
