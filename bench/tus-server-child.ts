@@ -2,7 +2,8 @@
  * Child process of bench/tus.bench.ts: the HTTP app in S3 mode (the real buildApp, container,
  * @tus/s3-store on Ceph; SQLite; no worker, so a finished upload stays RECEIVED and only the
  * upload path is measured), listening on 127.0.0.1. Over IPC: sends { port } when listening;
- * on 'start' records its RSS (answering it) and samples it every 50 ms; on 'stop' answers { beforeMb, peakMb }.
+ * on 'start' records its RSS (answering it) and samples it every 50 ms; on 'stop' answers
+ * { beforeMb, peakMb, cpuSeconds } (the process's CPU time, all threads, user and system, since 'start').
  * It forces a garbage collection before the first run only: a forced full GC leaves V8's
  * old-space limit just above the live heap, and the next 200 MiB then ran some 36 incremental
  * mark-compacts and took twice as long (--trace-gc), a cost a real server never pays.
@@ -53,6 +54,7 @@ let sampler: NodeJS.Timeout | undefined;
 let collected = false;
 let before = 0;
 let peak = 0;
+let cpuAtStart = process.cpuUsage();
 const rss = () => process.memoryUsage.rss();
 process.on('message', (message: string) => {
   void onMessage(message);
@@ -68,11 +70,13 @@ async function onMessage(message: string): Promise<void> {
     before = rss();
     peak = before;
     sampler = setInterval(() => (peak = Math.max(peak, rss())), 50);
+    cpuAtStart = process.cpuUsage();
     send({ beforeMb: before / 1024 ** 2, peakMb: peak / 1024 ** 2 });
   } else if (message === 'stop') {
     clearInterval(sampler);
     peak = Math.max(peak, rss());
-    send({ beforeMb: before / 1024 ** 2, peakMb: peak / 1024 ** 2 });
+    const cpu = process.cpuUsage(cpuAtStart);
+    send({ beforeMb: before / 1024 ** 2, peakMb: peak / 1024 ** 2, cpuSeconds: (cpu.user + cpu.system) / 1e6 });
   } else if (message === 'exit') {
     if (profiler && profiled) writeFileSync(profileFile!, JSON.stringify((await profiler.post('Profiler.stop')).profile));
     void app.close().then(() => container.close()).then(() => store.close()).finally(() => process.exit(0));

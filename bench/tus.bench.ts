@@ -45,7 +45,7 @@ export interface TusBenchOptions {
 
 interface Child {
   port: number;
-  ask(message: string): Promise<{ beforeMb: number; peakMb: number }>;
+  ask(message: string): Promise<{ beforeMb: number; peakMb: number; cpuSeconds?: number }>;
   tell(message: string): void;
   exited: Promise<void>;
 }
@@ -106,7 +106,7 @@ export async function runTusBench(options: TusBenchOptions = {}): Promise<BenchR
   }, options.profile ? dir : undefined);
   const token = await mintToken({ secret: SECRET, userId: 'bench', ttlSeconds: 3600 });
   const data = randomBytes(bytes);
-  const tusRuns: Array<{ seconds: number; growthMb: number; beforeMb: number; peakMb: number }> = [];
+  const tusRuns: Array<{ seconds: number; growthMb: number; beforeMb: number; peakMb: number; cpuSeconds?: number }> = [];
   const s3Runs: number[] = [];
   let profile = '';
   try {
@@ -149,9 +149,9 @@ export async function runTusBench(options: TusBenchOptions = {}): Promise<BenchR
     `${fixed(mib, 0)} MiB of random bytes, ${repeats} runs of each variant alternating, Ceph RGW at ${s3.endpoint}, load average at start ${load}.`,
     `tus: tus-js-client, ${CHUNK / 1024 ** 2} MiB chunks, one PATCH at a time, to the app (child process, @tus/s3-store: ${options.partSize ? fixed(options.partSize / 1024 ** 2, 0) : 5} MiB parts, ${options.concurrency ?? 4} in flight). Baseline: lib-storage \`Upload\` from the bench process (5 MiB parts, 4 in flight).`,
     '',
-    table(['variant', 'seconds (median)', 'MiB/s', 'runs (s)', 'server RSS before → peak (MB)'], [
-      ['**tus → /api/v1/uploads/tus → @tus/s3-store → Ceph**', fixed(tusSeconds, 1), fixed(mib / tusSeconds, 1), tusRuns.map((r) => fixed(r.seconds, 1)).join(', '), `${fixed(worst.beforeMb, 0)} → ${fixed(worst.peakMb, 0)} (growth ${tusRuns.map((r) => fixed(r.growthMb, 0)).join(', ')})`],
-      ['lib-storage Upload → Ceph (baseline)', fixed(s3Seconds, 1), fixed(mib / s3Seconds, 1), s3Runs.map((s) => fixed(s, 1)).join(', '), 'n/a'],
+    table(['variant', 'seconds (median)', 'MiB/s', 'runs (s)', 'server CPU s per run (all threads)', 'server RSS before → peak (MB)'], [
+      ['**tus → /api/v1/uploads/tus → @tus/s3-store → Ceph**', fixed(tusSeconds, 1), fixed(mib / tusSeconds, 1), tusRuns.map((r) => fixed(r.seconds, 1)).join(', '), tusRuns.map((r) => fixed(r.cpuSeconds ?? Number.NaN, 2)).join(', '), `${fixed(worst.beforeMb, 0)} → ${fixed(worst.peakMb, 0)} (growth ${tusRuns.map((r) => fixed(r.growthMb, 0)).join(', ')})`],
+      ['lib-storage Upload → Ceph (baseline)', fixed(s3Seconds, 1), fixed(mib / s3Seconds, 1), s3Runs.map((s) => fixed(s, 1)).join(', '), 'n/a', 'n/a'],
     ]),
     '',
     `Throughput ratio tus / lib-storage: **${fixed(ratio, 2)}**; server RSS growth (worst run): **${fixed(worst.growthMb, 0)} MB**; highest peak over all runs above the RSS before the first: **${fixed(overallGrowthMb, 0)} MB**.`,

@@ -23,7 +23,7 @@ const SKIPPED_HEADERS = /^(access-control-|content-length$|connection$)/i;
 /** A tus body reaches @tus/server as a web stream of pieces of up to this size. */
 const BODY_PIECE_BYTES = 1024 * 1024;
 /** Bytes gathered are handed on at the latest this long after the first of them arrived. */
-const BODY_PIECE_WAIT_MS = 10;
+const BODY_PIECE_WAIT_MS = 50;
 
 /**
  * The request body as a web stream of 1 MiB pieces rather than the socket's 16-64 KiB reads.
