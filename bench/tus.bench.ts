@@ -5,7 +5,7 @@
  * @aws-sdk/lib-storage Upload of the same bytes to the same bucket (its defaults: 5 MiB parts,
  * 4 in flight). Variants alternate; figures are medians (RSS growth: the worst run).
  * Targets: server RSS growth <= 64 MB; tus throughput >= 80% of lib-storage's.
- *   npx tsx bench/tus.bench.ts [--mb 200] [--repeats 3]
+ *   npx tsx bench/tus.bench.ts [--mb 200] [--repeats 3] [--profile]
  */
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -20,6 +20,7 @@ import { testS3Client } from '../test/helpers/s3.js';
 import { createTempDir, removeTempDir } from '../test/helpers/tmp.js';
 import { createBucket } from './lib/backing-services.js';
 import { runAllCleanups, trackChild } from './lib/cleanup.js';
+import { profileTables, summarizeProfile } from './lib/cpu-profile.js';
 import { loadAverages } from './lib/machine.js';
 import { isEntryPoint, type BenchReport } from './lib/report.js';
 import { fixed, median, table } from './lib/stats.js';
@@ -38,19 +39,22 @@ export interface TusBenchOptions {
   /** The store's preferred part size and parts in flight (defaults: the service's). */
   partSize?: number;
   concurrency?: number;
+  /** Run the server under `node --cpu-prof` and report where its main thread went (adds overhead). */
+  profile?: boolean;
 }
 
 interface Child {
   port: number;
-  ask(message: string): Promise<{ beforeMb: number; peakMb: number }>;
+  ask(message: string): Promise<{ beforeMb: number; peakMb: number; cpuSeconds?: number }>;
   tell(message: string): void;
   exited: Promise<void>;
 }
 
-async function startServer(env: Record<string, string>): Promise<Child> {
+async function startServer(env: Record<string, string>, cpuProfileDir?: string): Promise<Child> {
   const child = fork(path.join(here, 'tus-server-child.ts'), [], {
     execArgv: ['--import', 'tsx', '--expose-gc'],
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...(process.env.DEBUG ? { DEBUG: process.env.DEBUG } : {}), ...env },
+    env: {
+      ...(cpuProfileDir ? { TUS_CPU_PROFILE: path.join(cpuProfileDir, 'server.cpuprofile') } : {}), PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...(process.env.DEBUG ? { DEBUG: process.env.DEBUG } : {}), ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const untrack = trackChild(child.pid!);
@@ -99,11 +103,12 @@ export async function runTusBench(options: TusBenchOptions = {}): Promise<BenchR
     DATABASE_URL: `sqlite:${path.join(dir, 'db.sqlite')}`, DATA_DIR: dir, JWT_SECRET: SECRET, UPLOAD_MAX_BYTES: String(bytes + CHUNK),
     ...(options.partSize ? { TUS_PART_SIZE: String(options.partSize) } : {}),
     ...(options.concurrency ? { TUS_CONCURRENCY: String(options.concurrency) } : {}),
-  });
+  }, options.profile ? dir : undefined);
   const token = await mintToken({ secret: SECRET, userId: 'bench', ttlSeconds: 3600 });
   const data = randomBytes(bytes);
-  const tusRuns: Array<{ seconds: number; growthMb: number; beforeMb: number; peakMb: number }> = [];
+  const tusRuns: Array<{ seconds: number; growthMb: number; beforeMb: number; peakMb: number; cpuSeconds?: number }> = [];
   const s3Runs: number[] = [];
+  let profile = '';
   try {
     const runTus = async () => {
       await child.ask('start');
@@ -126,6 +131,7 @@ export async function runTusBench(options: TusBenchOptions = {}): Promise<BenchR
   } finally {
     child.tell('exit');
     await Promise.race([child.exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+    if (options.profile) profile = profileTables('tus server (the tus runs only)', summarizeProfile(path.join(dir, 'server.cpuprofile')), 20);
     client.destroy();
     await bucket.dispose();
     await removeTempDir(dir);
@@ -143,13 +149,14 @@ export async function runTusBench(options: TusBenchOptions = {}): Promise<BenchR
     `${fixed(mib, 0)} MiB of random bytes, ${repeats} runs of each variant alternating, Ceph RGW at ${s3.endpoint}, load average at start ${load}.`,
     `tus: tus-js-client, ${CHUNK / 1024 ** 2} MiB chunks, one PATCH at a time, to the app (child process, @tus/s3-store: ${options.partSize ? fixed(options.partSize / 1024 ** 2, 0) : 5} MiB parts, ${options.concurrency ?? 4} in flight). Baseline: lib-storage \`Upload\` from the bench process (5 MiB parts, 4 in flight).`,
     '',
-    table(['variant', 'seconds (median)', 'MiB/s', 'runs (s)', 'server RSS before → peak (MB)'], [
-      ['**tus → /api/v1/uploads/tus → @tus/s3-store → Ceph**', fixed(tusSeconds, 1), fixed(mib / tusSeconds, 1), tusRuns.map((r) => fixed(r.seconds, 1)).join(', '), `${fixed(worst.beforeMb, 0)} → ${fixed(worst.peakMb, 0)} (growth ${tusRuns.map((r) => fixed(r.growthMb, 0)).join(', ')})`],
-      ['lib-storage Upload → Ceph (baseline)', fixed(s3Seconds, 1), fixed(mib / s3Seconds, 1), s3Runs.map((s) => fixed(s, 1)).join(', '), 'n/a'],
+    table(['variant', 'seconds (median)', 'MiB/s', 'runs (s)', 'server CPU s per run (all threads)', 'server RSS before → peak (MB)'], [
+      ['**tus → /api/v1/uploads/tus → @tus/s3-store → Ceph**', fixed(tusSeconds, 1), fixed(mib / tusSeconds, 1), tusRuns.map((r) => fixed(r.seconds, 1)).join(', '), tusRuns.map((r) => fixed(r.cpuSeconds ?? Number.NaN, 2)).join(', '), `${fixed(worst.beforeMb, 0)} → ${fixed(worst.peakMb, 0)} (growth ${tusRuns.map((r) => fixed(r.growthMb, 0)).join(', ')})`],
+      ['lib-storage Upload → Ceph (baseline)', fixed(s3Seconds, 1), fixed(mib / s3Seconds, 1), s3Runs.map((s) => fixed(s, 1)).join(', '), 'n/a', 'n/a'],
     ]),
     '',
     `Throughput ratio tus / lib-storage: **${fixed(ratio, 2)}**; server RSS growth (worst run): **${fixed(worst.growthMb, 0)} MB**; highest peak over all runs above the RSS before the first: **${fixed(overallGrowthMb, 0)} MB**.`,
     '',
+    ...(profile ? ['### Where the server\'s main thread goes during the tus runs (V8 CPU profiler; profiling slows it down)', '', profile, ''] : []),
   ].join('\n');
   return {
     markdown,
@@ -161,13 +168,14 @@ export async function runTusBench(options: TusBenchOptions = {}): Promise<BenchR
 }
 
 if (isEntryPoint(import.meta.url)) {
-  const { values } = parseArgs({ options: { mb: { type: 'string' }, repeats: { type: 'string' }, 'part-size': { type: 'string' }, concurrency: { type: 'string' } } });
+  const { values } = parseArgs({ options: { mb: { type: 'string' }, repeats: { type: 'string' }, 'part-size': { type: 'string' }, concurrency: { type: 'string' }, profile: { type: 'boolean' } } });
   try {
     const report = await runTusBench({
       mb: values.mb ? Number(values.mb) : undefined,
       repeats: values.repeats ? Number(values.repeats) : undefined,
       partSize: values['part-size'] ? Number(values['part-size']) : undefined,
       concurrency: values.concurrency ? Number(values.concurrency) : undefined,
+      profile: values.profile,
     });
     console.log(report.markdown);
     console.table(report.targets);

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import cors, { type FastifyCorsOptions } from '@fastify/cors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import helmet, { type HelmetOptions } from 'helmet';
+import { TUS_REQUEST_HEADERS, TUS_RESPONSE_HEADERS } from '../uploads/tus-headers.js';
 
 /**
  * Security headers (helmet) and CORS (@fastify/cors) for the whole app.
@@ -75,13 +76,31 @@ function apiCors(origins: '*' | string[]): FastifyCorsOptions {
   };
 }
 
-/** Which CORS rules a request gets: /static's, the API's, or none (origin false). */
+/** The API's rule for /api/v1/uploads/tus: PATCH too, and the tus protocol's headers both ways (a browser's tus client). */
+function tusCors(origins: '*' | string[]): FastifyCorsOptions {
+  const api = apiCors(origins);
+  return {
+    ...api,
+    methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
+    allowedHeaders: [...(api.allowedHeaders as string[]), ...TUS_REQUEST_HEADERS],
+    exposedHeaders: [...(api.exposedHeaders as string[]), ...TUS_RESPONSE_HEADERS],
+  };
+}
+
+const TUS_PATH = /^\/api\/v1\/uploads\/tus(?:[/?]|$)/;
+
+/** Which CORS rules a request gets: /static's, the API's (tus's for its mount), or none (origin false). */
 export function corsDelegator(corsOrigins: '*' | string[]): (request: FastifyRequest, callback: (error: Error | null, options?: FastifyCorsOptions) => void) => void {
-  const api = corsOrigins === '*' || corsOrigins.length > 0 ? apiCors(corsOrigins) : { origin: false };
+  const allowed = corsOrigins === '*' || corsOrigins.length > 0;
   const none: FastifyCorsOptions = { origin: false };
+  const api = allowed ? apiCors(corsOrigins) : none;
+  const tus = allowed ? tusCors(corsOrigins) : none;
+  const tusDiscovery: FastifyCorsOptions = allowed ? { ...tus, preflight: false } : none;
   return (request, callback) => {
     const url = request.url;
     if (url.startsWith('/static/')) callback(null, STATIC_CORS);
+    // tus discovery is an OPTIONS request too (with a token): only one asking a preflight is answered as one.
+    else if (TUS_PATH.test(url)) callback(null, request.method === 'OPTIONS' && !request.headers['access-control-request-method'] ? tusDiscovery : tus);
     else if (url.startsWith('/api/')) callback(null, api);
     else callback(null, none);
   };

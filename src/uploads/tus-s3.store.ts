@@ -1,7 +1,4 @@
-import { createReadStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import os from 'node:os';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   AbortMultipartUploadCommand,
@@ -12,14 +9,15 @@ import {
   type S3,
 } from '@aws-sdk/client-s3';
 import { S3Store } from '@tus/s3-store';
-import { ERRORS, StreamSplitter, Upload } from '@tus/server';
+import { ERRORS, Upload } from '@tus/server';
 import { addContentMd5ToDeleteObjects, s3ClientConfig, type S3DriverOptions } from '../storage/s3.driver.js';
+import { PartFile, PartWriter } from './tus-part-buffers.js';
 import { fileIdOf, OWNER_METADATA_KEY, TUS_PREFIX, uploadIdOfFileId, type ExpiredTusUpload, type TusStagingStore } from './tus-store.js';
 import { isUploadId } from './upload.js';
 
 export interface S3TusStoreOptions extends Omit<S3DriverOptions, 'publicBaseUrl' | 'client'> {
   expiryMs: number;
-  /** Preferred part size (S3's minimum, 5 MiB, by default): each part is buffered in a temp file. */
+  /** Preferred part size (S3's minimum, 5 MiB, by default). */
   partSize?: number;
   /** Parts sent to S3 at once, over all uploads of this process. */
   maxConcurrentPartUploads?: number;
@@ -51,9 +49,7 @@ interface UploadState {
 
 /** How long the state of an upload nobody wrote to is trusted without asking S3 again. */
 const STATE_TTL_MS = 60_000;
-/** Request bytes are gathered to this size before they are written to a part file. */
-const WRITE_CHUNK = 1024 * 1024;
-/** Attempts for one part (a fresh read of its temp file each time: a used stream cannot be resent). */
+/** Attempts for one part (a fresh body each time: a used stream cannot be resent). */
 const PART_ATTEMPTS = 3;
 
 /** The parts numbered 1..n without a gap: what the object really holds from its start. */
@@ -65,30 +61,6 @@ function contiguous(parts: Part[]): Part[] {
     out.push(part);
   }
   return out;
-}
-
-/**
- * Gathers small chunks (a tus client's request arrives in 16-64 KiB pieces) into WRITE_CHUNK
- * buffers: one file write per MiB instead of one per piece, which was most of the server's CPU.
- */
-function gather(): Transform {
-  let pieces: Buffer[] = [];
-  let size = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      pieces.push(chunk);
-      size += chunk.length;
-      if (size >= WRITE_CHUNK) {
-        const joined = Buffer.concat(pieces, size);
-        pieces = [];
-        size = 0;
-        done(null, joined);
-      } else done();
-    },
-    flush(done) {
-      done(null, size > 0 ? Buffer.concat(pieces, size) : undefined);
-    },
-  });
 }
 
 function isMissingUpload(error: unknown): boolean {
@@ -104,10 +76,10 @@ function isMissingUpload(error: unknown): boolean {
  *
  * Pipelining (issue #11 benchmark 2): tus clients send one PATCH at a time and wait for its
  * answer, and @tus/s3-store uploads each part to S3 before answering, so one part at a time
- * was in flight. Here a PATCH is answered once its bytes are split into part files on local
- * disk; the parts go to S3 in the background, at most `maxConcurrentPartUploads` at once over
- * the process and at most `maxQueuedParts` waiting per upload (the next PATCH's bytes wait for
- * room, which bounds disk use). The PATCH that brings the last byte waits for every part and
+ * was in flight. Here a PATCH is answered once its bytes are cut into part files on local
+ * disk (tus-part-buffers.ts says why not memory); the parts go to S3 in the background, at
+ * most `maxConcurrentPartUploads` at once over the process and at most `maxQueuedParts`
+ * waiting per upload (the next PATCH's bytes wait for room, which bounds disk use). The PATCH that brings the last byte waits for every part and
  * completes the multipart upload before answering, so the pipeline still starts only once the
  * whole object exists. A HEAD reports the bytes received (in S3 or on disk). A part that fails
  * after its retries is not lost silently: the next request for the upload fails, the state is
@@ -202,9 +174,28 @@ class StagingS3Store extends S3Store {
     return new Upload({ ...file, offset: state ? this.offsetOf(state) : file.size!, size: file.size, storage: file.storage });
   }
 
+  /**
+   * One part to S3, its length given (the SDK would otherwise stat the file synchronously).
+   * The body is a stream, so the SDK neither buffers nor hashes it: the request is signed
+   * UNSIGNED-PAYLOAD, and no MD5 or CRC is computed (requestChecksumCalculation is WHEN_REQUIRED,
+   * and UploadPart does not require one).
+   */
+  private async sendPart(metadata: Metadata, part: PartFile, partNumber: number): Promise<string> {
+    const data = await this.client.uploadPart({
+      Bucket: this.bucket,
+      Key: metadata.file.id,
+      UploadId: metadata['upload-id'],
+      PartNumber: partNumber,
+      Body: part.body(),
+      ContentLength: part.size,
+    });
+    return data.ETag!;
+  }
+
   /** Sends one part in the background, its bytes already acknowledged to the client. */
-  private enqueuePart(state: UploadState, metadata: Metadata, path: string, size: number): void {
+  private enqueuePart(state: UploadState, metadata: Metadata, part: PartFile): void {
     const partNumber = state.nextPartNumber++;
+    const size = part.size;
     state.pendingBytes += size;
     const task = (async () => {
       const permit = await this.partUploadSemaphore.acquire();
@@ -213,7 +204,7 @@ class StagingS3Store extends S3Store {
       try {
         for (let attempt = 1; state.failure === undefined; attempt++) {
           try {
-            const etag = await this.uploadPart(metadata, createReadStream(path, { highWaterMark: WRITE_CHUNK }), partNumber);
+            const etag = await this.sendPart(metadata, part, partNumber);
             state.parts.push({ PartNumber: partNumber, ETag: etag, Size: size });
             break;
           } catch (error) {
@@ -225,7 +216,7 @@ class StagingS3Store extends S3Store {
         state.pendingBytes -= size;
         state.until = Date.now() + STATE_TTL_MS;
         this.partsInFlight--;
-        await rm(path, { force: true }).catch(() => undefined);
+        await part.release().catch(() => undefined);
         await permit.release().catch(() => undefined);
       }
     })();
@@ -233,7 +224,7 @@ class StagingS3Store extends S3Store {
     void task.finally(() => state.pending.delete(task));
   }
 
-  /** Waits until the upload has room for one more part on disk. */
+  /** Waits until the upload has room for one more waiting part. */
   private async roomFor(state: UploadState): Promise<void> {
     while (state.pending.size >= this.maxQueuedParts) await Promise.race(state.pending);
   }
@@ -264,35 +255,30 @@ class StagingS3Store extends S3Store {
         state.tail = 0;
       }
 
-      let pendingChunk: string | null = null;
-      // StreamSplitter awaits its listeners: beforeChunkStarted holds the bytes until there is room.
-      /* eslint-disable @typescript-eslint/no-misused-promises */
-      const splitter = new StreamSplitter({ chunkSize: this.calcOptimalPartSize(size), directory: os.tmpdir() })
-        .on('beforeChunkStarted', () => this.roomFor(state))
-        .on('chunkStarted', (path: string) => (pendingChunk = path))
-        .on('chunkFinished', async ({ path, size: partSize }: { path: string; size: number }) => {
-          pendingChunk = null;
-          end += partSize;
-          if (partSize >= this.minPartSize || end === size) {
-            this.enqueuePart(state, metadata, path, partSize);
+      const partSize = this.calcOptimalPartSize(size);
+      const parts = new PartWriter({
+        partSize,
+        start: async () => {
+          await this.roomFor(state);
+          return PartFile.create();
+        },
+        finished: async (part) => {
+          end += part.size;
+          if (part.size >= this.minPartSize || end === size) {
+            this.enqueuePart(state, metadata, part);
             return;
           }
           // A tail short of a part: stored in S3 only after every part before it is.
           try {
             await this.settle(id, state);
-            await this.uploadIncompletePart(id, createReadStream(path));
-            state.tail = partSize;
+            await this.client.putObject({ Bucket: this.bucket, Key: this.partKey(id, true), Body: part.body(), ContentLength: part.size, Tagging: this.useCompleteTag('false') });
+            state.tail = part.size;
           } finally {
-            await rm(path, { force: true }).catch(() => undefined);
+            await part.release().catch(() => undefined);
           }
-        });
-      /* eslint-enable @typescript-eslint/no-misused-promises */
-      try {
-        await pipeline(input, gather(), splitter);
-      } catch (error) {
-        if (pendingChunk !== null) await rm(pendingChunk, { force: true }).catch(() => undefined);
-        throw error;
-      }
+        },
+      });
+      await pipeline(input, parts);
 
       if (state.failure !== undefined) await this.settle(id, state);
       const newOffset = this.offsetOf(state);
@@ -376,6 +362,7 @@ export class S3TusStore implements TusStagingStore {
       s3ClientConfig: { ...config, bucket: options.bucket },
       partSize: options.partSize ?? 5 * 1024 * 1024,
       maxConcurrentPartUploads: options.maxConcurrentPartUploads ?? 4,
+      maxQueuedParts: options.maxQueuedParts,
       expirationPeriodInMilliseconds: options.expiryMs,
       // Tus-Completed tags let an operator add a lifecycle rule; `customify cleanup` needs none.
       useTags: true,

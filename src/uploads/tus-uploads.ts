@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import { payloadTooLarge, type UploadService } from './upload-service.js';
 import { fileIdOf, OWNER_METADATA_KEY, uploadIdOfFileId, type TusStagingStore } from './tus-store.js';
 import { isUploadId } from './upload.js';
+import { UPLOAD_ID_HEADER } from './tus-headers.js';
 
 export interface TusUploadsOptions {
   store: TusStagingStore;
@@ -15,8 +16,7 @@ export interface TusUploadsOptions {
   logger: Logger;
 }
 
-/** Sent on the creating POST and the final PATCH: the id of GET /api/v1/uploads/{id} (also the last segment of Location). */
-export const UPLOAD_ID_HEADER = 'X-Upload-Id';
+export { UPLOAD_ID_HEADER };
 
 /** The Upload-Metadata keys read for the display name (tus-js-client's examples use `filename`; Uppy sends `name`). */
 const FILENAME_KEYS = ['filename', 'name'] as const;

@@ -23,6 +23,8 @@ import type { S3TusStore } from '../../src/uploads/tus-s3.store.js';
 const MAX_BYTES = 24 * 1024 * 1024;
 const CHUNK = 5 * 1024 * 1024;
 const TUS_HEADERS = { 'tus-resumable': '1.0.0' };
+/** The one origin in CORS_ORIGINS: a shop's page uploading from the browser. */
+const SHOP = 'https://shop.example.com';
 
 interface Stack {
   name: string;
@@ -111,7 +113,7 @@ describe.skipIf(skipClamd).each(STACKS.filter((s) => !s.skip))('tus uploads ($na
   beforeAll(async () => {
     const prepared = await stack.prepare();
     cleanup = prepared.cleanup;
-    server = await startTestServer({ ...prepared.env, CLAMD_HOST: clamdTarget.host, CLAMD_PORT: String(clamdTarget.port), UPLOAD_MAX_BYTES: String(MAX_BYTES) });
+    server = await startTestServer({ ...prepared.env, CLAMD_HOST: clamdTarget.host, CLAMD_PORT: String(clamdTarget.port), UPLOAD_MAX_BYTES: String(MAX_BYTES), CORS_ORIGINS: SHOP });
     endpoint = `${server.url}/api/v1/uploads/tus`;
   });
   afterAll(async () => {
@@ -322,6 +324,54 @@ describe.skipIf(skipClamd).each(STACKS.filter((s) => !s.skip))('tus uploads ($na
   function patch(url: string, offset: number, body: Buffer, headers: Record<string, string>): Promise<Response> {
     return fetch(url, { method: 'PATCH', headers: { ...TUS_HEADERS, ...headers, 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' }, body });
   }
+
+  /** What a browser asks before a cross-origin tus request (no credentials: a preflight carries none). */
+  function preflight(url: string, origin: string, method: string, requestHeaders: string): Promise<Response> {
+    return fetch(url, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': method, 'access-control-request-headers': requestHeaders } });
+  }
+
+  const listed = (value: string | null) => (value ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+
+  it('a browser on a CORS_ORIGINS origin may send the tus headers (preflight, before authentication) and read the ones it resumes by', async () => {
+    const creation = await preflight(endpoint, SHOP, 'POST', 'authorization, content-type, tus-resumable, upload-length, upload-metadata');
+    expect(creation.status).toBe(204);
+    expect(creation.headers.get('access-control-allow-origin')).toBe(SHOP);
+    expect(listed(creation.headers.get('access-control-allow-methods'))).toEqual(expect.arrayContaining(['post', 'patch', 'head', 'delete']));
+    expect(listed(creation.headers.get('access-control-allow-headers'))).toEqual(expect.arrayContaining(['authorization', 'content-type', 'tus-resumable', 'upload-length', 'upload-metadata', 'upload-defer-length', 'upload-concat', 'x-http-method-override']));
+
+    const { url } = await create(10);
+    const resume = await preflight(url, SHOP, 'PATCH', 'authorization, content-type, tus-resumable, upload-offset');
+    expect(resume.status).toBe(204);
+    expect(resume.headers.get('access-control-allow-origin')).toBe(SHOP);
+    expect(listed(resume.headers.get('access-control-allow-headers'))).toEqual(expect.arrayContaining(['upload-offset', 'tus-resumable', 'content-type', 'authorization']));
+
+    // The answers themselves let the page read Location, the offset and the upload id.
+    const headers = { ...TUS_HEADERS, ...(await authHeaders('user-a')), origin: SHOP };
+    const created = await fetch(endpoint, { method: 'POST', headers: { ...headers, 'upload-length': '10' } });
+    expect(created.status).toBe(201);
+    expect(created.headers.get('access-control-allow-origin')).toBe(SHOP);
+    const exposed = listed(created.headers.get('access-control-expose-headers'));
+    expect(exposed).toEqual(expect.arrayContaining(['location', 'tus-resumable', 'upload-offset', 'upload-length', 'upload-metadata', 'upload-expires', 'x-upload-id', 'tus-version', 'tus-max-size', 'x-request-id']));
+    const head = await fetch(new URL(created.headers.get('location')!, endpoint), { method: 'HEAD', headers });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('access-control-allow-origin')).toBe(SHOP);
+    expect(listed(head.headers.get('access-control-expose-headers'))).toEqual(expect.arrayContaining(['upload-offset', 'upload-length']));
+
+    // tus discovery (OPTIONS with a token, not a preflight) still reaches tus under CORS.
+    const discovery = await fetch(endpoint, { method: 'OPTIONS', headers });
+    expect(discovery.status).toBe(204);
+    expect(discovery.headers.get('tus-max-size')).toBe(String(MAX_BYTES));
+    expect(discovery.headers.get('access-control-allow-origin')).toBe(SHOP);
+  });
+
+  it('an origin not in CORS_ORIGINS is not allowed by the tus routes (no Access-Control-Allow-Origin on the preflight or the answer), nor by tus on its own', async () => {
+    const evil = 'https://evil.example';
+    const pre = await preflight(endpoint, evil, 'POST', 'authorization, tus-resumable, upload-length');
+    expect(pre.headers.get('access-control-allow-origin')).toBeNull();
+    const created = await fetch(endpoint, { method: 'POST', headers: { ...TUS_HEADERS, ...(await authHeaders('user-a')), origin: evil, 'upload-length': '10' } });
+    expect(created.status).toBe(201);
+    expect(created.headers.get('access-control-allow-origin')).toBeNull();
+  });
 
   it('a PATCH at the wrong Upload-Offset is 409 UPLOAD_OFFSET_CONFLICT and changes nothing', async () => {
     const headers = await authHeaders('user-a');

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
@@ -84,9 +85,22 @@ describe('sniff: the type from the bytes', () => {
 describe('MarkupDetector: markup anywhere in a stream', () => {
   it('finds a needle split across chunk boundaries, case-insensitively', () => {
     const detector = new MarkupDetector();
-    for (const piece of ['\xff\xd8\xff', 'x'.repeat(5000) + '<sC', 'RiPt>', 'more']) detector.update(Buffer.from(piece, 'latin1'));
+    for (const piece of ['\xff\xd8\xff', 'x'.repeat(5000) + '<sC', 'RiPt>', 'alert(1)</script>']) detector.update(Buffer.from(piece, 'latin1'));
     expect(detector.found).toBe('<script');
     expect(() => detector.assertClean('jpeg')).toThrow(UploadRejectedError);
+  });
+
+  it('does not take a chance needle in compressed (random-looking) bytes for markup: large photos are not refused as polyglots', () => {
+    // `<svg` turns up by chance about once in 2^29 random bytes; what follows it is not text.
+    const chance = Buffer.concat([randomBytes(100_000), Buffer.from('<SvG'), Buffer.from([0x00, 0xff, 0x13, 0x80]), Buffer.from('abcdefghijkl'), randomBytes(100_000)]);
+    const detector = new MarkupDetector();
+    for (let i = 0; i < chance.length; i += 4096) detector.update(chance.subarray(i, i + 4096));
+    expect(detector.found).toBeNull();
+    // The same needle with markup after it, split across chunks, deep in binary data, is found.
+    const real = Buffer.concat([randomBytes(100_000), Buffer.from('<svg/onload=alert(1)>'), randomBytes(100_000)]);
+    const seen = new MarkupDetector();
+    for (let i = 0; i < real.length; i += 4093) seen.update(real.subarray(i, i + 4093));
+    expect(seen.found).toBe('<svg');
   });
 
   it('passes ordinary image bytes, XMP included', async () => {
