@@ -10,7 +10,7 @@ import { InProcessRenderQueue } from './jobs/in-process.queue.js';
 import { startSweep, sweepStaleDesigns, sweepStalePrints, sweepStaleUploads } from './jobs/pending-sweep.js';
 import { createPrintDesignTask, type PrintDesignTask } from './jobs/print-design.task.js';
 import { renderPrintFiles } from './print/index.js';
-import { createRenderDesignTask, type RenderDesignTask } from './jobs/render-design.task.js';
+import { createRenderDesignTask, type Attempt, type RenderDesignTask } from './jobs/render-design.task.js';
 import type { RenderQueue, RenderWorker } from './jobs/render-queue.js';
 import type { RetryPolicy } from './jobs/retry-policy.js';
 import type { Logger } from './logger.js';
@@ -105,52 +105,19 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
       observer: metrics.renderObserver,
     });
 
-    let queue: RenderQueue;
-    let worker: RenderWorker | undefined;
-    if (settings.redisUrl) {
-      const shared = { redisUrl: settings.redisUrl, queueName: settings.renderQueueName, policy, logger };
-      queue = new BullmqRenderQueue(shared);
-      if (role === 'worker') {
-        worker = new BullmqRenderWorker({
-          ...shared, task, concurrency: settings.renderConcurrency,
-          lockDurationMs: settings.renderLockDurationMs, stalledIntervalMs: settings.renderStalledIntervalMs,
-        });
-      }
-    } else {
-      if (role === 'worker') throw new Error('customify worker needs REDIS_URL (redis://host:6379): without it, `customify serve` renders in-process.');
-      const inProcess = new InProcessRenderQueue({ task, policy, concurrency: settings.renderConcurrency, logger });
-      queue = inProcess;
-      if (role === 'serve') worker = inProcess;
-    }
+    if (!settings.redisUrl && role === 'worker') throw new Error('customify worker needs REDIS_URL (redis://host:6379): without it, `customify serve` renders in-process.');
+    const { queue, worker } = jobQueue({ settings, role, policy, logger, closers }, { queueName: settings.renderQueueName, task, concurrency: settings.renderConcurrency, inProcessRoles: ['serve'] });
     built.queue = queue;
-    // Workers close before the queue and the database they use.
-    closers.push(() => queue.close());
-    if (worker && (worker as unknown) !== queue) closers.push(() => worker.close());
 
     const printTask = createPrintDesignTask({
       designs, storage: storage.repository, printSpecs: settings.printSpecs, renderPrintFiles,
       images: { find: (id) => uploads.findById(id), read: (key) => uploadStorage.readOriginal(key) },
       logger, leaseMs: settings.renderLeaseMs, compressionLevel: settings.pngCompressionLevel,
     });
-    let printQueue: RenderQueue;
-    let printWorker: RenderWorker | undefined;
-    if (settings.redisUrl) {
-      const shared = { redisUrl: settings.redisUrl, queueName: `${settings.renderQueueName}-print`, policy, logger, jobName: 'print-design' };
-      printQueue = new BullmqRenderQueue(shared);
-      if (role === 'worker') {
-        printWorker = new BullmqRenderWorker({
-          ...shared, task: printTask, concurrency: settings.printConcurrency,
-          lockDurationMs: settings.renderLockDurationMs, stalledIntervalMs: settings.renderStalledIntervalMs,
-        });
-      }
-    } else {
-      const inProcess = new InProcessRenderQueue({ task: printTask, policy, concurrency: settings.printConcurrency, logger });
-      printQueue = inProcess;
-      // `customify print` without Redis makes the files itself (src/cli/print.ts).
-      if (role === 'serve' || role === 'cli') printWorker = inProcess;
-    }
-    closers.push(() => printQueue.close());
-    if (printWorker && (printWorker as unknown) !== printQueue) closers.push(() => printWorker.close());
+    // `customify print` without Redis makes the files itself (src/cli/print.ts).
+    const { queue: printQueue, worker: printWorker } = jobQueue({ settings, role, policy, logger, closers }, {
+      queueName: `${settings.renderQueueName}-print`, jobName: 'print-design', task: printTask, concurrency: settings.printConcurrency, inProcessRoles: ['serve', 'cli'],
+    });
 
     const service = new DesignService({
       designs, storage: storage.repository, queue, printQueue, logger, uploads,
@@ -177,24 +144,9 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
         for (const designId of await designs.idsWaitingForUpload(uploadId)) await queue.enqueue(designId);
       },
     });
-    let uploadQueue: RenderQueue;
-    let uploadWorker: RenderWorker | undefined;
-    if (settings.redisUrl) {
-      const shared = { redisUrl: settings.redisUrl, queueName: `${settings.renderQueueName}-uploads`, policy, logger, jobName: 'process-upload' };
-      uploadQueue = new BullmqRenderQueue(shared);
-      if (role === 'worker') {
-        uploadWorker = new BullmqRenderWorker({
-          ...shared, task: uploadTask, concurrency: settings.renderConcurrency,
-          lockDurationMs: settings.renderLockDurationMs, stalledIntervalMs: settings.renderStalledIntervalMs,
-        });
-      }
-    } else {
-      const inProcess = new InProcessRenderQueue({ task: uploadTask, policy, concurrency: settings.renderConcurrency, logger });
-      uploadQueue = inProcess;
-      if (role === 'serve') uploadWorker = inProcess;
-    }
-    closers.push(() => uploadQueue.close());
-    if (uploadWorker && (uploadWorker as unknown) !== uploadQueue) closers.push(() => uploadWorker.close());
+    const { queue: uploadQueue, worker: uploadWorker } = jobQueue({ settings, role, policy, logger, closers }, {
+      queueName: `${settings.renderQueueName}-uploads`, jobName: 'process-upload', task: uploadTask, concurrency: settings.renderConcurrency, inProcessRoles: ['serve'],
+    });
     const uploadService = new UploadService({
       uploads, storage: uploadStorage, queue: uploadQueue, logger, maxBytes: settings.uploadMaxBytes,
       designsUsing: (uploadId) => designs.idsUsingUpload(uploadId),
@@ -289,4 +241,52 @@ export async function createTusStore(settings: TusStoreSettings, options: { part
   if (settings.useLocalStorage) return new LocalTusStore({ root: settings.localStoragePath, expiryMs: settings.uploadExpiryMs });
   const { S3TusStore } = await import('./uploads/tus-s3.store.js');
   return new S3TusStore({ ...s3Connection(settings), expiryMs: settings.uploadExpiryMs, ...options });
+}
+
+interface JobQueueContext {
+  settings: Readonly<Settings>;
+  role: Role;
+  policy: RetryPolicy;
+  logger: Logger;
+  /** Workers close before their queue, and both before the database (closers run in reverse). */
+  closers: Array<() => Promise<void>>;
+}
+
+interface JobQueueOptions {
+  queueName: string;
+  /** The BullMQ job name; the render queue's when left out. */
+  jobName?: string;
+  task: (id: string, attempt: Attempt) => Promise<unknown>;
+  concurrency: number;
+  /** The roles that run this queue's jobs themselves when there is no Redis. */
+  inProcessRoles: readonly Role[];
+}
+
+/**
+ * One kind of job on a queue of its own (renders, uploads, print files), so a burst of one
+ * never delays another: BullMQ with REDIS_URL, its jobs run by `customify worker`; without
+ * Redis an in-process queue, run by the roles `inProcessRoles` names. The same retry policy
+ * for all.
+ */
+function jobQueue(context: JobQueueContext, options: JobQueueOptions): { queue: RenderQueue; worker: RenderWorker | undefined } {
+  const { settings, role, policy, logger, closers } = context;
+  let queue: RenderQueue;
+  let worker: RenderWorker | undefined;
+  if (settings.redisUrl) {
+    const shared = { redisUrl: settings.redisUrl, queueName: options.queueName, policy, logger, ...(options.jobName ? { jobName: options.jobName } : {}) };
+    queue = new BullmqRenderQueue(shared);
+    if (role === 'worker') {
+      worker = new BullmqRenderWorker({
+        ...shared, task: options.task, concurrency: options.concurrency,
+        lockDurationMs: settings.renderLockDurationMs, stalledIntervalMs: settings.renderStalledIntervalMs,
+      });
+    }
+  } else {
+    const inProcess = new InProcessRenderQueue({ task: options.task, policy, concurrency: options.concurrency, logger });
+    queue = inProcess;
+    if (options.inProcessRoles.includes(role)) worker = inProcess;
+  }
+  closers.push(() => queue.close());
+  if (worker && (worker as unknown) !== queue) closers.push(() => worker.close());
+  return { queue, worker };
 }

@@ -26,17 +26,7 @@ export interface SweepDeps {
 export async function sweepStaleDesigns(deps: SweepDeps, options: { pendingBefore?: Date; limit?: number } = {}): Promise<number> {
   const pendingBefore = options.pendingBefore ?? new Date(Date.now() - deps.pendingAfterMs);
   const stale = await deps.designs.findStale({ pendingBefore, limit: options.limit ?? 500 });
-  let queued = 0;
-  for (const design of stale) {
-    try {
-      await deps.queue.enqueue(design.id);
-      queued++;
-    } catch (error) {
-      deps.logger.warn({ designId: design.id }, `Sweep could not queue design: ${describeError(error)}`);
-      break; // the queue is down: the next sweep tries again
-    }
-  }
-  if (queued > 0) deps.logger.info({ queued }, `Queued ${queued} stale design(s)`);
+  const queued = await enqueueAll(stale.map((design) => design.id), deps, { idField: 'designId', what: 'stale design' });
   if (deps.finishDeletions) {
     await deps.finishDeletions(pendingBefore).catch((error: unknown) =>
       deps.logger.warn(`Sweep could not finish interrupted deletions: ${describeError(error)}`));
@@ -55,18 +45,7 @@ export async function sweepStaleUploads(
   deps: { uploads: Pick<UploadRepository, 'findStale'>; queue: Pick<RenderQueue, 'enqueue'>; logger: Logger },
   before: Date,
 ): Promise<number> {
-  let queued = 0;
-  for (const id of await deps.uploads.findStale(before)) {
-    try {
-      await deps.queue.enqueue(id);
-      queued++;
-    } catch (error) {
-      deps.logger.warn({ uploadId: id }, `Sweep could not queue upload: ${describeError(error)}`);
-      break; // the queue is down: the next sweep tries again
-    }
-  }
-  if (queued > 0) deps.logger.info({ queued }, `Queued ${queued} unfinished upload(s)`);
-  return queued;
+  return enqueueAll(await deps.uploads.findStale(before), deps, { idField: 'uploadId', what: 'unfinished upload' });
 }
 
 /** Runs the sweep every `intervalMs` until the returned function is called. */
@@ -92,16 +71,28 @@ export async function sweepStalePrints(
   deps: { designs: Pick<DesignRepository, 'findStalePrints'>; queue: Pick<RenderQueue, 'enqueue'>; logger: Logger },
   before: Date,
 ): Promise<number> {
+  return enqueueAll(await deps.designs.findStalePrints(before), deps, { idField: 'designId', what: 'unfinished print job' });
+}
+
+/**
+ * Queues each id in turn; stops at the first failure (the queue is down: the next sweep tries
+ * again). Logs what it queued as "Queued N {what}(s)". Returns how many were queued.
+ */
+async function enqueueAll(
+  ids: readonly string[],
+  deps: { queue: Pick<RenderQueue, 'enqueue'>; logger: Logger },
+  log: { idField: 'designId' | 'uploadId'; what: string },
+): Promise<number> {
   let queued = 0;
-  for (const id of await deps.designs.findStalePrints(before)) {
+  for (const id of ids) {
     try {
       await deps.queue.enqueue(id);
       queued++;
     } catch (error) {
-      deps.logger.warn({ designId: id }, `Sweep could not queue a print job: ${describeError(error)}`);
-      break; // the queue is down: the next sweep tries again
+      deps.logger.warn({ [log.idField]: id }, `Sweep could not queue ${log.what} ${id}: ${describeError(error)}`);
+      break;
     }
   }
-  if (queued > 0) deps.logger.info({ queued }, `Queued ${queued} unfinished print job(s)`);
+  if (queued > 0) deps.logger.info({ queued }, `Queued ${queued} ${log.what}(s)`);
   return queued;
 }
