@@ -5,13 +5,12 @@ import { buildContainer, type Container } from '../../src/composition-root.js';
 import type { Environment } from '../../src/config.js';
 import type { DesignView } from '../../src/designs/design-service.js';
 import { silentLogger } from '../../src/logger.js';
-import { applyPublicReadPolicy } from '../../src/storage/s3-bucket-setup.js';
 import type { UploadView } from '../../src/uploads/upload-service.js';
 import { authHeaders, pollForStatus, startTestServer, type TestServer } from '../helpers/app.js';
 import { clamdTarget, skipClamd } from '../helpers/clamd.js';
 import { createTestDatabase, skipDialect, type TestDatabase } from '../helpers/databases.js';
 import { REDIS_URL, skipRedis } from '../helpers/redis.js';
-import { createTestBucket, deleteTestBucket, getS3TestServer, s3Env, testS3Client } from '../helpers/s3.js';
+import { createPublicTestBucket, deleteTestBucket, getS3TestServer, s3Env } from '../helpers/s3.js';
 import { PHOTO_BLUE, PHOTO_RED, near, orientedPhoto, type Rgb } from '../fixtures/uploads/design-photo.js';
 
 /**
@@ -35,11 +34,7 @@ const STACKS: Stack[] = [
     skip: skipDialect('postgres') || skipRedis,
     prepare: async () => {
       const s3 = await getS3TestServer();
-      const bucket = await createTestBucket(s3, 'dimg-e2e');
-      if (s3.enforcesBucketPolicies) {
-        const client = testS3Client(s3);
-        await applyPublicReadPolicy({ client, bucket, region: s3.region, endpoint: s3.endpoint }).finally(() => client.destroy());
-      }
+      const bucket = await createPublicTestBucket(s3, 'dimg-e2e');
       const db: TestDatabase = await createTestDatabase('postgres', { migrate: false });
       return {
         env: { DATABASE_URL: db.url, REDIS_URL, RENDER_QUEUE_NAME: `dimg-e2e-${randomBytes(4).toString('hex')}`, ...s3Env(s3, bucket) },

@@ -3,11 +3,10 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DesignView } from '../../src/designs/design-service.js';
-import { applyPublicReadPolicy } from '../../src/storage/s3-bucket-setup.js';
 import { authHeaders, pollForStatus, SAMPLE_DESIGN, startTestServer, TEST_JWT_SECRET, type TestServer } from '../helpers/app.js';
 import { createTestDatabase, skipDialect, type TestDatabase } from '../helpers/databases.js';
 import { REDIS_URL, skipRedis } from '../helpers/redis.js';
-import { createTestBucket, deleteTestBucket, getS3TestServer, s3Env, testS3Client } from '../helpers/s3.js';
+import { createPublicTestBucket, deleteTestBucket, getS3TestServer, s3Env } from '../helpers/s3.js';
 import { spawnCustomify, type CustomifyProcess } from '../helpers/services.js';
 import { createTempDir, removeTempDir } from '../helpers/tmp.js';
 
@@ -43,11 +42,7 @@ const STACKS: Stack[] = [
     s3: true,
     prepare: async () => {
       const s3 = await getS3TestServer();
-      const bucket = await createTestBucket(s3, 'print-e2e');
-      if (s3.enforcesBucketPolicies) {
-        const client = testS3Client(s3);
-        await applyPublicReadPolicy({ client, bucket, region: s3.region, endpoint: s3.endpoint }).finally(() => client.destroy());
-      }
+      const bucket = await createPublicTestBucket(s3, 'print-e2e');
       const db: TestDatabase = await createTestDatabase('postgres', { migrate: true });
       return {
         env: { DATABASE_URL: db.url, REDIS_URL, RENDER_QUEUE_NAME: `print-e2e-${randomBytes(4).toString('hex')}`, SCAN_REQUIRED: 'false', ...(s3Env(s3, bucket) as Record<string, string>) },

@@ -4,13 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildContainer, type Container } from '../../src/composition-root.js';
 import type { Environment } from '../../src/config.js';
 import { silentLogger } from '../../src/logger.js';
-import { applyPublicReadPolicy } from '../../src/storage/s3-bucket-setup.js';
 import type { UploadView } from '../../src/uploads/upload-service.js';
 import { EICAR, clamdTarget, skipClamd } from '../helpers/clamd.js';
 import { authHeaders, startTestServer, type TestServer } from '../helpers/app.js';
 import { createTestDatabase, skipDialect, type TestDatabase } from '../helpers/databases.js';
 import { REDIS_URL, skipRedis } from '../helpers/redis.js';
-import { createTestBucket, deleteTestBucket, getS3TestServer, s3Env, testS3Client } from '../helpers/s3.js';
+import { createPublicTestBucket, deleteTestBucket, getS3TestServer, s3Env } from '../helpers/s3.js';
 import { gpsOrientation6Jpeg, pngDeclaring } from '../fixtures/uploads/images.js';
 
 /**
@@ -36,12 +35,7 @@ const STACKS: Stack[] = [
     skip: skipDialect('postgres') || skipRedis,
     prepare: async () => {
       const s3 = await getS3TestServer();
-      const bucket = await createTestBucket(s3, 'uploads');
-      // The bucket policy `customify s3 setup-policy` applies (S3_PUBLIC_BUCKET=true, the default).
-      if (s3.enforcesBucketPolicies) {
-        const client = testS3Client(s3);
-        await applyPublicReadPolicy({ client, bucket, region: s3.region, endpoint: s3.endpoint }).finally(() => client.destroy());
-      }
+      const bucket = await createPublicTestBucket(s3, 'uploads');
       const db: TestDatabase = await createTestDatabase('postgres', { migrate: false });
       return {
         env: {

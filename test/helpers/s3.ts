@@ -10,6 +10,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { configFrom, type Environment, type Settings } from '../../src/config.js';
+import { applyPublicReadPolicy } from '../../src/storage/s3-bucket-setup.js';
 import { createS3Client } from '../../src/storage/s3.driver.js';
 import { freshPidFolder } from './pid-folder.js';
 
@@ -72,6 +73,20 @@ export async function createTestBucket(server: S3TestServer, label = 'x'): Promi
     await client.send(new CreateBucketCommand({ Bucket: bucket }));
   } finally {
     client.destroy();
+  }
+  return bucket;
+}
+
+/**
+ * A test bucket with the public-read policy `customify s3 setup-policy` applies
+ * (S3_PUBLIC_BUCKET=true, the default): previews, uploads and avatars public; staging/,
+ * quarantine/ and print files not. s3rver enforces no policies: there the bucket is only created.
+ */
+export async function createPublicTestBucket(server: S3TestServer, label = 'x'): Promise<string> {
+  const bucket = await createTestBucket(server, label);
+  if (server.enforcesBucketPolicies) {
+    const client = testS3Client(server);
+    await applyPublicReadPolicy({ client, bucket, region: server.region, endpoint: server.endpoint }).finally(() => client.destroy());
   }
   return bucket;
 }

@@ -8,7 +8,6 @@ import { newDesign } from '../../src/designs/design.js';
 import { createRenderDesignTask } from '../../src/jobs/render-design.task.js';
 import { silentLogger } from '../../src/logger.js';
 import { renderDesignAssets } from '../../src/rendering/index.js';
-import { applyPublicReadPolicy } from '../../src/storage/s3-bucket-setup.js';
 import { UploadRepository } from '../../src/uploads/upload-repository.js';
 import type { UploadView } from '../../src/uploads/upload-service.js';
 import { authHeaders, createTestApp, type TestApp } from '../helpers/app.js';
@@ -16,7 +15,7 @@ import { EICAR, clamdTarget, skipClamd } from '../helpers/clamd.js';
 import { DIALECTS, createTestDatabase, skipDialect, type TestDatabase } from '../helpers/databases.js';
 import { REDIS_URL, skipRedis } from '../helpers/redis.js';
 import { createRenderStack, type RenderStack } from '../helpers/render-stack.js';
-import { createTestBucket, deleteTestBucket, getS3TestServer, s3Env, testS3Client } from '../helpers/s3.js';
+import { createPublicTestBucket, deleteTestBucket, getS3TestServer, s3Env } from '../helpers/s3.js';
 import { decode, pixelAt, type Color } from '../fixtures/rendering/images.js';
 import { PHOTO_BLUE, PHOTO_RED, near, orientedPhoto } from '../fixtures/uploads/design-photo.js';
 
@@ -40,11 +39,7 @@ const STACKS: Stack[] = [
     skip: skipDialect('postgres') || skipRedis,
     async prepare() {
       const s3 = await getS3TestServer();
-      const bucket = await createTestBucket(s3, 'dimg');
-      if (s3.enforcesBucketPolicies) {
-        const client = testS3Client(s3);
-        await applyPublicReadPolicy({ client, bucket, region: s3.region, endpoint: s3.endpoint }).finally(() => client.destroy());
-      }
+      const bucket = await createPublicTestBucket(s3, 'dimg');
       const db: TestDatabase = await createTestDatabase('postgres', { migrate: false });
       return {
         env: { DATABASE_URL: db.url, REDIS_URL, RENDER_QUEUE_NAME: `dimg-${randomBytes(4).toString('hex')}`, ...s3Env(s3, bucket) },

@@ -9,11 +9,10 @@ import type { Environment } from '../../src/config.js';
 import { newDesign } from '../../src/designs/design.js';
 import type { DesignView } from '../../src/designs/design-service.js';
 import { silentLogger } from '../../src/logger.js';
-import { applyPublicReadPolicy } from '../../src/storage/s3-bucket-setup.js';
 import { authHeaders, SAMPLE_DESIGN, startTestServer, type TestServer } from '../helpers/app.js';
 import { createTestDatabase, skipDialect, type TestDatabase } from '../helpers/databases.js';
 import { REDIS_URL, skipRedis } from '../helpers/redis.js';
-import { createTestBucket, deleteTestBucket, getS3TestServer, s3Env, testS3Client } from '../helpers/s3.js';
+import { createPublicTestBucket, deleteTestBucket, getS3TestServer, s3Env } from '../helpers/s3.js';
 
 /**
  * Print files through the API (issue #12) on both stacks: the embedded default (SQLite, local
@@ -37,11 +36,7 @@ const STACKS: Stack[] = [
     s3: true,
     prepare: async () => {
       const s3 = await getS3TestServer();
-      const bucket = await createTestBucket(s3, 'print');
-      if (s3.enforcesBucketPolicies) {
-        const client = testS3Client(s3);
-        await applyPublicReadPolicy({ client, bucket, region: s3.region, endpoint: s3.endpoint }).finally(() => client.destroy());
-      }
+      const bucket = await createPublicTestBucket(s3, 'print');
       const db: TestDatabase = await createTestDatabase('postgres', { migrate: false });
       return {
         env: {

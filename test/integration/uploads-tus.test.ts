@@ -9,8 +9,7 @@ import type { UploadView } from '../../src/uploads/upload-service.js';
 import { authHeaders, startTestServer, tokenFor, type TestServer } from '../helpers/app.js';
 import { EICAR, clamdTarget, skipClamd } from '../helpers/clamd.js';
 import { createTestDatabase, skipDialect, type TestDatabase } from '../helpers/databases.js';
-import { createTestBucket, deleteTestBucket, getS3TestServer, s3Env, testS3Client } from '../helpers/s3.js';
-import { applyPublicReadPolicy } from '../../src/storage/s3-bucket-setup.js';
+import { createPublicTestBucket, deleteTestBucket, getS3TestServer, s3Env } from '../helpers/s3.js';
 import type { S3TusStore } from '../../src/uploads/tus-s3.store.js';
 
 /**
@@ -39,12 +38,7 @@ const STACKS: Stack[] = [
     skip: skipDialect('postgres'),
     prepare: async () => {
       const s3 = await getS3TestServer();
-      const bucket = await createTestBucket(s3, 'tus');
-      // The bucket policy `customify s3 setup-policy` applies: uploads/ is public, staging/ is not.
-      if (s3.enforcesBucketPolicies) {
-        const client = testS3Client(s3);
-        await applyPublicReadPolicy({ client, bucket, region: s3.region, endpoint: s3.endpoint }).finally(() => client.destroy());
-      }
+      const bucket = await createPublicTestBucket(s3, 'tus');
       const db: TestDatabase = await createTestDatabase('postgres', { migrate: false });
       return {
         env: { DATABASE_URL: db.url, ...s3Env(s3, bucket) },
