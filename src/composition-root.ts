@@ -157,6 +157,16 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     const tus = new TusUploads({ store: tusStore, uploads: uploadService, path: '/api/v1/uploads/tus', maxBytes: settings.uploadMaxBytes, logger });
     const sweepUploads = (before: Date) => sweepStaleUploads({ uploads, queue: uploadQueue, logger }, before);
 
+    /** Queues what `sweep` finds now, then every few seconds what has been waiting longer than PENDING_SWEEP_AFTER. */
+    const sweepLeftovers = async (what: string, sweep: (before: Date) => Promise<number>): Promise<void> => {
+      await sweep(new Date()).catch((error: unknown) => logger.warn(`Could not queue leftover ${what} at start: ${describeError(error)}`));
+      const timer = setInterval(() => {
+        void sweep(new Date(Date.now() - settings.pendingSweepAfterMs)).catch((error: unknown) => logger.warn(`Sweep of ${what} failed: ${describeError(error)}`));
+      }, Math.max(1000, Math.min(settings.pendingSweepAfterMs / 2, 10_000)));
+      timer.unref();
+      closers.push(() => Promise.resolve(clearInterval(timer)));
+    };
+
     return {
       settings, logger, db, designs, storage, queue, worker, task, service, metrics,
       uploads, uploadService, uploadQueue, scanner, avatarService, tus, tusStore, printQueue, printTask,
@@ -165,23 +175,9 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
         if (uploadWorker) await uploadWorker.start();
         if (printWorker) await printWorker.start();
         if (role === 'cli') return;
-        // Print jobs a crash or a lost in-process queue left: all at start, then the stale ones.
-        const sweepPrints = (before: Date) => sweepStalePrints({ designs, queue: printQueue, logger }, before);
-        await sweepPrints(new Date()).catch((error: unknown) => logger.warn(`Could not queue leftover print jobs at start: ${describeError(error)}`));
-        const printSweep = setInterval(() => {
-          void sweepPrints(new Date(Date.now() - settings.pendingSweepAfterMs)).catch((error: unknown) =>
-            logger.warn(`Print sweep failed: ${describeError(error)}`));
-        }, Math.max(1000, Math.min(settings.pendingSweepAfterMs / 2, 10_000)));
-        printSweep.unref();
-        closers.push(() => Promise.resolve(clearInterval(printSweep)));
-        // Uploads a crash or a lost in-process queue left unfinished: all at start, then the stale ones.
-        await sweepUploads(new Date()).catch((error: unknown) => logger.warn(`Could not queue leftover uploads at start: ${describeError(error)}`));
-        const uploadSweep = setInterval(() => {
-          void sweepUploads(new Date(Date.now() - settings.pendingSweepAfterMs)).catch((error: unknown) =>
-            logger.warn(`Upload sweep failed: ${describeError(error)}`));
-        }, Math.max(1000, Math.min(settings.pendingSweepAfterMs / 2, 10_000)));
-        uploadSweep.unref();
-        closers.push(() => Promise.resolve(clearInterval(uploadSweep)));
+        // Print jobs and uploads a crash or a lost in-process queue left: all at start, then the stale ones.
+        await sweepLeftovers('print jobs', (before) => sweepStalePrints({ designs, queue: printQueue, logger }, before));
+        await sweepLeftovers('uploads', sweepUploads);
         // Temp files a crash left mid-write (local storage). In the background: a large tree
         // must not delay the start. Young ones may be another process's write in progress.
         void storage.storage.removeStaleTempFiles({ olderThanMs: STALE_TEMP_FILE_AGE_MS }).then(

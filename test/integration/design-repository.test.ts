@@ -12,8 +12,8 @@ import { closeDatabase, createDatabase, dialectOf, sqlitePathOf } from '../../sr
 import { migrateToLatest, migrationProvider, MIGRATIONS } from '../../src/db/migrate.js';
 import { newDesign, type Design, type DesignStatus } from '../../src/designs/design.js';
 import { ASSETS_REMOVED_ERROR, DesignRepository } from '../../src/designs/design-repository.js';
-import { AppError } from '../../src/errors.js';
 import { createTestDatabase, DIALECTS, skipDialect, type TestDatabase } from '../helpers/databases.js';
+import { appErrorOf } from '../helpers/errors.js';
 
 const START = new Date('2024-05-01T12:34:56.789Z');
 const LEASE_MS = 30_000;
@@ -31,16 +31,6 @@ class StatementRecorder implements KyselyPlugin {
   transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
     return Promise.resolve(args.result);
   }
-}
-
-async function refusal(promise: Promise<unknown>): Promise<AppError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(AppError);
-    return error as AppError;
-  }
-  throw new Error('expected a rejection');
 }
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -136,7 +126,7 @@ for (const dialect of DIALECTS) {
 
       it('refuses a second design with the same id', async () => {
         const design = await repo.create(make());
-        const error = await refusal(repo.create(design));
+        const error = await appErrorOf(repo.create(design));
         expect(error.code).toBe('DESIGN_ALREADY_EXISTS');
         expect(error.cause).toBeDefined();
       });
@@ -203,13 +193,13 @@ for (const dialect of DIALECTS) {
         ['a non-UUID id', Buffer.from('1714566896789:abc').toString('base64url')],
         ['a non-numeric time', Buffer.from(`soon:${randomUUID()}`).toString('base64url')],
       ])('refuses a cursor with %s as INVALID_CURSOR', async (_why, cursor) => {
-        const error = await refusal(repo.listByOwner('owner-a', { cursor }));
+        const error = await appErrorOf(repo.listByOwner('owner-a', { cursor }));
         expect(error.code).toBe('INVALID_CURSOR');
         expect(error.field).toBe('cursor');
       });
 
       it.each([0, -1, 101, 1.5])('refuses limit %s as INVALID_LIMIT', async (limit) => {
-        expect((await refusal(repo.listByOwner('owner-a', { limit }))).code).toBe('INVALID_LIMIT');
+        expect((await appErrorOf(repo.listByOwner('owner-a', { limit }))).code).toBe('INVALID_LIMIT');
       });
     });
 
@@ -268,7 +258,7 @@ for (const dialect of DIALECTS) {
 
       it('refuses a lease that is not a positive duration', async () => {
         const design = await repo.create(make());
-        expect((await refusal(repo.claimForRendering(design.id, 0))).code).toBe('INVALID_LEASE');
+        expect((await appErrorOf(repo.claimForRendering(design.id, 0))).code).toBe('INVALID_LEASE');
       });
     });
 
@@ -339,14 +329,14 @@ for (const dialect of DIALECTS) {
 
       it('refuses a RENDERING design: wait for the current render to finish', async () => {
         const design = await stored('RENDERING');
-        const error = await refusal(repo.requestRerender(design.id, 'owner-a'));
+        const error = await appErrorOf(repo.requestRerender(design.id, 'owner-a'));
         expect(error.code).toBe('INVALID_STATUS_TRANSITION');
         expect(error.message).toBe(`Cannot move design ${design.id} from RENDERING to PENDING: wait for the current render to finish, then request a re-render.`);
       });
 
       it('refuses a PENDING design: a render is already queued', async () => {
         const design = await stored('PENDING');
-        const error = await refusal(repo.requestRerender(design.id, 'owner-a'));
+        const error = await appErrorOf(repo.requestRerender(design.id, 'owner-a'));
         expect(error.code).toBe('INVALID_STATUS_TRANSITION');
         expect(error.message).toMatch(/already queued/);
       });

@@ -7,12 +7,12 @@ import { printCommand } from '../../src/cli/print.js';
 import { buildContainer, type Container } from '../../src/composition-root.js';
 import type { Settings } from '../../src/config.js';
 import { newDesign } from '../../src/designs/design.js';
-import { AppError } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
 import { SAMPLE_DESIGN, testSettings } from '../helpers/app.js';
 import { createTestDatabase, skipDialect, type TestDatabase } from '../helpers/databases.js';
 import { REDIS_URL, skipRedis } from '../helpers/redis.js';
 import { createTempDir, removeTempDir } from '../helpers/tmp.js';
+import { appErrorOf } from '../helpers/errors.js';
 
 /**
  * `customify print DESIGN_ID` against the configured database and storage: embedded (it makes
@@ -28,16 +28,6 @@ async function publishedDesign(container: Container, productType = 't-shirt'): P
     if (design?.status === 'FAILED' || Date.now() > deadline) throw new Error(`design ${view.id} is ${design?.status}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-}
-
-async function rejection(promise: Promise<unknown>): Promise<AppError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(AppError);
-    return error as AppError;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('customify print (embedded: SQLite, local storage, no Redis)', () => {
@@ -75,13 +65,13 @@ describe('customify print (embedded: SQLite, local storage, no Redis)', () => {
   });
 
   it('refuses an unknown design, a malformed id and a design that is not PUBLISHED, naming why', async () => {
-    expect(await rejection(printCommand(settings, randomUUID(), { wait: false }, () => {}))).toMatchObject({ code: 'DESIGN_NOT_FOUND', field: 'id' });
-    expect(await rejection(printCommand(settings, 'nope', { wait: false }, () => {}))).toMatchObject({ code: 'INVALID_DESIGN_ID', field: 'id' });
+    expect(await appErrorOf(printCommand(settings, randomUUID(), { wait: false }, () => {}))).toMatchObject({ code: 'DESIGN_NOT_FOUND', field: 'id' });
+    expect(await appErrorOf(printCommand(settings, 'nope', { wait: false }, () => {}))).toMatchObject({ code: 'INVALID_DESIGN_ID', field: 'id' });
     const failed = newDesign({ ownerId: 'user-a', productType: 't-shirt', designData: { text: 'x', font: 'Bebas-Bold', color: '#000000' }, now: new Date() });
     await server.designs.create(failed);
     await server.designs.claimForRendering(failed.id, 30_000);
     await server.designs.markFailed(failed.id, 'broken');
-    const refused = await rejection(printCommand(settings, failed.id, { wait: false }, () => {}));
+    const refused = await appErrorOf(printCommand(settings, failed.id, { wait: false }, () => {}));
     expect(refused).toMatchObject({ code: 'PRINT_NOT_AVAILABLE', field: 'status' });
     expect(refused.message).toContain('is FAILED');
   });
