@@ -42,8 +42,7 @@ class RangeSet implements CodePointSet {
  * Throws AppError FONT_UNREADABLE (not retryable) for a file without either.
  */
 export function readCmap(font: Buffer, name: string): CodePointSet {
-  const directory = font.subarray(0, Math.min(font.length, TABLE_DIRECTORY + 16 * tableCount(font.subarray(0, TABLE_DIRECTORY), name)));
-  const { offset, length } = cmapLocation(directory, name);
+  const { offset, length } = cmapLocation(font, name);
   return parseCmap(font.subarray(offset, offset + length), name);
 }
 
@@ -85,7 +84,7 @@ function tableCount(header: Buffer, name: string): number {
   return header.readUInt16BE(4);
 }
 
-/** Where the cmap table is, from the table directory (the offset table and its records). */
+/** Where the cmap table is, from the table directory (the offset table and its records) at the start of `font`, whole or only that far. */
 function cmapLocation(directory: Buffer, name: string): { offset: number; length: number } {
   const count = tableCount(directory, name);
   for (let i = 0; i < count; i++) {

@@ -25,6 +25,16 @@ function noise(bytes: number, seed: number): Buffer {
 }
 
 /** The zlib stream of a PNG's IDAT chunks; inflating it checks the adler32. */
+/** The decoded PNG is RGB (a palette PNG decodes to RGB too) at the image's size. */
+function expectRgbPngOfSize(decoded: { format: string; width: number; height: number; channels: number }, image: { width: number; height: number }): void {
+  expect({ format: decoded.format, width: decoded.width, height: decoded.height, channels: decoded.channels }).toEqual({
+    format: 'png',
+    width: image.width,
+    height: image.height,
+    channels: 3,
+  });
+}
+
 function idat(png: Buffer): Buffer {
   const parts: Buffer[] = [];
   for (let offset = 8; offset < png.length; ) {
@@ -51,12 +61,7 @@ describe('encodeFlatPng', () => {
     it.each(cases)('encodes %s losslessly as an RGB PNG', async (_case, image) => {
       const png = encodeFlatPng(image, level);
       const decoded = await decode(png);
-      expect({ format: decoded.format, width: decoded.width, height: decoded.height, channels: decoded.channels }).toEqual({
-        format: 'png',
-        width: image.width,
-        height: image.height,
-        channels: 3,
-      });
+      expectRgbPngOfSize(decoded, image);
       expect(decoded.data.equals(expectedPixels(image))).toBe(true);
       // One filter byte per row, then the row: a wrong adler32 would make this throw.
       expect(inflateSync(idat(png)).length).toBe(image.height * (image.width * 3 + 1));
@@ -122,12 +127,7 @@ describe('encodeIndexedPng', () => {
       const png = encodeIndexedPng(image, level);
       expect(pngColorType(png)).toBe(3);
       const decoded = await decode(png);
-      expect({ format: decoded.format, width: decoded.width, height: decoded.height, channels: decoded.channels }).toEqual({
-        format: 'png',
-        width: image.width,
-        height: image.height,
-        channels: 3,
-      });
+      expectRgbPngOfSize(decoded, image);
       expect(decoded.data.equals(expectedIndexedPixels(image))).toBe(true);
       expect(inflateSync(idat(png)).length).toBe(image.height * (image.width + 1));
       expectPngcheckPasses(png);
