@@ -215,7 +215,7 @@ export async function runE2eBench(options: E2eOptions = {}): Promise<BenchReport
     '',
     ...results.map((r) => `- **${r.mode}**: ${r.description}`),
     `- seed baseline: bench/pillow_flow.py --store, ${cores} processes (one per core, pinned), no HTTP/DB/queue, ${o.baselinePerProcess} designs per process, sampled before the first sustained run of each mode and after every run: ${baseline.map((b) => fixed(b, 0)).join(', ')} designs/s (median ${fixed(seed, 0)})`,
-    `- every process runs compiled JavaScript (tsc, tsconfig.build.json) with ${Object.keys(o.env).length ? `default settings except ${Object.entries(o.env).map(([k, v]) => `${k}=${v}`).join(', ')}` : `default settings (RENDER_CONCURRENCY=${4 * cores}, RENDER_THREADS=${cores}, LOG_LEVEL=info)`}, logs to a file; ${o.warmup} warm-up designs first; the client is this process (node:http, keep-alive)`,
+    `- every process runs compiled JavaScript (tsc, tsconfig.build.json) with ${Object.keys(o.env).length ? `default settings except ${Object.entries(o.env).map(([k, v]) => `${k}=${v}`).join(', ')}` : `default settings (RENDER_CONCURRENCY=${4 * cores}, RENDER_THREADS=0, LOG_LEVEL=info)`}, logs to a file; ${o.warmup} warm-up designs first; the client is this process (node:http, keep-alive)`,
     ...(build.warning ? [`- ${build.warning}`] : []),
     '',
     '### Sustained throughput and latency (closed loop: each client creates a design, polls it until PUBLISHED, creates the next)',

@@ -188,11 +188,16 @@ const VARIABLES = {
   databaseUrl: variable('DATABASE_URL', databaseUrl().default('sqlite:./data/customify.db')),
   redisUrl: variable('REDIS_URL', redisUrl().default('')),
   renderQueueName: variable('RENDER_QUEUE_NAME', queueName().default('render-design')),
-  // A render job spends most of its time waiting on storage and the database; the threads,
-  // one per core, bound the CPU. Four jobs per core keep them busy (bench/e2e.bench.ts).
+  // A render job spends most of its time waiting on storage and the database. Four jobs per
+  // core keep the CPU busy (bench/e2e.bench.ts).
   renderConcurrency: variable('RENDER_CONCURRENCY', int(1, 256).default(Math.min(4 * cores, 256))),
-  /** Worker threads that render; 0 renders on the main thread. */
-  renderThreads: variable('RENDER_THREADS', int(0, 64).default(Math.min(cores, 64))),
+  /**
+   * Worker threads that render; 0 (the default) renders on the main thread. sharp already
+   * does the pixel work on libuv's threads; on 2 cores render threads cost 20-50 % more CPU
+   * per design, lowered throughput and added about 40 MB of memory each (BENCHMARKS.md,
+   * "Render threads, measured again"), so scaling out is by processes (`customify worker`).
+   */
+  renderThreads: variable('RENDER_THREADS', int(0, 64).default(0)),
   renderMaxRetries: variable('RENDER_MAX_RETRIES', int(0, 20).default(3)),
   /** First retry delay in ms (the name says the unit, so a bare number is milliseconds). */
   renderBackoffMs: variable('RENDER_BACKOFF_MS', duration({ bareUnit: 'ms', min: 0, max: 3_600_000 }).default(1000)),

@@ -98,20 +98,12 @@ const CLOSE_GRACE_MS = 10_000;
 const THREAD_ENTRY = new URL(import.meta.url.endsWith('.ts') ? './render-thread-tsx.mjs' : './render-thread.js', import.meta.url).href;
 
 /**
- * The young generation of a render thread's JS heap, in MB. V8 lets it grow to 48 MB per
- * thread by default, sized for programs whose objects live in the JS heap; a render thread's
- * large data (pixels, PNG bytes) live outside it, so that room only held garbage between
- * collections: 48 MB of the server's peak RSS with two threads in the memory benchmark.
- * Rendering was as fast at 3 and 4 MB as at the default (BENCHMARKS.md, memory).
- */
-export const RENDER_THREAD_YOUNG_GENERATION_MB = 4;
-
-/**
- * Renders designs on worker threads (piscina). sharp runs its pixel work off the main thread,
- * but each pipeline call, our PNG encoder and the text layout cost the calling thread about
- * 2.7 ms per design: on the main thread of `customify serve` that is time the HTTP server
- * cannot answer in. Threads start on the first renders, idle ones never keep the process
- * alive, and one that dies is replaced by the next render.
+ * Renders designs on worker threads (piscina), when RENDER_THREADS asks for them. sharp runs
+ * its pixel work off the main thread, but each pipeline call, our PNG encoder and the text
+ * layout cost the calling thread a few ms per design; threads take that off the main thread
+ * at a price in CPU and memory that did not pay on 2 cores (BENCHMARKS.md), hence off by
+ * default. Threads start on the first renders, idle ones never keep the process alive, and
+ * one that dies is replaced by the next render.
  */
 export class RenderPool {
   private pool: Piscina<RenderJob, ThreadReply> | undefined;
@@ -190,7 +182,6 @@ export class RenderPool {
         minThreads: 0,
         maxThreads: this.options.threads,
         idleTimeout: Infinity,
-        resourceLimits: { maxYoungGenerationSizeMb: RENDER_THREAD_YOUNG_GENERATION_MB },
         concurrentTasksPerWorker: 1,
       });
       // piscina reports here what no render is waiting for: a thread lost while idle, or one

@@ -145,8 +145,8 @@ describe('loadConfig', () => {
     expect(missing).toEqual([]);
   });
 
-  it('renders on one thread per core by default; RENDER_THREADS=0 renders on the main thread', () => {
-    expect(configFrom({}).renderThreads).toBe(availableParallelism());
+  it('renders on the main thread by default; RENDER_THREADS sets render threads', () => {
+    expect(configFrom({}).renderThreads).toBe(0);
     expect(configFrom({}).renderConcurrency).toBe(4 * availableParallelism());
     expect(configFrom({ RENDER_THREADS: '0' }).renderThreads).toBe(0);
     expect(configFrom({ RENDER_THREADS: '3' }).renderThreads).toBe(3);
