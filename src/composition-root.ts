@@ -78,8 +78,14 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     }
     const designs = new DesignRepository(db);
     // The queue is built after the task that reports to metrics; the gauge reads it when scraped.
-    const built: { queue?: RenderQueue } = {};
-    const metrics = new Metrics({ queueDepth: () => built.queue?.depth() ?? Promise.resolve(0) });
+    const built: { queue?: RenderQueue; printQueue?: RenderQueue; uploadQueue?: RenderQueue } = {};
+    const metrics = new Metrics({
+      queueDepths: {
+        render: () => built.queue?.depth() ?? Promise.resolve(0),
+        print: () => built.printQueue?.depth() ?? Promise.resolve(0),
+        uploads: () => built.uploadQueue?.depth() ?? Promise.resolve(0),
+      },
+    });
     const storage = await createStorageLayer(settings, { logger, observer: metrics.storageObserver });
     closers.push(() => storage.storage.close());
     const policy: RetryPolicy = { maxRetries: settings.renderMaxRetries, backoffMs: settings.renderBackoffMs };
@@ -109,15 +115,16 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     const { queue, worker } = jobQueue({ settings, role, policy, logger, closers }, { queueName: settings.renderQueueName, task, concurrency: settings.renderConcurrency, inProcessRoles: ['serve'] });
     built.queue = queue;
 
-    const printTask = createPrintDesignTask({
+    const printTask = metrics.observePrints(createPrintDesignTask({
       designs, storage: storage.repository, printSpecs: settings.printSpecs, renderPrintFiles,
       images: { find: (id) => uploads.findById(id), read: (key) => uploadStorage.readOriginal(key) },
       logger, leaseMs: settings.renderLeaseMs, compressionLevel: settings.pngCompressionLevel,
-    });
+    }));
     // `customify print` without Redis makes the files itself (src/cli/print.ts).
     const { queue: printQueue, worker: printWorker } = jobQueue({ settings, role, policy, logger, closers }, {
       queueName: `${settings.renderQueueName}-print`, jobName: 'print-design', task: printTask, concurrency: settings.printConcurrency, inProcessRoles: ['serve', 'cli'],
     });
+    built.printQueue = printQueue;
 
     const service = new DesignService({
       designs, storage: storage.repository, queue, printQueue, logger, uploads,
@@ -147,6 +154,7 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     const { queue: uploadQueue, worker: uploadWorker } = jobQueue({ settings, role, policy, logger, closers }, {
       queueName: `${settings.renderQueueName}-uploads`, jobName: 'process-upload', task: uploadTask, concurrency: settings.renderConcurrency, inProcessRoles: ['serve'],
     });
+    built.uploadQueue = uploadQueue;
     const uploadService = new UploadService({
       uploads, storage: uploadStorage, queue: uploadQueue, logger, maxBytes: settings.uploadMaxBytes,
       designsUsing: (uploadId) => designs.idsUsingUpload(uploadId),

@@ -1,11 +1,21 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { PrintDesignTask } from './jobs/print-design.task.js';
 import type { RenderObserver } from './jobs/render-design.task.js';
+import { isRetryable } from './jobs/retry-policy.js';
 import type { StorageObserver } from './storage/index.js';
 import type { UploadObserver } from './uploads/process-upload.task.js';
 
+/** Reads a queue's depth for its gauge. */
+export interface QueueDepths {
+  render?: () => Promise<number>;
+  print?: () => Promise<number>;
+  uploads?: () => Promise<number>;
+}
+
 /**
  * The seed's monitoring section, for our own process: uploads and bytes by kind, upload
- * and render durations, errors by code, renders by outcome, queue depth. One registry per
+ * and render durations, errors by code, renders, uploads and print jobs by outcome, the depth
+ * of each queue. One registry per
  * container so tests and several apps in one process don't collide.
  */
 export class Metrics {
@@ -23,20 +33,50 @@ export class Metrics {
   readonly uploadPipeline = new Counter({ name: 'customify_upload_pipeline_total', help: 'Upload pipeline runs, by outcome (published, rejected, retry, scanner-unavailable, failed, skipped)', labelNames: ['outcome'], registers: [this.registry] });
   readonly uploadRejections = new Counter({ name: 'customify_upload_rejections_total', help: 'Uploads rejected, by reason', labelNames: ['reason'], registers: [this.registry] });
   readonly uploadsInfected = new Counter({ name: 'customify_uploads_infected_total', help: 'Uploads the virus scanner found infected (quarantined)', registers: [this.registry] });
+  // Print files (issue #12): jobs by outcome and how long they took.
+  readonly prints = new Counter({ name: 'customify_print_jobs_total', help: 'Print job runs, by outcome (ready, skipped, retry, failed)', labelNames: ['outcome'], registers: [this.registry] });
+  readonly printSeconds = new Histogram({ name: 'customify_print_duration_seconds', help: 'Print job duration (layout, print.png and print.pdf, upload, record), by outcome', labelNames: ['outcome'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [this.registry] });
 
-  constructor(options: { queueDepth?: () => Promise<number>; defaultMetrics?: boolean } = {}) {
+  /**
+   * `queueDepths`: each queue's jobs waiting, delayed or running, read when /metrics is
+   * scraped (-1 when the queue cannot be read, e.g. Redis is down).
+   */
+  constructor(options: { queueDepths?: QueueDepths; defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'customify_' });
-    const depth = options.queueDepth;
-    if (depth) {
-      new Gauge({
-        name: 'customify_render_queue_depth',
-        help: 'Render jobs waiting, delayed or running',
-        registers: [this.registry],
-        async collect() {
-          this.set(await depth().catch(() => -1));
-        },
-      });
-    }
+    const { render, print, uploads } = options.queueDepths ?? {};
+    if (render) this.depthGauge('customify_render_queue_depth', 'Render jobs waiting, delayed or running', render);
+    if (print) this.depthGauge('customify_print_queue_depth', 'Print jobs waiting, delayed or running', print);
+    if (uploads) this.depthGauge('customify_upload_queue_depth', 'Upload pipeline jobs waiting, delayed or running', uploads);
+  }
+
+  private depthGauge(name: string, help: string, depth: () => Promise<number>): void {
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      async collect() {
+        this.set(await depth().catch(() => -1));
+      },
+    });
+  }
+
+  /** `task`, counted and timed by outcome: a thrown error is a retry when the queue will retry it, else a failure. */
+  observePrints(task: PrintDesignTask): PrintDesignTask {
+    return async (designId, attempt) => {
+      const started = performance.now();
+      const record = (outcome: string) => {
+        this.prints.inc({ outcome });
+        this.printSeconds.observe({ outcome }, (performance.now() - started) / 1000);
+      };
+      try {
+        const result = await task(designId, attempt);
+        record(result.status === 'READY' ? 'ready' : 'skipped');
+        return result;
+      } catch (error) {
+        record(isRetryable(error) && attempt.attempt < attempt.maxAttempts ? 'retry' : 'failed');
+        throw error;
+      }
+    };
   }
 
   readonly storageObserver: StorageObserver = {

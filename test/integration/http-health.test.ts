@@ -77,6 +77,24 @@ describe('health, readiness, metrics and docs', () => {
     expect(text).toMatch(/^customify_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/designs\/:id"\} [1-9]/m);
     expect(text).toMatch(/^customify_errors_total\{code="UNKNOWN_FONT"\} 1$/m);
     expect(text).toMatch(/^customify_render_queue_depth \d+/m);
+    expect(text).toMatch(/^customify_print_queue_depth \d+/m);
+    expect(text).toMatch(/^customify_upload_queue_depth \d+/m);
+  });
+
+  it('/metrics counts print jobs by outcome and times them', async () => {
+    const created = await t.createDesign();
+    await t.waitForStatus(created.id, 'PUBLISHED');
+    const requested = await t.app.inject({ method: 'POST', url: `/api/v1/designs/${created.id}/print-files`, headers: await authHeaders() });
+    expect(requested.statusCode).toBe(202);
+    for (let i = 0; i < 300; i++) {
+      const view = (await t.app.inject({ method: 'GET', url: `/api/v1/designs/${created.id}`, headers: await authHeaders() })).json<{ print_status: string }>();
+      if (view.print_status !== 'PENDING') break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const text = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(text).toMatch(/^customify_print_jobs_total\{outcome="ready"\} 1$/m);
+    expect(text).toMatch(/^customify_print_duration_seconds_count\{outcome="ready"\} 1$/m);
+    expect(text).not.toMatch(/^customify_print_jobs_total\{outcome="failed"\}/m);
   });
 
   it('labels unmatched routes as one value, not by URL', async () => {
