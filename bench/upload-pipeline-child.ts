@@ -3,7 +3,7 @@
  * repeat stages the file under a new upload id (local storage), records it RECEIVED (SQLite),
  * and runs the pipeline task once: claim → copy to a working file → clamd INSTREAM scan
  * (with the markup check over the stream) → sniff → CLEAN → sharp re-encode (auto-orient,
- * strip, sRGB, JPEG q90 4:4:4 libjpeg-turbo with optimised Huffman tables) → store `uploads/{id}/original.jpg` → PUBLISHED.
+ * strip, sRGB, JPEG q90 4:4:4 libjpeg-turbo with standard Huffman tables) → store `uploads/{id}/original.jpg` → PUBLISHED.
  * Timed: the task only (staging is the HTTP request's work). Prints one JSON line: seconds per
  * repeat, RSS before the first task and the process's peak RSS (getrusage maxrss).
  *   node --import tsx bench/upload-pipeline-child.ts --file photo.jpg --repeats 4 --dir /tmp/x

@@ -4,7 +4,7 @@
 Each repeat: copy the received file to a working file, sniff its magic bytes, scan it with
 `clamdscan --stream` (a separate process, as deployments run it; --inproc uses a small
 INSTREAM client over a socket instead), re-encode with Pillow (auto-orient from EXIF, drop
-every metadata block, JPEG quality 90 with 4:4:4 chroma, optimised Huffman tables), and store
+every metadata block, JPEG quality 90 with 4:4:4 chroma, standard Huffman tables as ours), and store
 it the way our local driver does (temp file, fsync, rename). Prints one JSON line.
 
   python3 bench/upload_flow.py --file photo.jpg --repeats 4 --dir /tmp/x [--inproc]
@@ -102,7 +102,7 @@ def main():
         with Image.open(received) as im:
             upright = ImageOps.exif_transpose(im).convert('RGB')
             encoded = os.path.join(work, 'encoded.jpg')
-            upright.save(encoded, 'JPEG', quality=90, subsampling=0, optimize=True)
+            upright.save(encoded, 'JPEG', quality=90, subsampling=0, optimize=False)
         key = os.path.join(args.dir, 'storage', 'uploads', str(i), 'original.jpg')
         store(encoded, key)
         seconds.append(time.perf_counter() - started)

@@ -16,9 +16,12 @@ import { UploadRejectedError } from './upload-errors.js';
  * The normalised original keeps the full resolution. Its format:
  * - PNG when the image has an alpha channel or came lossless (PNG, GIF): a logo stays
  *   pixel-exact; JPEG would smear its edges and lose its transparency.
- * - JPEG otherwise (photos from JPEG, WebP, AVIF, HEIC), quality 90 with 4:4:4 chroma and
- *   optimised Huffman tables (libjpeg-turbo, not mozjpeg: on a 10 MB photo mozjpeg took
- *   24 s of a 25 s pipeline for a file 4% smaller; see BENCHMARKS.md): it is the master later sizes and print renders are made from, so colour
+ * - JPEG otherwise (photos from JPEG, WebP, AVIF, HEIC), quality 90 with 4:4:4 chroma,
+ *   libjpeg-turbo's standard Huffman tables (not mozjpeg: on a 10 MB photo mozjpeg took
+ *   24 s of a 25 s pipeline for a file 4% smaller; not optimised tables either: the encoder
+ *   then holds every coefficient of the image until the end, 150-270 MB more peak memory
+ *   for a 12 MP photo and twice the time, for a file 3.5% smaller; see BENCHMARKS.md): it
+ *   is the master later sizes and print renders are made from, so colour
  *   edges must survive, and every consumer reads JPEG. Measured on two real photos here
  *   (720x477 and 1169x584): PNG was 3.8x and 6.6x the bytes of this JPEG for no visible
  *   gain; WebP q90 was 35% and 33% smaller, about the size of JPEG q90 4:2:0, because lossy
@@ -188,7 +191,7 @@ export async function normaliseImage(source: ImageSource, destination: ImageDest
   const format = input.hasAlpha || input.format === 'png' || input.format === 'gif' ? 'png' : 'jpeg';
   const image = upright(source, maxInputPixels);
   if (format === 'png') image.png({ compressionLevel: 9, adaptiveFiltering: true });
-  else image.jpeg({ quality: 90, chromaSubsampling: '4:4:4', optimiseCoding: true });
+  else image.jpeg({ quality: 90, chromaSubsampling: '4:4:4', optimiseCoding: false });
   const info = await write(image, destination, maxInputPixels);
   return { format, contentType: CONTENT_TYPES[format], extension: EXTENSIONS[format], width: info.width, height: info.height, bytes: info.size, input };
 }
