@@ -14,7 +14,7 @@ import type { PrintSpec } from './print-specs.js';
 
 export { DEFAULT_PRINT_SPECS, MAX_PRINT_PIXELS, MAX_PRINT_SIDE_PX, PRINT_FILE_KINDS, parsePrintSpecsJson, printGeometry } from './print-specs.js';
 export type { PrintFileKind, PrintGeometry, PrintSpec, PrintSpecs } from './print-specs.js';
-export { designPrintScene, MIN_LEGIBLE_POINTS } from './print-scene.js';
+export { designPrintScene, MIN_LEGIBLE_POINTS, previewTextSize } from './print-scene.js';
 export type { PrintDesign } from './print-scene.js';
 export { renderPrintPdf, PDF_PRODUCER } from './print-pdf.js';
 export { renderPrintPng } from './print-png.js';
