@@ -1,6 +1,6 @@
 import { AppError } from '../errors.js';
-import { contrastingTextColor, parseColor, type Rgb } from './colors.js';
 import { DEFAULT_PRINT_SPECS } from '../print/print-specs.js';
+import { contrastingTextColor, parseColor, type Rgb } from './colors.js';
 import { resolvePlacement, type DesignSpec, type ImageFit } from './design-spec.js';
 
 /**
@@ -145,7 +145,7 @@ export function previewTrim(size: number, printArea: PrintArea): ExactRect {
   return { left: (size - trimWidth) / 2, top: (size - trimHeight) / 2, width: trimWidth, height: trimHeight };
 }
 
-/** A design's area on a canvas and the layout rules (DESIGN_LAYOUT) scaled to it. */
+/** A design's area on a canvas and the preview's layout rules scaled to it. */
 export interface DesignFrame {
   /** The trim in whole pixels: each exact edge rounded. */
   readonly area: Rect;
@@ -198,14 +198,12 @@ export interface DesignRegions {
 }
 
 /**
- * The placement rule of designScene for an area of any shape, so that print files (whose
- * trim is rarely square) place a design's image and text by the same rule as the preview:
- * `area` is the whole design area (the preview's canvas, a print's trim), `inner` that area
- * less the margin, `gap` the space between an image above or below and the text, all in
+ * The placement rule of the preview and the print files, for an area of any shape (both
+ * take area, inner and gap from designFrame): `area` is the whole design area (the
+ * preview's trim in its square, a print's trim), `inner` that area less the margin, `gap` the space between an image above or below and the text, all in
  * whole pixels. `above` / `below`: a band of `size` × the inner height (at most 0.8 with
  * text) across the inner width, the text in the rest; `behind`: `size` × the area on each
  * axis, centred, at 45% opacity under text; without text, `size` × the inner area, centred.
- * On a square area this is exactly the preview's layout.
  */
 export function designRegions(spec: DesignSpec, area: Rect, inner: Rect, gap: number): DesignRegions {
   const { text } = spec.design_data;

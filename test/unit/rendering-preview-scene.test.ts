@@ -1,12 +1,17 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
+import { renderCommand } from '../../src/cli/render.js';
+import { configFrom } from '../../src/config.js';
 import { AppError } from '../../src/errors.js';
 import { DEFAULT_PRINT_SPECS, designPrintScene, printGeometry } from '../../src/print/index.js';
 import { designScene, renderDesign, renderDesignAssets, RenderPool, validateDesignSpec, type ImageLayer, type TextLayer } from '../../src/rendering/index.js';
 import { designFrame, previewTrim } from '../../src/rendering/scene.js';
 import { decode, hex, inkBox } from '../fixtures/rendering/images.js';
+import { createTempDir, removeTempDir } from '../helpers/tmp.js';
 
 const ID = '3f2b6c1e-8a4d-4e2f-9b1a-0c5d7e9f1a2b';
 const design = (productType: string, data: Record<string, unknown> = {}) =>
@@ -119,6 +124,27 @@ describe('options.printAreas: the deployment\'s print specs (PRINT_SPECS_FILE) r
     const [threaded, inline, builtIn] = await Promise.all([pool.render(spec), renderDesignAssets(spec, { compressionLevel: 6, printAreas }), renderDesignAssets(spec, { compressionLevel: 6 })]);
     expect(threaded.preview.equals(inline.preview)).toBe(true);
     expect(threaded.preview.equals(builtIn.preview)).toBe(false);
+  });
+
+  it('customify render reads them from PRINT_SPECS_FILE: a t-shirt made 10 x 10 in previews square, as the render path given the same settings does', async () => {
+    const dir = await createTempDir('preview-print-area');
+    try {
+      const specs = path.join(dir, 'specs.json');
+      await writeFile(specs, JSON.stringify({ 't-shirt': { width: 10, height: 10 } }));
+      const settings = configFrom({ PRINT_SPECS_FILE: specs });
+      const out = path.join(dir, 'out');
+      expect(await renderCommand(settings, { text: 'Tee', out, color: '#FF0000', font: 'Roboto-Bold' }, () => {})).toBe(0);
+      const preview = await readFile(path.join(out, 'preview.png'));
+      const spec = validateDesignSpec({ product_type: 't-shirt', design_data: { text: 'Tee', font: 'Roboto-Bold', color: '#FF0000' } });
+      // What the composition root's renderer (and its threads) makes with these settings.
+      expect(preview.equals((await renderDesignAssets(spec, { compressionLevel: settings.pngCompressionLevel, printAreas: settings.printSpecs })).preview)).toBe(true);
+      expect(preview.equals((await renderDesignAssets(spec, { compressionLevel: settings.pngCompressionLevel })).preview)).toBe(false);
+      // Square now: the same pixels as the design on a hoodie (12 x 12 in).
+      const hoodie = validateDesignSpec({ ...spec, product_type: 'hoodie' });
+      expect(preview.equals((await renderDesignAssets(hoodie, { compressionLevel: settings.pngCompressionLevel })).preview)).toBe(true);
+    } finally {
+      await removeTempDir(dir);
+    }
   });
 
   it('a print area with no shape is refused as a render option (INVALID_RENDER_OPTION), not drawn', async () => {
