@@ -89,7 +89,8 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     const storage = await createStorageLayer(settings, { logger, observer: metrics.storageObserver });
     closers.push(() => storage.storage.close());
     const policy: RetryPolicy = { maxRetries: settings.renderMaxRetries, backoffMs: settings.renderBackoffMs };
-    const renderOptions = { compressionLevel: settings.pngCompressionLevel };
+    // The preview is laid out in each product's print area, PRINT_SPECS_FILE included, as its print files are.
+    const renderOptions = { compressionLevel: settings.pngCompressionLevel, printAreas: settings.printSpecs };
     // Threads start on the first render, so processes that never render never start them.
     const pool = settings.renderThreads > 0
       ? new RenderPool({ threads: settings.renderThreads, renderOptions, onThreadError: (error) => logger.warn(`A render thread stopped while idle: ${describeError(error)}`) })

@@ -50,7 +50,7 @@ export async function renderCommand(
     const option = OPTION_OF_FIELD[warning.field];
     warn(`Warning: ${warning.message}${option ? ` (set with ${option})` : ''}`);
   }
-  const { preview, thumbnail } = await renderDesignAssets(spec, { compressionLevel: settings.pngCompressionLevel });
+  const { preview, thumbnail } = await renderDesignAssets(spec, { compressionLevel: settings.pngCompressionLevel, printAreas: settings.printSpecs });
   const printFiles: PrintFiles = values.print === true
     ? await renderPrintFiles(spec, settings.printSpecs[spec.product_type], { title: stringOption(values, 'design-id') ?? 'cli-render', compressionLevel: settings.pngCompressionLevel })
     : { warnings: [] };

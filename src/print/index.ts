@@ -9,12 +9,12 @@ import { AppError } from '../errors.js';
 import { printImageWarnings, readPrintImage, type PrintImage } from './print-image.js';
 import { renderPrintPdf } from './print-pdf.js';
 import { renderPrintPng } from './print-png.js';
-import { designPrintScene } from './print-scene.js';
+import { designPrintScene, previewTextSize } from './print-scene.js';
 import type { PrintSpec } from './print-specs.js';
 
 export { DEFAULT_PRINT_SPECS, MAX_PRINT_PIXELS, MAX_PRINT_SIDE_PX, PRINT_FILE_KINDS, parsePrintSpecsJson, printGeometry } from './print-specs.js';
 export type { PrintFileKind, PrintGeometry, PrintSpec, PrintSpecs } from './print-specs.js';
-export { designPrintScene, MIN_LEGIBLE_POINTS } from './print-scene.js';
+export { designPrintScene, MIN_LEGIBLE_POINTS, previewTextSize } from './print-scene.js';
 export type { PrintDesign } from './print-scene.js';
 export { renderPrintPdf, PDF_PRODUCER } from './print-pdf.js';
 export { renderPrintPng } from './print-png.js';
@@ -65,7 +65,7 @@ export interface PrintFileOptions {
  */
 export async function renderPrintFiles(spec: DesignSpec, printSpec: PrintSpec, options: PrintFileOptions): Promise<PrintFiles> {
   const design = validateDesignSpec(spec);
-  const print = designPrintScene(design, printSpec, await loadDesignImage(design, options.loadImage));
+  const print = designPrintScene(design, printSpec, await loadDesignImage(design, options.loadImage), { previewFontSize: await previewTextSize(design, printSpec) });
   const [png, pdf] = await Promise.all([
     printSpec.files.includes('png') ? renderPrintPng(print, { compressionLevel: options.compressionLevel ?? 6 }) : undefined,
     printSpec.files.includes('pdf') ? renderPrintPdf(print, { title: options.title, ...(options.creationDate ? { creationDate: options.creationDate } : {}) }) : undefined,

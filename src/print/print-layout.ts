@@ -69,7 +69,7 @@ export interface PrintTextBox {
  * whole pixel, so its lines may come out a pixel or two wider than fontkit measures them;
  * this room keeps Pango from wrapping a line this layout kept whole.
  */
-const FIT_SLACK = 0.98;
+export const FIT_SLACK = 0.98;
 
 const loadedFonts = new Map<string, { bytes: Buffer; font: Font }>();
 const fontsByBytes = new WeakMap<Uint8Array, Font>();

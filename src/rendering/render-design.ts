@@ -1,5 +1,6 @@
-import { validateDesignSpec, type DesignSpec } from './design-spec.js';
-import { designScene } from './scene.js';
+import { validateDesignSpec, type DesignSpec, type ProductType } from './design-spec.js';
+import { DEFAULT_PRINT_SPECS } from '../print/print-specs.js';
+import { designScene, type PrintArea } from './scene.js';
 import { encodeScene, prepareScene } from './scene-renderer.js';
 import { assertIntegerOption, DEFAULT_COMPRESSION_LEVEL, sceneThumbnail, THUMBNAIL_MAX_SIZE } from './thumbnail.js';
 
@@ -13,6 +14,13 @@ export interface RenderOptions {
   compressionLevel?: number;
   /** Width and height of the square preview in pixels. Default 600; the layout scales with it. */
   size?: number;
+  /**
+   * Each product type's print area (trim width and height, in any one unit): the preview
+   * lays the design out in the largest rectangle of that shape, as the print files lay it
+   * out in the trim (see designScene). Pass the deployment's print specs
+   * (settings.printSpecs, PRINT_SPECS_FILE included); default the built-in table.
+   */
+  printAreas?: Readonly<Record<ProductType, PrintArea>>;
 }
 
 export interface AssetRenderOptions extends RenderOptions {
@@ -32,18 +40,21 @@ export interface DesignAssets {
 
 /**
  * The design's preview: a size × size PNG (see DesignAssets.preview) filled with `color`,
- * the text centred on it in `text_color` (or white/black, whichever contrasts more), as
- * large as fits up to 200 px at 600 px, wrapped to the canvas less a 40 px margin: never
- * cut off. A design with `design_data.image` needs `image`, the encoded bytes of that upload
- * (see designScene for where it goes).
+ * the design laid out in the product's print area (the largest rectangle of its trim's
+ * shape, centred: options.printAreas) as its print files lay it out: the text centred in
+ * `text_color` (or white/black, whichever contrasts more), as large as fits up to 200 px
+ * per 600 px of the area's shorter side, wrapped to the area less a margin (40 px per
+ * 600): never cut off. A design with `design_data.image` needs `image`, the encoded bytes
+ * of that upload (see designScene for where it goes).
  *
  * Throws ValidationError (the codes of validateDesignSpec) for a design that is not valid,
  * AppError INVALID_RENDER_OPTION for bad options, and AppError TEXT_RENDER_FAILED or
  * FONT_FILE_MISSING when the text cannot be drawn; none of them is retryable.
  */
 export async function renderDesign(spec: DesignSpec, options: RenderOptions = {}, image?: Buffer): Promise<Buffer> {
-  const { size, compressionLevel } = renderOptions(options);
-  const scene = await prepareScene(designScene(validateDesignSpec(spec), size, image));
+  const { size, compressionLevel, printAreas } = renderOptions(options);
+  const design = validateDesignSpec(spec);
+  const scene = await prepareScene(designScene(design, size, image, printAreas[design.product_type]));
   return encodeScene(scene, { compressionLevel });
 }
 
@@ -53,19 +64,20 @@ export async function renderDesign(spec: DesignSpec, options: RenderOptions = {}
  * sharp's thread pool while the preview is encoded. Throws what renderDesign throws.
  */
 export async function renderDesignAssets(spec: DesignSpec, options: AssetRenderOptions = {}, image?: Buffer): Promise<DesignAssets> {
-  const { size, compressionLevel } = renderOptions(options);
+  const { size, compressionLevel, printAreas } = renderOptions(options);
   const thumbnailMaxSize = options.thumbnailMaxSize ?? THUMBNAIL_MAX_SIZE;
-  const scene = await prepareScene(designScene(validateDesignSpec(spec), size, image));
+  const design = validateDesignSpec(spec);
+  const scene = await prepareScene(designScene(design, size, image, printAreas[design.product_type]));
   const thumbnail = sceneThumbnail(scene, { maxSize: thumbnailMaxSize, compressionLevel });
   const preview = encodeScene(scene, { compressionLevel });
   const [previewPng, thumbnailPng] = await Promise.all([preview, thumbnail]);
   return { preview: previewPng, thumbnail: thumbnailPng };
 }
 
-function renderOptions(options: RenderOptions): { size: number; compressionLevel: number } {
+function renderOptions(options: RenderOptions): { size: number; compressionLevel: number; printAreas: Readonly<Record<ProductType, PrintArea>> } {
   const size = options.size ?? PREVIEW_SIZE;
   const compressionLevel = options.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL;
   assertIntegerOption('size', size, MIN_PREVIEW_SIZE, MAX_PREVIEW_SIZE);
   assertIntegerOption('compressionLevel', compressionLevel, 0, 9);
-  return { size, compressionLevel };
+  return { size, compressionLevel, printAreas: options.printAreas ?? DEFAULT_PRINT_SPECS };
 }

@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js';
+import { DEFAULT_PRINT_SPECS } from '../print/print-specs.js';
 import { contrastingTextColor, parseColor, type Rgb } from './colors.js';
 import { resolvePlacement, type DesignSpec, type ImageFit } from './design-spec.js';
 
@@ -80,25 +81,33 @@ const BEHIND_TEXT_OPACITY = 0.45;
 /** Between an image above or below and the text, on the 600 px reference canvas. */
 const GAP = 20;
 
+/** A print area's shape: its trim width and height, in any one unit (only their ratio counts). */
+export interface PrintArea {
+  readonly width: number;
+  readonly height: number;
+}
+
 /**
- * The scene of a design on a `size` × `size` canvas: its colour as background, its image
- * (`image`: the bytes of the upload `design_data.image` names, which the caller loaded) and
- * its text, in `text_color` or whichever of white and black contrasts more, in a box that
- * leaves a margin all round. Placement (see resolvePlacement): `above` / `below` give the
- * image a band of `size` × the inner height at the top / bottom and the text the rest, so
- * the two never overlap; `behind` puts a centred square of `size` × the canvas under the
- * text, at 45% opacity over the background colour so the text stays readable; without text
- * the image is a centred square of `size` × the inner square.
+ * The scene of a design on a `size` × `size` canvas, the whole canvas in its colour. The
+ * design itself is laid out in the product's print area as the print files lay it out
+ * (`printArea`: the trim's shape, the built-in print spec's unless given; see designFrame):
+ * the largest rectangle of the trim's shape, centred on the canvas, is the preview's trim,
+ * so a t-shirt's (12 x 16 in) is 450 × 600 at 600 px and a square product's is the whole
+ * canvas. In it: the image (`image`: the bytes of the upload `design_data.image` names,
+ * which the caller loaded) and the text, in `text_color` or whichever of white and black
+ * contrasts more, in a box that leaves a margin all round. Placement (see designRegions):
+ * `above` / `below` give the image a band of `size` × the inner height at the top / bottom
+ * and the text the rest, so the two never overlap; `behind` puts a centred rectangle of
+ * `size` × the area under the text, at 45% opacity over the background colour so the text
+ * stays readable; without text the image is centred, `size` × the inner area.
  * Throws ValidationError INVALID_COLOR for a colour that does not parse, AppError
  * INVALID_SCENE when the design has an image and `image` is missing.
  */
-export function designScene(spec: DesignSpec, size: number, image?: Buffer): Scene {
+export function designScene(spec: DesignSpec, size: number, image?: Buffer, printArea: PrintArea = DEFAULT_PRINT_SPECS[spec.product_type]): Scene {
   const { text, font } = spec.design_data;
   const { background, ink } = designColors(spec);
-  const scale = size / REFERENCE_SIZE;
-  const margin = Math.round(MARGIN * scale);
-  const inner = size - 2 * margin;
-  const regions = designRegions(spec, { left: 0, top: 0, width: size, height: size }, { left: margin, top: margin, width: inner, height: inner }, Math.round(GAP * scale));
+  const frame = designFrame(previewTrim(size, printArea));
+  const regions = designRegions(spec, frame.area, frame.inner, frame.gap);
   const layers: Layer[] = [];
   if (regions.image) {
     if (!image) throw new AppError('INVALID_SCENE', 'The design has an image (design_data.image) but its bytes were not given to the renderer.', { field: 'design_data.image' });
@@ -106,9 +115,78 @@ export function designScene(spec: DesignSpec, size: number, image?: Buffer): Sce
     layers.push({ kind: 'image', input: image, rect, fit, ...(opacity < 1 ? { opacity } : {}) });
   }
   if (text !== undefined) {
-    layers.push({ kind: 'text', text, font, color: ink, box: regions.text, fontSize: FONT_SIZE * scale, minFontSize: MIN_FONT_SIZE * scale });
+    layers.push({ kind: 'text', text, font, color: ink, box: regions.text, fontSize: frame.fontSize, minFontSize: frame.minFontSize });
   }
   return { width: size, height: size, background, layers };
+}
+
+/** A rectangle whose edges may fall between pixels (a print's trim inside its bleed). */
+export interface ExactRect {
+  readonly left: number;
+  readonly top: number;
+  readonly width: number;
+  readonly height: number;
+}
+
+/**
+ * The largest rectangle of `printArea`'s shape centred in a `size` × `size` canvas: the
+ * preview's trim. Its edges are exact (not rounded); designFrame rounds them as it rounds
+ * a print's trim. Throws AppError INVALID_RENDER_OPTION for a print area that has no shape.
+ */
+export function previewTrim(size: number, printArea: PrintArea): ExactRect {
+  const { width, height } = printArea;
+  if (!(Number.isFinite(width) && Number.isFinite(height) && width > 0 && height > 0)) {
+    throw new AppError('INVALID_RENDER_OPTION', `The render option printAreas needs a positive width and height for each product type, got ${width} x ${height}.`, { field: 'printAreas' });
+  }
+  // Square products take the exact canvas, with no floating-point residue.
+  if (width === height) return { left: 0, top: 0, width: size, height: size };
+  const trimWidth = width > height ? size : (size * width) / height;
+  const trimHeight = width > height ? (size * height) / width : size;
+  return { left: (size - trimWidth) / 2, top: (size - trimHeight) / 2, width: trimWidth, height: trimHeight };
+}
+
+/** A design's area on a canvas and the preview's layout rules scaled to it. */
+export interface DesignFrame {
+  /** The trim in whole pixels: each exact edge rounded. */
+  readonly area: Rect;
+  /** The trim less the margin, each exact edge rounded. */
+  readonly inner: Rect;
+  /** Between an image above or below and the text, whole pixels. */
+  readonly gap: number;
+  /** The trim's shorter side over the 600 px reference canvas. */
+  readonly scale: number;
+  /** The largest and smallest text size, in pixels. */
+  readonly fontSize: number;
+  readonly minFontSize: number;
+}
+
+/**
+ * The preview's layout rules (margin, gap, largest and smallest text size, in units of its
+ * 600 px reference canvas) scaled to `trim` by its shorter side: one rule for the preview
+ * (its trim from previewTrim) and the print files (the trim inside the bleed, in print
+ * pixels), so that both place a design alike relative to the trim. Each edge is rounded to
+ * the nearest pixel (not each width), as the print's trim edges inside a 37.5 px bleed are.
+ */
+export function designFrame(trim: ExactRect): DesignFrame {
+  const scale = Math.min(trim.width, trim.height) / REFERENCE_SIZE;
+  const margin = MARGIN * scale;
+  const right = trim.left + trim.width;
+  const bottom = trim.top + trim.height;
+  return {
+    area: snapped(trim.left, trim.top, right, bottom),
+    inner: snapped(trim.left + margin, trim.top + margin, right - margin, bottom - margin),
+    gap: Math.round(GAP * scale),
+    scale,
+    fontSize: FONT_SIZE * scale,
+    minFontSize: MIN_FONT_SIZE * scale,
+  };
+}
+
+/** The whole-pixel rectangle between rounded exact edges. */
+function snapped(left: number, top: number, right: number, bottom: number): Rect {
+  const l = Math.round(left);
+  const t = Math.round(top);
+  return { left: l, top: t, width: Math.round(right) - l, height: Math.round(bottom) - t };
 }
 
 /** Where a design's image and text go (see designRegions). */
@@ -120,14 +198,12 @@ export interface DesignRegions {
 }
 
 /**
- * The placement rule of designScene for an area of any shape, so that print files (whose
- * trim is rarely square) place a design's image and text by the same rule as the preview:
- * `area` is the whole design area (the preview's canvas, a print's trim), `inner` that area
- * less the margin, `gap` the space between an image above or below and the text, all in
+ * The placement rule of the preview and the print files, for an area of any shape (both
+ * take area, inner and gap from designFrame): `area` is the whole design area (the
+ * preview's trim in its square, a print's trim), `inner` that area less the margin, `gap` the space between an image above or below and the text, all in
  * whole pixels. `above` / `below`: a band of `size` × the inner height (at most 0.8 with
  * text) across the inner width, the text in the rest; `behind`: `size` × the area on each
  * axis, centred, at 45% opacity under text; without text, `size` × the inner area, centred.
- * On a square area this is exactly the preview's layout.
  */
 export function designRegions(spec: DesignSpec, area: Rect, inner: Rect, gap: number): DesignRegions {
   const { text } = spec.design_data;
@@ -157,9 +233,6 @@ function centredShare(area: Rect, share: number): Rect {
   const height = Math.max(1, Math.round(area.height * share));
   return { left: area.left + Math.floor((area.width - width) / 2), top: area.top + Math.floor((area.height - height) / 2), width, height };
 }
-
-/** The preview's layout rules in units of its 600 px reference canvas, for scenes of other shapes (print files scale them to their trim box). */
-export const DESIGN_LAYOUT = Object.freeze({ referenceSize: REFERENCE_SIZE, fontSize: FONT_SIZE, minFontSize: MIN_FONT_SIZE, margin: MARGIN, gap: GAP });
 
 /**
  * A design's background colour and the colour its text is drawn in (text_color, or white or

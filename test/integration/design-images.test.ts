@@ -118,8 +118,9 @@ describe.skipIf(skipClamd).each(STACKS.filter((s) => !s.skip))('designs with an 
     expect(published.attempts).toBe(1);
     const stale = await a.container.designs.findById(design.id);
     const preview = await decode(await stored(a, stale!.previewKey!));
-    // Above the text: the upright photo (1:2) contained in the 520 × 260 band is 130 × 260 at
-    // x 235..365, y 40..300, its red block top-right; the text below.
+    // A poster's print area is 18 x 24 in: the preview's trim is 450 x 600 at x 75, its inner
+    // area 390 x 540 at (105, 30). Above the text: the upright photo (1:2) contained in the
+    // 390 × 270 band is 135 × 270 at x 232..367, y 30..300, its red block top-right; the text below.
     expect(pixelAt(preview, 345, 60)).toSatisfy((c: Color) => near(c, RED));
     expect(pixelAt(preview, 260, 250)).toSatisfy((c: Color) => near(c, BLUE));
     expect(pixelAt(preview, 100, 170)).toEqual([255, 255, 255]);

@@ -21,8 +21,9 @@ function solid(width: number, height: number, color: Color): Promise<Buffer> {
   return sharp({ create: { width, height, channels: 3, background: { r: color[0], g: color[1], b: color[2] } } }).jpeg({ quality: 95 }).toBuffer();
 }
 
+/** On a sticker (4 x 4 in, square) the preview's trim is the whole 600 px canvas. */
 function spec(data: Record<string, unknown>): DesignSpec {
-  return validateDesignSpec({ product_type: 'poster', design_data: { font: 'Roboto-Bold', color: '#FFFFFF', text_color: '#000000', ...data } });
+  return validateDesignSpec({ product_type: 'sticker', design_data: { font: 'Roboto-Bold', color: '#FFFFFF', text_color: '#000000', ...data } });
 }
 
 async function render(name: string, design: DesignSpec, image: Buffer): Promise<{ preview: Pixels; thumbnail: Pixels }> {

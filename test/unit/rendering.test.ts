@@ -5,8 +5,13 @@ import { countPixels, decode, design, hex, inkBox, inkRowRuns, pixelAt, same, ty
 
 const WHITE: Color = [255, 255, 255];
 const BLACK: Color = [0, 0, 0];
-/** The layout keeps text this far from every edge of a 600 px preview. */
-const MARGIN = 40;
+/**
+ * The fixture's product is a t-shirt, whose print area is 12 x 16 in: its 600 px preview
+ * lays the design out in a 450 x 600 trim centred on the canvas (x 75..525), with the
+ * margin scaled by that trim's shorter side (40 px per 600: 30), so text stays inside
+ * INNER, and the largest text size is 200 x 450 / 600 = 150 px.
+ */
+const INNER = { left: 75 + 30, top: 30, right: 525 - 30, bottom: 600 - 30, width: 390, height: 540 };
 
 async function render(data: Record<string, unknown> = {}, options?: Parameters<typeof renderDesign>[1]): Promise<Pixels> {
   return decode(await renderDesign(design(data), options));
@@ -56,13 +61,16 @@ describe('renderDesign', () => {
 
   describe('text as large as fits', () => {
     const background = hex('#FF0000');
-    const inner = 600 - 2 * MARGIN;
 
-    it('draws short text large: "Hi" in Bebas Neue stands at least 120 px tall (it was 34 px)', async () => {
+    it('draws short text large: "Hi" in Bebas Neue stands at least 90 px tall on a t-shirt, 120 px on a square product (it was 34 px)', async () => {
       const box = inkBox(await render({ text: 'Hi' }), background);
-      // 200 px type, the largest size: Bebas Neue capitals are 0.7 em tall.
-      expect(box && box.bottom - box.top).toBeGreaterThanOrEqual(120);
-      expect(box && box.bottom - box.top).toBeLessThanOrEqual(150);
+      // 150 px type, the t-shirt's largest size: Bebas Neue capitals are 0.7 em tall.
+      expect(box && box.bottom - box.top).toBeGreaterThanOrEqual(90);
+      expect(box && box.bottom - box.top).toBeLessThanOrEqual(112);
+      // 200 px type on a hoodie, whose trim is the whole canvas.
+      const square = inkBox(await decode(await renderDesign(design({ text: 'Hi' }, 'hoodie'))), background);
+      expect(square && square.bottom - square.top).toBeGreaterThanOrEqual(120);
+      expect(square && square.bottom - square.top).toBeLessThanOrEqual(150);
     });
 
     it.each(FONT_NAMES)('makes a two-word text in %s fill the width of the box', async (font) => {
@@ -70,10 +78,10 @@ describe('renderDesign', () => {
       expect(box).not.toBeNull();
       if (!box) return;
       // The widest word meets the margins within a few percent, or the text reached the largest size.
-      const fill = Math.max((box.right - box.left) / inner, (box.bottom - box.top) / inner);
+      const fill = Math.max((box.right - box.left) / INNER.width, (box.bottom - box.top) / INNER.height);
       expect(fill).toBeGreaterThan(0.6);
-      expect(box.left).toBeGreaterThanOrEqual(MARGIN);
-      expect(box.right).toBeLessThanOrEqual(600 - MARGIN);
+      expect(box.left).toBeGreaterThanOrEqual(INNER.left);
+      expect(box.right).toBeLessThanOrEqual(INNER.right);
     });
 
     it('wraps between words, never inside a word that fits a line on its own', async () => {
@@ -86,7 +94,7 @@ describe('renderDesign', () => {
       const box = inkBox(await render({ text: 'The quick brown fox jumps over the lazy dog while the cat watches from the garden wall', font: 'Roboto-Bold' }), background);
       expect(box).not.toBeNull();
       if (!box) return;
-      expect(((box.right - box.left) * (box.bottom - box.top)) / (inner * inner)).toBeGreaterThan(0.5);
+      expect(((box.right - box.left) * (box.bottom - box.top)) / (INNER.width * INNER.height)).toBeGreaterThan(0.5);
     });
   });
 
@@ -148,10 +156,10 @@ describe('renderDesign', () => {
       const image = await render({ text, font });
       const box = inkBox(image, background);
       expect(box).not.toBeNull();
-      expect(box?.left).toBeGreaterThanOrEqual(MARGIN);
-      expect(box?.top).toBeGreaterThanOrEqual(MARGIN);
-      expect(box?.right).toBeLessThanOrEqual(600 - MARGIN);
-      expect(box?.bottom).toBeLessThanOrEqual(600 - MARGIN);
+      expect(box?.left).toBeGreaterThanOrEqual(INNER.left);
+      expect(box?.top).toBeGreaterThanOrEqual(INNER.top);
+      expect(box?.right).toBeLessThanOrEqual(INNER.right);
+      expect(box?.bottom).toBeLessThanOrEqual(INNER.bottom);
       return image;
     }
 
