@@ -13,9 +13,11 @@ const INK_TOLERANCE = 0.02;
 /**
  * print.png: the print scene through the preview's scene renderer, at full print size, with
  * its resolution recorded (pHYs); a design's image is one of its layers, resampled from the
- * original (Lanczos-3) to its place, as the preview's is. 8-bit RGB when the background is printed (the flat fast
- * path, never a palette image: print workflows expect truecolour), 8-bit RGBA with a
- * transparent background for apparel.
+ * original (Lanczos-3) to its place, as the preview's is. 8-bit RGB when the background is
+ * printed, 8-bit RGBA with a transparent background for apparel; never a palette image
+ * (print workflows expect truecolour). Encoded by the scene renderer's band encoder: only
+ * the rows the text and image span are painted, a strip at a time, so the worker never holds
+ * the whole canvas (69 MB for a t-shirt's RGBA).
  * Before encoding, the text Pango drew is checked against the print layout print.pdf is drawn
  * from: if their ink boxes disagree (Pango broke a line the layout kept), the files would not
  * match, so it throws AppError TEXT_RENDER_FAILED instead. Also throws what prepareScene throws.
