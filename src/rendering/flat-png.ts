@@ -1,4 +1,4 @@
-import { constants as zlibConstants, deflateRawSync, deflateSync } from 'node:zlib';
+import { crc32, constants as zlibConstants, deflateRawSync, deflateSync } from 'node:zlib';
 import { AppError } from '../errors.js';
 import type { Rgb } from './colors.js';
 
@@ -78,6 +78,8 @@ export interface BandedImage {
    * where level 1's matching costs more bytes than it saves time on text).
    */
   bandContent?: 'text' | 'asked';
+  /** Recorded as a pHYs chunk (pixels per metre) right after IHDR; none when absent. */
+  dpi?: number;
 }
 
 /** Rows `top` to `top + height - 1`, painted on demand. */
@@ -169,7 +171,19 @@ export function encodeBandedPng(image: BandedImage, compressionLevel: number): B
   writeBackground(height - bandTop - bandRows);
 
   const header = imageHeader(width, height, transparent ? COLOR_TYPE_RGBA : COLOR_TYPE_RGB);
-  return Buffer.concat([SIGNATURE, pngChunk('IHDR', [header]), pngChunk('IDAT', idat.finish()), pngChunk('IEND', [])]);
+  return assemblePng([['IHDR', [header]], ...(image.dpi === undefined ? [] : [['pHYs', [physicalDimensions(image.dpi)]] as const]), ['IDAT', idat.finish()], ['IEND', []]]);
+}
+
+const INCHES_PER_METRE = 1 / 0.0254;
+
+/** pHYs data: `dpi` as pixels per metre on both axes, unit the metre. */
+function physicalDimensions(dpi: number): Buffer {
+  const perMetre = Math.round(dpi * INCHES_PER_METRE);
+  const data = Buffer.alloc(9);
+  data.writeUInt32BE(perMetre, 0);
+  data.writeUInt32BE(perMetre, 4);
+  data[8] = 1;
+  return data;
 }
 
 /**
@@ -194,12 +208,11 @@ export function encodeIndexedPng(image: IndexedImage, compressionLevel: number):
   const raw = Buffer.alloc(height * (width + 1));
   if (band) for (let y = 0; y < bandRows; y++) band.rows.copy(raw, (bandTop + y) * (width + 1) + 1, y * width, (y + 1) * width);
   const idat = deflateSync(raw, bandDeflate(compressionLevel, true));
-  return Buffer.concat([
-    SIGNATURE,
-    pngChunk('IHDR', [imageHeader(width, height, COLOR_TYPE_PALETTE)]),
-    pngChunk('PLTE', [palette]),
-    pngChunk('IDAT', [idat]),
-    pngChunk('IEND', []),
+  return assemblePng([
+    ['IHDR', [imageHeader(width, height, COLOR_TYPE_PALETTE)]],
+    ['PLTE', [palette]],
+    ['IDAT', [idat]],
+    ['IEND', []],
   ]);
 }
 
@@ -399,30 +412,23 @@ function zeroRun(rowLength: number, rows: number, level: number): Buffer {
   return run;
 }
 
-function pngChunk(type: string, data: readonly Buffer[]): Buffer {
-  const length = data.reduce((sum, piece) => sum + piece.length, 0);
-  const chunk = Buffer.allocUnsafe(12 + length);
-  chunk.writeUInt32BE(length, 0);
-  chunk.write(type, 4, 'latin1');
-  let offset = 8;
-  for (const piece of data) offset += piece.copy(chunk, offset);
-  chunk.writeUInt32BE(crc32(chunk, 4, 8 + length), 8 + length);
-  return chunk;
-}
-
-const CRC_TABLE = (() => {
-  const table = new Int32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c;
+/**
+ * The signature and `chunks` (type, data in pieces), written once into one buffer: a print's
+ * IDAT is tens of MB of pieces, and each copy of it is that much more memory at the peak.
+ */
+function assemblePng(chunks: ReadonlyArray<readonly [string, readonly Buffer[]]>): Buffer {
+  let total = SIGNATURE.length;
+  for (const [, data] of chunks) total += 12 + data.reduce((sum, piece) => sum + piece.length, 0);
+  const png = Buffer.allocUnsafe(total);
+  let offset = SIGNATURE.copy(png, 0);
+  for (const [type, data] of chunks) {
+    const start = offset;
+    png.write(type, start + 4, 'latin1');
+    offset += 8;
+    for (const piece of data) offset += piece.copy(png, offset);
+    png.writeUInt32BE(offset - start - 8, start);
+    png.writeUInt32BE(crc32(png.subarray(start + 4, offset)), offset);
+    offset += 4;
   }
-  return table;
-})();
-
-/** CRC-32 of bytes [start, end): node:zlib only exports crc32 from Node 20.15 on. */
-function crc32(bytes: Buffer, start: number, end: number): number {
-  let crc = -1;
-  for (let i = start; i < end; i++) crc = (CRC_TABLE[(crc ^ (bytes[i] as number)) & 0xff] as number) ^ (crc >>> 8);
-  return ~crc >>> 0;
+  return png;
 }

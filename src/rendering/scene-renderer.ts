@@ -169,8 +169,9 @@ export function encodeFlatScene(scene: PreparedScene, compressionLevel: number, 
  * nearly nothing; the rows they span are painted (paintWindow, so the general path's very
  * pixels) a strip at a time into one reused buffer. Rows with an image are deflated at the
  * level asked for, as sharp would; text-only rows with the flat path's faster settings.
+ * `options.dpi` is recorded in a pHYs chunk.
  */
-export function encodeBandedScene(scene: PreparedScene, compressionLevel: number): Buffer {
+export function encodeBandedScene(scene: PreparedScene, compressionLevel: number, options: { dpi?: number } = {}): Buffer {
   const { width, height, background, layers } = scene;
   checkInteger('compressionLevel', compressionLevel, 0, 9);
   const rows = rowSpan(layers);
@@ -184,7 +185,7 @@ export function encodeBandedScene(scene: PreparedScene, compressionLevel: number
       }
     : undefined;
   const bandContent = layers.some((layer) => layer.kind === 'image') ? 'asked' : 'text';
-  return encodeBandedPng({ width, height, background, band, bandContent }, compressionLevel);
+  return encodeBandedPng({ width, height, background, band, bandContent, ...(options.dpi === undefined ? {} : { dpi: options.dpi }) }, compressionLevel);
 }
 
 /** The whole canvas painted, as raw pixels. */

@@ -5,7 +5,7 @@ import { AppError } from '../../src/errors.js';
 import { DEFAULT_PRINT_SPECS, designPrintScene, readPrintImage, renderPrintPng, type PrintImage, type PrintSpec } from '../../src/print/index.js';
 import { encodeBandedPng, subFilterRgba, type BandedImage } from '../../src/rendering/flat-png.js';
 import { PRODUCT_TYPES, validateDesignSpec, type ProductType } from '../../src/rendering/index.js';
-import { encodeBandedScene, encodeScene, encodeThroughSharp, prepareScene } from '../../src/rendering/scene-renderer.js';
+import { encodeBandedScene, encodeScene, encodeThroughSharp, paintWindow, prepareScene } from '../../src/rendering/scene-renderer.js';
 import { expectPngcheckPasses, pngColorType } from '../fixtures/rendering/images.js';
 
 /**
@@ -80,6 +80,13 @@ describe('print scenes: the banded path gives the general path\'s pixels', () =>
     // What print.png is: the same pixels, whichever path encodeScene takes.
     expect((await raw(await renderPrintPng(print))).data.equals(general.data)).toBe(true);
     expectPngcheckPasses(banded);
+    // Both paths paint with paintWindow, whose first layer on a transparent canvas takes a
+    // word-at-a-time loop when the buffer allows: it must blend as the general loop does,
+    // which a buffer at an odd offset gets.
+    const window = { left: 0, top: 0, width: prepared.width, height: prepared.height };
+    const bytes = prepared.width * prepared.height * (spec.printBackground ? 3 : 4);
+    const odd = Buffer.alloc(bytes + 1).subarray(1);
+    expect(paintWindow(prepared, window, odd).equals(paintWindow(prepared, window))).toBe(true);
   });
 
   // Full size: a band many strips tall, strip edges through the text and the image.
