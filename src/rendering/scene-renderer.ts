@@ -435,7 +435,8 @@ async function prepareImage(layer: ImageLayer, index: number, canvas: Rect, opac
       cause: error,
     });
   }
-  return { kind: 'image', rect: visible, data: withOpacity(data, opacity) };
+  // The decoded pixels are this layer's own: scaled in place (a photo behind a print's text is 69 MB).
+  return { kind: 'image', rect: visible, data: withOpacity(data, opacity, { inPlace: true }) };
 }
 
 function resampled(scene: PreparedScene, output: Pick<SceneOutput, 'width' | 'height'>): Sharp {
@@ -475,9 +476,10 @@ function crop(data: Buffer, whole: Rect, part: Rect): Buffer {
   return out;
 }
 
-function withOpacity(data: Buffer, opacity: number): Buffer {
+/** `data` with its alpha scaled by `opacity`: a copy, or `data` itself changed when `inPlace`. */
+function withOpacity(data: Buffer, opacity: number, options: { inPlace?: boolean } = {}): Buffer {
   if (opacity === 1) return data;
-  const out = Buffer.from(data);
+  const out = options.inPlace ? data : Buffer.from(data);
   for (let i = 3; i < out.length; i += 4) out[i] = Math.round((out[i] as number) * opacity);
   return out;
 }
