@@ -11,11 +11,14 @@ import type { Rgb } from './colors.js';
  * a DEFLATE block that ends in a sync flush is self-contained, so copies of it concatenate
  * into a valid stream. Only the band is compressed per image.
  *
- * Two forms: encodeFlatPng writes an 8-bit RGB PNG; encodeIndexedPng an 8-bit palette PNG
+ * Three forms: encodeFlatPng writes an 8-bit RGB PNG; encodeIndexedPng an 8-bit palette PNG
  * (at most 256 colours), for an image that has no more colours than that: one text colour
  * over one background has only the 256 blends of the two, so each pixel is one byte (its
  * glyph coverage) instead of three, and there is a third as much to compress. Both are
- * standard and non-interlaced, and decode to the same RGB pixels.
+ * standard and non-interlaced, and decode to the same RGB pixels. encodeBandedPng is the
+ * general form under encodeFlatPng: RGB, or RGBA over a transparent background (a print for
+ * a garment), its band painted by the caller a strip at a time, so that a print's canvas is
+ * never held whole.
  */
 
 export interface FlatImage {

@@ -20,10 +20,11 @@ import type { RawImage } from './thumbnail.js';
  * plus one band of rows, which flat-png.ts encodes as a PNG about twice as fast as sharp and
  * smaller. It paints only that band, with the same compositing, so its pixels are the
  * general path's (test/unit/rendering-scene.test.ts checks that on a corpus of designs).
- * Every other PNG at the scene's own size (a transparent print for apparel, a design with a
- * photo) takes the banded path: the same band encoder, the band painted a strip at a time,
- * so a 3600 x 4800 print never holds its 69 MB canvas (test/unit/rendering-banded-png.test.ts
- * checks its pixels against the general path's for every product's print).
+ * The banded path (encodeBandedScene) encodes any scene as a PNG at its own size with the
+ * same band encoder, the band painted a strip at a time, so that a 3600 x 4800 print never
+ * holds its 69 MB canvas: print.png always takes it, and encodeScene does for text on a
+ * transparent canvas (test/unit/rendering-banded-png.test.ts checks its pixels against the
+ * general path's for every product's print).
  */
 
 /** A layer as pixels: straight (not premultiplied) RGBA over `rect`, which lies within the canvas. */
@@ -111,7 +112,11 @@ export async function encodeScene(scene: PreparedScene, output: SceneOutput = {}
   const { format = 'png', compressionLevel = 6, palette = true } = output;
   checkInteger('compressionLevel', compressionLevel, 0, 9);
   const sameSize = (output.width ?? scene.width) === scene.width && (output.height ?? scene.height) === scene.height;
-  if (format === 'png' && sameSize) return isFlat(scene) ? encodeFlatScene(scene, compressionLevel, { palette }) : encodeBandedScene(scene, compressionLevel);
+  if (format === 'png' && sameSize && isFlat(scene)) return encodeFlatScene(scene, compressionLevel, { palette });
+  // Text alone on a transparent canvas: the band encoder, which is faster than sharp there.
+  // With an image sharp stays faster (its zlib-ng deflates photo rows about a fifth faster),
+  // and only a print's size makes the band encoder's memory worth that: print.png calls it.
+  if (format === 'png' && sameSize && scene.layers.every((layer) => layer.kind === 'text')) return encodeBandedScene(scene, compressionLevel);
   return encodeThroughSharp(scene, output);
 }
 

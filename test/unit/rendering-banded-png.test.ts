@@ -77,8 +77,9 @@ describe('print scenes: the banded path gives the general path\'s pixels', () =>
     expect(pngColorType(banded)).toBe(spec.printBackground ? 2 : 6);
     expect({ width: ours.width, height: ours.height }).toEqual({ width: general.width, height: general.height });
     expect(ours.data.equals(general.data)).toBe(true);
-    // What print.png is: the same pixels, whichever path encodeScene takes.
+    // print.png is the banded path's file, with its pHYs; encodeScene gives the same pixels too.
     expect((await raw(await renderPrintPng(print))).data.equals(general.data)).toBe(true);
+    expect((await raw(await encodeScene(prepared, { format: 'png', palette: false }))).data.equals(general.data)).toBe(true);
     expectPngcheckPasses(banded);
     // Both paths paint with paintWindow, whose first layer on a transparent canvas takes a
     // word-at-a-time loop when the buffer allows: it must blend as the general loop does,
@@ -96,7 +97,7 @@ describe('print scenes: the banded path gives the general path\'s pixels', () =>
   ] as const)('a t-shirt at 300 DPI, %s', async (_name, placement) => {
     const print = designPrintScene(design('t-shirt', TEXTS['several lines with an emoji'], placement), DEFAULT_PRINT_SPECS['t-shirt'], placement ? await testImage() : undefined);
     const prepared = await prepareScene(print.scene);
-    const png = await encodeScene(prepared, { format: 'png', compressionLevel: 6, palette: false });
+    const png = encodeBandedScene(prepared, 6);
     const [ours, general] = await Promise.all([raw(png), encodeThroughSharp(prepared, { format: 'png', compressionLevel: 6 }).then(raw)]);
     expect({ width: ours.width, height: ours.height, channels: ours.channels }).toEqual({ width: 3600, height: 4800, channels: 4 });
     expect(ours.data.equals(general.data)).toBe(true);
