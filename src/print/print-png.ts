@@ -1,6 +1,5 @@
 import { AppError } from '../errors.js';
-import { encodeScene, prepareScene } from '../rendering/scene-renderer.js';
-import { withPngDensity } from './png-density.js';
+import { encodeBandedScene, prepareScene } from '../rendering/scene-renderer.js';
 import type { PrintDesign } from './print-scene.js';
 
 /**
@@ -13,9 +12,12 @@ const INK_TOLERANCE = 0.02;
 /**
  * print.png: the print scene through the preview's scene renderer, at full print size, with
  * its resolution recorded (pHYs); a design's image is one of its layers, resampled from the
- * original (Lanczos-3) to its place, as the preview's is. 8-bit RGB when the background is printed (the flat fast
- * path, never a palette image: print workflows expect truecolour), 8-bit RGBA with a
- * transparent background for apparel.
+ * original (Lanczos-3) to its place, as the preview's is. 8-bit RGB when the background is
+ * printed, 8-bit RGBA with a transparent background for apparel; never a palette image
+ * (print workflows expect truecolour), with the resolution in pHYs. Encoded by the scene
+ * renderer's band encoder, which gives the general path's pixels (test/unit/rendering-banded-png.test.ts):
+ * only the rows the text and image span are painted, a strip at a time, and the file is
+ * written once, so the worker never holds the whole canvas (69 MB for a t-shirt's RGBA).
  * Before encoding, the text Pango drew is checked against the print layout print.pdf is drawn
  * from: if their ink boxes disagree (Pango broke a line the layout kept), the files would not
  * match, so it throws AppError TEXT_RENDER_FAILED instead. Also throws what prepareScene throws.
@@ -34,6 +36,5 @@ export async function renderPrintPng(print: PrintDesign, options: { compressionL
       );
     }
   }
-  const png = await encodeScene(prepared, { format: 'png', compressionLevel: options.compressionLevel ?? 6, palette: false });
-  return withPngDensity(png, print.spec.dpi);
+  return encodeBandedScene(prepared, options.compressionLevel ?? 6, { dpi: print.spec.dpi });
 }

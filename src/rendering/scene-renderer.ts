@@ -1,7 +1,7 @@
 import sharp, { type Sharp } from 'sharp';
 import { AppError } from '../errors.js';
 import type { Rgb } from './colors.js';
-import { encodeFlatPng, encodeIndexedPng } from './flat-png.js';
+import { encodeBandedPng, encodeFlatPng, encodeIndexedPng } from './flat-png.js';
 import { resolveFont } from './fonts.js';
 import type { ImageLayer, Rect, Scene, TextLayer } from './scene.js';
 import { FIT_MODES } from './scene.js';
@@ -20,6 +20,11 @@ import type { RawImage } from './thumbnail.js';
  * plus one band of rows, which flat-png.ts encodes as a PNG about twice as fast as sharp and
  * smaller. It paints only that band, with the same compositing, so its pixels are the
  * general path's (test/unit/rendering-scene.test.ts checks that on a corpus of designs).
+ * The banded path (encodeBandedScene) encodes any scene as a PNG at its own size with the
+ * same band encoder, the band painted a strip at a time, so that a 3600 x 4800 print never
+ * holds its 69 MB canvas: print.png always takes it, and encodeScene does for text on a
+ * transparent canvas (test/unit/rendering-banded-png.test.ts checks its pixels against the
+ * general path's for every product's print).
  */
 
 /** A layer as pixels: straight (not premultiplied) RGBA over `rect`, which lies within the canvas. */
@@ -108,6 +113,10 @@ export async function encodeScene(scene: PreparedScene, output: SceneOutput = {}
   checkInteger('compressionLevel', compressionLevel, 0, 9);
   const sameSize = (output.width ?? scene.width) === scene.width && (output.height ?? scene.height) === scene.height;
   if (format === 'png' && sameSize && isFlat(scene)) return encodeFlatScene(scene, compressionLevel, { palette });
+  // Text alone on a transparent canvas: the band encoder, which is faster than sharp there.
+  // With an image sharp stays faster (its zlib-ng deflates photo rows about a fifth faster),
+  // and only a print's size makes the band encoder's memory worth that: print.png calls it.
+  if (format === 'png' && sameSize && scene.layers.every((layer) => layer.kind === 'text')) return encodeBandedScene(scene, compressionLevel);
   return encodeThroughSharp(scene, output);
 }
 
@@ -156,8 +165,32 @@ export function encodeFlatScene(scene: PreparedScene, compressionLevel: number, 
   if (!rows) return encodeFlatPng({ width, height, background }, compressionLevel);
   const indexed = layers.length === 1 && options.palette !== false ? coverageBand(layers[0]!, width, background) : undefined;
   if (indexed) return encodeIndexedPng({ width, height, palette: indexed.palette, band: { top: rows.top, rows: indexed.rows } }, compressionLevel);
-  const band = { left: 0, top: rows.top, width, height: rows.bottom - rows.top };
-  return encodeFlatPng({ width, height, background, band: { top: band.top, rows: paintWindow(scene, band) } }, compressionLevel);
+  return encodeBandedScene(scene, compressionLevel);
+}
+
+/**
+ * Any scene as a PNG at its own size (RGB, or RGBA on a transparent background), through
+ * flat-png.ts's band encoder: the rows outside its layers are background, written for
+ * nearly nothing; the rows they span are painted (paintWindow, so the general path's very
+ * pixels) a strip at a time into one reused buffer. Rows with an image are deflated at the
+ * level asked for, as sharp would; text-only rows with the flat path's faster settings.
+ * `options.dpi` is recorded in a pHYs chunk.
+ */
+export function encodeBandedScene(scene: PreparedScene, compressionLevel: number, options: { dpi?: number } = {}): Buffer {
+  const { width, height, background, layers } = scene;
+  checkInteger('compressionLevel', compressionLevel, 0, 9);
+  const rows = rowSpan(layers);
+  const band = rows
+    ? {
+        top: rows.top,
+        height: rows.bottom - rows.top,
+        paint: (top: number, count: number, into: Buffer) => {
+          paintWindow(scene, { left: 0, top, width, height: count }, into);
+        },
+      }
+    : undefined;
+  const bandContent = layers.some((layer) => layer.kind === 'image') ? 'asked' : 'text';
+  return encodeBandedPng({ width, height, background, band, bandContent, ...(options.dpi === undefined ? {} : { dpi: options.dpi }) }, compressionLevel);
 }
 
 /** The whole canvas painted, as raw pixels. */
@@ -170,18 +203,22 @@ export function paintCanvas(scene: PreparedScene): RawImage {
 /**
  * The scene's pixels inside `window` (which must lie within the canvas): raw RGB when the
  * background is opaque, RGBA when it is transparent. Each layer is blended over what is
- * under it with its alpha (`over`, straight alpha, rounded to nearest).
+ * under it with its alpha (`over`, straight alpha, rounded to nearest). Painted into `into`
+ * when given (exactly the window's bytes; its contents are overwritten), else a new buffer.
  */
-export function paintWindow(scene: PreparedScene, window: Rect): Buffer {
+export function paintWindow(scene: PreparedScene, window: Rect, into?: Buffer): Buffer {
   const { background } = scene;
   const channels = background === 'transparent' ? 4 : 3;
-  const pixels = Buffer.allocUnsafe(window.width * window.height * channels);
+  const bytes = window.width * window.height * channels;
+  if (into && into.length !== bytes) throw new AppError('INVALID_SCENE', `A ${window.width}x${window.height} window takes ${bytes} bytes, not the ${into.length} given.`);
+  const pixels = into ?? Buffer.allocUnsafe(bytes);
   if (background === 'transparent') pixels.fill(0);
   else pixels.fill(Buffer.from([background.r, background.g, background.b]));
   for (const [index, layer] of scene.layers.entries()) {
     // The first layer lies on the plain background: its plain glyph pixels differ only in
     // alpha, so their colours are looked up instead of blended one by one.
     if (index === 0 && layer.ink && background !== 'transparent') paintFirstInkLayer(pixels, window, layer, inkTables(background, layer.ink));
+    else if (index === 0 && background === 'transparent' && pixels.byteOffset % 4 === 0) paintFirstLayerOnTransparent(pixels, window, layer);
     else paintLayer(pixels, channels, window, layer);
   }
   return pixels;
@@ -219,6 +256,34 @@ function paintFirstInkLayer(pixels: Buffer, window: Rect, layer: PaintedLayer, t
         pixels[o + 1] = blend(pixels[o + 1] as number, bytes[i * 4 + 1] as number, alpha);
         pixels[o + 2] = blend(pixels[o + 2] as number, bytes[i * 4 + 2] as number, alpha);
       }
+    }
+  }
+}
+
+/**
+ * paintLayer for the first layer on a transparent canvas (RGBA pixels, all zero, `pixels`
+ * starting on a multiple of 4 bytes): `over` onto nothing is the layer's own pixel (its
+ * colour, and its alpha, exactly: the blend's weights for what is under are all zero), or
+ * for a plain glyph pixel the ink with the glyph's alpha; a pixel with no alpha leaves the
+ * canvas (0, 0, 0, 0). One 32-bit store per pixel: this loop runs over every pixel of an
+ * apparel print's text, millions of them.
+ */
+function paintFirstLayerOnTransparent(pixels: Buffer, window: Rect, layer: PaintedLayer): void {
+  const { rect, ink } = layer;
+  const src = pixelWords(layer.data);
+  const out = new Uint32Array(pixels.buffer, pixels.byteOffset, pixels.length >>> 2);
+  const inkWord = ink ? (new Uint32Array(new Uint8Array([ink.r, ink.g, ink.b, 0]).buffer)[0] as number) : 0;
+  const x0 = Math.max(rect.left, window.left);
+  const x1 = Math.min(rect.left + rect.width, window.left + window.width);
+  const y0 = Math.max(rect.top, window.top);
+  const y1 = Math.min(rect.top + rect.height, window.top + window.height);
+  for (let y = y0; y < y1; y++) {
+    let i = (y - rect.top) * rect.width + (x0 - rect.left);
+    let o = (y - window.top) * window.width + (x0 - window.left);
+    for (let x = x0; x < x1; x++, i++, o++) {
+      const pixel = src[i] as number;
+      if (((pixel >>> ALPHA_SHIFT) & 0xff) === 0) continue;
+      out[o] = ink && (pixel & COLOR_BITS) === 0 ? pixel | inkWord : pixel;
     }
   }
 }
@@ -375,7 +440,8 @@ async function prepareImage(layer: ImageLayer, index: number, canvas: Rect, opac
       cause: error,
     });
   }
-  return { kind: 'image', rect: visible, data: withOpacity(data, opacity) };
+  // The decoded pixels are this layer's own: scaled in place (a photo behind a print's text is 69 MB).
+  return { kind: 'image', rect: visible, data: withOpacity(data, opacity, { inPlace: true }) };
 }
 
 function resampled(scene: PreparedScene, output: Pick<SceneOutput, 'width' | 'height'>): Sharp {
@@ -415,9 +481,10 @@ function crop(data: Buffer, whole: Rect, part: Rect): Buffer {
   return out;
 }
 
-function withOpacity(data: Buffer, opacity: number): Buffer {
+/** `data` with its alpha scaled by `opacity`: a copy, or `data` itself changed when `inPlace`. */
+function withOpacity(data: Buffer, opacity: number, options: { inPlace?: boolean } = {}): Buffer {
   if (opacity === 1) return data;
-  const out = Buffer.from(data);
+  const out = options.inPlace ? data : Buffer.from(data);
   for (let i = 3; i < out.length; i += 4) out[i] = Math.round((out[i] as number) * opacity);
   return out;
 }
