@@ -234,10 +234,7 @@ function paintFirstInkLayer(pixels: Buffer, window: Rect, layer: PaintedLayer, t
   const { rect } = layer;
   const { r: red, g: green, b: blue } = tables;
   const src = pixelWords(layer.data);
-  const x0 = Math.max(rect.left, window.left);
-  const x1 = Math.min(rect.left + rect.width, window.left + window.width);
-  const y0 = Math.max(rect.top, window.top);
-  const y1 = Math.min(rect.top + rect.height, window.top + window.height);
+  const { x0, x1, y0, y1 } = overlap(rect, window);
   for (let y = y0; y < y1; y++) {
     let i = (y - rect.top) * rect.width + (x0 - rect.left);
     let o = ((y - window.top) * window.width + (x0 - window.left)) * 3;
@@ -273,10 +270,7 @@ function paintFirstLayerOnTransparent(pixels: Buffer, window: Rect, layer: Paint
   const src = pixelWords(layer.data);
   const out = new Uint32Array(pixels.buffer, pixels.byteOffset, pixels.length >>> 2);
   const inkWord = ink ? (new Uint32Array(new Uint8Array([ink.r, ink.g, ink.b, 0]).buffer)[0] as number) : 0;
-  const x0 = Math.max(rect.left, window.left);
-  const x1 = Math.min(rect.left + rect.width, window.left + window.width);
-  const y0 = Math.max(rect.top, window.top);
-  const y1 = Math.min(rect.top + rect.height, window.top + window.height);
+  const { x0, x1, y0, y1 } = overlap(rect, window);
   for (let y = y0; y < y1; y++) {
     let i = (y - rect.top) * rect.width + (x0 - rect.left);
     let o = (y - window.top) * window.width + (x0 - window.left);
@@ -286,6 +280,16 @@ function paintFirstLayerOnTransparent(pixels: Buffer, window: Rect, layer: Paint
       out[o] = ink && (pixel & COLOR_BITS) === 0 ? pixel | inkWord : pixel;
     }
   }
+}
+
+/** Where `rect` and `window` overlap, as the first and past-the-last column and row (empty when x1 <= x0 or y1 <= y0). */
+function overlap(rect: Rect, window: Rect): { x0: number; x1: number; y0: number; y1: number } {
+  return {
+    x0: Math.max(rect.left, window.left),
+    x1: Math.min(rect.left + rect.width, window.left + window.width),
+    y0: Math.max(rect.top, window.top),
+    y1: Math.min(rect.top + rect.height, window.top + window.height),
+  };
 }
 
 /**
@@ -304,10 +308,7 @@ const COLOR_BITS = LITTLE_ENDIAN ? 0x00ffffff : 0xffffff00 | 0;
 
 function paintLayer(pixels: Buffer, channels: 3 | 4, window: Rect, layer: PaintedLayer): void {
   const { rect, data: src, ink } = layer;
-  const x0 = Math.max(rect.left, window.left);
-  const x1 = Math.min(rect.left + rect.width, window.left + window.width);
-  const y0 = Math.max(rect.top, window.top);
-  const y1 = Math.min(rect.top + rect.height, window.top + window.height);
+  const { x0, x1, y0, y1 } = overlap(rect, window);
   for (let y = y0; y < y1; y++) {
     let i = ((y - rect.top) * rect.width + (x0 - rect.left)) * 4;
     let o = ((y - window.top) * window.width + (x0 - window.left)) * channels;

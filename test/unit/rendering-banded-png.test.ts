@@ -7,6 +7,7 @@ import { encodeBandedPng, subFilterRgba, type BandedImage } from '../../src/rend
 import { PRODUCT_TYPES, validateDesignSpec, type ProductType } from '../../src/rendering/index.js';
 import { encodeBandedScene, encodeScene, encodeThroughSharp, paintWindow, prepareScene } from '../../src/rendering/scene-renderer.js';
 import { expectPngcheckPasses, pngColorType } from '../fixtures/rendering/images.js';
+import { noise } from '../helpers/noise.js';
 
 /**
  * The banded path (print.png and every PNG that is not a flat preview) must give exactly the
@@ -18,16 +19,6 @@ import { expectPngcheckPasses, pngColorType } from '../fixtures/rendering/images
 async function raw(png: Buffer): Promise<{ data: Buffer; channels: number; width: number; height: number }> {
   const { data, info } = await sharp(png, { limitInputPixels: false }).raw().toBuffer({ resolveWithObject: true });
   return { data, channels: info.channels, width: info.width, height: info.height };
-}
-
-function noise(bytes: number, seed: number): Buffer {
-  const data = Buffer.alloc(bytes);
-  let x = seed;
-  for (let i = 0; i < bytes; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    data[i] = x >>> 24;
-  }
-  return data;
 }
 
 /** A photo-like image with a transparent left edge and a half-transparent strip, so alpha blending is exercised. */

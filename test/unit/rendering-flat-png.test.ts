@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import { encodeFlatPng, encodeIndexedPng, type FlatImage, type IndexedImage } from '../../src/rendering/flat-png.js';
 import { decode, expectPngcheckPasses, pngColorType } from '../fixtures/rendering/images.js';
+import { noise } from '../helpers/noise.js';
 
 const BACKGROUND = { r: 12, g: 200, b: 99 };
 
@@ -12,16 +13,6 @@ function expectedPixels({ width, height, background, band }: FlatImage): Buffer 
   pixels.fill(Buffer.from([background.r, background.g, background.b]));
   band?.rows.copy(pixels, band.top * width * 3);
   return pixels;
-}
-
-function noise(bytes: number, seed: number): Buffer {
-  const data = Buffer.alloc(bytes);
-  let x = seed;
-  for (let i = 0; i < bytes; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    data[i] = x >>> 24;
-  }
-  return data;
 }
 
 /** The zlib stream of a PNG's IDAT chunks; inflating it checks the adler32. */
