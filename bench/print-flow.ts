@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { DEFAULT_PRINT_SPECS, designPrintScene, readPrintImage, renderPrintPdf, renderPrintPng, type PrintImage } from '../src/print/index.js';
+import { DEFAULT_PRINT_SPECS, designPrintScene, previewTextSize, readPrintImage, renderPrintPdf, renderPrintPng, type PrintImage } from '../src/print/index.js';
 import { validateDesignSpec } from '../src/rendering/index.js';
 
 const { values } = parseArgs({
@@ -46,9 +46,11 @@ async function photo(): Promise<PrintImage> {
   return readPrintImage(await sharp(pixels, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer());
 }
 const image = values.image ? await photo() : undefined;
+/** The print of design i as renderPrintFiles lays it out: at the size the preview's Pango search chose. */
+const printOf = async (i: number) => designPrintScene(spec(i), printSpec, image, { previewFontSize: await previewTextSize(spec(i), printSpec) });
 
 if (values.describe) {
-  const { layout } = designPrintScene(spec(0), printSpec, image);
+  const { layout } = await printOf(0);
   if (!layout) throw new Error('the benchmark design has text');
   console.log(JSON.stringify({ lines: layout.lines.map((line) => line.text).join('\n'), size: layout.fontSize, font: layout.lines[0]!.runs[0]!.face.file }));
 } else if (values.kind === 'set') {
@@ -56,7 +58,7 @@ if (values.describe) {
   const baseline = process.memoryUsage().rss;
   const start = performance.now();
   for (let i = 0; i < n; i++) {
-    const print = designPrintScene(spec(i), printSpec, image);
+    const print = await printOf(i);
     await Promise.all([renderPrintPng(print), renderPrintPdf(print, { title: `bench-${i}` })]);
   }
   const seconds = (performance.now() - start) / 1000;
@@ -65,7 +67,7 @@ if (values.describe) {
   console.log(JSON.stringify({ n, seconds, bytes: 0, peak_rss_growth_mb: peakGrowth / 1024 ** 2 }));
 } else {
   const once = async (i: number) => {
-    const print = designPrintScene(spec(i), printSpec, image);
+    const print = await printOf(i);
     return values.kind === 'pdf' ? renderPrintPdf(print, { title: `bench-${i}` }) : renderPrintPng(print);
   };
   await once(0);

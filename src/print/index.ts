@@ -65,7 +65,8 @@ export interface PrintFileOptions {
  */
 export async function renderPrintFiles(spec: DesignSpec, printSpec: PrintSpec, options: PrintFileOptions): Promise<PrintFiles> {
   const design = validateDesignSpec(spec);
-  const print = designPrintScene(design, printSpec, await loadDesignImage(design, options.loadImage), { previewFontSize: await previewTextSize(design, printSpec) });
+  const [image, previewFontSize] = await Promise.all([loadDesignImage(design, options.loadImage), previewTextSize(design, printSpec)]);
+  const print = designPrintScene(design, printSpec, image, { previewFontSize });
   const [png, pdf] = await Promise.all([
     printSpec.files.includes('png') ? renderPrintPng(print, { compressionLevel: options.compressionLevel ?? 6 }) : undefined,
     printSpec.files.includes('pdf') ? renderPrintPdf(print, { title: options.title, ...(options.creationDate ? { creationDate: options.creationDate } : {}) }) : undefined,

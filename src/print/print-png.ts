@@ -17,7 +17,8 @@ const INK_TOLERANCE = 0.02;
  * (print workflows expect truecolour), with the resolution in pHYs. Encoded by the scene
  * renderer's band encoder, which gives the general path's pixels (test/unit/rendering-banded-png.test.ts):
  * only the rows the text and image span are painted, a strip at a time, and the file is
- * written once, so the worker never holds the whole canvas (69 MB for a t-shirt's RGBA).
+ * written once, so a text-only print never holds the whole canvas (69 MB for a t-shirt's
+ * RGBA); an image layer is still resampled whole to its place, up to the canvas's size.
  * Before encoding, the text Pango drew is checked against the print layout print.pdf is drawn
  * from: if their ink boxes disagree (Pango broke a line the layout kept), the files would not
  * match, so it throws AppError TEXT_RENDER_FAILED instead. Also throws what prepareScene throws.

@@ -153,8 +153,6 @@ export interface DesignFrame {
   readonly inner: Rect;
   /** Between an image above or below and the text, whole pixels. */
   readonly gap: number;
-  /** The trim's shorter side over the 600 px reference canvas. */
-  readonly scale: number;
   /** The largest and smallest text size, in pixels. */
   readonly fontSize: number;
   readonly minFontSize: number;
@@ -176,7 +174,6 @@ export function designFrame(trim: ExactRect): DesignFrame {
     area: snapped(trim.left, trim.top, right, bottom),
     inner: snapped(trim.left + margin, trim.top + margin, right - margin, bottom - margin),
     gap: Math.round(GAP * scale),
-    scale,
     fontSize: FONT_SIZE * scale,
     minFontSize: MIN_FONT_SIZE * scale,
   };
