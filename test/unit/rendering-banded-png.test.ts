@@ -8,6 +8,7 @@ import { PRODUCT_TYPES, validateDesignSpec, type ProductType } from '../../src/r
 import { encodeBandedScene, encodeScene, encodeThroughSharp, paintWindow, prepareScene } from '../../src/rendering/scene-renderer.js';
 import { expectPngcheckPasses, pngColorType } from '../fixtures/rendering/images.js';
 import { noise } from '../helpers/noise.js';
+import { idat } from '../helpers/png.js';
 
 /**
  * The banded path (print.png and every PNG that is not a flat preview) must give exactly the
@@ -197,12 +198,3 @@ describe('subFilterRgba', () => {
   });
 });
 
-function idat(png: Buffer): Buffer {
-  const parts: Buffer[] = [];
-  for (let offset = 8; offset < png.length; ) {
-    const length = png.readUInt32BE(offset);
-    if (png.toString('latin1', offset + 4, offset + 8) === 'IDAT') parts.push(png.subarray(offset + 8, offset + 8 + length));
-    offset += 12 + length;
-  }
-  return Buffer.concat(parts);
-}

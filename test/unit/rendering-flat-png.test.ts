@@ -4,6 +4,7 @@ import { AppError } from '../../src/errors.js';
 import { encodeFlatPng, encodeIndexedPng, type FlatImage, type IndexedImage } from '../../src/rendering/flat-png.js';
 import { decode, expectPngcheckPasses, pngColorType } from '../fixtures/rendering/images.js';
 import { noise } from '../helpers/noise.js';
+import { idat } from '../helpers/png.js';
 
 const BACKGROUND = { r: 12, g: 200, b: 99 };
 
@@ -24,16 +25,6 @@ function expectRgbPngOfSize(decoded: { format: string; width: number; height: nu
     height: image.height,
     channels: 3,
   });
-}
-
-function idat(png: Buffer): Buffer {
-  const parts: Buffer[] = [];
-  for (let offset = 8; offset < png.length; ) {
-    const length = png.readUInt32BE(offset);
-    if (png.toString('latin1', offset + 4, offset + 8) === 'IDAT') parts.push(png.subarray(offset + 8, offset + 8 + length));
-    offset += 12 + length;
-  }
-  return Buffer.concat(parts);
 }
 
 describe('encodeFlatPng', () => {
