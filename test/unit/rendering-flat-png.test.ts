@@ -16,7 +16,6 @@ function expectedPixels({ width, height, background, band }: FlatImage): Buffer 
   return pixels;
 }
 
-/** The zlib stream of a PNG's IDAT chunks; inflating it checks the adler32. */
 /** The decoded PNG is RGB (a palette PNG decodes to RGB too) at the image's size. */
 function expectRgbPngOfSize(decoded: { format: string; width: number; height: number; channels: number }, image: { width: number; height: number }): void {
   expect({ format: decoded.format, width: decoded.width, height: decoded.height, channels: decoded.channels }).toEqual({
