@@ -166,12 +166,14 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     const tus = new TusUploads({ store: tusStore, uploads: uploadService, path: '/api/v1/uploads/tus', maxBytes: settings.uploadMaxBytes, logger });
     const sweepUploads = (before: Date) => sweepStaleUploads({ uploads, queue: uploadQueue, logger }, before);
 
+    // Every sweep runs at half PENDING_SWEEP_AFTER, between 1 and 10 seconds.
+    const sweepEveryMs = Math.max(1000, Math.min(settings.pendingSweepAfterMs / 2, 10_000));
     /** Queues what `sweep` finds now, then every few seconds what has been waiting longer than PENDING_SWEEP_AFTER. */
     const sweepLeftovers = async (what: string, sweep: (before: Date) => Promise<number>): Promise<void> => {
       await sweep(new Date()).catch((error: unknown) => logger.warn(`Could not queue leftover ${what} at start: ${describeError(error)}`));
       const timer = setInterval(() => {
         void sweep(new Date(Date.now() - settings.pendingSweepAfterMs)).catch((error: unknown) => logger.warn(`Sweep of ${what} failed: ${describeError(error)}`));
-      }, Math.max(1000, Math.min(settings.pendingSweepAfterMs / 2, 10_000)));
+      }, sweepEveryMs);
       timer.unref();
       closers.push(() => Promise.resolve(clearInterval(timer)));
     };
@@ -201,7 +203,7 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
         await sweepStaleDesigns(sweepDeps, { pendingBefore: new Date(), limit: 10_000 }).catch((error: unknown) =>
           logger.warn(`Could not queue leftover designs at start: ${describeError(error)}`),
         );
-        stopSweep = startSweep(sweepDeps, Math.max(1000, Math.min(settings.pendingSweepAfterMs / 2, 10_000)));
+        stopSweep = startSweep(sweepDeps, sweepEveryMs);
         closers.push(() => stopSweep!());
       },
       close: closeAll,
