@@ -5,6 +5,7 @@ import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { DEFAULT_PRINT_SPECS, parsePrintSpecsJson, type PrintSpecs } from './print/print-specs.js';
+import { DEFAULT_IMAGE_FORMATS, DEFAULT_RENDITIONS, parseImageFormats, parseRenditions, type ImageFormat, type Rendition } from './rendering/rendition-config.js';
 import { DURATION_EXAMPLES, DurationError, formatDuration, parseDuration, type DurationUnit } from './shared/duration.js';
 
 /**
@@ -152,6 +153,28 @@ const corsOrigins = () =>
     return origins;
   });
 
+/** A decimal number from min to max (WATERMARK_OPACITY). */
+const fraction = (min: number, max: number) =>
+  z.string().transform((value, ctx) => {
+    const v = value.trim();
+    const n = Number(v);
+    return /^\d*\.?\d+$/.test(v) && n >= min && n <= max ? n : fail(ctx, `must be a number from ${min} to ${max}, such as 0.35`);
+  });
+
+/** RENDITIONS: `name:size` pairs, comma-separated (src/rendering/renditions.ts says what is allowed). */
+const renditions = () =>
+  z.string().transform((value, ctx): Rendition[] => {
+    const parsed = parseRenditions(value);
+    return 'renditions' in parsed ? parsed.renditions : fail(ctx, parsed.problem);
+  });
+
+/** IMAGE_FORMATS: a comma-separated subset of png, webp, avif that includes png. */
+const imageFormats = () =>
+  z.string().transform((value, ctx): ImageFormat[] => {
+    const parsed = parseImageFormats(value);
+    return 'formats' in parsed ? parsed.formats : fail(ctx, parsed.problem);
+  });
+
 const cores = Math.max(1, availableParallelism());
 
 /** One environment variable: its name and its type, with `.default()` or `.optional()`. */
@@ -254,6 +277,29 @@ const VARIABLES = {
   printSpecsFile: variable('PRINT_SPECS_FILE', text().default('')),
   /** Print jobs at once per process: each holds a full-size canvas (t-shirt: 3600x4800 RGBA, 69 MB). */
   printConcurrency: variable('PRINT_CONCURRENCY', int(1, 64).default(1)),
+  // Web renditions, immutable URLs, CDN invalidation and watermarks (issue #13).
+  /** Sizes of every design's images, `name:pixels` (square); `preview` and `thumbnail` are the seed's and required. */
+  renditions: variable('RENDITIONS', renditions().default(() => [...DEFAULT_RENDITIONS])),
+  /** Formats of every rendition; `png` is the seed's and required (preview_url, thumbnail_url). */
+  imageFormats: variable('IMAGE_FORMATS', imageFormats().default(() => [...DEFAULT_IMAGE_FORMATS])),
+  /** How long a superseded version of a design's images stays served after a re-render replaced it. */
+  assetGracePeriodMs: variable('ASSET_GRACE_PERIOD', duration({ min: 0 }).default(3_600_000)),
+  /** CloudFront distribution whose cache is invalidated when stored bytes change in place or are deleted; '' invalidates nothing. */
+  cloudfrontDistributionId: variable('CLOUDFRONT_DISTRIBUTION_ID', token().default('')),
+  /** CloudFront API endpoint; '' is AWS's. Set for a contract test or a proxy. */
+  cloudfrontEndpoint: variable('CLOUDFRONT_ENDPOINT', httpUrl().default('')),
+  /** Text drawn over watermarked renditions; '' for none. Drawn literally (no markup). */
+  watermarkText: variable('WATERMARK_TEXT', z.string().default('')),
+  /** A PNG file drawn over watermarked renditions; '' for none. Checked at start. */
+  watermarkImage: variable('WATERMARK_IMAGE', text().default('')),
+  /** How opaque the watermark is, from 0.05 to 1. */
+  watermarkOpacity: variable('WATERMARK_OPACITY', fraction(0.05, 1).default(0.35)),
+  /** `tile` repeats it across the image; `corner` puts it once in the bottom-right corner. */
+  watermarkPlacement: variable('WATERMARK_PLACEMENT', oneOf(['tile', 'corner'] as const).default('tile')),
+  /** Renditions smaller than this (pixels) never carry a watermark: the 200 px thumbnail stays clean by default. */
+  watermarkMinSize: variable('WATERMARK_MIN_SIZE', int(1, 4096).default(400)),
+  /** Whether a design gets a watermark when its request does not say (`watermark` in the design). */
+  watermarkDefault: variable('WATERMARK_DEFAULT', bool().default(false)),
 };
 
 type Variables = typeof VARIABLES;

@@ -6,6 +6,7 @@ import * as createUploads from './migrations/0003-create-uploads.js';
 import * as avatars from './migrations/0004-avatars.js';
 import * as designUpload from './migrations/0005-design-upload.js';
 import * as designPrintFiles from './migrations/0006-design-print-files.js';
+import * as assetVersions from './migrations/0007-asset-versions.js';
 
 /**
  * Every migration, by name. Kysely runs them in name order. Listed statically, not found
@@ -19,6 +20,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0004-avatars': avatars,
   '0005-design-upload': designUpload,
   '0006-design-print-files': designPrintFiles,
+  '0007-asset-versions': assetVersions,
 });
 
 export const migrationProvider: MigrationProvider = {

@@ -45,6 +45,33 @@ export interface DesignsTable {
   print_lease_until: ColumnType<EpochMs | null, EpochMs | null | undefined, EpochMs | null>;
   /** When print files were last requested (the sweep finds lost print jobs by it). */
   print_requested_at: ColumnType<EpochMs | null, EpochMs | null | undefined, EpochMs | null>;
+  /** The version folder of the published images (issue #13, migration 0007); null: the seed's unversioned keys. */
+  asset_version: ColumnType<string | null, string | null | undefined, string | null>;
+  /** JSON text: the published renditions (PublishedRendition[]). */
+  assets: ColumnType<string | null, string | null | undefined, string | null>;
+  /** 1: the design's larger renditions carry the watermark. */
+  watermark: ColumnType<number, number | undefined, number>;
+}
+
+/** Versions of a design's images that a re-render replaced, removed once `delete_after` has passed. */
+export interface SupersededAssetsTable {
+  design_id: string;
+  /** The version folder, or `legacy` for the seed's unversioned keys. */
+  version: string;
+  /** JSON text: the keys to remove. */
+  keys: string;
+  delete_after: EpochMs;
+}
+
+/** The CDN invalidation outbox: paths whose cached copies must be dropped. */
+export interface CdnInvalidationsTable {
+  /** A CloudFront path: `/designs/<uuid>/<version>/preview.png`, or a prefix ending in `*`. */
+  path: string;
+  created_at: EpochMs;
+  attempts: ColumnType<number, number | undefined, number>;
+  /** Not sent before this (backoff after a failed request). */
+  next_attempt_at: EpochMs;
+  last_error: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** User uploads (issue #11); see src/uploads/upload.ts for the states. */
@@ -85,6 +112,8 @@ export interface DB {
   designs: DesignsTable;
   uploads: UploadsTable;
   avatars: AvatarsTable;
+  superseded_assets: SupersededAssetsTable;
+  cdn_invalidations: CdnInvalidationsTable;
 }
 
 export type DesignRow = Selectable<DesignsTable>;
