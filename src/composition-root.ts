@@ -15,7 +15,8 @@ import type { RenderQueue, RenderWorker } from './jobs/render-queue.js';
 import type { RetryPolicy } from './jobs/retry-policy.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { disableSharpCache, renderDesignAssets, RenderPool } from './rendering/index.js';
+import { disableSharpCache, loadWatermark, renderRenditions, RenderPool, type RenditionRenderOptions } from './rendering/index.js';
+import { removeSupersededImages } from './designs/superseded-images.js';
 import { ClamdScanner, DisabledScanner, type VirusScanner } from './scanning/index.js';
 import { createStorageLayer, s3Connection, STALE_TEMP_FILE_AGE_MS, type StorageLayer } from './storage/index.js';
 import { createProcessUploadTask } from './uploads/process-upload.task.js';
@@ -90,7 +91,11 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     closers.push(() => storage.storage.close());
     const policy: RetryPolicy = { maxRetries: settings.renderMaxRetries, backoffMs: settings.renderBackoffMs };
     // The preview is laid out in each product's print area, PRINT_SPECS_FILE included, as its print files are.
-    const renderOptions = { compressionLevel: settings.pngCompressionLevel, printAreas: settings.printSpecs };
+    // A watermark file that is missing or cannot be used stops the start here, not a render later.
+    const renderOptions: RenditionRenderOptions = {
+      compressionLevel: settings.pngCompressionLevel, printAreas: settings.printSpecs,
+      renditions: settings.renditions, formats: settings.imageFormats, watermark: await loadWatermark(settings),
+    };
     // Threads start on the first render, so processes that never render never start them.
     const pool = settings.renderThreads > 0
       ? new RenderPool({ threads: settings.renderThreads, renderOptions, onThreadError: (error) => logger.warn(`A render thread stopped while idle: ${describeError(error)}`) })
@@ -104,8 +109,9 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
       designs,
       storage: storage.repository,
       renderAssets: pool
-        ? (spec, image) => pool.render(spec, image)
-        : (spec, image) => renderDesignAssets(spec, renderOptions, image && Buffer.from(image.buffer, image.byteOffset, image.byteLength)),
+        ? (spec, image, watermarked) => pool.render(spec, image, watermarked)
+        : (spec, image, watermarked) => renderRenditions(spec, { ...renderOptions, watermarked }, image && Buffer.from(image.buffer, image.byteOffset, image.byteLength)),
+      gracePeriodMs: settings.assetGracePeriodMs,
       images: { find: (id) => uploads.findById(id), read: (key) => uploadStorage.readOriginal(key) },
       logger,
       leaseMs: settings.renderLeaseMs,
@@ -128,7 +134,7 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     built.printQueue = printQueue;
 
     const service = new DesignService({
-      designs, storage: storage.repository, queue, printQueue, logger, uploads,
+      designs, storage: storage.repository, queue, printQueue, logger, uploads, watermarkDefault: settings.watermarkDefault,
       printFileRoute: (designId, name) => `${settings.publicBaseUrl}/api/v1/designs/${designId}/print-files/${name}`,
     });
     let stopSweep: (() => Promise<void>) | undefined;
@@ -189,6 +195,8 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
         // Print jobs and uploads a crash or a lost in-process queue left: all at start, then the stale ones.
         await sweepLeftovers('print jobs', (before) => sweepStalePrints({ designs, queue: printQueue, logger }, before));
         await sweepLeftovers('uploads', sweepUploads);
+        // Images re-renders replaced, once ASSET_GRACE_PERIOD is over (the sweep passes `now`).
+        await sweepLeftovers('superseded images', () => removeSupersededImages({ designs, storage: storage.repository, logger }));
         // Temp files a crash left mid-write (local storage). In the background: a large tree
         // must not delay the start. Young ones may be another process's write in progress.
         void storage.storage.removeStaleTempFiles({ olderThanMs: STALE_TEMP_FILE_AGE_MS }).then(

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Settings } from '../config.js';
 import { AppError, ValidationError, describeError } from '../errors.js';
-import { designWarnings, renderDesignAssets, validateDesignSpec, type DesignSpec } from '../rendering/index.js';
+import { designWarnings, loadWatermark, renderRenditions, validateDesignSpec, type DesignSpec } from '../rendering/index.js';
 import { renderPrintFiles, type PrintFiles } from '../print/index.js';
 
 type Values = Record<string, string | boolean | undefined>;
@@ -17,8 +17,10 @@ const OPTION_OF_FIELD: Record<string, string> = {
 };
 
 /**
- * `customify render`: one design to `DIR/preview.png` (600x600) and `DIR/thumbnail.png`
- * (fits 200x200), with no server, storage or database. Prints the paths it wrote.
+ * `customify render`: one design to `DIR/preview.png` (600x600), `DIR/thumbnail.png` (fits
+ * 200x200) and every other rendition the settings ask for (RENDITIONS x IMAGE_FORMATS:
+ * `DIR/large.webp`...), with no server, storage or database. Prints the paths it wrote.
+ * `--watermark` draws the deployment's watermark (WATERMARK_*) as a watermarked design has it.
  * With `--print`, also the product's print files, `DIR/print.png` and `DIR/print.pdf`, at
  * the print size its spec gives (settings.printSpecs); `--design-id` is the PDF's title. The design
  * is validated and rendered before anything is written, so bad input leaves no files.
@@ -50,7 +52,13 @@ export async function renderCommand(
     const option = OPTION_OF_FIELD[warning.field];
     warn(`Warning: ${warning.message}${option ? ` (set with ${option})` : ''}`);
   }
-  const { preview, thumbnail } = await renderDesignAssets(spec, { compressionLevel: settings.pngCompressionLevel, printAreas: settings.printSpecs });
+  const watermarked = values.watermark === true;
+  const watermark = watermarked ? await loadWatermark(settings) : null;
+  if (watermarked && !watermark) throw new AppError('WATERMARK_NOT_CONFIGURED', '--watermark needs WATERMARK_TEXT or WATERMARK_IMAGE to be set.', { field: 'watermark' });
+  const images = await renderRenditions(spec, {
+    compressionLevel: settings.pngCompressionLevel, printAreas: settings.printSpecs,
+    renditions: settings.renditions, formats: settings.imageFormats, watermark, watermarked,
+  });
   const printFiles: PrintFiles = values.print === true
     ? await renderPrintFiles(spec, settings.printSpecs[spec.product_type], { title: stringOption(values, 'design-id') ?? 'cli-render', compressionLevel: settings.pngCompressionLevel })
     : { warnings: [] };
@@ -61,9 +69,11 @@ export async function renderCommand(
   } catch (error) {
     throw new AppError('OUT_NOT_A_FOLDER', `--out ${dir} is not a folder that can be created (${describeError(error)}): choose another path.`, { field: 'out', cause: error });
   }
+  // The seed's two files first, as before renditions existed.
+  const seedFirst = (name: string, format: string) => (format === 'png' && name === 'preview' ? 0 : format === 'png' && name === 'thumbnail' ? 1 : 2);
+  const ordered = [...images].sort((a, b) => seedFirst(a.name, a.format) - seedFirst(b.name, b.format));
   const files: Array<[string, Buffer | undefined]> = [
-    [path.join(dir, 'preview.png'), preview],
-    [path.join(dir, 'thumbnail.png'), thumbnail],
+    ...ordered.map((image): [string, Buffer] => [path.join(dir, `${image.name}.${image.format}`), image.data]),
     [path.join(dir, 'print.png'), printFiles.png],
     [path.join(dir, 'print.pdf'), printFiles.pdf],
   ];

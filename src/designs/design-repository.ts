@@ -4,7 +4,7 @@ import type { Database } from '../db/database.js';
 import type { DB, DesignRow, NewDesignRow } from '../db/schema.js';
 import { checkLimit, decodeCursor, encodeCursor, MAX_LIST_LIMIT } from '../db/keyset-page.js';
 import { isDesignId } from './design-id.js';
-import { DESIGN_STATUSES, assertTransition, isDesignStatus, isPrintStatus, type Design, type DesignData, type DesignStatus, type StoredPrintWarning } from './design.js';
+import { DESIGN_STATUSES, assertTransition, isDesignStatus, isPrintStatus, type Design, type DesignData, type DesignStatus, type PublishedRendition, type StoredPrintWarning } from './design.js';
 
 type DesignUpdate = UpdateQueryBuilder<DB, 'designs', 'designs', UpdateResult>;
 
@@ -48,7 +48,27 @@ const PRINT_RESET = {
 export interface PublishedAssets {
   previewKey: string;
   thumbnailKey: string;
+  /** The render's version folder and everything it stored there (issue #13). */
+  assetVersion?: string;
+  assets?: readonly PublishedRendition[];
+  /**
+   * The images this publish replaces (the claimed design's), kept until `deleteAfter` (the
+   * grace period) and then removed by the sweep; recorded in the same transaction.
+   */
+  superseded?: { version: string; keys: readonly string[]; deleteAfter: Date };
 }
+
+/** A version of a design's images waiting out its grace period (see markPublished). */
+export interface SupersededVersion {
+  designId: string;
+  /** The version folder, or `legacy` for the seed's unversioned keys. */
+  version: string;
+  keys: string[];
+  deleteAfter: Date;
+}
+
+/** `superseded_assets.version` of the seed's unversioned images. */
+export const LEGACY_VERSION = 'legacy';
 
 // Lists of ids are sent in chunks well under SQLite's and PostgreSQL's bound-parameter limits.
 const ID_CHUNK = 500;
@@ -164,20 +184,99 @@ export class DesignRepository {
       query.set({ lease_until: now, error, updated_at: now }).where('status', '=', 'RENDERING'));
   }
 
-  /** RENDERING → PUBLISHED with the stored keys; clears error and lease. Null if not RENDERING (the CAS lost). */
+  /**
+   * RENDERING → PUBLISHED with the stored keys; clears error and lease. Null if not RENDERING
+   * (the CAS lost). With `assets.superseded`, the replaced images are recorded for removal in
+   * the same transaction: a publish never forgets what it replaced.
+   */
   async markPublished(id: string, assets: PublishedAssets): Promise<Design | null> {
-    return this.updateLive(id, 'publishing a design', (query, now) =>
+    const publish = (query: DesignUpdate, now: number) =>
       query
         .set({
           status: 'PUBLISHED',
           preview_key: assets.previewKey,
           thumbnail_key: assets.thumbnailKey,
+          ...(assets.assetVersion === undefined ? {} : { asset_version: assets.assetVersion, assets: JSON.stringify(assets.assets ?? []) }),
           published_at: now,
           error: null,
           lease_until: null,
           updated_at: now,
         })
-        .where('status', '=', 'RENDERING'));
+        .where('status', '=', 'RENDERING');
+    const superseded = assets.superseded;
+    if (!superseded || superseded.keys.length === 0 || !isDesignId(id)) return this.updateLive(id, 'publishing a design', publish);
+    const now = this.clock().getTime();
+    const row = await this.run('publishing a design', () =>
+      this.db.transaction().execute(async (trx) => {
+        const live = trx.updateTable('designs').where('id', '=', id.toLowerCase()).where('deleted_at', 'is', null);
+        const published = await publish(live, now).returningAll().executeTakeFirst();
+        if (published) {
+          await trx
+            .insertInto('superseded_assets')
+            .values({ design_id: published.id, version: superseded.version, keys: JSON.stringify(superseded.keys), delete_after: superseded.deleteAfter.getTime() })
+            .onConflict((oc) => oc.columns(['design_id', 'version']).doNothing())
+            .execute();
+        }
+        return published;
+      }));
+    return row ? toDesign(row) : null;
+  }
+
+  /** Superseded versions whose grace period ended by `now`, oldest first. */
+  async dueSuperseded(now: Date, limit = 100): Promise<SupersededVersion[]> {
+    const rows = await this.run('reading superseded images', () =>
+      this.db.selectFrom('superseded_assets').selectAll().where('delete_after', '<=', now.getTime()).orderBy('delete_after').limit(limit).execute());
+    return rows.map((row) => ({ designId: row.design_id, version: row.version, keys: JSON.parse(row.keys) as string[], deleteAfter: new Date(Number(row.delete_after)) }));
+  }
+
+  /** Forgets a superseded version once its objects are removed. */
+  async forgetSuperseded(designId: string, version: string): Promise<void> {
+    await this.run('forgetting superseded images', () =>
+      this.db.deleteFrom('superseded_assets').where('design_id', '=', designId).where('version', '=', version).execute());
+  }
+
+  /** Versions of a design still waiting out their grace period (cleanup keeps them). */
+  async supersededVersions(designIds: readonly string[]): Promise<Map<string, Set<string>>> {
+    const found = new Map<string, Set<string>>();
+    for (const chunk of chunks(validIds(designIds))) {
+      const rows = await this.run('reading superseded images', () =>
+        this.db.selectFrom('superseded_assets').select(['design_id', 'version']).where('design_id', 'in', chunk).execute());
+      for (const row of rows) {
+        if (!found.has(row.design_id)) found.set(row.design_id, new Set());
+        found.get(row.design_id)!.add(row.version);
+      }
+    }
+    return found;
+  }
+
+  /**
+   * Sets the owner's design's watermark flag. Unchanged: the design as it is. Changed: the
+   * design is queued for a re-render as requestRerender does (PUBLISHED or FAILED → PENDING,
+   * print files invalidated); a PENDING design keeps waiting (its render reads the flag when
+   * it starts). Null when the owner has no such design; throws AppError DESIGN_BUSY while it
+   * is RENDERING (its render already read the old flag): try again once it is done.
+   */
+  async setWatermark(id: string, ownerId: string, watermark: boolean): Promise<{ design: Design; changed: boolean } | null> {
+    if (!isDesignId(id)) return null;
+    const flag = watermark ? 1 : 0;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const current = await this.findByIdForOwner(id, ownerId);
+      if (!current) return null;
+      if (current.watermark === watermark) return { design: current, changed: false };
+      if (current.status === 'RENDERING') {
+        throw new AppError('DESIGN_BUSY', `Design ${current.id} is being rendered right now; send the change again in a few seconds, once it is PUBLISHED or FAILED.`, { field: 'watermark', retryable: true, details: { designId: current.id } });
+      }
+      const updated = await this.updateLive(id, 'changing the watermark', (query, now) =>
+        query
+          .set(current.status === 'PENDING'
+            ? { watermark: flag, updated_at: now }
+            : { watermark: flag, status: 'PENDING', attempts: 0, error: null, lease_until: null, updated_at: now, ...PRINT_RESET })
+          .where('owner_id', '=', ownerId)
+          .where('status', '=', current.status)
+          .where('watermark', '=', current.watermark ? 1 : 0));
+      if (updated) return { design: updated, changed: true };
+    }
+    throw new AppError('DESIGN_CONTENDED', `Design ${id} changed repeatedly while its watermark was changed; try again.`, { retryable: true, details: { designId: id } });
   }
 
   /** RENDERING → FAILED with the error a user can act on; clears the lease. Null if not RENDERING. */
@@ -488,7 +587,7 @@ export class DesignRepository {
       const result = await this.run('clearing design assets', () =>
         this.db
           .updateTable('designs')
-          .set({ preview_key: null, thumbnail_key: null, error: ASSETS_REMOVED_ERROR, updated_at: now, ...PRINT_RESET })
+          .set({ preview_key: null, thumbnail_key: null, asset_version: null, assets: null, error: ASSETS_REMOVED_ERROR, updated_at: now, ...PRINT_RESET })
           .where('id', 'in', chunk)
           .where('deleted_at', 'is', null)
           .executeTakeFirst());
@@ -571,6 +670,9 @@ function toRow(design: Design): NewDesignRow {
     print_attempts: design.print.attempts,
     print_lease_until: design.print.leaseUntil?.getTime() ?? null,
     print_requested_at: design.print.requestedAt?.getTime() ?? null,
+    asset_version: design.assetVersion,
+    assets: design.assets.length > 0 ? JSON.stringify(design.assets) : null,
+    watermark: design.watermark ? 1 : 0,
   };
 }
 
@@ -603,6 +705,9 @@ function toDesign(row: DesignRow): Design {
       leaseUntil: toDate(row.print_lease_until),
       requestedAt: toDate(row.print_requested_at),
     },
+    assetVersion: row.asset_version,
+    assets: row.assets === null ? [] : (JSON.parse(row.assets) as PublishedRendition[]),
+    watermark: Number(row.watermark) === 1,
   };
 }
 

@@ -1,7 +1,7 @@
-import { AppError, describeError, NotFoundError } from '../errors.js';
+import { AppError, describeError, NotFoundError, ValidationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RenderQueue } from '../jobs/render-queue.js';
-import { designWarnings, validateDesignSpec, type DesignWarning } from '../rendering/index.js';
+import { designWarnings, PREVIEW_SIZE, THUMBNAIL_MAX_SIZE, validateDesignSpec, type DesignWarning } from '../rendering/index.js';
 import type { StorageRepository } from '../storage/index.js';
 import { assertDesignId } from './design-id.js';
 import { DesignDeletion } from './design-deletion.js';
@@ -34,6 +34,24 @@ export interface DesignView {
   /** Once READY: a freshly signed URL (S3) or the authenticated API route (local storage). */
   print_pdf_url: string | null;
   print_png_url: string | null;
+  /** Whether its larger renditions carry the deployment's watermark (issue #13). */
+  watermark: boolean;
+  /**
+   * Once PUBLISHED: every rendition (thumbnail, preview and the configured sizes) in every
+   * format, each with its immutable URL, pixel size and byte size, for `<picture>`/`srcset`.
+   */
+  assets: DesignAssetsView | null;
+}
+
+/** `assets[rendition][format]`: `assets.preview.webp.url`. */
+export type DesignAssetsView = Record<string, Record<string, AssetView>>;
+
+export interface AssetView {
+  url: string;
+  width: number;
+  height: number;
+  /** Null for an image published before versions existed (its size was not recorded). */
+  bytes: number | null;
 }
 
 /** The names of a design's print files, as the API's file route takes them. */
@@ -54,6 +72,8 @@ export interface DesignServiceDeps {
   logger: Logger;
   /** The owner's uploads, for designs with an image (design_data.image.upload_id). */
   uploads?: { findByIdForOwner(id: string, ownerId: string): Promise<DesignImageUpload | null> };
+  /** A design's `watermark` when its request does not say (WATERMARK_DEFAULT). Default false. */
+  watermarkDefault?: boolean;
 }
 
 /** Use cases behind the HTTP API and the CLI. Knows nothing of HTTP. */
@@ -74,8 +94,9 @@ export class DesignService {
    * key settles a race with the upload's DELETE (one of the two fails; see migration 0005).
    */
   async create(ownerId: string, input: unknown): Promise<DesignView> {
-    const spec = validateDesignSpec(input);
-    const design = newDesign({ ownerId, productType: spec.product_type, designData: spec.design_data, now: new Date() });
+    const { watermark, spec: body } = splitWatermark(input);
+    const spec = validateDesignSpec(body);
+    const design = newDesign({ ownerId, productType: spec.product_type, designData: spec.design_data, now: new Date(), watermark: watermark ?? this.deps.watermarkDefault ?? false });
     if (design.uploadId === null) {
       await this.deps.designs.create(design);
       await this.enqueue(design.id);
@@ -131,6 +152,24 @@ export class DesignService {
   }
 
   /**
+   * Turns the design's watermark on or off (`PATCH /designs/{id}`). A change re-renders a
+   * PUBLISHED or FAILED design (new images, new URLs; the old ones go after the grace period)
+   * and invalidates its print files; a PENDING design renders with the new flag. AppError
+   * DESIGN_BUSY (409) while it is RENDERING.
+   */
+  async setWatermark(ownerId: string, id: string, watermark: unknown): Promise<DesignView> {
+    if (typeof watermark !== 'boolean') throw new ValidationError('INVALID_TYPE', 'watermark must be true or false.', 'watermark');
+    const before = await this.find(ownerId, id);
+    const result = await this.deps.designs.setWatermark(before.id, ownerId, watermark);
+    if (!result) throw notFound(id);
+    if (result.changed && result.design.status === 'PENDING' && before.status !== 'PENDING') {
+      if (before.print.status !== 'NONE') await this.removePrintFiles(before.id);
+      await this.enqueue(result.design.id);
+    }
+    return this.view(result.design);
+  }
+
+  /**
    * Asks for the design's print files (`POST /designs/{id}/print-files`, `customify print`):
    * print NONE or FAILED → PENDING and queued on the print queue. Idempotent: a print already
    * PENDING is queued again (a no-op while its job waits; lost jobs come back this way) and
@@ -175,11 +214,12 @@ export class DesignService {
   async view(design: Design): Promise<DesignView> {
     const published = design.status === 'PUBLISHED';
     const printReady = design.print.status === 'READY';
-    const [previewUrl, thumbnailUrl, printPdfUrl, printPngUrl] = await Promise.all([
+    const [previewUrl, thumbnailUrl, printPdfUrl, printPngUrl, assets] = await Promise.all([
       published && design.previewKey ? this.deps.storage.urlFor(design.previewKey) : null,
       published && design.thumbnailKey ? this.deps.storage.urlFor(design.thumbnailKey) : null,
       printReady && design.print.pdfKey ? this.printUrl(design.id, design.print.pdfKey, 'print.pdf') : null,
       printReady && design.print.pngKey ? this.printUrl(design.id, design.print.pngKey, 'print.png') : null,
+      published && design.previewKey ? this.assetsView(design) : null,
     ]);
     return {
       id: design.id,
@@ -200,7 +240,25 @@ export class DesignService {
       print_warnings: printReady ? [...design.print.warnings] : [],
       print_pdf_url: printPdfUrl,
       print_png_url: printPngUrl,
+      watermark: design.watermark,
+      assets,
     };
+  }
+
+  /** Every stored rendition with its URL; a design published before versions has its seed's two PNGs. */
+  private async assetsView(design: Design): Promise<DesignAssetsView> {
+    const stored: Array<{ name: string; format: string; key: string; width: number; height: number; bytes: number | null }> = design.assets.length > 0
+      ? [...design.assets]
+      : [
+          { name: 'preview', format: 'png', key: design.previewKey!, width: PREVIEW_SIZE, height: PREVIEW_SIZE, bytes: null },
+          ...(design.thumbnailKey ? [{ name: 'thumbnail', format: 'png', key: design.thumbnailKey, width: THUMBNAIL_MAX_SIZE, height: THUMBNAIL_MAX_SIZE, bytes: null }] : []),
+        ];
+    const urls = await Promise.all(stored.map((asset) => this.deps.storage.urlFor(asset.key)));
+    const view: DesignAssetsView = {};
+    stored.forEach((asset, i) => {
+      (view[asset.name] ??= {})[asset.format] = { url: urls[i]!, width: asset.width, height: asset.height, bytes: asset.bytes };
+    });
+    return view;
   }
 
   private async printUrl(designId: string, key: string, name: PrintFileName): Promise<string> {
@@ -249,6 +307,14 @@ function printNotAvailable(design: Design): AppError {
   return new AppError('PRINT_NOT_AVAILABLE', `Design ${design.id} is ${design.status}: print files are made from a PUBLISHED design, and ${advice}`, {
     field: 'status', details: { designId: design.id, status: design.status },
   });
+}
+
+/** `watermark` is the design's option, not part of what is rendered: taken off before the design is validated. */
+function splitWatermark(input: unknown): { watermark: boolean | undefined; spec: unknown } {
+  if (typeof input !== 'object' || input === null || Array.isArray(input) || !('watermark' in input)) return { watermark: undefined, spec: input };
+  const { watermark, ...spec } = input as Record<string, unknown>;
+  if (typeof watermark !== 'boolean') throw new ValidationError('INVALID_TYPE', 'watermark must be true or false (or left out for the default).', 'watermark');
+  return { watermark, spec };
 }
 
 function notFound(id: string): NotFoundError {

@@ -51,6 +51,26 @@ export interface Design {
   readonly uploadId: string | null;
   /** Its print files (issue #12): a state machine of their own beside the render's. */
   readonly print: DesignPrint;
+  /**
+   * The version folder of its published images (issue #13), `designs/{id}/{assetVersion}/`;
+   * null before the first publish, and for a design published before versions existed (its
+   * previewKey is then the seed's `designs/{id}/preview.png`).
+   */
+  readonly assetVersion: string | null;
+  /** Every published rendition in every format (empty before the first publish). */
+  readonly assets: readonly PublishedRendition[];
+  /** Whether its larger renditions carry the deployment's watermark. */
+  readonly watermark: boolean;
+}
+
+/** One stored image of a published design: a rendition in one format. */
+export interface PublishedRendition {
+  readonly name: string;
+  readonly format: string;
+  readonly key: string;
+  readonly width: number;
+  readonly height: number;
+  readonly bytes: number;
 }
 
 /**
@@ -159,6 +179,8 @@ export interface NewDesignInput {
   productType: string;
   designData: DesignData;
   now: Date;
+  /** Carry the watermark; default false. */
+  watermark?: boolean;
 }
 
 /** A PENDING design, not yet stored. `id` defaults to a random UUID; a given one must be a UUID. */
@@ -184,5 +206,8 @@ export function newDesign(input: NewDesignInput): Design {
     publishedAt: null,
     uploadId: input.designData.image?.upload_id.toLowerCase() ?? null,
     print: NO_PRINT,
+    assetVersion: null,
+    assets: [],
+    watermark: input.watermark ?? false,
   };
 }

@@ -3,7 +3,7 @@ import type { TokenVerifier } from '../auth/jwt.js';
 import type { DesignService, PrintFileName } from '../designs/design-service.js';
 import { requireBearerAuth } from './auth.js';
 import { validateDesignSpec } from '../rendering/index.js';
-import { createDesignBody, designIdParams, designList, designView, errorResponse, errorResponseFor, listDesignsQuery, printFileParams } from './schemas.js';
+import { createDesignBody, patchDesignBody, designIdParams, designList, designView, errorResponse, errorResponseFor, listDesignsQuery, printFileParams } from './schemas.js';
 
 export interface DesignRoutesOptions {
   service: DesignService;
@@ -52,7 +52,11 @@ export async function designRoutes(app: FastifyInstance, options: DesignRoutesOp
   }, async (request, reply) => {
     const invalid = request.validationError;
     if (invalid) {
-      if (invalid.validationContext === 'body' && isObject(request.body)) validateDesignSpec(request.body);
+      if (invalid.validationContext === 'body' && isObject(request.body)) {
+        // The design's own fields first, with the domain's codes; then `watermark`, by the schema's error.
+        const { watermark: _flag, ...spec } = request.body;
+        validateDesignSpec(spec);
+      }
       throw invalid;
     }
     const design = await service.create(request.userId, request.body);
@@ -94,6 +98,20 @@ export async function designRoutes(app: FastifyInstance, options: DesignRoutesOp
     await service.delete(request.userId, request.params.id);
     return reply.code(204).send();
   });
+
+  app.patch<{ Params: IdParams; Body: { watermark: boolean } }>('/designs/:id', {
+    schema: {
+      summary: 'Change a design\'s watermark flag; a change renders it again (new immutable URLs)',
+      description:
+        'Turning `watermark` on or off re-renders a PUBLISHED or FAILED design (its print files are invalidated, as with a re-render) and publishes new URLs; ' +
+        'the old images stay served for ASSET_GRACE_PERIOD. A PENDING design renders with the new flag. 409 DESIGN_BUSY while a render is running: retry in a few seconds.',
+      operationId: 'updateDesign',
+      tags, security,
+      params: designIdParams,
+      body: patchDesignBody,
+      response: { 200: designView, ...notFound, 409: { ...errorResponse, description: 'DESIGN_BUSY: a render of the design is running; retry in a few seconds.' } },
+    },
+  }, async (request) => service.setWatermark(request.userId, request.params.id, request.body.watermark));
 
   app.post<{ Params: IdParams }>('/designs/:id/render', {
     schema: {

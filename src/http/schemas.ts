@@ -16,9 +16,37 @@ import type { ErrorCode } from '../error-codes.js';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
-/** The body of POST /api/v1/designs, generated from the domain's design definition. */
-export const createDesignBody = designSpecJsonSchema();
-const designDataInput = (createDesignBody.properties as Record<string, Record<string, unknown>>).design_data!;
+const watermarkProperty = {
+  type: 'boolean',
+  description: 'Whether the larger renditions carry the deployment\'s watermark (WATERMARK_TEXT / WATERMARK_IMAGE; renditions under WATERMARK_MIN_SIZE never do). Default WATERMARK_DEFAULT. Print files never carry one.',
+} as const;
+
+/** The body of POST /api/v1/designs: the domain's design definition, and the design's watermark flag. */
+const designSpecBody = designSpecJsonSchema();
+export const createDesignBody = {
+  ...designSpecBody,
+  properties: { ...(designSpecBody.properties as Record<string, unknown>), watermark: watermarkProperty },
+};
+const designDataInput = (designSpecBody.properties as Record<string, Record<string, unknown>>).design_data!;
+
+/** The body of PATCH /api/v1/designs/{id}: what can change without creating a new design. */
+export const patchDesignBody = {
+  type: 'object',
+  required: ['watermark'],
+  additionalProperties: false,
+  properties: { watermark: watermarkProperty },
+} as const;
+
+const assetView = {
+  type: 'object',
+  required: ['url', 'width', 'height', 'bytes'],
+  properties: {
+    url: { type: 'string', description: 'Immutable: the bytes behind it never change (a re-render publishes new URLs). Signed afresh on each read for private buckets.' },
+    width: { type: 'integer' },
+    height: { type: 'integer' },
+    bytes: { type: ['integer', 'null'], description: 'Null for an image published before versions existed.' },
+  },
+} as const;
 
 /**
  * `schema` without its `pattern` keywords (nor the `allOf` lists of them, nor `anyOf` lists of
@@ -65,7 +93,7 @@ export const designView = {
   type: 'object',
   required: [
     'id', 'status', 'product_type', 'design_data', 'preview_url', 'thumbnail_url', 'error', 'attempts', 'created_at', 'updated_at', 'published_at', 'warnings',
-    'print_status', 'print_message', 'print_warnings', 'print_pdf_url', 'print_png_url',
+    'print_status', 'print_message', 'print_warnings', 'print_pdf_url', 'print_png_url', 'watermark', 'assets',
   ],
   properties: {
     id: { type: 'string', format: 'uuid' },
@@ -116,6 +144,12 @@ export const designView = {
     },
     print_pdf_url: { ...nullableString, description: 'print.pdf once READY (null if the product makes none): a URL signed afresh on each read (S3), or the authenticated print-files route (local storage). Never public.' },
     print_png_url: { ...nullableString, description: 'print.png (300 DPI, the product\'s print size) once READY, as print_pdf_url.' },
+    watermark: watermarkProperty,
+    assets: {
+      type: ['object', 'null'],
+      description: 'Once PUBLISHED: each rendition (RENDITIONS: thumbnail, small, preview, large by default) in each format (IMAGE_FORMATS: png, webp by default), `assets.preview.webp.url`, for a `<picture>` with `srcset`. Null until then.',
+      additionalProperties: { type: 'object', additionalProperties: assetView },
+    },
   },
 } as const;
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ObjectInfo } from '../storage/index.js';
-import { isPrintFileKey, isStorageError, type ObjectStorage } from '../storage/index.js';
+import { IMMUTABLE_PUBLIC_CACHE, isImmutableKey, isPrintFileKey, isStorageError, type ObjectStorage } from '../storage/index.js';
 import { PRIVATE_PREFIXES } from '../uploads/upload.js';
 import { errorBody } from './error-handler.js';
 import { setStaticSecurityHeaders } from './security-headers.js';
@@ -9,7 +9,8 @@ export interface StaticRoutesOptions {
   storage: ObjectStorage;
 }
 
-// The same as the uploader sets on S3 objects: re-renders overwrite a key, so come back within the hour.
+// The same as the uploader sets on S3 objects. The seed's unversioned keys are overwritten by
+// a re-render, so come back within the hour; versioned ones never change (issue #13).
 const CACHE_CONTROL = 'public, max-age=3600';
 
 /**
@@ -34,7 +35,7 @@ export async function staticRoutes(app: FastifyInstance, options: StaticRoutesOp
       const key = request.params['*'];
       const info = await findObject(storage, key);
       if (!info) return notFound(request, reply);
-      setCacheHeaders(reply, info);
+      setCacheHeaders(reply, key, info);
       if (isNotModified(request, info)) return reply.code(304).send();
       if (request.method === 'HEAD') {
         return reply.type(info.contentType ?? 'application/octet-stream').header('content-length', info.size).send();
@@ -47,7 +48,7 @@ export async function staticRoutes(app: FastifyInstance, options: StaticRoutesOp
         if (isStorageError(error, 'STORAGE_OBJECT_NOT_FOUND')) return notFound(request, reply);
         throw error;
       }
-      setCacheHeaders(reply, object);
+      setCacheHeaders(reply, key, object);
       return reply.type(object.contentType ?? 'application/octet-stream').header('content-length', object.size).send(object.body);
     },
   });
@@ -79,10 +80,10 @@ export function etagOf(info: Pick<ObjectInfo, 'size' | 'lastModified'>): string 
   return `W/"${info.size.toString(16)}-${info.lastModified.getTime().toString(16)}"`;
 }
 
-function setCacheHeaders(reply: FastifyReply, info: ObjectInfo): void {
+function setCacheHeaders(reply: FastifyReply, key: string, info: ObjectInfo): void {
   reply.header('etag', etagOf(info));
   reply.header('last-modified', info.lastModified.toUTCString());
-  reply.header('cache-control', CACHE_CONTROL);
+  reply.header('cache-control', isImmutableKey(key) ? IMMUTABLE_PUBLIC_CACHE : CACHE_CONTROL);
 }
 
 /** RFC 9110 §13.1: If-None-Match (weak comparison) wins; If-Modified-Since only without it. */

@@ -1,9 +1,9 @@
 import { AppError, describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { DesignRepository } from '../designs/design-repository.js';
-import type { Design } from '../designs/design.js';
-import { validateDesignSpec, type DesignSpec } from '../rendering/index.js';
-import type { StorageRepository } from '../storage/index.js';
+import { LEGACY_VERSION, type DesignRepository, type PublishedAssets } from '../designs/design-repository.js';
+import type { Design, PublishedRendition } from '../designs/design.js';
+import { validateDesignSpec, type DesignSpec, type RenderedImage } from '../rendering/index.js';
+import { newAssetVersion, type StorageRepository } from '../storage/index.js';
 import { isRetryable } from './retry-policy.js';
 
 export interface RenderObserver {
@@ -34,8 +34,13 @@ export interface DesignImageSource {
 export interface RenderTaskDeps {
   designs: Pick<DesignRepository, 'claimForRendering' | 'findById' | 'releaseLease' | 'markPublished' | 'markFailed' | 'endRenderLeaseOfDeleted' | 'returnToWaiting'>;
   storage: StorageRepository;
-  /** Renders the assets; `image` is the design's image (designs with design_data.image only). */
-  renderAssets: (spec: DesignSpec, image?: Uint8Array) => Promise<{ preview: Buffer; thumbnail: Buffer }>;
+  /**
+   * Renders every rendition in every format (renderRenditions); `image` is the design's image
+   * (designs with design_data.image only), `watermarked` the design's flag.
+   */
+  renderAssets: (spec: DesignSpec, image: Uint8Array | undefined, watermarked: boolean) => Promise<RenderedImage[]>;
+  /** How long the images a re-render replaces stay served (ASSET_GRACE_PERIOD). Default 1 h. */
+  gracePeriodMs?: number;
   /** Needed to render designs with an image; a design with one fails without it. */
   images?: DesignImageSource;
   logger: Logger;
@@ -64,13 +69,18 @@ export class RenderFailedError extends AppError {
 export type RenderDesignTask = (designId: string, attempt: Attempt) => Promise<RenderOutcome>;
 
 /**
- * The seed's `render_design_preview`: claim the design (RENDERING), render, make the
- * thumbnail, upload both concurrently, then record PUBLISHED with their keys. Assets go up
- * before the record changes, so a PUBLISHED design always has its files.
+ * The seed's `render_design_preview`: claim the design (RENDERING), render every rendition
+ * (preview, thumbnail and the configured others, in each format), upload them concurrently
+ * under a new version folder (`designs/{id}/{version}/`), then record PUBLISHED with their
+ * keys. Assets go up before the record changes, so a PUBLISHED design always has its files;
+ * nothing is ever written to a version folder twice, so every URL handed out is immutable.
+ * The images the publish replaces are recorded in the same transaction and removed by the
+ * sweep once ASSET_GRACE_PERIOD has passed; an attempt that does not publish removes its own
+ * version folder.
  *
  * Idempotent: the claim is a compare-and-set, so a second run (a duplicate job, a second
  * worker) finds the design taken or published and does nothing; if a lease expired and two
- * runs overlap, both write the same keys and only one PUBLISHED transition succeeds.
+ * runs overlap, each writes its own version and only one PUBLISHED transition succeeds.
  *
  * Deleted while rendering (see DesignDeletion): the DELETE's tombstone makes the publish,
  * fail or release UPDATE match nothing; the render then removes what it may have written,
@@ -109,6 +119,13 @@ export function createRenderDesignTask(deps: RenderTaskDeps): RenderDesignTask {
       return { status: 'SKIPPED', reason };
     }
     const log = logger.child({ designId, attempt: attempt.attempt });
+    /** This attempt's version folder, once it may have written there. */
+    let version: string | undefined;
+    const removeOwnVersion = async (why: string) => {
+      if (version === undefined) return;
+      await storage.deleteAssetVersion(design.id, version).catch((error: unknown) =>
+        log.warn(`Could not remove the images of a render that ${why} (${describeError(error)}); customify cleanup removes them.`));
+    };
     /** After an UPDATE matched nothing: SKIPPED if that was because the design was deleted, else null. */
     const abandonIfDeleted = async (cause?: unknown): Promise<RenderOutcome | null> => {
       if (await designs.findById(design.id)) return null;
@@ -152,29 +169,34 @@ export function createRenderDesignTask(deps: RenderTaskDeps): RenderDesignTask {
         }
         image = found;
       }
-      const { preview, thumbnail } = await deps.renderAssets(spec, image);
-      // allSettled, not all: when one upload fails the other may still be writing, and this
-      // render must not release its lease (letting a DELETE go on) until it has finished.
-      const [previewUrl, thumbnailUrl] = settledOrThrow(await Promise.allSettled([
-        storage.uploadDesignPreview(design.id, preview),
-        storage.uploadDesignThumbnail(design.id, thumbnail),
-      ]));
-      const published = await designs.markPublished(design.id, {
-        previewKey: storage.keyFor(design.id, 'preview'),
-        thumbnailKey: storage.keyFor(design.id, 'thumbnail'),
-      });
+      const images = await deps.renderAssets(spec, image, design.watermark);
+      version = newAssetVersion();
+      const thisVersion = version;
+      // allSettled, not all: when one upload fails the others may still be writing, and this
+      // render must not release its lease (letting a DELETE go on) until they have finished.
+      const keys = settledOrThrow(await Promise.allSettled(images.map((file) => storage.uploadRendition(design.id, thisVersion, file))));
+      const assets: PublishedRendition[] = images.map((file, i) => ({ name: file.name, format: file.format, key: keys[i]!, width: file.width, height: file.height, bytes: file.data.length }));
+      const keyOf = (name: string) => assets.find((a) => a.name === name && a.format === 'png')?.key;
+      const previewKey = keyOf('preview');
+      const thumbnailKey = keyOf('thumbnail');
+      if (!previewKey || !thumbnailKey) throw new AppError('RENDER_FAILED', 'The renderer made no PNG preview or thumbnail (RENDITIONS and IMAGE_FORMATS must include them).');
+      const published = await designs.markPublished(design.id, { previewKey, thumbnailKey, assetVersion: thisVersion, assets, superseded: replacedImages(design, deps.gracePeriodMs ?? 3_600_000) });
       if (!published) {
         const abandoned = await abandonIfDeleted();
         if (abandoned) return abandoned;
-        log.warn('design changed while rendering (lease lost or re-render requested); its assets are in place');
+        await removeOwnVersion('lost its design to a newer render');
+        log.warn('design changed while rendering (lease lost or re-render requested); this render\'s images were not published');
         deps.observer?.rendered({ outcome: 'skipped', seconds: seconds() });
         return { status: 'SKIPPED', reason: 'superseded' };
       }
-      log.info({ seconds: Number(seconds().toFixed(3)) }, `Design ${design.id} published`);
+      log.info({ seconds: Number(seconds().toFixed(3)), version: thisVersion }, `Design ${design.id} published`);
       deps.observer?.rendered({ outcome: 'published', seconds: seconds() });
+      const [previewUrl, thumbnailUrl] = await Promise.all([storage.urlFor(previewKey), storage.urlFor(thumbnailKey)]);
       return { status: 'PUBLISHED', previewUrl, thumbnailUrl };
     } catch (error) {
       const message = failureMessage(error, attempt);
+      // Whatever happens next, this attempt's images will never be published.
+      await removeOwnVersion('did not publish');
       if (isRetryable(error) && attempt.attempt < attempt.maxAttempts) {
         if (!(await designs.releaseLease(design.id, message))) {
           const abandoned = await abandonIfDeleted(error);
@@ -189,11 +211,6 @@ export function createRenderDesignTask(deps: RenderTaskDeps): RenderDesignTask {
         if (abandoned) return abandoned;
       }
       log.error({ err: error }, `Render failed: ${describeError(error)}`);
-      // A first render that failed halfway (one of two uploads) leaves a file nobody will serve.
-      if (!design.previewKey) {
-        await storage.deleteDesignAssets(design.id).catch((cleanupError: unknown) =>
-          log.warn(`Could not remove the partial assets of a failed render: ${describeError(cleanupError)}`));
-      }
       deps.observer?.rendered({ outcome: 'failed', seconds: seconds() });
       throw new RenderFailedError(design.id, message, error);
     }
@@ -223,12 +240,19 @@ async function designImage(design: Design, images: DesignImageSource | undefined
   return images.read(upload.originalKey);
 }
 
-/** Both values, or the first failure once both have settled. */
-function settledOrThrow<A, B>(results: [PromiseSettledResult<A>, PromiseSettledResult<B>]): [A, B] {
-  const [a, b] = results;
-  if (a.status === 'rejected') throw a.reason;
-  if (b.status === 'rejected') throw b.reason;
-  return [a.value, b.value];
+/** Every value, or the first failure once all have settled. */
+function settledOrThrow<T>(results: PromiseSettledResult<T>[]): T[] {
+  const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((result) => (result as PromiseFulfilledResult<T>).value);
+}
+
+/** The images a publish of `design` replaces: its current version, or the seed's unversioned keys. */
+function replacedImages(design: Design, gracePeriodMs: number): PublishedAssets['superseded'] {
+  const deleteAfter = new Date(Date.now() + gracePeriodMs);
+  if (design.assetVersion !== null) return { version: design.assetVersion, keys: design.assets.map((asset) => asset.key), deleteAfter };
+  const legacy = [design.previewKey, design.thumbnailKey].filter((key): key is string => key !== null);
+  return legacy.length > 0 ? { version: LEGACY_VERSION, keys: legacy, deleteAfter } : undefined;
 }
 
 function skipReason(design: Design | null): Extract<RenderOutcome, { status: 'SKIPPED' }>['reason'] {

@@ -1,11 +1,11 @@
 import { Piscina } from 'piscina';
 import { AppError, ValidationError, type ErrorCode } from '../errors.js';
 import type { DesignSpec } from './design-spec.js';
-import type { AssetRenderOptions, DesignAssets } from './render-design.js';
+import type { RenderedImage, RenditionRenderOptions } from './renditions.js';
 import type { RenderJob } from './render-thread.js';
 
 /** What crosses from a render thread: the assets, or the error as plain data. */
-export type ThreadReply = { preview: Uint8Array; thumbnail: Uint8Array } | { error: SerializedError };
+export type ThreadReply = { images: Array<Omit<RenderedImage, 'data'> & { data: Uint8Array }> } | { error: SerializedError };
 
 export interface SerializedError {
   name: string;
@@ -21,8 +21,8 @@ export interface SerializedError {
 export interface RenderPoolOptions {
   /** Threads that render; each runs one design at a time. */
   threads: number;
-  /** Passed to every render (compression level, sizes). */
-  renderOptions?: AssetRenderOptions;
+  /** Passed to every render (compression level, renditions, formats, watermark). */
+  renderOptions?: RenditionRenderOptions;
   /** Told of a thread lost while no render was on it (the next render starts a new one). */
   onThreadError?: (error: Error) => void;
 }
@@ -30,7 +30,8 @@ export interface RenderPoolOptions {
 interface Waiting {
   spec: DesignSpec;
   image: Uint8Array | undefined;
-  resolve: (assets: DesignAssets) => void;
+  watermarked: boolean;
+  resolve: (images: RenderedImage[]) => void;
   reject: (error: Error) => void;
 }
 
@@ -122,15 +123,15 @@ export class RenderPool {
   }
 
   /**
-   * The preview and thumbnail of `spec`; rejects with what renderDesignAssets throws.
+   * The renditions of `spec` (renderRenditions); rejects with what it throws.
    * `image` (the bytes of the design's image) is moved to the render thread, not copied:
    * when it owns its whole ArrayBuffer, that buffer is detached here once the render starts.
    * A view into a shared buffer (Node's small-Buffer pool) is copied instead.
    */
-  render(spec: DesignSpec, image?: Uint8Array): Promise<DesignAssets> {
+  render(spec: DesignSpec, image?: Uint8Array, watermarked = false): Promise<RenderedImage[]> {
     if (this.closed) return Promise.reject(poolClosed());
-    return new Promise<DesignAssets>((resolve, reject) => {
-      this.waiting.push({ spec, image, resolve, reject });
+    return new Promise<RenderedImage[]>((resolve, reject) => {
+      this.waiting.push({ spec, image, watermarked, resolve, reject });
       this.dispatch();
     });
   }
@@ -156,12 +157,12 @@ export class RenderPool {
       const job = this.waiting.shift()!;
       const pool = this.threads();
       const running: Promise<void> = pool
-        .run(...renderJob(job.spec, this.options.renderOptions ?? {}, job.image))
+        .run(...renderJob(job.spec, { ...this.options.renderOptions, watermarked: job.watermarked }, job.image))
         .then(
           (reply) => {
             this.started = true;
             if ('error' in reply) job.reject(deserializeError(reply.error));
-            else job.resolve({ preview: toBuffer(reply.preview), thumbnail: toBuffer(reply.thumbnail) });
+            else job.resolve(reply.images.map((image) => ({ ...image, data: toBuffer(image.data) })));
           },
           (error: unknown) => job.reject(this.closed ? poolClosed(error) : threadLost(this.abandoned.get(pool) ?? error, this.started)),
         )
@@ -203,7 +204,7 @@ export class RenderPool {
 }
 
 /** piscina's arguments for a render: the image's buffer in the transfer list when it can be moved whole. */
-function renderJob(spec: DesignSpec, options: AssetRenderOptions, image: Uint8Array | undefined): [RenderJob, { transferList?: ArrayBuffer[] }] {
+function renderJob(spec: DesignSpec, options: RenditionRenderOptions, image: Uint8Array | undefined): [RenderJob, { transferList?: ArrayBuffer[] }] {
   if (!image) return [{ spec, options }, {}];
   const owned = image.byteOffset === 0 && image.byteLength === image.buffer.byteLength && image.buffer instanceof ArrayBuffer ? image : new Uint8Array(image);
   return [{ spec, options, image: owned }, { transferList: [owned.buffer as ArrayBuffer] }];

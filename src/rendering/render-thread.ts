@@ -1,10 +1,10 @@
 /**
  * The task a RenderPool thread runs (piscina calls the default export): renders one design
- * and answers with the PNGs, moved rather than copied, or with the error as plain data.
+ * and answers with its renditions, moved rather than copied, or with the error as plain data.
  */
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import type { DesignSpec } from './design-spec.js';
-import { renderDesignAssets, type AssetRenderOptions } from './render-design.js';
+import { renderRenditions, type RenditionRenderOptions } from './renditions.js';
 import { serializeError, type ThreadReply } from './render-pool.js';
 import { disableSharpCache } from './sharp-settings.js';
 
@@ -12,18 +12,18 @@ disableSharpCache();
 
 export interface RenderJob {
   spec: DesignSpec;
-  options: AssetRenderOptions;
+  options: RenditionRenderOptions;
   /** The encoded bytes of the design's image, moved (not copied) to this thread. */
   image?: Uint8Array;
 }
 
 export default async function renderInThread(job: RenderJob): Promise<ThreadReply> {
   try {
-    const { preview, thumbnail } = await renderDesignAssets(job.spec, job.options, job.image && Buffer.from(job.image.buffer, job.image.byteOffset, job.image.byteLength));
+    const images = await renderRenditions(job.spec, job.options, job.image && Buffer.from(job.image.buffer, job.image.byteOffset, job.image.byteLength));
     // Own, exact-size copies, moved rather than cloned: a small PNG is a view into Node's
     // shared 8 KiB pool, and sharp's buffers cannot be moved at all.
-    const reply = { preview: new Uint8Array(preview), thumbnail: new Uint8Array(thumbnail) };
-    return move({ [transferableSymbol]: [reply.preview.buffer, reply.thumbnail.buffer], [valueSymbol]: reply }) as unknown as ThreadReply;
+    const reply = { images: images.map((image) => ({ ...image, data: new Uint8Array(image.data) })) };
+    return move({ [transferableSymbol]: reply.images.map((image) => image.data.buffer), [valueSymbol]: reply }) as unknown as ThreadReply;
   } catch (error) {
     // Returned, not thrown: piscina would clone a thrown error without its class, code and field.
     return { error: serializeError(error) };

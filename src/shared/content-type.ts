@@ -2,7 +2,7 @@ import path from 'node:path';
 
 /** The content types this service writes or serves, by file extension. */
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
-  '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp',
+  '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp', '.avif': 'image/avif',
   '.pdf': 'application/pdf', '.json': 'application/json', '.txt': 'text/plain',
 };
 

@@ -1,7 +1,7 @@
 import { describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { Readable } from 'node:stream';
-import { assertDesignId, designAssetKey, designPrefix, isPrintFileKey, printFileKey, PRINT_FILE_EXTENSIONS, type AssetKind, type PrintFileExtension } from './keys.js';
+import { assertDesignId, assetVersionPrefix, designAssetKey, designPrefix, isPrintFileKey, printFileKey, renditionKey, PRINT_FILE_EXTENSIONS, type AssetKind, type PrintFileExtension } from './keys.js';
 import type { Body, StoredObject } from './object-store.js';
 import { StorageError } from './storage-errors.js';
 import type { ObjectStorage } from './object-storage.js';
@@ -13,10 +13,21 @@ export interface DesignAssetStorageOptions {
   signedUrlExpiresSeconds: number;
 }
 
-// Re-renders overwrite the same key, so caches must come back within the hour;
-// private assets must not be kept by shared caches at all.
+// The seed's unversioned keys are overwritten by a re-render, so caches must come back
+// within the hour; private assets must not be kept by shared caches at all.
 const PUBLIC_CACHE = 'public, max-age=3600';
 const PRIVATE_CACHE = 'private, max-age=3600';
+// A versioned rendition's bytes never change (issue #13): cache it for a year, never revalidate.
+export const IMMUTABLE_PUBLIC_CACHE = 'public, max-age=31536000, immutable';
+const IMMUTABLE_PRIVATE_CACHE = 'private, max-age=31536000, immutable';
+
+/** One rendition in one format, as the render made it. */
+export interface RenditionFile {
+  readonly name: string;
+  readonly format: string;
+  readonly contentType: string;
+  readonly data: Buffer;
+}
 // Print files are replaced in place when printed again: never cached anywhere.
 const PRINT_CACHE = 'private, no-store';
 const PRINT_CONTENT_TYPES: Record<PrintFileExtension, string> = { pdf: 'application/pdf', png: 'image/png' };
@@ -54,6 +65,39 @@ export class DesignAssetStorage implements StorageRepository {
     const url = await this.urlFor(key);
     this.logger.info({ designId: id, kind, key }, `Uploaded ${kind}: ${this.options.publicBucket ? url : key}`);
     return url;
+  }
+
+  /**
+   * Stores one rendition under the render's version folder,
+   * `designs/{id}/{version}/{name}.{format}`, cached for a year as immutable: nothing is
+   * ever written there again. Returns the key.
+   */
+  async uploadRendition(designId: string, version: string, file: RenditionFile): Promise<string> {
+    const id = assertDesignId(designId);
+    const key = renditionKey(id, version, file.name, file.format);
+    try {
+      await this.storage.put(key, file.data, {
+        contentType: file.contentType,
+        metadata: { design_id: id, type: file.name },
+        cacheControl: this.options.publicBucket ? IMMUTABLE_PUBLIC_CACHE : IMMUTABLE_PRIVATE_CACHE,
+        kind: file.name === 'preview' || file.name === 'thumbnail' ? file.name : 'rendition',
+      });
+    } catch (error) {
+      this.logger.error({ err: error, designId: id, kind: file.name, format: file.format }, `Upload failed: ${describeError(error)}`);
+      throw error;
+    }
+    this.logger.debug({ designId: id, key }, `Uploaded ${file.name}.${file.format}`);
+    return key;
+  }
+
+  /** Removes one version folder of a design's images (a superseded or abandoned render); returns how many objects. */
+  deleteAssetVersion(designId: string, version: string): Promise<number> {
+    return this.storage.deletePrefix(assetVersionPrefix(assertDesignId(designId), version));
+  }
+
+  /** Removes the given keys of a design's images (the seed's unversioned ones, once superseded). */
+  async deleteKeys(keys: readonly string[]): Promise<void> {
+    await this.storage.deleteMany([...keys]);
   }
 
   async deleteDesignAssets(designId: string): Promise<number> {

@@ -14,7 +14,8 @@ export * from './storage-errors.js';
 export type { StorageRepository } from './storage-repository.js';
 export type { StorageObserver } from './storage-metrics.js';
 export { ObjectStorage } from './object-storage.js';
-export { DesignAssetStorage } from './design-asset-storage.js';
+export { DesignAssetStorage, IMMUTABLE_PUBLIC_CACHE } from './design-asset-storage.js';
+export type { RenditionFile } from './design-asset-storage.js';
 export { S3ClientWrapper } from './s3-client.js';
 
 type StorageSettings = Pick<Settings,

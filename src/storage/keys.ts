@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { assertDesignId, isDesignId } from '../designs/design-id.js';
 import { StorageError } from './storage-errors.js';
 
@@ -27,6 +28,9 @@ export const PUBLIC_PREFIXES = [DESIGNS_PREFIX, 'uploads/', 'avatars/', 'doctor/
  */
 export const PUBLIC_READ_PATTERNS = [
   ...ASSET_KINDS.map((kind) => `${DESIGNS_PREFIX}*/${kind}.png`),
+  // Versioned renditions, `designs/{id}/{version}/{name}.{format}`: two levels below the
+  // design, where no print file ever is (they sit directly in `designs/{id}/`).
+  `${DESIGNS_PREFIX}*/*/*`,
   ...PUBLIC_PREFIXES.filter((prefix) => prefix !== DESIGNS_PREFIX).map((prefix) => `${prefix}*`),
 ] as const;
 
@@ -54,6 +58,49 @@ export function designAssetKey(designId: string, kind: AssetKind): string {
   return `${designPrefix(designId)}${kind}.png`;
 }
 
+/**
+ * A new version folder for a design's images (issue #13): the time in base 36 (so versions
+ * sort by age) and 6 random hex digits (so two renders in the same millisecond differ).
+ * Nothing is ever written twice under one version, which is what makes its URLs immutable.
+ */
+export function newAssetVersion(now: number = Date.now()): string {
+  return `${now.toString(36)}${randomBytes(3).toString('hex')}`;
+}
+
+const VERSION = /^[0-9a-z]{6,12}[0-9a-f]{6}$/;
+
+export function isAssetVersion(value: string): boolean {
+  return VERSION.test(value);
+}
+
+/** `designs/{design_id}/{version}/`: one render's images. */
+export function assetVersionPrefix(designId: string, version: string): string {
+  if (!isAssetVersion(version)) throw new StorageError('STORAGE_INVALID_KEY', `${JSON.stringify(version.slice(0, 40))} is not an asset version.`, { field: 'version' });
+  return `${designPrefix(designId)}${version}/`;
+}
+
+/** `designs/{design_id}/{version}/{rendition}.{format}`: the seed's `designs/{id}/preview.png` becomes `designs/{id}/{version}/preview.png`. */
+export function renditionKey(designId: string, version: string, name: string, format: string): string {
+  return `${assetVersionPrefix(designId, version)}${name}.${format}`;
+}
+
+const RENDITION_KEY = /^designs\/([0-9a-f-]{36})\/([0-9a-z]+)\/([a-z][a-z0-9-]*)\.(png|webp|avif)$/;
+
+/** The version folder of a rendition key, or undefined for the seed's unversioned keys and anything else. */
+export function assetVersionOfKey(key: string): string | undefined {
+  const match = RENDITION_KEY.exec(key);
+  return match && isDesignId(match[1]!) && isAssetVersion(match[2]!) ? match[2] : undefined;
+}
+
+/**
+ * Whether the bytes under `key` can never change, so caches may keep them forever: a
+ * design's versioned renditions, an avatar (`avatars/{user}/{upload}/...`) and an upload's
+ * normalised original (`uploads/{id}/...`), each written once under an id of its own.
+ */
+export function isImmutableKey(key: string): boolean {
+  return assetVersionOfKey(key) !== undefined || /^avatars\/[^/]+\/[^/]+\/[^/]+$/.test(key) || /^uploads\/[^/]+\/[^/]+$/.test(key);
+}
+
 /** The design id a key belongs to, or undefined for keys outside `designs/{uuid}/`. */
 export function designIdOfKey(key: string): string | undefined {
   const match = /^designs\/([0-9a-f-]{36})\//i.exec(key);
@@ -66,6 +113,8 @@ export function designIdOfKey(key: string): string | undefined {
  * any other key. Lets the local driver skip writing what it can read back from the key.
  */
 export function metadataImpliedByKey(key: string): Record<string, string> {
+  const rendition = RENDITION_KEY.exec(key);
+  if (rendition && assetVersionOfKey(key)) return { design_id: rendition[1]!.toLowerCase(), type: rendition[3]! };
   const match = /^designs\/([^/]+)\/([a-z]+)\.png$/.exec(key);
   const designId = match ? designIdOfKey(key) : undefined;
   return designId && (ASSET_KINDS as readonly string[]).includes(match![2]!) ? { design_id: designId, type: match![2]! } : {};

@@ -1,3 +1,4 @@
+import type { RenditionFile } from './design-asset-storage.js';
 import type { AssetKind, PrintFileExtension } from './keys.js';
 import type { Body, StoredObject } from './object-store.js';
 
@@ -15,6 +16,15 @@ export interface StorageRepository {
   uploadDesignThumbnail(designId: string, data: Body): Promise<string>;
   /** Stores any asset kind of a design (more sizes may come); returns its URL. */
   uploadDesignAsset(designId: string, kind: AssetKind, data: Body): Promise<string>;
+  /**
+   * Stores one rendition of a render (issue #13) under `designs/{designId}/{version}/{name}.{format}`,
+   * immutable (cached for a year); returns its key.
+   */
+  uploadRendition(designId: string, version: string, file: RenditionFile): Promise<string>;
+  /** Removes the version folder `designs/{designId}/{version}/`; returns how many objects were removed. */
+  deleteAssetVersion(designId: string, version: string): Promise<number>;
+  /** Removes the given keys (the seed's unversioned images of a design, once superseded). */
+  deleteKeys(keys: readonly string[]): Promise<void>;
   /** Removes every object under `designs/{designId}/`; returns how many were removed. */
   deleteDesignAssets(designId: string): Promise<number>;
   /**

@@ -6,7 +6,7 @@ import { DesignRepository } from '../../src/designs/design-repository.js';
 import { newDesign, type Design } from '../../src/designs/design.js';
 import { createRenderDesignTask, type RenderDesignTask } from '../../src/jobs/render-design.task.js';
 import { silentLogger } from '../../src/logger.js';
-import { renderDesignAssets } from '../../src/rendering/index.js';
+import { renderRenditions } from '../../src/rendering/index.js';
 import { LocalDriver } from '../../src/storage/local.driver.js';
 import { DesignAssetStorage, ObjectStorage, StorageError, type ObjectStoreDriver, type StorageErrorCode } from '../../src/storage/index.js';
 import { createTestDatabase, type Dialect, type TestDatabase } from './databases.js';
@@ -57,7 +57,7 @@ export async function createRenderStack(dialect: Dialect = 'sqlite', options: { 
   const task = createRenderDesignTask({
     designs,
     storage: assets,
-    renderAssets: (spec) => renderDesignAssets(spec),
+    renderAssets: (spec) => renderRenditions(spec),
     logger: silentLogger,
     leaseMs: options.leaseMs ?? 30_000,
   });

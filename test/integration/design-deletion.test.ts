@@ -5,7 +5,7 @@ import { DesignDeletion } from '../../src/designs/design-deletion.js';
 import { sweepStaleDesigns } from '../../src/jobs/pending-sweep.js';
 import { createRenderDesignTask } from '../../src/jobs/render-design.task.js';
 import { silentLogger } from '../../src/logger.js';
-import { renderDesignAssets } from '../../src/rendering/index.js';
+import { renderRenditions } from '../../src/rendering/index.js';
 import { listAll } from '../../src/storage/index.js';
 import { DIALECTS, skipDialect } from '../helpers/databases.js';
 import { createRenderStack, type RenderStack } from '../helpers/render-stack.js';
@@ -53,7 +53,7 @@ for (const dialect of DIALECTS) {
         designs: stack.designs,
         storage: stack.assets,
         renderAssets: async (spec) => {
-          const assets = await renderDesignAssets(spec);
+          const assets = await renderRenditions(spec);
           deleting = deletion.delete(design.id, design.ownerId).finally(() => {
             deleteAnswered = true;
           });
@@ -89,7 +89,7 @@ for (const dialect of DIALECTS) {
         designs: stack.designs,
         storage: stack.assets,
         renderAssets: async (spec) => {
-          const assets = await renderDesignAssets(spec);
+          const assets = await renderRenditions(spec);
           // The lease (1 ms) has run out, so the DELETE does not wait for this render.
           expect(await deletion.delete(design.id, design.ownerId)).toBe(true);
           return assets;
@@ -113,7 +113,7 @@ for (const dialect of DIALECTS) {
           designs: stack.designs,
           storage: stack.assets,
           renderAssets: async (spec) => {
-            const assets = await renderDesignAssets(spec);
+            const assets = await renderRenditions(spec);
             // A DELETE that did not wait (the row removed outright, as one that ran past the
             // render's lease does), and uploads that then fail as a vanished folder makes them.
             await stack.database.db.deleteFrom('designs').where('id', '=', design.id).execute();

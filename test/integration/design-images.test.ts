@@ -7,7 +7,7 @@ import { DesignRepository } from '../../src/designs/design-repository.js';
 import { newDesign } from '../../src/designs/design.js';
 import { createRenderDesignTask } from '../../src/jobs/render-design.task.js';
 import { silentLogger } from '../../src/logger.js';
-import { renderDesignAssets } from '../../src/rendering/index.js';
+import { renderRenditions } from '../../src/rendering/index.js';
 import { UploadRepository } from '../../src/uploads/upload-repository.js';
 import type { UploadView } from '../../src/uploads/upload-service.js';
 import { authHeaders, createTestApp, type TestApp } from '../helpers/app.js';
@@ -220,7 +220,7 @@ describe.each(DIALECTS)('waiting for an image upload (%s)', (dialect) => {
     expect(await designs.idsWaitingForUpload(uploadId)).toEqual([design.id]);
 
     const task = createRenderDesignTask({
-      designs, storage: stack.assets, renderAssets: (spec, image) => renderDesignAssets(spec, {}, image && Buffer.from(image)),
+      designs, storage: stack.assets, renderAssets: (spec, image) => renderRenditions(spec, {}, image && Buffer.from(image)),
       images: { find: (id) => uploads.findById(id), read: () => Promise.reject(new Error('not published')) },
       logger: silentLogger, leaseMs: 30_000,
     });

@@ -161,11 +161,11 @@ for (const dialect of DIALECTS) {
       // A second worker process: its own connection pool to the same database.
       const { DesignRepository } = await import('../../src/designs/design-repository.js');
       const { createRenderDesignTask } = await import('../../src/jobs/render-design.task.js');
-      const { renderDesignAssets } = await import('../../src/rendering/index.js');
+      const { renderRenditions } = await import('../../src/rendering/index.js');
       const otherTask = createRenderDesignTask({
         designs: new DesignRepository(stack.database.connect()),
         storage: stack.assets,
-        renderAssets: (spec) => renderDesignAssets(spec),
+        renderAssets: (spec) => renderRenditions(spec),
         logger: silentLogger,
         leaseMs: 30_000,
       });
@@ -192,7 +192,7 @@ describe('a design deleted while it renders', () => {
   it('leaves no files behind', async () => {
     const design = await stack.createDesign();
     const { createRenderDesignTask } = await import('../../src/jobs/render-design.task.js');
-    const { renderDesignAssets } = await import('../../src/rendering/index.js');
+    const { renderRenditions } = await import('../../src/rendering/index.js');
     const { DesignDeletion } = await import('../../src/designs/design-deletion.js');
     const deletion = new DesignDeletion({ designs: stack.designs, storage: stack.assets, logger: silentLogger });
     let deleting: Promise<boolean> | undefined;
@@ -201,7 +201,7 @@ describe('a design deleted while it renders', () => {
       designs: stack.designs,
       storage: stack.assets,
       renderAssets: async (spec) => {
-        const assets = await renderDesignAssets(spec);
+        const assets = await renderRenditions(spec);
         deleting = deletion.delete(design.id, design.ownerId);
         while (await stack.designs.findById(design.id)) await new Promise((r) => setTimeout(r, 2));
         return assets;

@@ -2,8 +2,7 @@ import { Ajv } from 'ajv';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/errors.js';
-import { createDesignBody } from '../../src/http/schemas.js';
-import { normalizeLineBreaks, validateDesignSpec } from '../../src/rendering/index.js';
+import { designSpecJsonSchema, normalizeLineBreaks, validateDesignSpec } from '../../src/rendering/index.js';
 import { designBodyArb } from '../helpers/design-arbitraries.js';
 
 /**
@@ -14,7 +13,8 @@ import { designBodyArb } from '../helpers/design-arbitraries.js';
 
 // The options app.ts gives Fastify's ajv: no coercion, nothing removed.
 const ajv = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false });
-const schemaAccepts = ajv.compile(createDesignBody);
+// The route's body is this schema plus the design's `watermark` flag (src/http/schemas.ts).
+const schemaAccepts = ajv.compile(designSpecJsonSchema());
 
 function domainAccepts(input: unknown): boolean {
   try {

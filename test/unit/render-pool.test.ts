@@ -4,11 +4,17 @@ import { transferableSymbol, valueSymbol, type Piscina } from 'piscina';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AppError, ValidationError } from '../../src/errors.js';
-import { renderDesignAssets, RenderPool, type DesignSpec } from '../../src/rendering/index.js';
+import { renderDesignAssets, RenderPool, type DesignSpec, type RenderedImage } from '../../src/rendering/index.js';
 import { deserializeError, serializeError } from '../../src/rendering/render-pool.js';
 import renderInThread from '../../src/rendering/render-thread.js';
 import { decode, design, hex, pixelAt } from '../fixtures/rendering/images.js';
 import { PROJECT_ROOT } from '../helpers/isolated-cwd.js';
+
+/** The seed's two PNGs among a render's renditions. */
+const pngs = (images: RenderedImage[]) => {
+  const png = (name: string) => images.find((image) => image.name === name && image.format === 'png')!.data;
+  return { preview: png('preview'), thumbnail: png('thumbnail') };
+};
 
 describe('RenderPool: designs rendered on worker threads', () => {
   const pools: RenderPool[] = [];
@@ -23,7 +29,7 @@ describe('RenderPool: designs rendered on worker threads', () => {
 
   it('gives the same bytes as rendering on the calling thread', async () => {
     const spec = design({ text: 'Same <b>bytes</b> & all', color: '#0055AA', font: 'Bebas-Bold' });
-    const [threaded, inline] = await Promise.all([pool().render(spec), renderDesignAssets(spec, { compressionLevel: 6 })]);
+    const [threaded, inline] = await Promise.all([pool().render(spec).then(pngs), renderDesignAssets(spec, { compressionLevel: 6 })]);
     expect(Buffer.isBuffer(threaded.preview)).toBe(true);
     // Each PNG owns exactly its bytes (no view into an 8 KiB pool kept alive per design).
     expect(threaded.thumbnail.buffer.byteLength).toBe(threaded.thumbnail.byteLength);
@@ -47,7 +53,7 @@ describe('RenderPool: designs rendered on worker threads', () => {
     const encoded = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 0, g: 0, b: 255 } } }).png().toBuffer();
     const image = new Uint8Array(encoded);
     const inline = await renderDesignAssets(withImage, { compressionLevel: 6 }, Buffer.from(image));
-    const threaded = await pool().render(withImage, image);
+    const threaded = pngs(await pool().render(withImage, image));
     expect(image.byteLength).toBe(0); // transferred: the main thread's copy is gone
     expect(threaded.preview.equals(inline.preview)).toBe(true);
     expect(threaded.thumbnail.equals(inline.thumbnail)).toBe(true);
@@ -61,7 +67,7 @@ describe('RenderPool: designs rendered on worker threads', () => {
 
   it('runs many designs on few threads, each answer going to its own caller', async () => {
     const colors = ['#FF0000', '#00FF00', '#0000FF', '#FFFF00', '#00FFFF', '#FF00FF', '#123456', '#FEDCBA'];
-    const renders = await Promise.all(colors.map((color, i) => pool(3).render(design({ text: `design ${i}`, color }))));
+    const renders = await Promise.all(colors.map((color, i) => pool(3).render(design({ text: `design ${i}`, color })).then(pngs)));
     for (const [i, assets] of renders.entries()) {
       expect(pixelAt(await decode(assets.preview), 0, 0)).toEqual(hex(colors[i]!));
       expect(pixelAt(await decode(assets.thumbnail), 0, 0)).toEqual(hex(colors[i]!));
@@ -88,7 +94,7 @@ describe('RenderPool: designs rendered on worker threads', () => {
     const error = await pending.catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AppError);
     expect(error).toMatchObject({ code: 'RENDER_THREAD_DIED', retryable: true });
-    const next = await p.render(design({ text: 'again', color: '#00FF00' }));
+    const next = pngs(await p.render(design({ text: 'again', color: '#00FF00' })));
     expect(pixelAt(await decode(next.preview), 0, 0)).toEqual(hex('#00FF00'));
   });
 
@@ -121,12 +127,13 @@ describe('RenderPool: designs rendered on worker threads', () => {
     expect(plain).not.toBeInstanceOf(AppError);
   });
 
-  it('moves the PNGs out of the thread instead of copying them', async () => {
-    // The thread's task, called here: what it hands piscina to transfer is both PNGs' memory.
-    const reply = (await renderInThread({ spec: design({ text: 'moved' }), options: {} })) as unknown as Record<symbol, unknown>;
-    const value = reply[valueSymbol] as { preview: Uint8Array; thumbnail: Uint8Array };
-    expect(reply[transferableSymbol]).toEqual([value.preview.buffer, value.thumbnail.buffer]);
-    expect(value.preview.buffer.byteLength).toBe(value.preview.byteLength);
+  it('moves the renditions out of the thread instead of copying them', async () => {
+    // The thread's task, called here: what it hands piscina to transfer is every image's memory.
+    const reply = (await renderInThread({ spec: design({ text: 'moved' }), options: { formats: ['png', 'webp'] } })) as unknown as Record<symbol, unknown>;
+    const value = reply[valueSymbol] as { images: Array<{ name: string; format: string; data: Uint8Array }> };
+    expect(value.images.map((image) => `${image.name}.${image.format}`)).toEqual(['thumbnail.png', 'thumbnail.webp', 'preview.png', 'preview.webp']);
+    expect(reply[transferableSymbol]).toEqual(value.images.map((image) => image.data.buffer));
+    for (const image of value.images) expect(image.data.buffer.byteLength).toBe(image.data.byteLength);
     const refused = (await renderInThread({ spec: { ...design(), design_data: { ...design().design_data, color: 'red' } }, options: {} })) as { error?: { code?: string } };
     expect(refused.error?.code).toBe('INVALID_COLOR');
   });
@@ -137,7 +144,7 @@ describe('RenderPool: designs rendered on worker threads', () => {
     const script = `
       const { RenderPool, design } = { ...(await import('./src/rendering/index.ts')), ...(await import('./test/fixtures/rendering/images.ts')) };
       const pool = new RenderPool({ threads: 1 });
-      const outcome = await pool.render(design({ text: 'eval' })).then((a) => 'ok ' + a.preview.subarray(1, 4).toString(), (e) => 'failed ' + e.code);
+      const outcome = await pool.render(design({ text: 'eval' })).then((a) => 'ok ' + a.find((i) => i.name === 'preview').data.subarray(1, 4).toString(), (e) => 'failed ' + e.code);
       await pool.close();
       console.log(outcome);`;
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 60_000, cwd: PROJECT_ROOT });

@@ -121,7 +121,7 @@ describe('options.printAreas: the deployment\'s print specs (PRINT_SPECS_FILE) r
     const spec = design('poster', { text: 'Landscape', color: '#0055AA' });
     const pool = new RenderPool({ threads: 1, renderOptions: { compressionLevel: 6, printAreas } });
     pools.push(pool);
-    const [threaded, inline, builtIn] = await Promise.all([pool.render(spec), renderDesignAssets(spec, { compressionLevel: 6, printAreas }), renderDesignAssets(spec, { compressionLevel: 6 })]);
+    const [threaded, inline, builtIn] = await Promise.all([pool.render(spec).then((images) => ({ preview: images.find((image) => image.name === 'preview' && image.format === 'png')!.data })), renderDesignAssets(spec, { compressionLevel: 6, printAreas }), renderDesignAssets(spec, { compressionLevel: 6 })]);
     expect(threaded.preview.equals(inline.preview)).toBe(true);
     expect(threaded.preview.equals(builtIn.preview)).toBe(false);
   });

@@ -1,0 +1,36 @@
+import { describeError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { StorageRepository } from '../storage/index.js';
+import { LEGACY_VERSION, type DesignRepository } from './design-repository.js';
+
+export interface SupersededImagesDeps {
+  designs: Pick<DesignRepository, 'dueSuperseded' | 'forgetSuperseded'>;
+  storage: Pick<StorageRepository, 'deleteAssetVersion' | 'deleteKeys'>;
+  /** Told of every key removed, so a CDN drops its copies (CloudFront invalidation). */
+  removed?: (keys: readonly string[]) => Promise<void>;
+  logger: Logger;
+}
+
+/**
+ * Removes the images re-renders replaced once their grace period (ASSET_GRACE_PERIOD) is
+ * over: a version folder at once, or the seed's unversioned keys one by one. Objects go
+ * first, the record second, so a removal cut short is found again by the next sweep; a
+ * failure leaves the record for the next sweep. Returns how many versions were removed.
+ */
+export async function removeSupersededImages(deps: SupersededImagesDeps, now: Date = new Date()): Promise<number> {
+  const { designs, storage, logger } = deps;
+  let removed = 0;
+  for (const version of await designs.dueSuperseded(now)) {
+    try {
+      if (version.version === LEGACY_VERSION) await storage.deleteKeys(version.keys);
+      else await storage.deleteAssetVersion(version.designId, version.version);
+      await deps.removed?.(version.keys);
+      await designs.forgetSuperseded(version.designId, version.version);
+      removed++;
+    } catch (error) {
+      logger.warn({ designId: version.designId, version: version.version }, `Could not remove superseded images (${describeError(error)}); the next sweep tries again.`);
+    }
+  }
+  if (removed > 0) logger.info({ removed }, `Removed ${removed} superseded version(s) of design images`);
+  return removed;
+}

@@ -1,0 +1,115 @@
+import sharp, { type Sharp } from 'sharp';
+import { AppError } from '../errors.js';
+import { DEFAULT_PRINT_SPECS } from '../print/print-specs.js';
+import { validateDesignSpec, type DesignSpec } from './design-spec.js';
+import { IMAGE_CONTENT_TYPES, SEED_RENDITIONS, type ImageFormat, type Rendition } from './rendition-config.js';
+import { designScene } from './scene.js';
+import { encodeScene, paintCanvas, prepareScene, type PreparedScene } from './scene-renderer.js';
+import { assertIntegerOption, DEFAULT_COMPRESSION_LEVEL, sceneThumbnail, type RawImage } from './thumbnail.js';
+import type { RenderOptions } from './render-design.js';
+import { watermarks, withWatermark, type Watermark } from './watermark.js';
+
+/**
+ * Lossy encoders' settings, chosen by measurement (BENCHMARKS.md, "Web renditions: encoder
+ * settings"). One place: design renditions and avatars (src/uploads/normalise.ts) use them.
+ */
+export const WEBP_OPTIONS = Object.freeze({ quality: 80, effort: 2 });
+export const AVIF_OPTIONS = Object.freeze({ quality: 50, effort: 2 });
+
+export interface RenditionRenderOptions extends RenderOptions {
+  /** The sizes to make; default the seed's (thumbnail 200, preview 600). `preview` is required. */
+  renditions?: readonly Rendition[];
+  /** The formats of each; default PNG only. */
+  formats?: readonly ImageFormat[];
+  /** The deployment's watermark (WATERMARK_*), drawn on renditions at least its minSize when `watermarked`. */
+  watermark?: Watermark | null;
+  /** This design's flag: carry the watermark (renditions big enough) or not. */
+  watermarked?: boolean;
+}
+
+/** One encoded image of a design: a rendition in one format. */
+export interface RenderedImage {
+  readonly name: string;
+  readonly format: ImageFormat;
+  readonly contentType: string;
+  readonly width: number;
+  readonly height: number;
+  readonly data: Buffer;
+}
+
+/**
+ * Every rendition of the design in every format, from one layout per size class:
+ *
+ * - the preview's size is rendered (the seed's preview.png, through the flat PNG encoder
+ *   when it applies); renditions smaller than it are resampled from its pixels with Lanczos-3,
+ *   as the seed's thumbnail is (the PNG thumbnail is byte-for-byte what sceneThumbnail made
+ *   before renditions existed);
+ * - renditions larger than the preview are rendered at their own size: the layout scales, so
+ *   text is drawn sharp, never enlarged from 600 px.
+ *
+ * The watermark, when the design carries one, goes on the renditions of at least its minSize
+ * only; smaller ones are resampled from a clean render, so a thumbnail stays clean.
+ *
+ * Returned in the order of `renditions`, formats in the order of `formats`. Throws what
+ * renderDesign throws.
+ */
+export async function renderRenditions(spec: DesignSpec, options: RenditionRenderOptions = {}, image?: Buffer): Promise<RenderedImage[]> {
+  const renditions = options.renditions ?? SEED_RENDITIONS;
+  const formats = options.formats ?? ['png'];
+  const compressionLevel = options.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL;
+  assertIntegerOption('compressionLevel', compressionLevel, 0, 9);
+  const preview = renditions.find((r) => r.name === 'preview');
+  if (!preview) throw new AppError('INVALID_RENDER_OPTION', 'The renditions must include preview: the others are made from its layout.', { field: 'renditions' });
+  const design = validateDesignSpec(spec);
+  const area = (options.printAreas ?? DEFAULT_PRINT_SPECS)[design.product_type];
+  const watermark = options.watermarked ? options.watermark ?? null : null;
+
+  // Each distinct scene is laid out once, and painted once if a non-PNG format needs its pixels.
+  const scenes = new Map<string, Promise<PreparedScene>>();
+  const canvases = new Map<string, RawImage>();
+  const sceneFor = (size: number, marked: boolean): { id: string; scene: Promise<PreparedScene> } => {
+    const id = `${size}:${marked}`;
+    let scene = scenes.get(id);
+    if (!scene) {
+      const plain = designScene(design, size, image, area);
+      scene = prepareScene(marked && watermark ? withWatermark(plain, watermark) : plain);
+      scenes.set(id, scene);
+    }
+    return { id, scene };
+  };
+  const canvasOf = (id: string, scene: PreparedScene): RawImage => {
+    let canvas = canvases.get(id);
+    if (!canvas) canvases.set(id, (canvas = paintCanvas(scene)));
+    return canvas;
+  };
+
+  const jobs: Array<Promise<RenderedImage>> = [];
+  for (const rendition of renditions) {
+    assertIntegerOption(`renditions.${rendition.name}`, rendition.size, 1, 4096);
+    const marked = watermarks(watermark, rendition.size);
+    // Up to the preview's size: resampled from the preview's layout; above it, laid out at size.
+    const source = sceneFor(Math.max(rendition.size, preview.size), marked);
+    for (const format of formats) {
+      jobs.push(source.scene.then(async (scene) => {
+        const data = await encodeRendition(scene, rendition.size, format, compressionLevel, () => canvasOf(source.id, scene));
+        return { name: rendition.name, format, contentType: IMAGE_CONTENT_TYPES[format], width: rendition.size, height: rendition.size, data };
+      }));
+    }
+  }
+  return Promise.all(jobs);
+}
+
+async function encodeRendition(scene: PreparedScene, size: number, format: ImageFormat, compressionLevel: number, canvas: () => RawImage): Promise<Buffer> {
+  if (format === 'png') {
+    return size === scene.width ? encodeScene(scene, { compressionLevel }) : sceneThumbnail(scene, { maxSize: size, compressionLevel });
+  }
+  const { data, width, height, channels } = canvas();
+  let pipeline = sharp(data, { raw: { width, height, channels } });
+  if (size !== width) pipeline = pipeline.resize(size, size, { fit: 'inside', kernel: 'lanczos3' });
+  return encodeLossy(pipeline, format);
+}
+
+/** The web formats with the measured settings: the one encoder call every rendition goes through. */
+export function encodeLossy(pipeline: Sharp, format: Exclude<ImageFormat, 'png'>): Promise<Buffer> {
+  return format === 'webp' ? pipeline.webp(WEBP_OPTIONS).toBuffer() : pipeline.avif(AVIF_OPTIONS).toBuffer();
+}
