@@ -4,7 +4,7 @@ import { DesignRepository } from '../designs/design-repository.js';
 import { AppError, ValidationError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import { DURATION_EXAMPLES, DurationError, parseDuration } from '../shared/duration.js';
-import { assertValidPrefix, createStorageLayer, designIdOfKey, isStorageError, STALE_TEMP_FILE_AGE_MS, type ObjectInfo, type ObjectStorage } from '../storage/index.js';
+import { assertValidPrefix, assetVersionOfKey, createStorageLayer, designIdOfKey, isStorageError, STALE_TEMP_FILE_AGE_MS, type ObjectInfo, type ObjectStorage } from '../storage/index.js';
 import { createTusStore } from '../composition-root.js';
 import type { TusStagingStore } from '../uploads/tus-store.js';
 import { formatDuration } from '../shared/duration.js';
@@ -21,7 +21,7 @@ export const DEFAULT_MAX_LISTED = 50;
 export interface CleanupOptions {
   storage: Pick<ObjectStorage, 'list' | 'deleteMany' | 'kind'> & Partial<Pick<ObjectStorage, 'removeStaleTempFiles'>>;
   /** The design rows: updated when their assets go, and needed for `orphans`. */
-  designs?: Pick<DesignRepository, 'existingIds' | 'findByIds' | 'clearAssets' | 'countByStatus'>;
+  designs?: Pick<DesignRepository, 'existingIds' | 'findByIds' | 'clearAssets' | 'countByStatus' | 'supersededVersions'>;
   now: Date;
   /** Objects last modified more than this long before `now` are removed. */
   olderThanMs: number;
@@ -29,7 +29,11 @@ export interface CleanupOptions {
   prefix: string;
   /** Report what would go; delete and update nothing. */
   dryRun: boolean;
-  /** Also remove objects under `designs/{id}/` whose design no longer exists, whatever their age. */
+  /**
+   * Also remove objects under `designs/{id}/` whose design no longer exists, whatever their
+   * age, and version folders (`designs/{id}/{version}/`) that neither the design nor a grace
+   * period holds, once older than an hour (a younger one may be a render about to publish).
+   */
   orphans: boolean;
   print: Print;
   maxListed?: number;
@@ -53,8 +57,11 @@ export interface CleanupResult {
 }
 
 interface Selected extends ObjectInfo {
-  reason: 'old' | 'orphan';
+  reason: 'old' | 'orphan' | 'stale-version';
 }
+
+/** An unheld version folder younger than this may belong to a render still running: left alone. */
+export const STALE_VERSION_AGE_MS = 3_600_000;
 
 const OLDER_THAN_HELP = `a duration with a unit, such as 30m, 12h, 90d or 2w (units: ${DURATION_EXAMPLES})`;
 
@@ -150,7 +157,7 @@ export async function runCleanup(options: CleanupOptions): Promise<CleanupResult
     for (const object of removed) {
       result.deleted++;
       result.bytes += object.size;
-      if (object.reason === 'orphan') result.orphans++;
+      if (object.reason !== 'old') result.orphans++;
       if (result.deleted <= maxListed) print(`${verb} ${object.key} (${describeObject(object)})`);
       else unlisted++;
     }
@@ -163,9 +170,13 @@ export async function runCleanup(options: CleanupOptions): Promise<CleanupResult
     cursor = page.nextCursor;
     result.scanned += page.objects.length;
     const missing = options.orphans && designs ? await missingDesignIds(designs, page.objects) : new Set<string>();
+    const held = options.orphans && designs ? await versionsHeld(designs, page.objects) : new Map<string, Set<string>>();
+    const staleBefore = options.now.getTime() - STALE_VERSION_AGE_MS;
     for (const object of page.objects) {
       const designId = designIdOfKey(object.key);
-      const reason = object.lastModified.getTime() < cutoff.getTime() ? 'old' : designId && missing.has(designId) ? 'orphan' : undefined;
+      const version = assetVersionOfKey(object.key);
+      const unheld = designId !== undefined && version !== undefined && held.has(designId) && !held.get(designId)!.has(version) && object.lastModified.getTime() < staleBefore;
+      const reason = object.lastModified.getTime() < cutoff.getTime() ? 'old' : designId && missing.has(designId) ? 'orphan' : unheld ? 'stale-version' : undefined;
       if (!reason) continue;
       batch.push({ ...object, reason });
       if (batch.length >= batchSize) await flush();
@@ -246,18 +257,28 @@ export async function cleanupCommand(settings: Readonly<Settings>, values: Recor
 }
 
 function describeObject(object: Selected): string {
-  const why = object.reason === 'old' ? `last modified ${object.lastModified.toISOString()}` : 'orphan: its design no longer exists';
+  const why = object.reason === 'old'
+    ? `last modified ${object.lastModified.toISOString()}`
+    : object.reason === 'orphan' ? 'orphan: its design no longer exists' : 'orphan: a version of the design\'s images that no design and no grace period holds';
   return `${formatBytes(object.size)}, ${why}`;
 }
 
-/** The designs whose stored preview or thumbnail key is among `keys`. */
+/** The designs whose stored preview, thumbnail or any published rendition key is among `keys`. */
 async function designsReferencing(designs: NonNullable<CleanupOptions['designs']>, keys: string[]): Promise<string[]> {
   const ids = [...new Set(keys.map(designIdOfKey).filter((id): id is string => id !== undefined))];
   if (ids.length === 0) return [];
   const gone = new Set(keys);
   return (await designs.findByIds(ids))
-    .filter((d) => (d.previewKey !== null && gone.has(d.previewKey)) || (d.thumbnailKey !== null && gone.has(d.thumbnailKey)))
+    .filter((d) => (d.previewKey !== null && gone.has(d.previewKey)) || (d.thumbnailKey !== null && gone.has(d.thumbnailKey)) || d.assets.some((a) => gone.has(a.key)))
     .map((d) => d.id);
+}
+
+/** For each live design named by versioned keys among `objects`: the versions it holds (its current one, and those in their grace period). */
+async function versionsHeld(designs: NonNullable<CleanupOptions['designs']>, objects: ObjectInfo[]): Promise<Map<string, Set<string>>> {
+  const ids = [...new Set(objects.filter((o) => assetVersionOfKey(o.key) !== undefined).map((o) => designIdOfKey(o.key)!))];
+  if (ids.length === 0) return new Map();
+  const [found, superseded] = await Promise.all([designs.findByIds(ids), designs.supersededVersions(ids)]);
+  return new Map(found.map((d) => [d.id, new Set([...(d.assetVersion ? [d.assetVersion] : []), ...(superseded.get(d.id) ?? [])])]));
 }
 
 /** The design ids named by `objects`' keys that have no design row. */
