@@ -96,6 +96,8 @@ class OutboxInvalidator implements CdnInvalidator {
   /** Flushes run one at a time; each waits for the one before. */
   private flushes: Promise<void> = Promise.resolve();
   private flushesPending = 0;
+  /** invalidate() calls writing to the outbox. */
+  private recording = 0;
   private closed = false;
 
   constructor(deps: CdnInvalidatorDeps, private readonly sender: InvalidationSender) {
@@ -109,8 +111,8 @@ class OutboxInvalidator implements CdnInvalidator {
     this.distributionId = deps.settings.cloudfrontDistributionId;
     this.observer?.backlog(() => this.outbox.backlog());
     this.pollTimer = setInterval(() => {
-      // A burst waiting for its timer is sent by it, whole.
-      if (!this.burstTimer && this.flushesPending === 0) void this.flush();
+      // A burst being recorded or waiting for its timer is sent by that timer, whole.
+      if (!this.burstTimer && this.recording === 0 && this.flushesPending === 0) void this.flush();
     }, deps.pollIntervalMs ?? 5000);
     this.pollTimer.unref();
   }
@@ -118,7 +120,19 @@ class OutboxInvalidator implements CdnInvalidator {
   async invalidate(keysOrPrefixes: readonly string[]): Promise<void> {
     const paths = invalidationPaths(keysOrPrefixes);
     if (paths.length === 0) return;
-    await this.outbox.record(paths, Date.now());
+    // The burst's clock starts with its first call, and the poll leaves paths being recorded to it.
+    this.scheduleBurst();
+    this.recording += 1;
+    try {
+      await this.outbox.record(paths, Date.now());
+    } finally {
+      this.recording -= 1;
+    }
+    // Again: a record slower than the delay missed the timer it started.
+    this.scheduleBurst();
+  }
+
+  private scheduleBurst(): void {
     if (this.closed || this.burstTimer) return;
     this.burstTimer = setTimeout(() => {
       this.burstTimer = undefined;
