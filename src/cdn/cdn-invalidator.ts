@@ -188,13 +188,13 @@ class OutboxInvalidator implements CdnInvalidator {
       this.observer?.failed();
       const { reason, advice } = describeCloudFrontFailure(error, this.distributionId);
       const failures = Math.max(...claim.paths.map((p) => p.attempts)) + 1;
-      const now = Date.now();
-      await this.outbox.fail(claim, reason, now, (n) => retryDelayMs(n, this.backoff));
+      // Logged first: should the database fail too, its warning follows this one rather than replacing it.
       this.logger.warn(
         { distributionId: this.distributionId, paths: paths.length, failures, error: reason },
-        `CloudFront invalidation of ${paths.length} path(s) failed: ${reason}. To fix: ${advice}. ` +
+        `CloudFront invalidation of ${paths.length} path(s) failed: ${reason}. What to do: ${advice}. ` +
           `The paths stay in cdn_invalidations and are retried with backoff (at least every ${formatDuration(this.backoff.maxMs)}) until CloudFront accepts them; cached copies are served until then.`,
       );
+      await this.outbox.fail(claim, reason, Date.now(), (n) => retryDelayMs(n, this.backoff));
       return false;
     }
     this.observer?.sent(paths.length);
