@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CdnObserver } from './cdn/cdn-invalidator.js';
 import type { PrintDesignTask } from './jobs/print-design.task.js';
 import type { RenderObserver } from './jobs/render-design.task.js';
 import { isRetryable } from './jobs/retry-policy.js';
@@ -36,6 +37,10 @@ export class Metrics {
   // Print files (issue #12): jobs by outcome and how long they took.
   readonly prints = new Counter({ name: 'customify_print_jobs_total', help: 'Print job runs, by outcome (ready, skipped, retry, failed)', labelNames: ['outcome'], registers: [this.registry] });
   readonly printSeconds = new Histogram({ name: 'customify_print_duration_seconds', help: 'Print job duration (layout, print.png and print.pdf, upload, record), by outcome', labelNames: ['outcome'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [this.registry] });
+  // CloudFront invalidation (issue #13): requests by outcome, paths accepted, paths waiting.
+  readonly cdnInvalidationRequests = new Counter({ name: 'customify_cdn_invalidation_requests_total', help: 'CloudFront CreateInvalidation requests, by outcome (sent; failed: its paths are retried)', labelNames: ['outcome'], registers: [this.registry] });
+  readonly cdnInvalidationPaths = new Counter({ name: 'customify_cdn_invalidation_paths_total', help: 'Paths CloudFront accepted for invalidation', registers: [this.registry] });
+  private cdnBacklogReader: (() => Promise<number>) | undefined;
 
   /**
    * `queueDepths`: each queue's jobs waiting, delayed or running, read when /metrics is
@@ -92,6 +97,22 @@ export class Metrics {
     rendered: ({ outcome, seconds }) => {
       this.renders.inc({ outcome });
       this.renderSeconds.observe({ outcome }, seconds);
+    },
+  };
+
+  readonly cdnObserver: CdnObserver = {
+    sent: (paths) => {
+      this.cdnInvalidationRequests.inc({ outcome: 'sent' });
+      this.cdnInvalidationPaths.inc(paths);
+    },
+    failed: () => this.cdnInvalidationRequests.inc({ outcome: 'failed' }),
+    // The gauge appears once an invalidator is enabled; -1 when the database cannot be read.
+    backlog: (read) => {
+      if (!this.cdnBacklogReader) {
+        const reader = () => this.cdnBacklogReader?.() ?? Promise.resolve(0);
+        this.depthGauge('customify_cdn_invalidation_backlog', 'CloudFront paths waiting to be invalidated (recorded, not yet accepted), from the database', reader);
+      }
+      this.cdnBacklogReader = read;
     },
   };
 
