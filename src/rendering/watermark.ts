@@ -211,8 +211,8 @@ function textLayers(scene: Scene, watermark: Watermark, text: string, fontSize: 
   const ink: Rgb = scene.background === 'transparent' ? WHITE : contrastingTextColor(scene.background);
   const shade = ink === WHITE ? BLACK : WHITE;
   const offset = Math.max(1, Math.round(fontSize * SHADOW_OFFSET));
-  // One size, exactly: the box fits the text at it, and a text that somehow does not fit is
-  // scaled down as a whole rather than wrapped.
+  // One size, exactly (the boxes are made to fit the text at it): a text that still does not
+  // fit wraps, and if that does not fit either, the layout scales it down as a whole.
   const size = Math.max(1, Math.round(fontSize));
   const common = { kind: 'text', text, font: WATERMARK_FONT, fontSize: size, minFontSize: size, opacity: watermark.opacity } as const;
   return [
@@ -238,6 +238,7 @@ function fitted(image: { width: number; height: number }, side: number): { width
 // Control characters (C0, DEL, C1; line breaks among them: a watermark is one line) and
 // the bidirectional embeddings, overrides and isolates, which would carry over from one
 // tiled copy into the next.
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const FORBIDDEN = /[\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/u;
 const VISIBLE = new RegExp(VISIBLE_TEXT_PATTERN, 'u');
 
@@ -312,8 +313,7 @@ async function loadImage(file: string): Promise<NonNullable<Watermark['image']>>
     return fail(`is ${file}, which ${why}. ${advice}`);
   }
   if (!bytes.subarray(0, PNG_SIGNATURE.length).equals(PNG_SIGNATURE)) {
-    const format = await sharp(bytes).metadata().then((m) => m.format, () => undefined);
-    fail(`is ${file}, which is not a PNG file${format ? ` (it is ${format.toUpperCase()})` : ''}. ${advice}`);
+    fail(`is ${file}, which is not a PNG file${await formatName(bytes)}. ${advice}`);
   }
   let metadata: Metadata;
   try {
@@ -338,6 +338,17 @@ async function loadImage(file: string): Promise<NonNullable<Watermark['image']>>
     return { input: data, width: info.width, height: info.height };
   } catch (error) {
     return fail(`is ${file}, a PNG that cannot be decoded (${describe(error)}): it is truncated or corrupt. ${advice}`);
+  }
+}
+
+/** ` (it is JPEG)` for a file sharp reads as another format; '' for anything else. */
+async function formatName(bytes: Buffer): Promise<string> {
+  try {
+    const { format } = await sharp(bytes).metadata();
+    return format ? ` (it is ${format.toUpperCase()})` : '';
+  } catch {
+    // Not an image sharp knows (text, an empty file): the message says "not a PNG" alone.
+    return '';
   }
 }
 
