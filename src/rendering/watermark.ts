@@ -1,7 +1,8 @@
-import { open } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import sharp, { type Metadata } from 'sharp';
 import type { Settings } from '../config.js';
-import { ConfigError } from '../errors.js';
+import { AppError, ConfigError } from '../errors.js';
 import { BLACK, WHITE, contrastingTextColor, type Rgb } from './colors.js';
 import { resolveFont, type FontName } from './fonts.js';
 import type { Layer, Rect, Scene } from './scene.js';
@@ -63,15 +64,23 @@ const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0
 const TILE_GAP = '    ';
 /** The size text is measured at, at start: large enough for exact ratios, small enough for 200 characters. */
 const MEASURE_SIZE = 48;
+/**
+ * The widest text, in pixels at MEASURE_SIZE (about 270 em; 200 emoji are 12,190). The layout
+ * measures a tiled row unwrapped at up to that size, and cairo draws at most 32,767 pixels a
+ * side: two copies of the widest text and the gap stay inside it. Only wide ligatures reach
+ * it within 200 characters (U+FDFD, ﷽, is 11 em wide).
+ */
+const MAX_MEASURED_WIDTH = 13_000;
 
 /**
  * Reads and checks WATERMARK_* at start: null when neither text nor image is set.
  * Throws ConfigError (CONFIG_INVALID) naming the variable and saying what to do when
- * WATERMARK_IMAGE is missing, unreadable, not a PNG, undecodable (truncated, corrupt), too
+ * WATERMARK_IMAGE is missing, not a regular file, unreadable, not a PNG, undecodable (truncated, corrupt), too
  * large (over MAX_IMAGE_BYTES bytes or MAX_IMAGE_PIXELS pixels), or when WATERMARK_TEXT has
  * more than MAX_WATERMARK_TEXT characters, control characters (line breaks included) or
- * bidirectional controls, characters no bundled font draws, or nothing visible. A large
- * valid image is downscaled here, once, to at most MAX_IMAGE_SIDE a side.
+ * bidirectional controls, characters no bundled font draws, nothing visible, or is wider
+ * than MAX_MEASURED_WIDTH; or when the image is fully transparent. A large valid image is
+ * downscaled here, once, to at most MAX_IMAGE_SIDE a side.
  */
 export async function loadWatermark(settings: WatermarkSettings): Promise<Watermark | null> {
   const { watermarkText, watermarkImage, watermarkOpacity, watermarkPlacement, watermarkMinSize } = settings;
@@ -281,15 +290,27 @@ async function measureText(text: string): Promise<NonNullable<Watermark['textMet
     const one = await layoutText(text, font, box);
     const two = await layoutText(`${text}${TILE_GAP}${text}`, font, box);
     if (!one || !two) throw new ConfigError("WATERMARK_TEXT draws nothing in the bundled fonts: set it to some visible text, or to '' for no text watermark.", 'WATERMARK_TEXT');
+    if (one.width > MAX_MEASURED_WIDTH) throw tooWide(`${Math.round(one.width / one.fontSize)} em`);
     return { width: one.width / one.fontSize, height: one.height / one.fontSize, advance: (two.width - one.width) / two.fontSize };
   } catch (error) {
     if (error instanceof ConfigError) throw error;
-    throw new ConfigError(`WATERMARK_TEXT could not be laid out (${error instanceof Error ? error.message : String(error)}): set it to plain text.`, 'WATERMARK_TEXT');
+    // Cairo refuses a surface over 32,767 pixels: the text alone is wider than that.
+    if (error instanceof AppError && error.code === 'TEXT_RENDER_FAILED' && /too big/i.test(error.message)) throw tooWide('too wide to measure');
+    throw new ConfigError(`WATERMARK_TEXT could not be laid out (${describe(error)}): set it to one line of plain text.`, 'WATERMARK_TEXT');
   }
 }
 
-async function loadImage(file: string): Promise<NonNullable<Watermark['image']>> {
+function tooWide(width: string): ConfigError {
+  return new ConfigError(
+    `WATERMARK_TEXT is too wide to draw (${width}; at most ${Math.floor(MAX_MEASURED_WIDTH / MEASURE_SIZE)} em): shorten it, or avoid wide ligatures such as U+FDFD.`,
+    'WATERMARK_TEXT',
+  );
+}
+
+async function loadImage(given: string): Promise<NonNullable<Watermark['image']>> {
   const variable = 'WATERMARK_IMAGE';
+  // A relative path is read from the working folder: the message says which file that was.
+  const file = path.isAbsolute(given) ? given : `${given} (${path.resolve(given)})`;
   // ConfigError takes no cause: what went wrong is told in the message instead.
   const fail = (problem: string): never => {
     throw new ConfigError(`${variable} ${problem}`, variable);
@@ -297,19 +318,15 @@ async function loadImage(file: string): Promise<NonNullable<Watermark['image']>>
   const advice = `Set ${variable} to a PNG file of at most ${MAX_IMAGE_SIDE} x ${MAX_IMAGE_SIDE} pixels (a logo with a transparent background), or to '' for no image watermark.`;
   let bytes: Buffer;
   try {
-    const handle = await open(file, 'r');
-    try {
-      const info = await handle.stat();
-      if (!info.isFile()) fail(`is ${file}, which is not a file. ${advice}`);
-      if (info.size > MAX_IMAGE_BYTES) fail(`is ${file}, a file of ${info.size} bytes, more than the ${MAX_IMAGE_BYTES} a watermark may have. ${advice}`);
-      bytes = await handle.readFile();
-    } finally {
-      await handle.close();
-    }
+    // Looked at before it is opened: opening a named pipe would wait for a writer forever.
+    const info = await stat(given);
+    if (!info.isFile()) fail(`is ${file}, which is ${info.isDirectory() ? 'a folder' : 'not a regular file'}. ${advice}`);
+    if (info.size > MAX_IMAGE_BYTES) fail(`is ${file}, a file of ${info.size} bytes, more than the ${MAX_IMAGE_BYTES} a watermark may have. ${advice}`);
+    bytes = await readFile(given);
   } catch (error) {
     if (error instanceof ConfigError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'cannot be read (permission denied)' : code === 'EISDIR' ? 'is a folder' : `cannot be read (${code ?? String(error)})`;
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'cannot be read (permission denied)' : `cannot be read (${code ?? describe(error)})`;
     return fail(`is ${file}, which ${why}. ${advice}`);
   }
   if (!bytes.subarray(0, PNG_SIGNATURE.length).equals(PNG_SIGNATURE)) {
@@ -325,6 +342,7 @@ async function loadImage(file: string): Promise<NonNullable<Watermark['image']>>
   if (width * height > MAX_IMAGE_PIXELS) {
     fail(`is ${file}, a PNG of ${width} x ${height} pixels, more than the ${MAX_IMAGE_PIXELS / 1_000_000} megapixels a watermark may have. ${advice}`);
   }
+  let image: NonNullable<Watermark['image']>;
   try {
     // Decoded once, here, under the pixel limit (and refusing a truncated file rather than
     // padding it), into a small sRGB PNG with alpha: every render decodes that instead.
@@ -335,10 +353,13 @@ async function loadImage(file: string): Promise<NonNullable<Watermark['image']>>
       .ensureAlpha()
       .png({ compressionLevel: 1 })
       .toBuffer({ resolveWithObject: true });
-    return { input: data, width: info.width, height: info.height };
+    image = { input: data, width: info.width, height: info.height };
   } catch (error) {
     return fail(`is ${file}, a PNG that cannot be decoded (${describe(error)}): it is truncated or corrupt. ${advice}`);
   }
+  const alpha = (await sharp(image.input).stats()).channels[3];
+  if (alpha && alpha.max === 0) fail(`is ${file}, a PNG whose every pixel is fully transparent: it would draw nothing. ${advice}`);
+  return image;
 }
 
 /** ` (it is JPEG)` for a file sharp reads as another format; '' for anything else. */

@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
@@ -100,6 +101,26 @@ describe('loadWatermark', () => {
     const { image } = await load({ watermarkImage: logo });
     expect(image).toMatchObject({ width: 300, height: 150 });
   });
+
+  it('takes palette, grey, 16-bit and opaque PNGs alike, as sRGB with alpha', async () => {
+    const base = () => sharp({ create: { width: 40, height: 20, channels: 3, background: '#884422' } });
+    const variants = {
+      palette: base().png({ palette: true }),
+      grey: base().greyscale().png(),
+      sixteenBit: base().toColourspace('rgb16').png(),
+    };
+    for (const [name, pipeline] of Object.entries(variants)) {
+      const file = path.join(dir, `${name}.png`);
+      await pipeline.toFile(file);
+      const { image } = await load({ watermarkImage: file });
+      expect(await sharp(image!.input).metadata(), name).toMatchObject({ format: 'png', width: 40, height: 20, channels: 4, depth: 'uchar', space: 'srgb' });
+    }
+  });
+
+  it('reads a relative path from the working folder and names the folder when it is missing', async () => {
+    const error = await appErrorOf(loadWatermark({ ...DEFAULTS, watermarkImage: 'missing-logo.png' }));
+    expect(error.message).toContain(`missing-logo.png (${path.resolve('missing-logo.png')}), which does not exist`);
+  });
 });
 
 describe('a hostile WATERMARK_IMAGE stops the start with CONFIG_INVALID naming it and saying what to do', () => {
@@ -115,7 +136,13 @@ describe('a hostile WATERMARK_IMAGE stops the start with CONFIG_INVALID naming i
 
   const cases: Array<{ name: string; make: (file: string) => Promise<unknown>; says: RegExp }> = [
     { name: 'a missing file', make: () => Promise.resolve(), says: /does not exist/ },
-    { name: 'a folder', make: (file) => mkdir(file), says: /not a file/ },
+    { name: 'a folder', make: (file) => mkdir(file), says: /which is a folder/ },
+    { name: 'a named pipe (opening it would wait forever)', make: (file) => Promise.resolve(execFileSync('mkfifo', [file])), says: /not a regular file/ },
+    { name: 'a 60 MB file', make: async (file) => {
+        // Sparse: 60 MB on paper, nothing on disk.
+        await writeFile(file, '');
+        await truncate(file, 60 * 1024 * 1024);
+      }, says: /a file of 62914560 bytes, more than the 52428800/ },
     { name: 'an empty file', make: (file) => writeFile(file, ''), says: /not a PNG file/ },
     { name: 'a text file', make: (file) => writeFile(file, 'hello, I am not an image\n'), says: /not a PNG file/ },
     {
@@ -135,6 +162,11 @@ describe('a hostile WATERMARK_IMAGE stops the start with CONFIG_INVALID naming i
       says: /cannot be decoded.*truncated or corrupt/,
     },
     { name: 'a PNG whose header declares 20000 x 20000 (a decompression bomb)', make: async (file) => writeFile(file, await declaring(20_000, 20_000)), says: /20000 x 20000 pixels, more than the 40 megapixels/ },
+    {
+      name: 'a PNG with nothing but transparent pixels',
+      make: (file) => sharp({ create: { width: 64, height: 64, channels: 4, background: { r: 255, g: 0, b: 0, alpha: 0 } } }).png().toFile(file),
+      says: /every pixel is fully transparent: it would draw nothing/,
+    },
     {
       name: 'a real PNG of 6400 x 6400',
       make: (file) => sharp({ create: { width: 6400, height: 6400, channels: 3, background: '#808080' } }).png({ compressionLevel: 1 }).toFile(file),
@@ -166,6 +198,8 @@ describe('a hostile WATERMARK_TEXT stops the start with CONFIG_INVALID naming it
     { name: 'a bidi override', text: 'abc\u202edef', says: /bidirectional controls, found U\+202E/ },
     { name: 'only spaces', text: '   ', says: /nothing visible to draw.*or to '' for no text watermark/ },
     { name: 'only zero-width characters', text: '\u200b\u200d', says: /nothing visible to draw/ },
+    { name: 'a line too wide to draw (30 wide ligatures)', text: '\uFDFD'.repeat(30), says: /too wide to draw \(\d+ em; at most 270 em\): shorten it/ },
+    { name: 'a line wider than cairo draws (100 wide ligatures)', text: '\uFDFD'.repeat(100), says: /too wide to draw \(too wide to measure; at most 270 em\)/ },
     { name: 'a character no bundled font draws', text: 'Egypt \u{13000}', says: /no bundled font can draw: "𓀀" \(U\+13000\)\. Use Latin/ },
   ];
 
@@ -232,7 +266,7 @@ describe('withWatermark', () => {
   });
 
   it('draws emoji and other scripts, and the longest text, at every size without failing', async () => {
-    for (const text of ['😀 ©️ Ünïcødé ≠ العربية 中文', 'word '.repeat(40), 'x'.repeat(200)]) {
+    for (const text of ['😀 ©️ Ünïcødé ≠ العربية 中文', 'word '.repeat(40), 'x'.repeat(200), '😀'.repeat(200), '\uFDFD'.repeat(20)]) {
       for (const placement of ['tile', 'corner'] as const) {
         const watermark = await load({ watermarkText: text, watermarkImage: logo, watermarkPlacement: placement });
         for (const size of [16, 200, 1200]) {
