@@ -5,6 +5,7 @@ import { migrateToLatest } from './db/migrate.js';
 import { DesignRepository } from './designs/design-repository.js';
 import { DesignService } from './designs/design-service.js';
 import { ConfigError, describeError } from './errors.js';
+import { createCdnInvalidator, type CdnInvalidator } from './cdn/index.js';
 import { BullmqRenderQueue, BullmqRenderWorker } from './jobs/bullmq.queue.js';
 import { InProcessRenderQueue } from './jobs/in-process.queue.js';
 import { startSweep, sweepStaleDesigns, sweepStalePrints, sweepStaleUploads } from './jobs/pending-sweep.js';
@@ -57,6 +58,8 @@ export interface Container {
    */
   printQueue: RenderQueue;
   printTask: PrintDesignTask;
+  /** CloudFront invalidation of public bytes removed (issue #13); a no-op without CLOUDFRONT_DISTRIBUTION_ID. */
+  cdn: CdnInvalidator;
   /** Starts the worker, queues designs a crash left behind, and starts the periodic sweep. */
   startBackground(): Promise<void>;
   close(): Promise<void>;
@@ -87,8 +90,16 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
         uploads: () => built.uploadQueue?.depth() ?? Promise.resolve(0),
       },
     });
+    // Before the storage layer's closer: a pending burst is sent, then storage and database close.
+    const cdn = createCdnInvalidator({ db, settings, logger, metrics });
+    closers.push(() => cdn.close());
+    if (settings.cloudfrontDomain && !cdn.enabled && role !== 'cli') {
+      logger.warn('CLOUDFRONT_DOMAIN is set but CLOUDFRONT_DISTRIBUTION_ID is not: deleted images stay in CloudFront caches until they expire. Set CLOUDFRONT_DISTRIBUTION_ID and grant cloudfront:CreateInvalidation on the distribution.');
+    }
     const storage = await createStorageLayer(settings, { logger, observer: metrics.storageObserver });
     closers.push(() => storage.storage.close());
+    // Every removal of public bytes (a deleted design or upload, a replaced avatar, superseded images) reaches the CDN.
+    if (cdn.enabled) storage.storage.onRemoved = (keys) => cdn.invalidate(keys);
     const policy: RetryPolicy = { maxRetries: settings.renderMaxRetries, backoffMs: settings.renderBackoffMs };
     // The preview is laid out in each product's print area, PRINT_SPECS_FILE included, as its print files are.
     // A watermark file that is missing or cannot be used stops the start here, not a render later.
@@ -186,7 +197,7 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
 
     return {
       settings, logger, db, designs, storage, queue, worker, task, service, metrics,
-      uploads, uploadService, uploadQueue, scanner, avatarService, tus, tusStore, printQueue, printTask,
+      uploads, uploadService, uploadQueue, scanner, avatarService, tus, tusStore, printQueue, printTask, cdn,
       async startBackground() {
         if (worker) await worker.start();
         if (uploadWorker) await uploadWorker.start();

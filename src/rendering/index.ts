@@ -46,7 +46,7 @@ export type { RenderedImage, RenditionRenderOptions } from './renditions.js';
 export { DEFAULT_IMAGE_FORMATS, DEFAULT_RENDITIONS, IMAGE_CONTENT_TYPES, IMAGE_FORMATS, SEED_RENDITIONS, parseImageFormats, parseRenditions } from './rendition-config.js';
 export type { ImageFormat, Rendition } from './rendition-config.js';
 export { loadWatermark, watermarks, withWatermark } from './watermark.js';
-export type { Watermark } from './watermark.js';
+export type { Watermark, WatermarkSettings } from './watermark.js';
 export { disableSharpCache } from './sharp-settings.js';
 export type { RenderPoolOptions } from './render-pool.js';
 export { DEFAULT_COMPRESSION_LEVEL, THUMBNAIL_MAX_SIZE, makeThumbnail } from './thumbnail.js';

@@ -1,7 +1,7 @@
 import { pipeline, Readable, Transform } from 'node:stream';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { assertValidKey, assertValidPrefix } from './keys.js';
+import { assertValidKey, assertValidPrefix, isPrintFileKey, PUBLIC_PREFIXES } from './keys.js';
 import type { Body, ObjectInfo, ObjectListPage, ObjectStoreDriver, PutOptions, StaleTempFileOptions, StoredObject, TempFileInfo } from './object-store.js';
 import { noopObserver, type StorageObserver } from './storage-metrics.js';
 import { StorageError } from './storage-errors.js';
@@ -62,20 +62,40 @@ export class ObjectStorage {
     return this.run('get', () => this.driver.get(assertValidKey(key)));
   }
 
-  delete(key: string): Promise<boolean> {
-    return this.run('delete', () => this.driver.delete(assertValidKey(key)));
+  /**
+   * Told of every public key or prefix removed (a CDN's copies must go: CloudFront
+   * invalidation, src/cdn/). Awaited, and its failure is the removal's, so a caller that
+   * retries the removal records the invalidation again: none is lost.
+   */
+  onRemoved: ((keysOrPrefixes: readonly string[]) => Promise<void>) | undefined;
+
+  async delete(key: string): Promise<boolean> {
+    const removed = await this.run('delete', () => this.driver.delete(assertValidKey(key)));
+    await this.removed([key]);
+    return removed;
   }
 
   // async: a refused key must reject the returned promise, not throw before there is one.
   async deleteMany(keys: string[]): Promise<string[]> {
     keys.forEach(assertValidKey);
-    return this.run('deleteMany', () => this.driver.deleteMany(keys));
+    const removed = await this.run('deleteMany', () => this.driver.deleteMany(keys));
+    await this.removed(keys);
+    return removed;
   }
 
   async deletePrefix(prefix: string): Promise<number> {
     // An empty prefix would empty the whole bucket: never what a caller of this method means.
     if (!prefix) throw new StorageError('STORAGE_INVALID_KEY', 'deletePrefix needs a non-empty prefix such as designs/<uuid>/.', { field: 'prefix' });
-    return this.run('deletePrefix', () => this.driver.deletePrefix(assertValidPrefix(prefix)));
+    const removed = await this.run('deletePrefix', () => this.driver.deletePrefix(assertValidPrefix(prefix)));
+    await this.removed([prefix.endsWith('/') ? prefix : `${prefix}/`]);
+    return removed;
+  }
+
+  /** Passes the public ones among removed keys and prefixes to onRemoved: nothing else is ever cached by a CDN. */
+  private async removed(keysOrPrefixes: readonly string[]): Promise<void> {
+    if (!this.onRemoved) return;
+    const cacheable = keysOrPrefixes.filter((key) => PUBLIC_PREFIXES.some((prefix) => key.startsWith(prefix)) && !isPrintFileKey(key));
+    if (cacheable.length > 0) await this.onRemoved(cacheable);
   }
 
   list(prefix: string, options?: { cursor?: string; limit?: number }): Promise<ObjectListPage> {
