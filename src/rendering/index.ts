@@ -43,7 +43,7 @@ export type { AssetRenderOptions, DesignAssets, RenderOptions } from './render-d
 export { RenderPool } from './render-pool.js';
 export { AVIF_OPTIONS, WEBP_OPTIONS, encodeLossy, renderRenditions } from './renditions.js';
 export type { RenderedImage, RenditionRenderOptions } from './renditions.js';
-export { DEFAULT_IMAGE_FORMATS, DEFAULT_RENDITIONS, IMAGE_CONTENT_TYPES, IMAGE_FORMATS, SEED_RENDITIONS, parseImageFormats, parseRenditions } from './rendition-config.js';
+export { DEFAULT_IMAGE_FORMATS, DEFAULT_RENDITIONS, IMAGE_CONTENT_TYPES, IMAGE_FORMATS, SEED_RENDITIONS, WEB_IMAGE_FORMATS, WEB_RENDITIONS, parseImageFormats, parseRenditions } from './rendition-config.js';
 export type { ImageFormat, Rendition } from './rendition-config.js';
 export { loadWatermark, watermarks, withWatermark } from './watermark.js';
 export type { Watermark, WatermarkSettings } from './watermark.js';

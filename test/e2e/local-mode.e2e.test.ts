@@ -47,13 +47,15 @@ describe('local mode end to end (real HTTP, SQLite, local disk, in-process worke
 
     const published = await pollForStatus(() => getDesign(design.id), 'PUBLISHED');
 
-    // ls ./storage/designs/{design_id}/ → preview.png, thumbnail.png
-    const folder = path.join(server.settings.localStoragePath, 'designs', design.id);
+    // ls ./storage/designs/{design_id}/ → the render's version folder; in it, preview.png, thumbnail.png
+    const versions = await readdir(path.join(server.settings.localStoragePath, 'designs', design.id));
+    expect(versions).toEqual([expect.stringMatching(/^[0-9a-z]{8,}[0-9a-f]{6}$/)]);
+    const folder = path.join(server.settings.localStoragePath, 'designs', design.id, versions[0]!);
     // As `ls` shows it: metadata sits beside each file as a dot-file.
     expect((await readdir(folder)).filter((n) => !n.startsWith('.')).sort()).toEqual(['preview.png', 'thumbnail.png']);
 
-    expect(published.preview_url).toBe(`${server.url}/static/designs/${design.id}/preview.png`);
-    expect(published.thumbnail_url).toBe(`${server.url}/static/designs/${design.id}/thumbnail.png`);
+    expect(published.preview_url).toBe(`${server.url}/static/designs/${design.id}/${versions[0]}/preview.png`);
+    expect(published.thumbnail_url).toBe(`${server.url}/static/designs/${design.id}/${versions[0]}/thumbnail.png`);
     for (const [url, file, max] of [
       [published.preview_url!, 'preview.png', 600],
       [published.thumbnail_url!, 'thumbnail.png', 200],
@@ -120,7 +122,7 @@ describe('graceful close', () => {
           // Finished renders are PUBLISHED with both files; the rest wait as PENDING for the next start.
           expect(['PUBLISHED', 'PENDING'], d.id).toContain(d.status);
           if (d.status === 'PUBLISHED') {
-            expect(existsSync(path.join(server.settings.localStoragePath, 'designs', d.id, 'preview.png'))).toBe(true);
+            expect(existsSync(path.join(server.settings.localStoragePath, d.previewKey!))).toBe(true);
           }
         }
       } finally {

@@ -84,6 +84,13 @@ async function expectPng(url: string, size: number): Promise<void> {
   expect(Math.max(meta.width, meta.height)).toBe(size);
 }
 
+
+/** The version folder of a published design's images (issue #13): designs/{id}/{version}/preview.png. */
+function versionOf(design: { preview_url: string | null }): string {
+  const version = /\/designs\/[0-9a-f-]{36}\/([0-9a-z]+)\/preview\.png$/.exec(new URL(design.preview_url!).pathname)?.[1];
+  expect(version).toBeDefined();
+  return version!;
+}
 describe(`S3 mode end to end against ${s3.kind} at ${s3.endpoint}`, () => {
   describe('public bucket (S3_PUBLIC_BUCKET=true, PublicReadGetObject policy)', () => {
     let h: Harness;
@@ -96,13 +103,16 @@ describe(`S3 mode end to end against ${s3.kind} at ${s3.endpoint}`, () => {
 
     it('renders to the bucket and answers direct object URLs that fetch as image/png', async () => {
       const design = await h.createAndPublish();
-      expect(design.preview_url).toBe(`${s3.endpoint}/${h.bucket}/designs/${design.id}/preview.png`);
-      expect(design.thumbnail_url).toBe(`${s3.endpoint}/${h.bucket}/designs/${design.id}/thumbnail.png`);
-      expect(await h.keysOf(design.id)).toEqual([`designs/${design.id}/preview.png`, `designs/${design.id}/thumbnail.png`]);
+      const dir = `designs/${design.id}/${versionOf(design)}`;
+      expect(design.preview_url).toBe(`${s3.endpoint}/${h.bucket}/${dir}/preview.png`);
+      expect(design.thumbnail_url).toBe(`${s3.endpoint}/${h.bucket}/${dir}/thumbnail.png`);
+      expect(await h.keysOf(design.id)).toEqual([`${dir}/preview.png`, `${dir}/thumbnail.png`]);
 
       const client = testS3Client(s3);
       try {
-        const head = await client.send(new HeadObjectCommand({ Bucket: h.bucket, Key: `designs/${design.id}/preview.png` }));
+        const head = await client.send(new HeadObjectCommand({ Bucket: h.bucket, Key: `${dir}/preview.png` }));
+        // Immutable (issue #13): the object's Cache-Control lets every cache keep it for a year.
+        expect(head.CacheControl).toBe('public, max-age=31536000, immutable');
         expect(head.ContentType).toBe('image/png');
         // The seed's metadata. Ceph RGW hands `design_id` back as `design-id` (it turns
         // underscores in x-amz-meta-* names into hyphens); AWS keeps the underscore.
@@ -144,9 +154,10 @@ describe(`S3 mode end to end against ${s3.kind} at ${s3.endpoint}`, () => {
 
     it('answers CloudFront URLs for objects stored in the bucket', async () => {
       const design = await h.createAndPublish();
-      expect(design.preview_url).toBe(`https://d123abc.cloudfront.net/designs/${design.id}/preview.png`);
-      expect(design.thumbnail_url).toBe(`https://d123abc.cloudfront.net/designs/${design.id}/thumbnail.png`);
-      expect(await h.keysOf(design.id)).toEqual([`designs/${design.id}/preview.png`, `designs/${design.id}/thumbnail.png`]);
+      const dir = `designs/${design.id}/${versionOf(design)}`;
+      expect(design.preview_url).toBe(`https://d123abc.cloudfront.net/${dir}/preview.png`);
+      expect(design.thumbnail_url).toBe(`https://d123abc.cloudfront.net/${dir}/thumbnail.png`);
+      expect(await h.keysOf(design.id)).toEqual([`${dir}/preview.png`, `${dir}/thumbnail.png`]);
     });
   });
 
@@ -162,7 +173,7 @@ describe(`S3 mode end to end against ${s3.kind} at ${s3.endpoint}`, () => {
     it('answers presigned URLs, fresh on each read, that fetch as image/png', async () => {
       const design = await h.createAndPublish();
       const first = new URL(design.preview_url!);
-      expect(`${first.origin}${first.pathname}`).toBe(`${s3.endpoint}/${h.bucket}/designs/${design.id}/preview.png`);
+      expect(`${first.origin}${first.pathname}`).toBe(`${s3.endpoint}/${h.bucket}/designs/${design.id}/${versionOf(design)}/preview.png`);
       expect(first.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
       expect(first.searchParams.get('X-Amz-Expires')).toBe('300');
       await expectPng(design.preview_url!, 600);

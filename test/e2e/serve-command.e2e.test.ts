@@ -119,7 +119,7 @@ describe('customify serve (a real process)', () => {
     const image = await fetch(published.preview_url!);
     expect(image.status).toBe(200);
     expect(image.headers.get('content-type')).toBe('image/png');
-    expect(existsSync(path.join(dir, 'storage', 'designs', created.id, 'thumbnail.png'))).toBe(true);
+    expect(existsSync(path.join(dir, 'storage', new URL(published.thumbnail_url!).pathname.replace('/static/', '')))).toBe(true);
 
     p.child.kill('SIGTERM');
     const { code } = await waitForExit(p);

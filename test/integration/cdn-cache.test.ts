@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Environment } from '../../src/config.js';
 import type { DesignView } from '../../src/designs/design-service.js';
-import { DEFAULT_IMAGE_FORMATS, DEFAULT_RENDITIONS } from '../../src/rendering/rendition-config.js';
+import { WEB_IMAGE_FORMATS as DEFAULT_IMAGE_FORMATS, WEB_RENDITIONS as DEFAULT_RENDITIONS } from '../../src/rendering/rendition-config.js';
 import { startServer, type RunningServer } from '../../src/http/server.js';
 import { silentLogger } from '../../src/logger.js';
 import { IMMUTABLE_PUBLIC_CACHE, newAssetVersion } from '../../src/storage/index.js';
@@ -102,7 +102,9 @@ describe.skipIf(skipNginx).each(MODES)('an nginx cache in front of $name', (mode
     cleanup = prepared.cleanup;
     dir = await createTempDir('cdn-cache');
     const port = await freePort();
-    const base = { ...prepared.env, HOST: '127.0.0.1', PORT: String(port), PUBLIC_BASE_URL: `http://127.0.0.1:${port}` };
+    // The web set (four sizes, PNG and WebP), so every kind of rendition goes through the cache.
+    const renditions = { RENDITIONS: DEFAULT_RENDITIONS.map((r) => `${r.name}:${r.size}`).join(','), IMAGE_FORMATS: DEFAULT_IMAGE_FORMATS.join(',') };
+    const base = { ...prepared.env, ...renditions, HOST: '127.0.0.1', PORT: String(port), PUBLIC_BASE_URL: `http://127.0.0.1:${port}` };
     startOrigin = (env = {}) => startServer(testSettings(dir!, { ...base, ...env }), { logger: silentLogger });
     server = await startOrigin();
     const origin = prepared.origin(server);

@@ -283,7 +283,7 @@ describe(`doctor in S3 mode (${server.kind} at ${server.endpoint})`, () => {
       const before = await doctor(s3(bucket, { S3_PUBLIC_BUCKET: 'true' }));
       expect(before.lines).toContainEqual(expect.stringMatching(/^ok {2}public read: /));
       const onlyReads = 'Run node bin/customify\\.js s3 setup-policy, which replaces it with one that allows anonymous reads only of ' +
-        'designs/\\*/preview\\.png, designs/\\*/thumbnail\\.png, uploads/\\*, avatars/\\* and doctor/\\*\\.$';
+        'designs/\\*/preview\\.png, designs/\\*/thumbnail\\.png, designs/\\*/\\*/\\*, uploads/\\*, avatars/\\* and doctor/\\*\\.$';
       expect(fails(before)).toEqual([
         expect.stringMatching(
           new RegExp(
@@ -300,7 +300,7 @@ describe(`doctor in S3 mode (${server.kind} at ${server.endpoint})`, () => {
 
       const applied = await s3Cli(s3(bucket), ['setup-policy']);
       expect(applied.out[0]).toContain(
-        `arn:aws:s3:::${bucket}/designs/*/preview.png, arn:aws:s3:::${bucket}/designs/*/thumbnail.png, arn:aws:s3:::${bucket}/uploads/*, arn:aws:s3:::${bucket}/avatars/*, arn:aws:s3:::${bucket}/doctor/*`,
+        `arn:aws:s3:::${bucket}/designs/*/preview.png, arn:aws:s3:::${bucket}/designs/*/thumbnail.png, arn:aws:s3:::${bucket}/designs/*/*/*, arn:aws:s3:::${bucket}/uploads/*, arn:aws:s3:::${bucket}/avatars/*, arn:aws:s3:::${bucket}/doctor/*`,
       );
       const after = await doctor(s3(bucket, { S3_PUBLIC_BUCKET: 'true' }));
       expect(fails(after)).toEqual([]);

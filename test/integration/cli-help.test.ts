@@ -32,6 +32,7 @@ const OPTIONS: Record<string, Record<string, RegExp>> = {
     '--color HEX': /#RGB or #RRGGBB \(default: #FF0000\)/,
     '--text-color HEX': /\(default: white or black, whichever contrasts more with --color\)/,
     '--product-type TYPE': /\(default: t-shirt\)/,
+    '--watermark': /WATERMARK_TEXT \/ WATERMARK_IMAGE.*WATERMARK_MIN_SIZE.*\(default: off\)/,
     '--print': /print\.png \(300 DPI\) and DIR\/print\.pdf.*\(default: off\)/,
     '--design-id ID': /title of print\.pdf.*\(default: cli-render\)/,
   },

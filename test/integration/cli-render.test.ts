@@ -48,6 +48,32 @@ describe('customify render', () => {
     expect([...data.subarray(0, 3)]).toEqual([0x00, 0xaa, 0x77]);
   });
 
+  it('writes every rendition RENDITIONS and IMAGE_FORMATS ask for, the seed\'s two first; --watermark marks the large ones only', async () => {
+    const web = configFrom({ RENDITIONS: 'thumbnail:200,small:400,preview:600,large:1200', IMAGE_FORMATS: 'png,webp', WATERMARK_TEXT: 'SAMPLE', WATERMARK_MIN_SIZE: '400' });
+    const lines: string[] = [];
+    const out = path.join(dir, 'web');
+    expect(await renderCommand(web, { text: 'Web', out }, (line) => lines.push(line))).toBe(0);
+    expect(lines.map((line) => path.basename(line))).toEqual(['preview.png', 'thumbnail.png', 'thumbnail.webp', 'small.png', 'small.webp', 'preview.webp', 'large.png', 'large.webp']);
+    for (const line of lines) {
+      const meta = await sharp(line).metadata();
+      expect(meta.format).toBe(path.extname(line).slice(1));
+      expect(meta.width).toBe({ thumbnail: 200, small: 400, preview: 600, large: 1200 }[path.basename(line).split('.')[0]!]);
+    }
+    const marked = path.join(dir, 'marked');
+    expect(await renderCommand(web, { text: 'Web', out: marked, watermark: true }, () => {})).toBe(0);
+    const same = async (name: string) => (await sharp(path.join(out, name)).raw().toBuffer()).equals(await sharp(path.join(marked, name)).raw().toBuffer());
+    expect(await same('thumbnail.png')).toBe(true);
+    expect(await same('preview.png')).toBe(false);
+    expect(await same('large.png')).toBe(false);
+  });
+
+  it('--watermark without WATERMARK_TEXT or WATERMARK_IMAGE says what to set, writing nothing', async () => {
+    const out = path.join(dir, 'nowm');
+    const error = await renderCommand(settings, { text: 'Hi', out, watermark: true }, () => {}).then(() => undefined, (e: unknown) => e);
+    expect(error).toMatchObject({ code: 'WATERMARK_NOT_CONFIGURED', field: 'watermark' });
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('renders text that hardly shows on its background, with a LOW_CONTRAST warning naming --text-color', async () => {
     const out = path.join(dir, 'low');
     const warnings: string[] = [];

@@ -58,12 +58,19 @@ describe('designs API over app.inject (SQLite file, local storage, in-process wo
   it('renders it: PUBLISHED with the seed URL shapes, PNG files of 600x600 and at most 200x200 on disk, served by /static', async () => {
     const created = await t.createDesign();
     const design = await t.waitForStatus(created.id, 'PUBLISHED');
-    expect(design.preview_url).toBe(`http://localhost:8000/static/designs/${created.id}/preview.png`);
-    expect(design.thumbnail_url).toBe(`http://localhost:8000/static/designs/${created.id}/thumbnail.png`);
+    // The seed's shapes with the render's version folder between the design and the file (issue #13).
+    const version = /\/designs\/[0-9a-f-]{36}\/([0-9a-z]+)\/preview\.png$/.exec(design.preview_url!)?.[1];
+    expect(version).toBeDefined();
+    expect(design.preview_url).toBe(`http://localhost:8000/static/designs/${created.id}/${version}/preview.png`);
+    expect(design.thumbnail_url).toBe(`http://localhost:8000/static/designs/${created.id}/${version}/thumbnail.png`);
     expect(design.published_at).not.toBeNull();
     expect(design.error).toBeNull();
+    expect(design.assets).toEqual({
+      preview: { png: { url: design.preview_url, width: 600, height: 600, bytes: expect.any(Number) } },
+      thumbnail: { png: { url: design.thumbnail_url, width: 200, height: 200, bytes: expect.any(Number) } },
+    });
 
-    const folder = path.join(t.storageRoot, 'designs', created.id);
+    const folder = path.join(t.storageRoot, 'designs', created.id, version!);
     const preview = await readFile(path.join(folder, 'preview.png'));
     const thumbnail = await readFile(path.join(folder, 'thumbnail.png'));
     expect(preview.subarray(0, 8)).toEqual(PNG_SIGNATURE);
@@ -81,6 +88,9 @@ describe('designs API over app.inject (SQLite file, local storage, in-process wo
     expect(served.statusCode).toBe(200);
     expect(served.headers['content-type']).toBe('image/png');
     expect(served.rawPayload.equals(preview)).toBe(true);
+    expect(design.assets!.preview!.png!.bytes).toBe(preview.length);
+    // Its bytes never change: caches may keep it for a year without asking again.
+    expect(served.headers['cache-control']).toBe('public, max-age=31536000, immutable');
   });
 
   it('lists only the caller\'s designs, newest first, one cursor page at a time', async () => {
@@ -112,22 +122,22 @@ describe('designs API over app.inject (SQLite file, local storage, in-process wo
 
   it('deletes a design: 204, then 404, and its files are gone', async () => {
     const created = await t.createDesign();
-    await t.waitForStatus(created.id, 'PUBLISHED');
+    const published = await t.waitForStatus(created.id, 'PUBLISHED');
     const folder = path.join(t.storageRoot, 'designs', created.id);
-    expect(existsSync(path.join(folder, 'preview.png'))).toBe(true);
+    const previewPath = new URL(published.preview_url!).pathname;
+    expect(existsSync(path.join(t.storageRoot, previewPath.replace('/static/', '')))).toBe(true);
 
     const res = await t.app.inject({ method: 'DELETE', url: `/api/v1/designs/${created.id}`, headers: await authHeaders() });
     expect(res.statusCode).toBe(204);
     expect(res.body).toBe('');
-    expect(existsSync(path.join(folder, 'preview.png'))).toBe(false);
-    expect(existsSync(path.join(folder, 'thumbnail.png'))).toBe(false);
+    expect(existsSync(folder)).toBe(false);
 
     const after = await t.app.inject({ method: 'GET', url: `/api/v1/designs/${created.id}`, headers: await authHeaders() });
     expect(after.statusCode).toBe(404);
     expect(after.json().error.code).toBe('DESIGN_NOT_FOUND');
     const again = await t.app.inject({ method: 'DELETE', url: `/api/v1/designs/${created.id}`, headers: await authHeaders() });
     expect(again.statusCode).toBe(404);
-    const file = await t.app.inject({ method: 'GET', url: `/static/designs/${created.id}/preview.png` });
+    const file = await t.app.inject({ method: 'GET', url: previewPath });
     expect(file.statusCode).toBe(404);
   });
 
@@ -141,7 +151,13 @@ describe('designs API over app.inject (SQLite file, local storage, in-process wo
     expect(body.attempts).toBe(0);
     const second = await t.waitForStatus(created.id, 'PUBLISHED');
     expect(Date.parse(second.updated_at)).toBeGreaterThan(Date.parse(first.updated_at));
-    expect(existsSync(path.join(t.storageRoot, 'designs', created.id, 'preview.png'))).toBe(true);
+    // New URLs (a new version folder), both served: the old ones until ASSET_GRACE_PERIOD has passed.
+    expect(second.preview_url).not.toBe(first.preview_url);
+    for (const url of [first.preview_url!, second.preview_url!]) {
+      const served = await t.app.inject({ method: 'GET', url: new URL(url).pathname });
+      expect(served.statusCode).toBe(200);
+      expect(served.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    }
   });
 
   it('re-render with an empty JSON body (curl -X POST -H "Content-Type: application/json") is accepted', async () => {

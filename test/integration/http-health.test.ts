@@ -128,7 +128,7 @@ describe('health, readiness, metrics and docs', () => {
     expect(Object.keys(doc.paths['/api/v1/uploads/{id}']).sort()).toEqual(['delete', 'get']);
     expect(Object.keys(doc.paths['/api/v1/uploads'].post.requestBody.content).sort()).toEqual(['application/octet-stream', 'image/*', 'multipart/form-data']);
     expect(Object.keys(doc.paths['/api/v1/designs']).sort()).toEqual(['get', 'post']);
-    expect(Object.keys(doc.paths['/api/v1/designs/{id}']).sort()).toEqual(['delete', 'get']);
+    expect(Object.keys(doc.paths['/api/v1/designs/{id}']).sort()).toEqual(['delete', 'get', 'patch']);
     expect(doc.paths['/api/v1/designs'].post.security).toEqual([{ bearerAuth: [] }]);
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
     const body = doc.paths['/api/v1/designs'].post.requestBody.content['application/json'].schema;

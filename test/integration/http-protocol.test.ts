@@ -44,8 +44,7 @@ describe('wrong methods', () => {
   });
 
   it.each([
-    ['PUT', '/api/v1/designs/{id}', 'GET, HEAD, DELETE'],
-    ['PATCH', '/api/v1/designs/{id}', 'GET, HEAD, DELETE'],
+    ['PUT', '/api/v1/designs/{id}', 'GET, HEAD, PATCH, DELETE'],
     ['DELETE', '/api/v1/designs', 'GET, HEAD, POST'],
     ['GET', '/api/v1/designs/{id}/render', 'POST'],
     ['POST', '/healthz', 'GET, HEAD'],

@@ -92,9 +92,11 @@ describe('the served OpenAPI document', () => {
     }
   });
 
-  it('publishes as the design body the schema generated from the domain definition', () => {
-    const served = operation('/api/v1/designs', 'post').requestBody!.content['application/json']!.schema;
-    expect(served).toEqual(designSpecJsonSchema());
+  it('publishes as the design body the schema generated from the domain definition, with the design\'s watermark flag', () => {
+    const served = operation('/api/v1/designs', 'post').requestBody!.content['application/json']!.schema as { properties: Record<string, unknown> };
+    const { watermark, ...designFields } = served.properties;
+    expect({ ...served, properties: designFields }).toEqual(designSpecJsonSchema());
+    expect(watermark).toMatchObject({ type: 'boolean' });
   });
 
   it('POST /api/v1/designs: every generated body the served schema accepts is created (201), every other one is 400 with the documented body', async () => {

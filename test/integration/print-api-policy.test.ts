@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isPrintFileKey, printFileKey, PUBLIC_READ_PATTERNS } from '../../src/storage/keys.js';
+import { isPrintFileKey, newAssetVersion, printFileKey, PUBLIC_READ_PATTERNS, renditionKey } from '../../src/storage/keys.js';
 import { publicReadPolicy } from '../../src/storage/s3-bucket-setup.js';
 
 /**
@@ -20,6 +20,9 @@ describe('the public-read policy and print files', () => {
     const published = (key: string) => PUBLIC_READ_PATTERNS.some((pattern) => matches(pattern, key));
     expect(published(`designs/${ID}/preview.png`)).toBe(true);
     expect(published(`designs/${ID}/thumbnail.png`)).toBe(true);
+    // Versioned renditions (issue #13), two levels below the design; print files are one level below.
+    expect(published(renditionKey(ID, newAssetVersion(), 'preview', 'png'))).toBe(true);
+    expect(published(renditionKey(ID, newAssetVersion(), 'large', 'webp'))).toBe(true);
     expect(published(`uploads/${ID}/original.png`)).toBe(true);
     expect(published(`avatars/user/${ID}/512.webp`)).toBe(true);
     expect(published('doctor/probe-1.txt')).toBe(true);
@@ -32,7 +35,7 @@ describe('the public-read policy and print files', () => {
   it('puts exactly those patterns in the policy customify s3 setup-policy applies', () => {
     expect(publicReadPolicy('b').Statement).toEqual([{
       Sid: 'PublicReadGetObject', Effect: 'Allow', Principal: '*', Action: 's3:GetObject',
-      Resource: ['arn:aws:s3:::b/designs/*/preview.png', 'arn:aws:s3:::b/designs/*/thumbnail.png', 'arn:aws:s3:::b/uploads/*', 'arn:aws:s3:::b/avatars/*', 'arn:aws:s3:::b/doctor/*'],
+      Resource: ['arn:aws:s3:::b/designs/*/preview.png', 'arn:aws:s3:::b/designs/*/thumbnail.png', 'arn:aws:s3:::b/designs/*/*/*', 'arn:aws:s3:::b/uploads/*', 'arn:aws:s3:::b/avatars/*', 'arn:aws:s3:::b/doctor/*'],
     }]);
   });
 

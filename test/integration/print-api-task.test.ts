@@ -49,7 +49,8 @@ describe.each(DIALECTS.filter((d) => !skipDialect(d)))('the print task (%s)', (d
     const id = await requested('sticker');
     const outcome = await task()(id, { attempt: 1, maxAttempts: 4 });
     expect(outcome).toEqual({ status: 'READY', pdfKey: `designs/${id}/print.pdf`, pngKey: `designs/${id}/print.png` });
-    expect(await keys(id)).toEqual([`designs/${id}/preview.png`, `designs/${id}/print.pdf`, `designs/${id}/print.png`, `designs/${id}/thumbnail.png`]);
+    const version = (await stack.designs.findById(id))!.assetVersion;
+    expect(await keys(id)).toEqual([`designs/${id}/${version}/preview.png`, `designs/${id}/${version}/thumbnail.png`, `designs/${id}/print.pdf`, `designs/${id}/print.png`].sort());
     const info = await stack.storage.head(`designs/${id}/print.pdf`);
     expect(info?.contentType).toBe('application/pdf');
     expect(await task()(id, { attempt: 1, maxAttempts: 4 })).toEqual({ status: 'SKIPPED', reason: 'not-requested' });

@@ -26,17 +26,22 @@ describe('render task (the seed\'s render_design_preview)', () => {
   it('marks RENDERING, uploads preview and thumbnail, then PUBLISHED with their keys', async () => {
     const design = await stack.createDesign();
     const outcome = await stack.task(design.id, { attempt: 1, maxAttempts: 4 });
+    const stored = await stack.designs.findById(design.id);
+    // The seed's keys with the render's version folder: designs/{id}/{version}/preview.png (issue #13).
+    const version = stored!.assetVersion!;
+    expect(version).toMatch(/^[0-9a-z]{8,}[0-9a-f]{6}$/);
+    const dir = `designs/${design.id}/${version}`;
     expect(outcome).toEqual({
       status: 'PUBLISHED',
-      previewUrl: `http://localhost:8000/static/designs/${design.id}/preview.png`,
-      thumbnailUrl: `http://localhost:8000/static/designs/${design.id}/thumbnail.png`,
+      previewUrl: `http://localhost:8000/static/${dir}/preview.png`,
+      thumbnailUrl: `http://localhost:8000/static/${dir}/thumbnail.png`,
     });
-    const stored = await stack.designs.findById(design.id);
-    expect(stored).toMatchObject({ status: 'PUBLISHED', previewKey: `designs/${design.id}/preview.png`, thumbnailKey: `designs/${design.id}/thumbnail.png`, attempts: 1, error: null });
-    expect(await keysOf(stack, design.id)).toEqual([`designs/${design.id}/preview.png`, `designs/${design.id}/thumbnail.png`]);
-    const preview = await stack.storage.head(`designs/${design.id}/preview.png`);
+    expect(stored).toMatchObject({ status: 'PUBLISHED', previewKey: `${dir}/preview.png`, thumbnailKey: `${dir}/thumbnail.png`, attempts: 1, error: null });
+    expect(stored!.assets.map((a) => `${a.name}.${a.format}`).sort()).toEqual(['preview.png', 'thumbnail.png']);
+    expect(await keysOf(stack, design.id)).toEqual([`${dir}/preview.png`, `${dir}/thumbnail.png`]);
+    const preview = await stack.storage.head(`${dir}/preview.png`);
     expect(preview).toMatchObject({ contentType: 'image/png', metadata: { design_id: design.id, type: 'preview' } });
-    const { body } = await stack.storage.get(`designs/${design.id}/thumbnail.png`);
+    const { body } = await stack.storage.get(`${dir}/thumbnail.png`);
     const chunks: Buffer[] = [];
     for await (const c of body) chunks.push(c as Buffer);
     const meta = await sharp(Buffer.concat(chunks)).metadata();

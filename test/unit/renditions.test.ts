@@ -5,12 +5,12 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { configFrom } from '../../src/config.js';
-import { DEFAULT_RENDITIONS, parseImageFormats, parseRenditions, renderDesign, renderDesignAssets, renderRenditions, type RenderedImage } from '../../src/rendering/index.js';
+import { WEB_RENDITIONS, parseImageFormats, parseRenditions, renderDesign, renderDesignAssets, renderRenditions, type RenderedImage } from '../../src/rendering/index.js';
 import { design, expectPngcheckPasses } from '../fixtures/rendering/images.js';
 import { noise } from '../helpers/noise.js';
 
 const UPLOAD_ID = '0b5e4c1a-3f1d-4c6e-9a8b-7d2e1f0a9c3b';
-const ALL = { renditions: DEFAULT_RENDITIONS, formats: ['png', 'webp', 'avif'] as const };
+const ALL = { renditions: WEB_RENDITIONS, formats: ['png', 'webp', 'avif'] as const };
 const find = (images: RenderedImage[], name: string, format: string) => images.find((image) => image.name === name && image.format === format)!;
 
 /** A photograph as far as encoders are concerned: smooth gradients with sensor noise, as a JPEG. */
@@ -124,10 +124,12 @@ describe('renderRenditions: every size in every format, from one layout per size
 });
 
 describe('RENDITIONS and IMAGE_FORMATS', () => {
-  it('default to thumbnail 200, small 400, preview 600, large 1200 in PNG and WebP', () => {
+  it('default to the seed\'s two PNGs (thumbnail 200, preview 600): a render costs what it did', () => {
     const settings = configFrom({});
-    expect(settings.renditions).toEqual([{ name: 'thumbnail', size: 200 }, { name: 'small', size: 400 }, { name: 'preview', size: 600 }, { name: 'large', size: 1200 }]);
-    expect(settings.imageFormats).toEqual(['png', 'webp']);
+    expect(settings.renditions).toEqual([{ name: 'thumbnail', size: 200 }, { name: 'preview', size: 600 }]);
+    expect(settings.imageFormats).toEqual(['png']);
+    const web = configFrom({ RENDITIONS: 'thumbnail:200,small:400,preview:600,large:1200', IMAGE_FORMATS: 'png,webp' });
+    expect(web.renditions).toEqual(WEB_RENDITIONS);
   });
 
   it('accept a list in any order, sorted by size', () => {
