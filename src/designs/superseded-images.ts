@@ -1,19 +1,19 @@
 import { describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { StorageRepository } from '../storage/index.js';
-import { LEGACY_VERSION, type DesignRepository } from './design-repository.js';
+import type { DesignRepository } from './design-repository.js';
 
 export interface SupersededImagesDeps {
   designs: Pick<DesignRepository, 'dueSuperseded' | 'forgetSuperseded'>;
-  storage: Pick<StorageRepository, 'deleteAssetVersion' | 'deleteKeys'>;
-  /** Told of every key removed, so a CDN drops its copies (CloudFront invalidation). */
-  removed?: (keys: readonly string[]) => Promise<void>;
+  /** deleteKeys tells the CDN of every key removed (ObjectStorage.onRemoved): exact paths, no wildcard. */
+  storage: Pick<StorageRepository, 'deleteKeys'>;
   logger: Logger;
 }
 
 /**
  * Removes the images re-renders replaced once their grace period (ASSET_GRACE_PERIOD) is
- * over: a version folder at once, or the seed's unversioned keys one by one. Objects go
+ * over, key by key (the publish recorded every one), so the CDN is asked to drop exact paths
+ * rather than wildcards, of which CloudFront allows only 15 in progress. Objects go
  * first, the record second, so a removal cut short is found again by the next sweep; a
  * failure leaves the record for the next sweep. Returns how many versions were removed.
  */
@@ -22,9 +22,7 @@ export async function removeSupersededImages(deps: SupersededImagesDeps, now: Da
   let removed = 0;
   for (const version of await designs.dueSuperseded(now)) {
     try {
-      if (version.version === LEGACY_VERSION) await storage.deleteKeys(version.keys);
-      else await storage.deleteAssetVersion(version.designId, version.version);
-      await deps.removed?.(version.keys);
+      await storage.deleteKeys(version.keys);
       await designs.forgetSuperseded(version.designId, version.version);
       removed++;
     } catch (error) {

@@ -90,9 +90,12 @@ export class DesignAssetStorage implements StorageRepository {
     return key;
   }
 
-  /** Removes one version folder of a design's images (a superseded or abandoned render); returns how many objects. */
+  /**
+   * Removes the version folder of a render that never published (its URLs were never handed
+   * out, so no CDN is told); returns how many objects.
+   */
   deleteAssetVersion(designId: string, version: string): Promise<number> {
-    return this.storage.deletePrefix(assetVersionPrefix(assertDesignId(designId), version));
+    return this.storage.deletePrefix(assetVersionPrefix(assertDesignId(designId), version), { published: false });
   }
 
   /** Removes the given keys of a design's images (the seed's unversioned ones, once superseded). */

@@ -83,11 +83,12 @@ export class ObjectStorage {
     return removed;
   }
 
-  async deletePrefix(prefix: string): Promise<number> {
+  /** `options.published: false`: nothing under it was ever handed out, so no CDN can hold it (onRemoved is not told). */
+  async deletePrefix(prefix: string, options: { published?: boolean } = {}): Promise<number> {
     // An empty prefix would empty the whole bucket: never what a caller of this method means.
     if (!prefix) throw new StorageError('STORAGE_INVALID_KEY', 'deletePrefix needs a non-empty prefix such as designs/<uuid>/.', { field: 'prefix' });
     const removed = await this.run('deletePrefix', () => this.driver.deletePrefix(assertValidPrefix(prefix)));
-    await this.removed([prefix.endsWith('/') ? prefix : `${prefix}/`]);
+    if (options.published !== false) await this.removed([prefix.endsWith('/') ? prefix : `${prefix}/`]);
     return removed;
   }
 

@@ -21,9 +21,9 @@ export interface StorageRepository {
    * immutable (cached for a year); returns its key.
    */
   uploadRendition(designId: string, version: string, file: RenditionFile): Promise<string>;
-  /** Removes the version folder `designs/{designId}/{version}/`; returns how many objects were removed. */
+  /** Removes the version folder `designs/{designId}/{version}/` of a render that never published; returns how many objects were removed. */
   deleteAssetVersion(designId: string, version: string): Promise<number>;
-  /** Removes the given keys (the seed's unversioned images of a design, once superseded). */
+  /** Removes the given keys (superseded images, once their grace period is over); each is invalidated in the CDN. */
   deleteKeys(keys: readonly string[]): Promise<void>;
   /** Removes every object under `designs/{designId}/`; returns how many were removed. */
   deleteDesignAssets(designId: string): Promise<number>;
