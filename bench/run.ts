@@ -3,7 +3,7 @@
  * (gitignored) with the machine, date, Node version, command and load.
  *   npm run bench                          everything, full size (about 20 minutes)
  *   npm run bench -- --quick               a short smoke run of everything
- *   npm run bench -- --only e2e,reads      a subset: render, storage, e2e, reads, memory, upload, tus, print
+ *   npm run bench -- --only e2e,reads      a subset: render, storage, e2e, reads, memory, upload, tus, print, renditions
  *   npm run bench -- --profile             also CPU-profile the service (e2e, reads) and show where it goes
  *   npm run bench -- --wait-quiet 1.5      before each benchmark, wait (up to 10 min) for the 1-min load average to drop below 1.5
  * Never part of `npm test`: figures are ratios against baselines measured in the same run.
@@ -21,6 +21,7 @@ import { buildService } from './lib/service-processes.js';
 import { runMemoryBench } from './memory.bench.js';
 import { runPrintBench } from './print.bench.js';
 import { runRenderBench } from './render.bench.js';
+import { runRenditionsBench } from './renditions.bench.js';
 import { run as runStorageBench } from './storage.bench.js';
 import { runUploadBench } from './upload.bench.js';
 import { runTusBench } from './tus.bench.js';
@@ -30,8 +31,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-type Name = 'render' | 'storage' | 'e2e' | 'reads' | 'memory' | 'upload' | 'tus' | 'print';
-const ALL: Name[] = ['render', 'storage', 'e2e', 'reads', 'memory', 'upload', 'tus', 'print'];
+type Name = 'render' | 'storage' | 'e2e' | 'reads' | 'memory' | 'upload' | 'tus' | 'print' | 'renditions';
+const ALL: Name[] = ['render', 'storage', 'e2e', 'reads', 'memory', 'upload', 'tus', 'print', 'renditions'];
 
 interface Flags { profile: boolean }
 
@@ -60,6 +61,12 @@ const BENCHES: Record<Name, { title: string; full: (f: Flags) => Promise<BenchRe
     title: 'print files (print.png vs Pillow at 3600x4800, print.pdf)',
     full: () => runPrintBench(),
     quick: () => runPrintBench({ runs: 1, n: 2 }),
+  },
+  renditions: {
+    title: 'web renditions (WebP and AVIF quality x effort on our previews; the default set vs Pillow)',
+    // Full: every quality and effort at 600 px, 3 repeats (5-10 minutes, most of it AVIF's higher efforts).
+    full: () => runRenditionsBench({ repeats: 3, designs: 40, runs: 3 }),
+    quick: () => runRenditionsBench({ repeats: 1, designs: 8, runs: 1, full: false }),
   },
   memory: {
     title: 'memory (server under load, 1 GiB streaming upload)',
