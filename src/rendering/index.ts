@@ -41,7 +41,7 @@ export type { TextRuleViolation } from './text-rules.js';
 export { MAX_PREVIEW_SIZE, PREVIEW_SIZE, renderDesign, renderDesignAssets } from './render-design.js';
 export type { AssetRenderOptions, DesignAssets, RenderOptions } from './render-design.js';
 export { RenderPool } from './render-pool.js';
-export { AVIF_OPTIONS, WEBP_OPTIONS, encodeLossy, renderRenditions } from './renditions.js';
+export { AVIF_OPTIONS, WEBP_FLAT_OPTIONS, WEBP_OPTIONS, encodeWeb, renderRenditions, webOutput } from './renditions.js';
 export type { RenderedImage, RenditionRenderOptions } from './renditions.js';
 export { DEFAULT_IMAGE_FORMATS, DEFAULT_RENDITIONS, IMAGE_CONTENT_TYPES, IMAGE_FORMATS, SEED_RENDITIONS, WEB_IMAGE_FORMATS, WEB_RENDITIONS, parseImageFormats, parseRenditions } from './rendition-config.js';
 export type { ImageFormat, Rendition } from './rendition-config.js';

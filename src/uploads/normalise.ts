@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { SNIFF_BYTES, sniff, type ImageFormat, type SniffedType } from './sniff.js';
 import { UploadRejectedError } from './upload-errors.js';
+import { webOutput } from '../rendering/renditions.js';
 
 /**
  * Decode and re-encode an accepted upload with sharp, so the bytes a user sent are never
@@ -221,8 +222,9 @@ export async function writeSquare(source: ImageSource, options: SquareOptions, d
   return { format: options.format, contentType: CONTENT_TYPES[options.format], extension: EXTENSIONS[options.format], width: info.width, height: info.height, bytes: info.size };
 }
 
+/** PNG lossless; WebP with the settings every web rendition uses (src/rendering/renditions.ts). */
 function encodeSquare(image: Sharp, format: SquareOptions['format']): Sharp {
-  return format === 'png' ? image.png({ compressionLevel: 9, adaptiveFiltering: true }) : image.webp({ quality: 85 });
+  return format === 'png' ? image.png({ compressionLevel: 9, adaptiveFiltering: true }) : webOutput(image, 'webp');
 }
 
 /**

@@ -65,10 +65,10 @@ describe('designs API over app.inject (SQLite file, local storage, in-process wo
     expect(design.thumbnail_url).toBe(`http://localhost:8000/static/designs/${created.id}/${version}/thumbnail.png`);
     expect(design.published_at).not.toBeNull();
     expect(design.error).toBeNull();
-    expect(design.assets).toEqual({
-      preview: { png: { url: design.preview_url, width: 600, height: 600, bytes: expect.any(Number) } },
-      thumbnail: { png: { url: design.thumbnail_url, width: 200, height: 200, bytes: expect.any(Number) } },
-    });
+    const { preview: previewAsset, thumbnail: thumbnailAsset } = design.assets!;
+    expect(Object.keys(design.assets!).sort()).toEqual(['preview', 'thumbnail']);
+    expect(previewAsset).toEqual({ png: { url: design.preview_url, width: 600, height: 600, bytes: previewAsset!.png!.bytes } });
+    expect(thumbnailAsset).toEqual({ png: { url: design.thumbnail_url, width: 200, height: 200, bytes: thumbnailAsset!.png!.bytes } });
 
     const folder = path.join(t.storageRoot, 'designs', created.id, version!);
     const preview = await readFile(path.join(folder, 'preview.png'));
