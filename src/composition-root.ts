@@ -16,7 +16,9 @@ import type { RenderQueue, RenderWorker } from './jobs/render-queue.js';
 import type { RetryPolicy } from './jobs/retry-policy.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { disableSharpCache, loadWatermark, renderRenditions, RenderPool, type RenditionRenderOptions } from './rendering/index.js';
+import { disableSharpCache, EAGER_FILES, loadWatermark, renderRenditions, renditionPlan, RenderPool, type RenditionRenderOptions } from './rendering/index.js';
+import { RenditionMaker } from './designs/rendition-maker.js';
+import { keyToUrlPath } from './storage/index.js';
 import { removeSupersededImages } from './designs/superseded-images.js';
 import { ClamdScanner, DisabledScanner, type VirusScanner } from './scanning/index.js';
 import { createStorageLayer, s3Connection, STALE_TEMP_FILE_AGE_MS, type StorageLayer } from './storage/index.js';
@@ -60,6 +62,8 @@ export interface Container {
   printTask: PrintDesignTask;
   /** CloudFront invalidation of public bytes removed (issue #13); a no-op without CLOUDFRONT_DISTRIBUTION_ID. */
   cdn: CdnInvalidator;
+  /** Renditions made on their first request, and where the API serves them (`/static/...`). */
+  renditions: { maker: RenditionMaker; url: (key: string) => Promise<string>; publicBucket: boolean };
   /** Starts the worker, queues designs a crash left behind, and starts the periodic sweep. */
   startBackground(): Promise<void>;
   close(): Promise<void>;
@@ -105,7 +109,7 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     // A watermark file that is missing or cannot be used stops the start here, not a render later.
     const renderOptions: RenditionRenderOptions = {
       compressionLevel: settings.pngCompressionLevel, printAreas: settings.printSpecs,
-      renditions: settings.renditions, formats: settings.imageFormats, watermark: await loadWatermark(settings),
+      renditions: settings.renditions, formats: settings.imageFormats, watermark: await loadWatermark(settings), subset: EAGER_FILES,
     };
     // Threads start on the first render, so processes that never render never start them.
     const pool = settings.renderThreads > 0
@@ -116,18 +120,32 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     const uploadStorage = new UploadStorage(storage.storage, {
       publicBucket: settings.useLocalStorage || settings.s3PublicBucket, signedUrlExpiresSeconds: settings.s3SignedUrlExpires,
     });
+    const imageSource = { find: (id: string) => uploads.findById(id), read: (key: string) => uploadStorage.readOriginal(key) };
+    const asBuffer = (image: Uint8Array | undefined) => image && Buffer.from(image.buffer, image.byteOffset, image.byteLength);
+    // A render makes the seed's two PNGs; every other size and format is made on its first request.
     const task = createRenderDesignTask({
       designs,
       storage: storage.repository,
       renderAssets: pool
         ? (spec, image, watermarked) => pool.render(spec, image, watermarked)
-        : (spec, image, watermarked) => renderRenditions(spec, { ...renderOptions, watermarked }, image && Buffer.from(image.buffer, image.byteOffset, image.byteLength)),
+        : (spec, image, watermarked) => renderRenditions(spec, { ...renderOptions, watermarked }, asBuffer(image)),
       gracePeriodMs: settings.assetGracePeriodMs,
-      images: { find: (id) => uploads.findById(id), read: (key) => uploadStorage.readOriginal(key) },
+      plan: renditionPlan(settings.renditions, settings.imageFormats),
+      images: imageSource,
       logger,
       leaseMs: settings.renderLeaseMs,
       observer: metrics.renderObserver,
     });
+    const publicBucket = settings.useLocalStorage || settings.s3PublicBucket;
+    const renditions = {
+      maker: new RenditionMaker({
+        designs, storage: storage.repository, images: imageSource, logger,
+        exists: async (key) => (await storage.storage.head(key)) !== null,
+        render: (spec, image, watermarked, file) => renderRenditions(spec, { ...renderOptions, watermarked, subset: [file] }, asBuffer(image)),
+      }),
+      url: (key: string) => storage.repository.urlFor(key),
+      publicBucket,
+    };
 
     if (!settings.redisUrl && role === 'worker') throw new Error('customify worker needs REDIS_URL (redis://host:6379): without it, `customify serve` renders in-process.');
     const { queue, worker } = jobQueue({ settings, role, policy, logger, closers }, { queueName: settings.renderQueueName, task, concurrency: settings.renderConcurrency, inProcessRoles: ['serve'] });
@@ -146,6 +164,8 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
 
     const service = new DesignService({
       designs, storage: storage.repository, queue, printQueue, logger, uploads, watermarkDefault: settings.watermarkDefault,
+      // Not made yet: the API's route makes it on the first request (in local mode that is its storage URL anyway).
+      unmadeRenditionUrl: (key) => `${settings.publicBaseUrl}/static/${keyToUrlPath(key)}`,
       printFileRoute: (designId, name) => `${settings.publicBaseUrl}/api/v1/designs/${designId}/print-files/${name}`,
     });
     let stopSweep: (() => Promise<void>) | undefined;
@@ -197,7 +217,7 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
 
     return {
       settings, logger, db, designs, storage, queue, worker, task, service, metrics,
-      uploads, uploadService, uploadQueue, scanner, avatarService, tus, tusStore, printQueue, printTask, cdn,
+      uploads, uploadService, uploadQueue, scanner, avatarService, tus, tusStore, printQueue, printTask, cdn, renditions,
       async startBackground() {
         if (worker) await worker.start();
         if (uploadWorker) await uploadWorker.start();

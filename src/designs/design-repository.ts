@@ -222,6 +222,29 @@ export class DesignRepository {
     return row ? toDesign(row) : null;
   }
 
+  /**
+   * Records the byte size of a rendition made on its first request, if `version` is still
+   * the design's current one (a compare-and-set on the manifest, retried against a concurrent
+   * record). False when the design or version is gone.
+   */
+  async recordRenditionBytes(id: string, version: string, key: string, bytes: number): Promise<boolean> {
+    if (!isDesignId(id)) return false;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const row = await this.run('reading a design', () =>
+        this.db.selectFrom('designs').select(['assets']).where('id', '=', id.toLowerCase()).where('asset_version', '=', version).where('deleted_at', 'is', null).executeTakeFirst());
+      if (!row || row.assets === null) return false;
+      const assets = JSON.parse(row.assets) as PublishedRendition[];
+      const entry = assets.find((asset) => asset.key === key);
+      if (!entry) return false;
+      if (entry.bytes === bytes) return true;
+      const updated = JSON.stringify(assets.map((asset) => (asset.key === key ? { ...asset, bytes } : asset)));
+      const result = await this.run('recording a rendition', () =>
+        this.db.updateTable('designs').set({ assets: updated }).where('id', '=', id.toLowerCase()).where('asset_version', '=', version).where('assets', '=', row.assets).executeTakeFirst());
+      if (Number(result.numUpdatedRows) === 1) return true;
+    }
+    return false;
+  }
+
   /** Superseded versions whose grace period ended by `now`, oldest first. */
   async dueSuperseded(now: Date, limit = 100): Promise<SupersededVersion[]> {
     const rows = await this.run('reading superseded images', () =>

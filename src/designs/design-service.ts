@@ -74,6 +74,8 @@ export interface DesignServiceDeps {
   uploads?: { findByIdForOwner(id: string, ownerId: string): Promise<DesignImageUpload | null> };
   /** A design's `watermark` when its request does not say (WATERMARK_DEFAULT). Default false. */
   watermarkDefault?: boolean;
+  /** The URL of a rendition not made yet, which makes it on first request; default its storage URL. */
+  unmadeRenditionUrl?: (key: string) => string;
 }
 
 /** Use cases behind the HTTP API and the CLI. Knows nothing of HTTP. */
@@ -253,7 +255,10 @@ export class DesignService {
           { name: 'preview', format: 'png', key: design.previewKey!, width: PREVIEW_SIZE, height: PREVIEW_SIZE, bytes: null },
           ...(design.thumbnailKey ? [{ name: 'thumbnail', format: 'png', key: design.thumbnailKey, width: THUMBNAIL_MAX_SIZE, height: THUMBNAIL_MAX_SIZE, bytes: null }] : []),
         ];
-    const urls = await Promise.all(stored.map((asset) => this.deps.storage.urlFor(asset.key)));
+    const unmade = this.deps.unmadeRenditionUrl;
+    // A design published before versions has its two PNGs stored, sizes unrecorded.
+    const notMade = (asset: { bytes: number | null }) => design.assets.length > 0 && asset.bytes === null;
+    const urls = await Promise.all(stored.map((asset) => (notMade(asset) && unmade ? Promise.resolve(unmade(asset.key)) : this.deps.storage.urlFor(asset.key))));
     const view: DesignAssetsView = {};
     stored.forEach((asset, i) => {
       (view[asset.name] ??= {})[asset.format] = { url: urls[i]!, width: asset.width, height: asset.height, bytes: asset.bytes };

@@ -63,14 +63,19 @@ export interface Design {
   readonly watermark: boolean;
 }
 
-/** One stored image of a published design: a rendition in one format. */
+/**
+ * One image of a published design: a rendition in one format. `bytes` is null until it is
+ * made: the seed's two PNGs are made by the render, the others on their first request.
+ */
 export interface PublishedRendition {
   readonly name: string;
   readonly format: string;
   readonly key: string;
   readonly width: number;
   readonly height: number;
-  readonly bytes: number;
+  readonly bytes: number | null;
+  /** Whether this version carries the watermark (the design's flag when it was rendered). */
+  readonly watermarked?: boolean;
 }
 
 /**

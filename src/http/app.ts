@@ -24,6 +24,7 @@ import { avatarRoutes } from './avatar.routes.js';
 import type { TusUploads } from '../uploads/tus-uploads.js';
 import { tusRoutes } from './tus.routes.js';
 import { holdBodiesToRequestTimeout } from './upload-timeout.js';
+import type { RenditionMaker } from '../designs/rendition-maker.js';
 
 export interface AppDeps {
   service: DesignService;
@@ -40,6 +41,11 @@ export interface AppDeps {
   tus?: TusUploads;
   /** Request logs (with request ids) go here; none when omitted. */
   logger?: Logger;
+  /**
+   * Renditions made on first request (issue #13) under `/static/designs/...`: served in local
+   * mode, redirected to the bucket's URL (`url`) in S3 mode. Absent: only stored files are served.
+   */
+  renditions?: { maker: Pick<RenditionMaker, 'ensure'>; url: (key: string) => Promise<string>; publicBucket: boolean };
 }
 
 // A caller's X-Request-Id is kept when it looks like an id, so logs join up across services.
@@ -128,6 +134,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.uploads) await app.register(uploadRoutes, { prefix: '/api/v1', uploads: deps.uploads, verifyToken: deps.verifyToken, uploadTimeoutMs });
   if (deps.avatars) await app.register(avatarRoutes, { prefix: '/api/v1', avatars: deps.avatars, verifyToken: deps.verifyToken, uploadTimeoutMs });
   if (deps.uploads && deps.tus) await app.register(tusRoutes, { prefix: '/api/v1', tus: deps.tus, verifyToken: deps.verifyToken, uploadTimeoutMs });
-  if (deps.settings.useLocalStorage) await app.register(staticRoutes, { storage: deps.storage });
+  const renditions = deps.renditions;
+  if (deps.settings.useLocalStorage) await app.register(staticRoutes, { storage: deps.storage, renditions: renditions?.maker });
+  else if (renditions) await app.register(staticRoutes, { storage: deps.storage, renditions: renditions.maker, redirectTo: { url: renditions.url, publicBucket: renditions.publicBucket } });
   return app;
 }

@@ -54,6 +54,7 @@ export async function startServer(settings: Readonly<Settings>, options: StartOp
       avatars: container.avatarService,
       tus: container.tus,
       logger,
+      renditions: container.renditions,
     });
     await app.listen({ host: settings.host, port: options.port ?? settings.port });
     await container.startBackground();

@@ -1,12 +1,20 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ObjectInfo } from '../storage/index.js';
-import { IMMUTABLE_PUBLIC_CACHE, isImmutableKey, isPrintFileKey, isStorageError, type ObjectStorage } from '../storage/index.js';
+import type { RenditionMaker } from '../designs/rendition-maker.js';
+import { assetVersionOfKey, IMMUTABLE_PUBLIC_CACHE, isImmutableKey, isPrintFileKey, isStorageError, type ObjectStorage } from '../storage/index.js';
 import { PRIVATE_PREFIXES } from '../uploads/upload.js';
 import { errorBody } from './error-handler.js';
 import { setStaticSecurityHeaders } from './security-headers.js';
 
 export interface StaticRoutesOptions {
   storage: ObjectStorage;
+  /** Makes a design's rendition on its first request (issue #13); without it, a missing one is 404. */
+  renditions?: Pick<RenditionMaker, 'ensure'>;
+  /**
+   * S3 mode: `/static/*` serves only renditions, made on first request, by redirecting to the
+   * stored object's URL (public, CloudFront or freshly signed): the bucket serves the bytes.
+   */
+  redirectTo?: { url: (key: string) => Promise<string>; publicBucket: boolean };
 }
 
 // The same as the uploader sets on S3 objects. The seed's unversioned keys are overwritten by
@@ -23,9 +31,25 @@ const CACHE_CONTROL = 'public, max-age=3600';
  */
 // eslint-disable-next-line @typescript-eslint/require-await -- Fastify takes a plugin without `done` as promise-style only if it returns a promise.
 export async function staticRoutes(app: FastifyInstance, options: StaticRoutesOptions): Promise<void> {
-  const { storage } = options;
+  const { storage, renditions, redirectTo } = options;
   // Images for any site, never a document (CORS for /static: security-headers.ts).
   app.addHook('onRequest', setStaticSecurityHeaders);
+
+  if (redirectTo) {
+    app.route<{ Params: { '*': string } }>({
+      method: ['GET', 'HEAD'],
+      url: '/static/*',
+      schema: { hide: true },
+      handler: async (request, reply) => {
+        const key = request.params['*'];
+        if (!renditions || assetVersionOfKey(key) === undefined || !(await renditions.ensure(key))) return notFound(request, reply);
+        // The target never changes for a public bucket; a signed one expires, so the redirect must not be kept.
+        reply.header('cache-control', redirectTo.publicBucket ? IMMUTABLE_PUBLIC_CACHE : 'no-store');
+        return reply.redirect(await redirectTo.url(key), 302);
+      },
+    });
+    return;
+  }
 
   app.route<{ Params: { '*': string } }>({
     method: ['GET', 'HEAD'],
@@ -33,7 +57,9 @@ export async function staticRoutes(app: FastifyInstance, options: StaticRoutesOp
     schema: { hide: true },
     handler: async (request, reply) => {
       const key = request.params['*'];
-      const info = await findObject(storage, key);
+      let info = await findObject(storage, key);
+      // A rendition nobody asked for yet: made now, then served like any other.
+      if (!info && renditions && assetVersionOfKey(key) !== undefined && (await renditions.ensure(key))) info = await findObject(storage, key);
       if (!info) return notFound(request, reply);
       setCacheHeaders(reply, key, info);
       if (isNotModified(request, info)) return reply.code(304).send();

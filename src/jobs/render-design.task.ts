@@ -2,8 +2,8 @@ import { AppError, describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { LEGACY_VERSION, type DesignRepository, type PublishedAssets } from '../designs/design-repository.js';
 import type { Design, PublishedRendition } from '../designs/design.js';
-import { validateDesignSpec, type DesignSpec, type RenderedImage } from '../rendering/index.js';
-import { newAssetVersion, type StorageRepository } from '../storage/index.js';
+import { validateDesignSpec, type DesignSpec, type RenderedImage, type RenditionFileName } from '../rendering/index.js';
+import { newAssetVersion, renditionKey, type StorageRepository } from '../storage/index.js';
 import { isRetryable } from './retry-policy.js';
 
 export interface RenderObserver {
@@ -41,6 +41,11 @@ export interface RenderTaskDeps {
   renderAssets: (spec: DesignSpec, image: Uint8Array | undefined, watermarked: boolean) => Promise<RenderedImage[]>;
   /** How long the images a re-render replaces stay served (ASSET_GRACE_PERIOD). Default 1 h. */
   gracePeriodMs?: number;
+  /**
+   * Every file a version has (RENDITIONS x IMAGE_FORMATS, with sizes), recorded on publish;
+   * those renderAssets does not make are made on first request. Default: what renderAssets made.
+   */
+  plan?: ReadonlyArray<RenditionFileName & { size: number }>;
   /** Needed to render designs with an image; a design with one fails without it. */
   images?: DesignImageSource;
   logger: Logger;
@@ -174,8 +179,15 @@ export function createRenderDesignTask(deps: RenderTaskDeps): RenderDesignTask {
       const thisVersion = version;
       // allSettled, not all: when one upload fails the others may still be writing, and this
       // render must not release its lease (letting a DELETE go on) until they have finished.
-      const keys = settledOrThrow(await Promise.allSettled(images.map((file) => storage.uploadRendition(design.id, thisVersion, file))));
-      const assets: PublishedRendition[] = images.map((file, i) => ({ name: file.name, format: file.format, key: keys[i]!, width: file.width, height: file.height, bytes: file.data.length }));
+      settledOrThrow(await Promise.allSettled(images.map((file) => storage.uploadRendition(design.id, thisVersion, file))));
+      const plan = deps.plan ?? images.map((file) => ({ name: file.name, format: file.format, size: file.width }));
+      const assets: PublishedRendition[] = plan.map((file) => {
+        const made = images.find((image) => image.name === file.name && image.format === file.format);
+        return {
+          name: file.name, format: file.format, key: renditionKey(design.id, thisVersion, file.name, file.format),
+          width: made?.width ?? file.size, height: made?.height ?? file.size, bytes: made ? made.data.length : null, watermarked: design.watermark,
+        };
+      });
       const keyOf = (name: string) => assets.find((a) => a.name === name && a.format === 'png')?.key;
       const previewKey = keyOf('preview');
       const thumbnailKey = keyOf('thumbnail');

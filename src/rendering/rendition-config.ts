@@ -22,10 +22,10 @@ export const SEED_RENDITIONS: readonly Rendition[] = Object.freeze([
 ]);
 
 /**
- * A web set: four sizes for `srcset`, in PNG and WebP. Not the default: made at render time
- * it costs about 3x the seed's CPU per design (BENCHMARKS.md, "Web renditions: encoder
- * settings"), which the render targets cannot afford; set RENDITIONS and IMAGE_FORMATS to it
- * where pages use `<picture>`.
+ * The web set, the default: four sizes for `srcset`, in PNG and WebP. A render makes only the
+ * seed's two PNGs; the rest are made on their first request (src/designs/rendition-maker.ts):
+ * made eagerly they would cost about 3x the seed's CPU per design (BENCHMARKS.md, "Web
+ * renditions: encoder settings").
  */
 export const WEB_RENDITIONS: readonly Rendition[] = Object.freeze([
   { name: 'thumbnail', size: 200 },
@@ -35,9 +35,8 @@ export const WEB_RENDITIONS: readonly Rendition[] = Object.freeze([
 ]);
 export const WEB_IMAGE_FORMATS: readonly ImageFormat[] = Object.freeze(['png', 'webp'] as const);
 
-/** The seed's two PNGs: what every render costs stays what it was (issue #13's rule (a)). */
-export const DEFAULT_RENDITIONS: readonly Rendition[] = SEED_RENDITIONS;
-export const DEFAULT_IMAGE_FORMATS: readonly ImageFormat[] = Object.freeze(['png'] as const);
+export const DEFAULT_RENDITIONS: readonly Rendition[] = WEB_RENDITIONS;
+export const DEFAULT_IMAGE_FORMATS: readonly ImageFormat[] = WEB_IMAGE_FORMATS;
 
 export const MIN_RENDITION_SIZE = 16;
 export const MAX_RENDITION_SIZE = 4096;

@@ -28,6 +28,28 @@ export interface RenditionRenderOptions extends RenderOptions {
   watermark?: Watermark | null;
   /** This design's flag: carry the watermark (renditions big enough) or not. */
   watermarked?: boolean;
+  /** Only these files (rendition name and format); default every rendition in every format. */
+  subset?: ReadonlyArray<RenditionFileName>;
+}
+
+export interface RenditionFileName {
+  readonly name: string;
+  readonly format: ImageFormat;
+}
+
+/**
+ * The files a render makes at once: the seed's two PNGs. Every other rendition is made on its
+ * first request (RenditionMaker), as imgproxy and Active Storage make variants: a render costs
+ * what the seed's did, and a size or format nobody asks for costs nothing.
+ */
+export const EAGER_FILES: ReadonlyArray<RenditionFileName> = Object.freeze([
+  { name: 'thumbnail', format: 'png' },
+  { name: 'preview', format: 'png' },
+]);
+
+/** Every file the settings ask for, in order: each rendition in each format, with its size. */
+export function renditionPlan(renditions: readonly Rendition[], formats: readonly ImageFormat[]): Array<RenditionFileName & { size: number }> {
+  return renditions.flatMap((rendition) => formats.map((format) => ({ name: rendition.name, format, size: rendition.size })));
 }
 
 /** One encoded image of a design: a rendition in one format. */
@@ -87,12 +109,15 @@ export async function renderRenditions(spec: DesignSpec, options: RenditionRende
   };
 
   const jobs: Array<Promise<RenderedImage>> = [];
+  const wanted = (name: string, format: ImageFormat) => !options.subset || options.subset.some((file) => file.name === name && file.format === format);
   for (const rendition of renditions) {
     assertIntegerOption(`renditions.${rendition.name}`, rendition.size, 1, 4096);
+    if (!formats.some((format) => wanted(rendition.name, format))) continue;
     const marked = watermarks(watermark, rendition.size);
     // Up to the preview's size: resampled from the preview's layout; above it, laid out at size.
     const source = sceneFor(Math.max(rendition.size, preview.size), marked);
     for (const format of formats) {
+      if (!wanted(rendition.name, format)) continue;
       jobs.push(source.scene.then(async (scene) => {
         const data = await encodeRendition(scene, rendition.size, format, compressionLevel, () => canvasOf(source.id, scene));
         return { name: rendition.name, format, contentType: IMAGE_CONTENT_TYPES[format], width: rendition.size, height: rendition.size, data };

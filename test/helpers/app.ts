@@ -116,6 +116,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       avatars: container.avatarService,
       tus: container.tus,
       logger: options.logger,
+      renditions: container.renditions,
     });
     await app.ready();
     if (options.background ?? true) await container.startBackground();

@@ -55,7 +55,14 @@ describe('versioned images, grace period, watermark flag and CDN invalidation (S
         expect(res.statusCode, asset.url).toBe(200);
         expect(res.headers['content-type']).toBe(`image/${format}`);
         expect(res.headers['cache-control']).toBe('public, max-age=31536000, immutable');
-        expect(res.rawPayload.length).toBe(asset.bytes);
+        // The seed's two PNGs were made by the render; the rest on this first request, which records their size.
+        const made = (await t.app.inject({ method: 'GET', url: `/api/v1/designs/${design.id}`, headers: await authHeaders() })).json<DesignView>().assets![name]![format]!;
+        expect(made.url).toBe(asset.url);
+        expect(res.rawPayload.length).toBe(made.bytes);
+        if ((name === 'preview' || name === 'thumbnail') && format === 'png') expect(asset.bytes).toBe(made.bytes);
+        else expect(asset.bytes).toBeNull();
+        const again = await fetchStatic(asset.url);
+        expect(again.rawPayload.equals(res.rawPayload)).toBe(true);
         const meta = await sharp(res.rawPayload).metadata();
         expect([meta.format, meta.width, meta.height]).toEqual([format, asset.width, asset.height]);
         expect(asset.url).toContain(`/${name}.${format}`);
@@ -92,6 +99,21 @@ describe('versioned images, grace period, watermark flag and CDN invalidation (S
     const oldVersion = /\/designs\/[^/]+\/([^/]+)\//.exec(new URL(first.preview_url!).pathname)![1]!;
     expect(paths).toContain(`/designs/${first.id}/${oldVersion}/preview.png`);
     expect(paths.some((p) => p.includes(new URL(second.preview_url!).pathname.split('/')[4]!))).toBe(false);
+  });
+
+  it('makes a rendition on request only for a design\'s current version: a superseded, unknown or deleted one is 404', async () => {
+    const first = await t.waitForStatus((await t.createDesign()).id, 'PUBLISHED');
+    await t.app.inject({ method: 'POST', url: `/api/v1/designs/${first.id}/render`, headers: await authHeaders() });
+    const second = await t.waitForStatus(first.id, 'PUBLISHED');
+    // The old version's made files stay served through the grace period; its unmade ones are never made.
+    expect((await fetchStatic(first.preview_url!)).statusCode).toBe(200);
+    expect((await fetchStatic(first.assets!.large!.webp!.url)).statusCode).toBe(404);
+    expect((await fetchStatic(second.assets!.large!.webp!.url)).statusCode).toBe(200);
+    const unknown = second.assets!.small!.png!.url.replace(/\/[0-9a-z]+\/small\.png$/, `/${newAssetVersion()}/small.png`);
+    expect((await fetchStatic(unknown)).statusCode).toBe(404);
+    expect((await fetchStatic(second.assets!.preview!.png!.url.replace('preview.png', 'print.png'))).statusCode).toBe(404);
+    await t.app.inject({ method: 'DELETE', url: `/api/v1/designs/${first.id}`, headers: await authHeaders() });
+    expect((await fetchStatic(second.assets!.small!.webp!.url)).statusCode).toBe(404);
   });
 
   it('deleting a design invalidates its whole folder in CloudFront', async () => {

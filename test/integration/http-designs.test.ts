@@ -65,10 +65,11 @@ describe('designs API over app.inject (SQLite file, local storage, in-process wo
     expect(design.thumbnail_url).toBe(`http://localhost:8000/static/designs/${created.id}/${version}/thumbnail.png`);
     expect(design.published_at).not.toBeNull();
     expect(design.error).toBeNull();
-    const { preview: previewAsset, thumbnail: thumbnailAsset } = design.assets!;
-    expect(Object.keys(design.assets!).sort()).toEqual(['preview', 'thumbnail']);
-    expect(previewAsset).toEqual({ png: { url: design.preview_url, width: 600, height: 600, bytes: previewAsset!.png!.bytes } });
-    expect(thumbnailAsset).toEqual({ png: { url: design.thumbnail_url, width: 200, height: 200, bytes: thumbnailAsset!.png!.bytes } });
+    // Every rendition in every format (RENDITIONS, IMAGE_FORMATS); the render made the seed's two PNGs.
+    expect(Object.keys(design.assets!).sort()).toEqual(['large', 'preview', 'small', 'thumbnail']);
+    expect(design.assets!.preview!.png).toEqual({ url: design.preview_url, width: 600, height: 600, bytes: design.assets!.preview!.png!.bytes });
+    expect(design.assets!.thumbnail!.png).toEqual({ url: design.thumbnail_url, width: 200, height: 200, bytes: design.assets!.thumbnail!.png!.bytes });
+    expect(design.assets!.large!.webp).toEqual({ url: design.preview_url!.replace('preview.png', 'large.webp'), width: 1200, height: 1200, bytes: null });
 
     const folder = path.join(t.storageRoot, 'designs', created.id, version!);
     const preview = await readFile(path.join(folder, 'preview.png'));

@@ -124,12 +124,11 @@ describe('renderRenditions: every size in every format, from one layout per size
 });
 
 describe('RENDITIONS and IMAGE_FORMATS', () => {
-  it('default to the seed\'s two PNGs (thumbnail 200, preview 600): a render costs what it did', () => {
+  it('default to thumbnail 200, small 400, preview 600, large 1200 in PNG and WebP', () => {
     const settings = configFrom({});
-    expect(settings.renditions).toEqual([{ name: 'thumbnail', size: 200 }, { name: 'preview', size: 600 }]);
-    expect(settings.imageFormats).toEqual(['png']);
-    const web = configFrom({ RENDITIONS: 'thumbnail:200,small:400,preview:600,large:1200', IMAGE_FORMATS: 'png,webp' });
-    expect(web.renditions).toEqual(WEB_RENDITIONS);
+    expect(settings.renditions).toEqual([{ name: 'thumbnail', size: 200 }, { name: 'small', size: 400 }, { name: 'preview', size: 600 }, { name: 'large', size: 1200 }]);
+    expect(settings.imageFormats).toEqual(['png', 'webp']);
+    expect(configFrom({ RENDITIONS: 'thumbnail:200,preview:600', IMAGE_FORMATS: 'png' }).renditions).toEqual([{ name: 'thumbnail', size: 200 }, { name: 'preview', size: 600 }]);
   });
 
   it('accept a list in any order, sorted by size', () => {
@@ -158,5 +157,17 @@ describe('RENDITIONS and IMAGE_FORMATS', () => {
       expect((error as { field?: string }).field).toBe(name);
       expect((error as Error).message).toContain(name);
     }
+  });
+});
+
+describe('renderRenditions with a subset: one file, as a first request makes it', () => {
+  it('makes only the files asked for, with the same bytes as the full set', async () => {
+    const spec = design({ text: 'Just one' });
+    const [all, one] = await Promise.all([
+      renderRenditions(spec, ALL),
+      renderRenditions(spec, { ...ALL, subset: [{ name: 'large', format: 'webp' }] }),
+    ]);
+    expect(one.map((image) => `${image.name}.${image.format}`)).toEqual(['large.webp']);
+    expect(one[0]!.data.equals(find(all, 'large', 'webp').data)).toBe(true);
   });
 });
