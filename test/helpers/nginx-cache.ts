@@ -1,12 +1,12 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { freePort } from './app.js';
 import { waitFor } from './services.js';
 import { createTempDir, removeTempDir } from './tmp.js';
+import { portAnswers } from './services.js';
 
 /**
  * A real HTTP cache standing in for a CDN: nginx with `proxy_cache` in front of an origin
@@ -149,7 +149,7 @@ export async function startNginxCache(upstream: string): Promise<NginxCache> {
       if (!alive()) throw new Error(`nginx exited (${child.exitCode ?? child.signalCode}): ${output}${await readLog()}`);
       // nginx writes its pid file only once its sockets are bound: a connection accepted
       // before that would be some other process that took the free port meanwhile.
-      return existsSync(path.join(dir, 'nginx.pid')) && accepts(port);
+      return existsSync(path.join(dir, 'nginx.pid')) && portAnswers(port);
     }, 10_000, 20);
   } catch (error) {
     const log = await readLog();
@@ -178,20 +178,4 @@ export async function startNginxCache(upstream: string): Promise<NginxCache> {
     errorLog: readLog,
     stop,
   };
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.setTimeout(1000);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }

@@ -83,7 +83,8 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
 
 export { freePort };
 
-function portAnswers(port: number): Promise<boolean> {
+/** Whether something accepts TCP connections on 127.0.0.1:`port` (within a second). */
+export function portAnswers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port });
     socket.setTimeout(1000);
