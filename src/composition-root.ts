@@ -139,7 +139,7 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     const publicBucket = settings.useLocalStorage || settings.s3PublicBucket;
     const renditions = {
       maker: new RenditionMaker({
-        designs, storage: storage.repository, images: imageSource, logger,
+        designs, storage: storage.repository, images: imageSource, logger, observer: metrics.renditionObserver,
         exists: async (key) => (await storage.storage.head(key)) !== null,
         render: (spec, image, watermarked, file) => renderRenditions(spec, { ...renderOptions, watermarked, subset: [file] }, asBuffer(image)),
       }),

@@ -41,6 +41,9 @@ export class Metrics {
   readonly cdnInvalidationRequests = new Counter({ name: 'customify_cdn_invalidation_requests_total', help: 'CloudFront CreateInvalidation requests, by outcome (sent; failed: its paths are retried)', labelNames: ['outcome'], registers: [this.registry] });
   readonly cdnInvalidationPaths = new Counter({ name: 'customify_cdn_invalidation_paths_total', help: 'Paths CloudFront accepted for invalidation', registers: [this.registry] });
   private cdnBacklogReader: (() => Promise<number>) | undefined;
+  // Renditions made on their first request (issue #13): how many, and how long each took.
+  readonly renditionsMade = new Counter({ name: 'customify_renditions_made_total', help: 'Renditions made on their first request (the render makes only the seed\'s two PNGs)', registers: [this.registry] });
+  readonly renditionSeconds = new Histogram({ name: 'customify_rendition_duration_seconds', help: 'Making one rendition on request (lay out, paint, encode, store, record)', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry] });
 
   /**
    * `queueDepths`: each queue's jobs waiting, delayed or running, read when /metrics is
@@ -97,6 +100,13 @@ export class Metrics {
     rendered: ({ outcome, seconds }) => {
       this.renders.inc({ outcome });
       this.renderSeconds.observe({ outcome }, seconds);
+    },
+  };
+
+  readonly renditionObserver = {
+    made: ({ seconds }: { seconds: number }) => {
+      this.renditionsMade.inc();
+      this.renditionSeconds.observe(seconds);
     },
   };
 

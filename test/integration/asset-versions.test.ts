@@ -71,6 +71,9 @@ describe('versioned images, grace period, watermark flag and CDN invalidation (S
     expect(design.assets!.preview!.png!.url).toBe(design.preview_url);
     expect(design.assets!.thumbnail!.png!.url).toBe(design.thumbnail_url);
     expect(design.watermark).toBe(false);
+    // Six made on request (4 sizes x 2 formats, less the seed's two PNGs), each once.
+    const metrics = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(Number(/^customify_renditions_made_total (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(6);
   });
 
   it('a re-render answers new URLs at once; the old ones keep their bytes until the grace period ends, then go, and CloudFront is told', async () => {
