@@ -134,10 +134,27 @@ describe(`S3 mode end to end against ${s3.kind} at ${s3.endpoint}`, () => {
       expect(await h.keysOf(design.id)).toEqual([]);
     });
 
-    it('has no /static route and reports the bucket ready', async () => {
+    it('serves no stored file through /static (the bucket does); an unmade rendition is made there and redirected to the bucket', async () => {
       const stat = await fetch(`${h.server.url}/static/designs/x/preview.png`);
       expect(stat.status).toBe(404);
-      expect(((await stat.json()) as { error: { code: string } }).error.code).toBe('ROUTE_NOT_FOUND');
+      expect(((await stat.json()) as { error: { code: string } }).error.code).toBe('FILE_NOT_FOUND');
+      const design = await h.createAndPublish();
+      const dir = `designs/${design.id}/${versionOf(design)}`;
+      expect(await h.keysOf(design.id)).toEqual([`${dir}/preview.png`, `${dir}/thumbnail.png`]);
+      const large = design.assets!.large!.webp!;
+      expect(large).toEqual({ url: `${h.server.url}/static/${dir}/large.webp`, width: 1200, height: 1200, bytes: null });
+      const made = await fetch(large.url, { redirect: 'manual' });
+      expect(made.status).toBe(302);
+      expect(made.headers.get('location')).toBe(`${s3.endpoint}/${h.bucket}/${dir}/large.webp`);
+      const image = await fetch(made.headers.get('location')!);
+      expect(image.status).toBe(200);
+      expect(image.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+      const meta = await sharp(Buffer.from(await image.arrayBuffer())).metadata();
+      expect([meta.format, meta.width]).toEqual(['webp', 1200]);
+      // Once made, the API answers the bucket's own URL, with its size.
+      const after = (await (await fetch(`${h.server.url}/api/v1/designs/${design.id}`, { headers: { authorization: `Bearer ${h.token}` } })).json()) as DesignView;
+      expect(after.assets!.large!.webp!.url).toBe(`${s3.endpoint}/${h.bucket}/${dir}/large.webp`);
+      expect(after.assets!.large!.webp!.bytes).toBeGreaterThan(0);
       const ready = await fetch(`${h.server.url}/readyz`);
       expect(ready.status).toBe(200);
     });

@@ -75,10 +75,13 @@ describe('customify token', () => {
 });
 
 describe('customify render', () => {
-  it('writes the two files and prints their paths', async () => {
+  it('writes the seed\'s two files first, then every other rendition, and prints their paths', async () => {
     const out = path.join(dir, 'render');
     const run = await customify(['render', '--text', 'Hello', '--color', '#123456', '--out', out]);
-    expect(run).toEqual({ code: 0, out: [path.join(out, 'preview.png'), path.join(out, 'thumbnail.png')], err: [] });
+    expect(run.code).toBe(0);
+    expect(run.err).toEqual([]);
+    expect(run.out.slice(0, 2)).toEqual([path.join(out, 'preview.png'), path.join(out, 'thumbnail.png')]);
+    expect(run.out).toHaveLength(8);
     expect(await sharp(run.out[0]).metadata()).toMatchObject({ width: 600, height: 600 });
   });
 

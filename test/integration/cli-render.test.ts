@@ -36,7 +36,8 @@ describe('customify render', () => {
   it('writes a 600x600 preview and a thumbnail within 200x200 to a new folder, and prints both paths', async () => {
     const out = path.join(dir, 'a', 'b');
     const lines = await render({ text: 'Hello\nWorld', font: 'Lobster-Regular', color: '#0A7', 'text-color': '#FFFF00', 'product-type': 'mug', out });
-    expect(lines).toEqual([path.join(out, 'preview.png'), path.join(out, 'thumbnail.png')]);
+    // The seed's two first, then every other rendition (RENDITIONS x IMAGE_FORMATS, the web set by default).
+    expect(lines).toEqual(['preview.png', 'thumbnail.png', 'thumbnail.webp', 'small.png', 'small.webp', 'preview.webp', 'large.png', 'large.webp'].map((name) => path.join(out, name)));
     const preview = await sharp(lines[0]).metadata();
     expect(preview).toMatchObject({ format: 'png', width: 600, height: 600 });
     const thumbnail = await sharp(lines[1]).metadata();
@@ -118,13 +119,15 @@ describe('customify render', () => {
     const lines: string[] = [];
     const values = { text: 'Hello print', font: 'Roboto-Bold', color: '#222222', 'product-type': 'sticker', out, print: true, 'design-id': 'd-42' };
     expect(await renderCommand(settings, values, (line) => lines.push(line))).toBe(0);
-    expect(lines).toEqual(['preview.png', 'thumbnail.png', 'print.png', 'print.pdf'].map((name) => path.join(out, name)));
+    expect(lines).toEqual([...['preview.png', 'thumbnail.png', 'thumbnail.webp', 'small.png', 'small.webp', 'preview.webp', 'large.png', 'large.webp'], 'print.png', 'print.pdf'].map((name) => path.join(out, name)));
     // A sticker: 4 in plus a 1/8 in bleed each side at 300 DPI, the background printed.
-    expect(await sharp(lines[2]).metadata()).toMatchObject({ format: 'png', width: 1275, height: 1275, channels: 3, density: 300 });
-    const { stdout } = await promisify(execFile)('pdfinfo', ['-box', lines[3]!]);
+    const printPng = lines.at(-2)!;
+    const printPdf = lines.at(-1)!;
+    expect(await sharp(printPng).metadata()).toMatchObject({ format: 'png', width: 1275, height: 1275, channels: 3, density: 300 });
+    const { stdout } = await promisify(execFile)('pdfinfo', ['-box', printPdf]);
     expect(stdout).toMatch(/^Title:\s+d-42$/m);
     expect(stdout).toMatch(/^TrimBox:\s+9\.00\s+9\.00\s+297\.00\s+297\.00$/m);
-    const { stdout: text } = await promisify(execFile)('pdftotext', [lines[3]!, '-']);
+    const { stdout: text } = await promisify(execFile)('pdftotext', [printPdf, '-']);
     expect(text.replace(/\f/g, '').trim().split('\n').join(' ')).toBe('Hello print');
   });
 
@@ -140,6 +143,6 @@ describe('customify render', () => {
   it('without --print writes no print files', async () => {
     const out = path.join(dir, 'plain');
     await render({ text: 'Hi', out });
-    expect((await readdir(out)).sort()).toEqual(['preview.png', 'thumbnail.png']);
+    expect((await readdir(out)).sort()).toEqual(['preview.png', 'thumbnail.png', 'thumbnail.webp', 'small.png', 'small.webp', 'preview.webp', 'large.png', 'large.webp'].sort());
   });
 });

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import path from 'node:path';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
 import type { DesignRepository } from '../../src/designs/design-repository.js';
 import type { Design } from '../../src/designs/design.js';
@@ -167,19 +167,39 @@ export class Timings {
   }
 }
 
-/** Both assets of each design are in the local storage tree and decode as the right size. */
+/**
+ * `designs/{id}/{version}/{name}` as the seed's `designs/{id}/{name}` (issue #13 put each
+ * render's images in a version folder of their own), so scenarios can compare key lists.
+ */
+export function unversioned(key: string): string {
+  return key.replace(/^(designs\/[0-9a-f-]{36})\/[0-9a-z]{12,}\/([^/]+)$/, '$1/$2');
+}
+
+/** The newest version folder of a design in the local storage tree (versions sort by age). */
+export async function latestLocalVersion(root: string, id: string): Promise<string> {
+  const versions = (await readdir(path.join(root, 'designs', id))).filter((name) => /^[0-9a-z]{12,}$/.test(name)).sort();
+  if (versions.length === 0) throw new Error(`design ${id} has no version folder under ${root}`);
+  return path.join('designs', id, versions.at(-1)!);
+}
+
+/** Both seed assets of each design (its latest version) are in the local storage tree and decode as the right size. */
 export async function expectLocalAssets(root: string, ids: readonly string[]): Promise<void> {
   await runPool(ids, 8, async (id) => {
-    await expectValidPng(await readFile(path.join(root, 'designs', id, 'preview.png')), 'preview', id);
-    await expectValidPng(await readFile(path.join(root, 'designs', id, 'thumbnail.png')), 'thumbnail', id);
+    const folder = path.join(root, await latestLocalVersion(root, id));
+    await expectValidPng(await readFile(path.join(folder, 'preview.png')), 'preview', id);
+    await expectValidPng(await readFile(path.join(folder, 'thumbnail.png')), 'thumbnail', id);
   });
 }
 
 /** Both assets of each design are in `bucket` and decode as the right size. */
 export async function expectS3Assets(client: S3Client, bucket: string, ids: readonly string[]): Promise<void> {
   await runPool(ids, 16, async (id) => {
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `designs/${id}/` }));
+    const keys = (listed.Contents ?? []).map((o) => o.Key!).sort();
     for (const kind of ['preview', 'thumbnail'] as const) {
-      const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: `designs/${id}/${kind}.png` }));
+      const key = keys.filter((k) => unversioned(k) === `designs/${id}/${kind}.png` && k !== `designs/${id}/${kind}.png`).at(-1);
+      if (!key) throw new Error(`design ${id} has no versioned ${kind}.png in ${bucket} (keys: ${keys.join(', ')})`);
+      const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       await expectValidPng(Buffer.from(await out.Body!.transformToByteArray()), kind, `${id} ${kind}`);
     }
   });

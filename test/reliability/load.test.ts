@@ -9,7 +9,7 @@ import { createTestDatabase, skipDialect } from '../helpers/databases.js';
 import { REDIS_URL, skipRedis } from '../helpers/redis.js';
 import { createTestBucket, deleteTestBucket, getS3TestServer, s3Env, testS3Client } from '../helpers/s3.js';
 import { spawnCustomify, type CustomifyProcess } from '../helpers/services.js';
-import { ApiClient, counterValue, countStatuses, DESIGN_BODY, expectValidPng, runPool, Timings, waitUntilSettled, walkFiles } from './harness.js';
+import { ApiClient, counterValue, countStatuses, DESIGN_BODY, expectLocalAssets, expectValidPng, latestLocalVersion, runPool, Timings, unversioned, waitUntilSettled, walkFiles } from './harness.js';
 
 /**
  * Scenario A: many designs through the real HTTP API from many concurrent clients, in the
@@ -71,16 +71,13 @@ describe('A. load, embedded mode (SQLite, local disk, in-process worker)', () =>
 
       // The storage tree holds exactly the two assets of each design (their key implies their metadata): no temp file, no stray.
       const root = server.settings.localStoragePath;
-      const files = await walkFiles(root);
+      const files = (await walkFiles(root)).map(unversioned);
       const expected = ids.flatMap((id) => [
         `designs/${id}/preview.png`, `designs/${id}/thumbnail.png`,
       ]).sort();
       expect(files.filter((f) => f.endsWith('.tmp'))).toEqual([]);
       expect(files).toEqual(expected);
-      await runPool(ids, 8, async (id) => {
-        await expectValidPng(await readFile(path.join(root, 'designs', id, 'preview.png')), 'preview', id);
-        await expectValidPng(await readFile(path.join(root, 'designs', id, 'thumbnail.png')), 'thumbnail', id);
-      });
+      await expectLocalAssets(root, ids);
       t.mark('check files');
 
       // Through the API too: each owner sees PUBLISHED with URLs, and the URLs serve the stored bytes.
@@ -88,13 +85,14 @@ describe('A. load, embedded mode (SQLite, local disk, in-process worker)', () =>
         const res = await owners.get(id)!.get(id);
         expect(res.status).toBe(200);
         expect(res.body.status).toBe('PUBLISHED');
-        expect(res.body.preview_url).toBe(`${server.url}/static/designs/${id}/preview.png`);
-        expect(res.body.thumbnail_url).toBe(`${server.url}/static/designs/${id}/thumbnail.png`);
+        const folder = await latestLocalVersion(root, id);
+        expect(res.body.preview_url).toBe(`${server.url}/static/${folder}/preview.png`);
+        expect(res.body.thumbnail_url).toBe(`${server.url}/static/${folder}/thumbnail.png`);
         if (i % 20 === 0) {
           const image = await fetch(res.body.preview_url!);
           expect(image.status).toBe(200);
           const bytes = Buffer.from(await image.arrayBuffer());
-          expect(bytes.equals(await readFile(path.join(root, 'designs', id, 'preview.png')))).toBe(true);
+          expect(bytes.equals(await readFile(path.join(root, folder, 'preview.png')))).toBe(true);
         }
       });
       t.mark('check API');
@@ -155,7 +153,8 @@ describe.skipIf(skipRedis || skipDialect('postgres'))(`A. load, production mode 
           token = out.IsTruncated ? out.NextContinuationToken : undefined;
           if (!token) break;
         }
-        expect(keys.sort()).toEqual(ids.flatMap((id) => [`designs/${id}/preview.png`, `designs/${id}/thumbnail.png`]).sort());
+        expect(keys.map(unversioned).sort()).toEqual(ids.flatMap((id) => [`designs/${id}/preview.png`, `designs/${id}/thumbnail.png`]).sort());
+        expect(keys.every((key) => unversioned(key) !== key)).toBe(true);
         await runPool(keys, 16, async (key) => {
           const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
           const bytes = Buffer.from(await out.Body!.transformToByteArray());
@@ -171,7 +170,7 @@ describe.skipIf(skipRedis || skipDialect('postgres'))(`A. load, production mode 
         const res = await owners.get(id)!.get(id);
         expect(res.status).toBe(200);
         expect(res.body.status).toBe('PUBLISHED');
-        expect(res.body.preview_url).toContain(`/${bucket}/designs/${id}/preview.png?`);
+        expect(res.body.preview_url).toMatch(new RegExp(`/${bucket}/designs/${id}/[0-9a-z]{12,}/preview\\.png\\?`));
         if (i % 50 === 0) {
           const image = await fetch(res.body.thumbnail_url!);
           expect(image.status).toBe(200);
