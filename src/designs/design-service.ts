@@ -1,7 +1,7 @@
 import { AppError, describeError, NotFoundError, ValidationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RenderQueue } from '../jobs/render-queue.js';
-import { designWarnings, PREVIEW_SIZE, THUMBNAIL_MAX_SIZE, validateDesignSpec, type DesignWarning } from '../rendering/index.js';
+import { designWarnings, PREVIEW_SIZE, THUMBNAIL_MAX_SIZE, validateDesignSpec, type DesignSpec, type DesignWarning } from '../rendering/index.js';
 import type { StorageRepository } from '../storage/index.js';
 import { assertDesignId } from './design-id.js';
 import { DesignDeletion } from './design-deletion.js';
@@ -302,14 +302,10 @@ export class DesignService {
     }
   }
 
-  /**
-   * A new PENDING design from a request body: the design's fields checked first (the domain's
-   * codes, as the API's schema check explains them), then its watermark flag. Throws ValidationError.
-   */
+  /** A new PENDING design from a request body (see parseDesignRequest). Throws ValidationError. */
   private prepare(ownerId: string, input: unknown): Design {
-    const { watermark, spec: body } = splitWatermark(input);
-    const spec = validateDesignSpec(body);
-    return newDesign({ ownerId, productType: spec.product_type, designData: spec.design_data, now: new Date(), watermark: watermarkFlag(watermark) ?? this.deps.watermarkDefault ?? false });
+    const { spec, watermark } = parseDesignRequest(input);
+    return newDesign({ ownerId, productType: spec.product_type, designData: spec.design_data, now: new Date(), watermark: watermark ?? this.deps.watermarkDefault ?? false });
   }
 
   /**
@@ -374,6 +370,17 @@ function printNotAvailable(design: Design): AppError {
   return new AppError('PRINT_NOT_AVAILABLE', `Design ${design.id} is ${design.status}: print files are made from a PUBLISHED design, and ${advice}`, {
     field: 'status', details: { designId: design.id, status: design.status },
   });
+}
+
+/**
+ * A design's request body (POST /api/v1/designs, an item of a batch, a line of `customify
+ * render-batch`) checked as the API checks it: the design's fields first (the domain's codes,
+ * as the route's schema check explains them), then its `watermark` flag, undefined when left
+ * out. Throws ValidationError naming the field.
+ */
+export function parseDesignRequest(input: unknown): { spec: DesignSpec; watermark: boolean | undefined } {
+  const { watermark, spec } = splitWatermark(input);
+  return { spec: validateDesignSpec(spec), watermark: watermarkFlag(watermark) };
 }
 
 /** `watermark` is the design's option, not part of what is rendered: taken off before the design is validated. */
