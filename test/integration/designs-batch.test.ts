@@ -4,7 +4,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { buildContainer, type Container } from '../../src/composition-root.js';
 import type { Environment } from '../../src/config.js';
 import { MAX_BATCH_DESIGNS, type DesignView } from '../../src/designs/design-service.js';
+import { AppError } from '../../src/errors.js';
 import { BullmqRenderQueue } from '../../src/jobs/bullmq.queue.js';
+import { sweepStaleDesigns } from '../../src/jobs/pending-sweep.js';
 import { silentLogger } from '../../src/logger.js';
 import type { UploadView } from '../../src/uploads/upload-service.js';
 import { gpsOrientation6Jpeg } from '../fixtures/uploads/images.js';
@@ -235,8 +237,58 @@ describe.each(STACKS.filter((s) => !s.skip))('POST /api/v1/designs/batch ($name)
     }
   });
 
+  it('answers the batch when the queue cannot be reached: the designs wait PENDING and the sweep queues them', async () => {
+    const user = `queue-down-${stack.dialect}`;
+    vi.spyOn(t.container.queue, 'enqueueMany').mockRejectedValueOnce(new AppError('QUEUE_UNAVAILABLE', 'Redis did not answer (test).', { retryable: true }));
+    const res = await batch({ designs: [design('Swept one'), design('Swept two')] }, user);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ created: 2, failed: 0 });
+    const ids = res.body.items.map((item) => item.design!.id);
+    for (const id of ids) expect((await t.container.designs.findById(id))?.status).toBe('PENDING');
+    const queued = await sweepStaleDesigns({ designs: t.container.designs, queue: t.container.queue, logger: silentLogger, pendingAfterMs: 0 }, { pendingBefore: new Date(Date.now() + 1000) });
+    expect(queued).toBeGreaterThanOrEqual(2);
+    for (const id of ids) await t.waitForStatus(id, 'PUBLISHED', { userId: user, timeoutMs: 60_000 });
+  }, 120_000);
+
   it('needs a token, as every design route', async () => {
     const res = await t.app.inject({ method: 'POST', url: '/api/v1/designs/batch', payload: { designs: [design('x')] } });
     expect(res.statusCode).toBe(401);
+  });
+});
+
+describe.skipIf(skipRedis)('BullmqRenderQueue.enqueueMany (real Redis)', () => {
+  const policy = { maxRetries: 2, backoffMs: 50 };
+  let queue: BullmqRenderQueue;
+  beforeAll(() => {
+    queue = new BullmqRenderQueue({ redisUrl: REDIS_URL, queueName: `batch-queue-${randomUUID()}`, policy, logger: silentLogger });
+  });
+  afterAll(async () => {
+    await queue.queue.obliterate({ force: true });
+    await queue.close();
+  });
+
+  it('queues each id as enqueue does (the id as job id, the retry policy), and an id already waiting is not queued twice', async () => {
+    const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+    await queue.enqueueMany([]);
+    expect(await queue.depth()).toBe(0);
+    await queue.enqueue(a);
+    await queue.enqueueMany([a, b]);
+    await queue.enqueueMany([b, c]);
+    expect(await queue.depth()).toBe(3);
+    for (const id of [a, b, c]) {
+      const job = await queue.queue.getJob(id);
+      expect(job?.name).toBe('render-design');
+      expect(job?.data).toEqual({ designId: id });
+      expect(job?.opts).toMatchObject({ attempts: policy.maxRetries + 1, backoff: { type: 'exponential', delay: policy.backoffMs } });
+    }
+  });
+
+  it('throws QUEUE_UNAVAILABLE when Redis cannot be reached', async () => {
+    const down = new BullmqRenderQueue({ redisUrl: 'redis://127.0.0.1:1', queueName: `batch-down-${randomUUID()}`, policy, logger: silentLogger, timeoutMs: 500 });
+    try {
+      await expect(down.enqueueMany([randomUUID()])).rejects.toMatchObject({ code: 'QUEUE_UNAVAILABLE', retryable: true });
+    } finally {
+      await down.close().catch(() => undefined);
+    }
   });
 });
