@@ -78,7 +78,7 @@ export async function designRoutes(app: FastifyInstance, options: DesignRoutesOp
         'Each design is validated and stored on its own, exactly as POST /api/v1/designs would (same codes; `field` prefixed with its place, `designs[3].design_data.color`): ' +
         'a bad one never stops the others, and one that fails is not stored at all. The renders of those created are queued together. ' +
         'Answers 200 whenever the batch was taken, even if no design was created: read `items` (request order, each with its `index` and its own `status`), `created` and `failed`. ' +
-        `400 (field \`designs\`) for a body that is not \`{ "designs": [...] }\` or lists 0 or more than ${MAX_BATCH_DESIGNS} designs.`,
+        `400 for a body that is not \`{ "designs": [...] }\` (field \`body\`, \`designs\` or the unknown field) or lists 0 or more than ${MAX_BATCH_DESIGNS} designs (field \`designs\`).`,
       operationId: 'createDesignsBatch',
       tags, security,
       body: createDesignsBatchBody,
