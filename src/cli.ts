@@ -85,6 +85,15 @@ const COMMANDS: Record<string, Command> = {
     },
     run: async (values, print) => (await import('./cli/render.js')).renderCommand(getConfig(), values, print),
   },
+  'render-batch': {
+    summary: 'Render a JSON Lines file of designs (one POST /api/v1/designs body per line) into DIR/<line number>/, every rendition of each, with no server or database',
+    usage: 'customify render-batch FILE.jsonl --out DIR',
+    positionals: { FILE: 'A JSON Lines file: one design body per line, as POST /api/v1/designs takes it (watermark included); blank lines are skipped. Exit 0 when every line was rendered, 1 when any failed (the summary names each line and field), 2 for a usage error' },
+    options: {
+      out: { type: 'string', value: 'DIR', required: true, description: "Folder to write each line's renditions to, DIR/<line number>/preview.png and the others (created if missing; files there are replaced)" },
+    },
+    run: async (values, print, positionals) => (await import('./cli/render-batch.js')).renderBatchCommand(getConfig(), positionals[0]!, values, print),
+  },
   print: {
     summary: "Make a design's print files (print.pdf, print.png at its product's print size) in the configured storage, as POST /api/v1/designs/{id}/print-files does",
     usage: 'customify print DESIGN_ID [--wait]',

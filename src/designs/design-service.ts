@@ -1,7 +1,7 @@
 import { AppError, describeError, NotFoundError, ValidationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RenderQueue } from '../jobs/render-queue.js';
-import { designWarnings, PREVIEW_SIZE, THUMBNAIL_MAX_SIZE, validateDesignSpec, type DesignWarning } from '../rendering/index.js';
+import { designWarnings, PREVIEW_SIZE, THUMBNAIL_MAX_SIZE, validateDesignSpec, type DesignSpec, type DesignWarning } from '../rendering/index.js';
 import type { StorageRepository } from '../storage/index.js';
 import { assertDesignId } from './design-id.js';
 import { DesignDeletion } from './design-deletion.js';
@@ -58,10 +58,17 @@ export interface AssetView {
 export const PRINT_FILE_NAMES = ['print.pdf', 'print.png'] as const;
 export type PrintFileName = (typeof PRINT_FILE_NAMES)[number];
 
+/** The most designs one `createMany` (POST /api/v1/designs/batch) takes. */
+export const MAX_BATCH_DESIGNS = 100;
+
+/** One design of a `createMany`, at its index in the input: created, or why not (the error `create` would throw). */
+export type BatchItemResult = { index: number; design: DesignView } | { index: number; error: unknown };
+
 export interface DesignServiceDeps {
   designs: DesignRepository;
   storage: StorageRepository;
-  queue: Pick<RenderQueue, 'enqueue'>;
+  /** `enqueueMany` queues a batch's renders in one round trip (both adapters have it); without it, one `enqueue` each. */
+  queue: Pick<RenderQueue, 'enqueue'> & Partial<Pick<RenderQueue, 'enqueueMany'>>;
   /** The print queue (issue #12): its own, so print jobs never hold up previews. */
   printQueue?: Pick<RenderQueue, 'enqueue'>;
   /**
@@ -96,29 +103,39 @@ export class DesignService {
    * key settles a race with the upload's DELETE (one of the two fails; see migration 0005).
    */
   async create(ownerId: string, input: unknown): Promise<DesignView> {
-    const { watermark, spec: body } = splitWatermark(input);
-    const spec = validateDesignSpec(body);
-    const design = newDesign({ ownerId, productType: spec.product_type, designData: spec.design_data, now: new Date(), watermark: watermark ?? this.deps.watermarkDefault ?? false });
-    if (design.uploadId === null) {
-      await this.deps.designs.create(design);
-      await this.enqueue(design.id);
-      return this.view(design);
-    }
-    const upload = await this.findImage(design.uploadId, ownerId);
-    if (!upload) throw uploadNotFound();
-    if (upload.status === 'REJECTED') {
-      throw new AppError('UPLOAD_REJECTED', `design_data.image.upload_id names an upload that was rejected (${upload.reason ?? 'REJECTED'}): it cannot be used. Upload another image.`, {
-        field: 'design_data.image.upload_id',
-      });
-    }
-    await this.deps.designs.create(design);
-    // Queued now if its image is ready. Otherwise the upload's publish queues it, unless that
-    // publish happened between the look above and the insert, before the design existed to be
-    // found: a second look, after the insert, sees such a publish.
-    const settled = (status: DesignImageUpload['status'] | undefined) => status === undefined || status === 'PUBLISHED' || status === 'REJECTED';
-    const ready = settled(upload.status) || settled((await this.findImage(design.uploadId, ownerId))?.status);
-    if (ready) await this.enqueue(design.id);
+    const design = this.prepare(ownerId, input);
+    if (await this.store(design, ownerId)) await this.enqueue(design.id);
     return this.view(design);
+  }
+
+  /**
+   * `create` for up to MAX_BATCH_DESIGNS designs at once (`POST /api/v1/designs/batch`): each
+   * is validated and stored on its own, exactly as `create` does it, so one that fails (bad
+   * input, someone else's upload, a database error: its insert is one statement, so nothing
+   * of it is stored) is reported in its place and never stops the others. The renders of the
+   * stored designs are then queued in one round trip; a failed enqueue is left to the sweep.
+   * Results come in input order, each with its index. ValidationError INVALID_VALUE (field
+   * `designs`) for no design or more than MAX_BATCH_DESIGNS.
+   */
+  async createMany(ownerId: string, inputs: readonly unknown[]): Promise<BatchItemResult[]> {
+    if (inputs.length === 0 || inputs.length > MAX_BATCH_DESIGNS) {
+      const advice = inputs.length === 0 ? 'send at least one' : `split them into batches of ${MAX_BATCH_DESIGNS}`;
+      throw new ValidationError('INVALID_VALUE', `designs must list 1 to ${MAX_BATCH_DESIGNS} designs, got ${inputs.length}: ${advice}.`, 'designs');
+    }
+    const stored: Array<{ index: number; design: Design } | { index: number; error: unknown }> = [];
+    const ready: string[] = [];
+    // One after the other: a batch is at most MAX_BATCH_DESIGNS short inserts, and SQLite has one writer anyway.
+    for (const [index, input] of inputs.entries()) {
+      try {
+        const design = this.prepare(ownerId, input);
+        if (await this.store(design, ownerId)) ready.push(design.id);
+        stored.push({ index, design });
+      } catch (error) {
+        stored.push({ index, error });
+      }
+    }
+    await this.enqueueMany(ready);
+    return Promise.all(stored.map(async (item) => ('design' in item ? { index: item.index, design: await this.view(item.design) } : item)));
   }
 
   async get(ownerId: string, id: string): Promise<DesignView> {
@@ -285,6 +302,36 @@ export class DesignService {
     }
   }
 
+  /** A new PENDING design from a request body (see parseDesignRequest). Throws ValidationError. */
+  private prepare(ownerId: string, input: unknown): Design {
+    const { spec, watermark } = parseDesignRequest(input);
+    return newDesign({ ownerId, productType: spec.product_type, designData: spec.design_data, now: new Date(), watermark: watermark ?? this.deps.watermarkDefault ?? false });
+  }
+
+  /**
+   * Checks the design's image upload (see `create`), inserts the design, and says whether its
+   * render can be queued now (false while its image is still being checked).
+   */
+  private async store(design: Design, ownerId: string): Promise<boolean> {
+    if (design.uploadId === null) {
+      await this.deps.designs.create(design);
+      return true;
+    }
+    const upload = await this.findImage(design.uploadId, ownerId);
+    if (!upload) throw uploadNotFound();
+    if (upload.status === 'REJECTED') {
+      throw new AppError('UPLOAD_REJECTED', `design_data.image.upload_id names an upload that was rejected (${upload.reason ?? 'REJECTED'}): it cannot be used. Upload another image.`, {
+        field: 'design_data.image.upload_id',
+      });
+    }
+    await this.deps.designs.create(design);
+    // Queued now if its image is ready. Otherwise the upload's publish queues it, unless that
+    // publish happened between the look above and the insert, before the design existed to be
+    // found: a second look, after the insert, sees such a publish.
+    const settled = (status: DesignImageUpload['status'] | undefined) => status === undefined || status === 'PUBLISHED' || status === 'REJECTED';
+    return settled(upload.status) || settled((await this.findImage(design.uploadId, ownerId))?.status);
+  }
+
   private async find(ownerId: string, id: string): Promise<Design> {
     const design = await this.deps.designs.findByIdForOwner(assertDesignId(id, 'id'), ownerId);
     if (!design) throw notFound(id);
@@ -303,6 +350,17 @@ export class DesignService {
       this.deps.logger.warn({ designId }, `Could not queue the render now (${describeError(error)}); the sweep will queue it.`);
     }
   }
+
+  private async enqueueMany(designIds: readonly string[]): Promise<void> {
+    if (designIds.length === 0) return;
+    const { queue } = this.deps;
+    try {
+      if (queue.enqueueMany) await queue.enqueueMany(designIds);
+      else for (const designId of designIds) await queue.enqueue(designId);
+    } catch (error) {
+      this.deps.logger.warn({ designIds }, `Could not queue ${designIds.length} renders now (${describeError(error)}); the sweep will queue them.`);
+    }
+  }
 }
 
 function printNotAvailable(design: Design): AppError {
@@ -314,12 +372,28 @@ function printNotAvailable(design: Design): AppError {
   });
 }
 
+/**
+ * A design's request body (POST /api/v1/designs, an item of a batch, a line of `customify
+ * render-batch`) checked as the API checks it: the design's fields first (the domain's codes,
+ * as the route's schema check explains them), then its `watermark` flag, undefined when left
+ * out. Throws ValidationError naming the field.
+ */
+export function parseDesignRequest(input: unknown): { spec: DesignSpec; watermark: boolean | undefined } {
+  const { watermark, spec } = splitWatermark(input);
+  return { spec: validateDesignSpec(spec), watermark: watermarkFlag(watermark) };
+}
+
 /** `watermark` is the design's option, not part of what is rendered: taken off before the design is validated. */
-function splitWatermark(input: unknown): { watermark: boolean | undefined; spec: unknown } {
+function splitWatermark(input: unknown): { watermark: unknown; spec: unknown } {
   if (typeof input !== 'object' || input === null || Array.isArray(input) || !('watermark' in input)) return { watermark: undefined, spec: input };
   const { watermark, ...spec } = input as Record<string, unknown>;
-  if (typeof watermark !== 'boolean') throw new ValidationError('INVALID_TYPE', 'watermark must be true or false (or left out for the default).', 'watermark');
   return { watermark, spec };
+}
+
+/** The request's watermark flag, undefined when left out. */
+function watermarkFlag(watermark: unknown): boolean | undefined {
+  if (watermark === undefined || typeof watermark === 'boolean') return watermark;
+  throw new ValidationError('INVALID_TYPE', 'watermark must be true or false (or left out for the default).', 'watermark');
 }
 
 function notFound(id: string): NotFoundError {

@@ -1,9 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { TokenVerifier } from '../auth/jwt.js';
-import type { DesignService, PrintFileName } from '../designs/design-service.js';
+import { MAX_BATCH_DESIGNS, type BatchItemResult, type DesignService, type PrintFileName } from '../designs/design-service.js';
+import { ValidationError } from '../errors.js';
 import { requireBearerAuth } from './auth.js';
+import { toHttpError } from './error-handler.js';
 import { validateDesignSpec } from '../rendering/index.js';
-import { createDesignBody, patchDesignBody, designIdParams, designList, designView, errorResponse, errorResponseFor, listDesignsQuery, printFileParams } from './schemas.js';
+import {
+  BATCH_BODY_LIMIT_BYTES, createDesignBody, createDesignsBatchBody, designsBatchResult, patchDesignBody, designIdParams, designList, designView,
+  errorResponse, errorResponseFor, listDesignsQuery, printFileParams,
+} from './schemas.js';
 
 export interface DesignRoutesOptions {
   service: DesignService;
@@ -61,6 +66,37 @@ export async function designRoutes(app: FastifyInstance, options: DesignRoutesOp
     }
     const design = await service.create(request.userId, request.body);
     return reply.code(201).header('location', `${app.prefix}/designs/${design.id}`).send(design);
+  });
+
+  app.post('/designs/batch', {
+    // Up to MAX_BATCH_DESIGNS designs do not fit the 64 KB every other JSON body is held to.
+    bodyLimit: BATCH_BODY_LIMIT_BYTES,
+    schema: {
+      summary: `Create up to ${MAX_BATCH_DESIGNS} designs at once; each is created or refused on its own`,
+      description:
+        `Body \`{ "designs": [ <design>, ... ] }\`, 1 to ${MAX_BATCH_DESIGNS} bodies of POST /api/v1/designs (at most 1 MB in all). ` +
+        'Each design is validated and stored on its own, exactly as POST /api/v1/designs would (same codes; `field` prefixed with its place, `designs[3].design_data.color`): ' +
+        'a bad one never stops the others, and one that fails is not stored at all. The renders of those created are queued together. ' +
+        'Answers 200 whenever the batch was taken, even if no design was created: read `items` (request order, each with its `index` and its own `status`), `created` and `failed`. ' +
+        `400 for a body that is not \`{ "designs": [...] }\` (field \`body\`, \`designs\` or the unknown field) or lists 0 or more than ${MAX_BATCH_DESIGNS} designs (field \`designs\`).`,
+      operationId: 'createDesignsBatch',
+      tags, security,
+      body: createDesignsBatchBody,
+      response: {
+        200: designsBatchResult,
+        413: { ...errorResponse, description: 'The request body is larger than 1 MB: send fewer designs per batch.' },
+      },
+    },
+    // As POST /designs: the compiled schema is the fast check. When it refuses the batch, the
+    // envelope is checked here and each design by the service, so one bad design fails alone.
+    attachValidation: true,
+  }, async (request, reply) => {
+    const inputs = request.validationError ? batchDesigns(request.body) : (request.body as { designs: unknown[] }).designs;
+    const results = await service.createMany(request.userId, inputs);
+    const items = results.map((result) => batchItem(result, (error, status) =>
+      request.log.error({ err: error, index: result.index }, `Design ${result.index} of a batch failed with ${status}`)));
+    const created = items.filter((item) => item.status === 201).length;
+    return reply.code(200).send({ items, created, failed: items.length - created });
   });
 
   app.get<{ Querystring: ListQuery }>('/designs', {
@@ -173,6 +209,39 @@ export async function designRoutes(app: FastifyInstance, options: DesignRoutesOp
       .header('content-disposition', `attachment; filename="${request.params.name}"`)
       .send(file.body);
   });
+}
+
+/** The designs of a batch body the schema refused: ValidationError when the body itself is wrong, not one of its designs. */
+function batchDesigns(body: unknown): unknown[] {
+  const shape = 'the body is { "designs": [ <design>, ... ] }';
+  if (!isObject(body)) throw new ValidationError('INVALID_TYPE', `The body must be a JSON object: ${shape}.`, 'body');
+  const extra = Object.keys(body).find((key) => key !== 'designs');
+  if (extra !== undefined) throw new ValidationError('UNKNOWN_FIELD', `${extra} is not a known field; remove it (${shape}).`, extra);
+  if (!Object.hasOwn(body, 'designs')) throw new ValidationError('FIELD_REQUIRED', `designs is required: ${shape}.`, 'designs');
+  if (!Array.isArray(body.designs)) throw new ValidationError('INVALID_TYPE', 'designs must be an array of design bodies, each as POST /api/v1/designs takes it.', 'designs');
+  return body.designs;
+}
+
+interface BatchItem {
+  index: number;
+  status: number;
+  design?: unknown;
+  error?: { code: string; message: string; field?: string };
+}
+
+/**
+ * One design's result as the API shows it: its error mapped as the error handler maps a whole
+ * request's (5xx messages hidden, and reported through `logServerError`), its field prefixed
+ * with its place in the batch (`design`, the domain's name for the whole input, is the item itself).
+ */
+function batchItem(result: BatchItemResult, logServerError: (error: unknown, status: number) => void): BatchItem {
+  const { index } = result;
+  if ('design' in result) return { index, status: 201, design: result.design };
+  const mapped = toHttpError(result.error);
+  if (mapped.status >= 500) logServerError(result.error, mapped.status);
+  const place = `designs[${index}]`;
+  const field = mapped.field === undefined ? undefined : mapped.field === 'design' ? place : `${place}.${mapped.field}`;
+  return { index, status: mapped.status, error: { code: mapped.code, message: mapped.message, ...(field === undefined ? {} : { field }) } };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -1,6 +1,6 @@
 import { DESIGN_ID_PATTERN } from '../designs/design-id.js';
 import { DESIGN_STATUSES, PRINT_STATUSES } from '../designs/design.js';
-import { PRINT_FILE_NAMES } from '../designs/design-service.js';
+import { MAX_BATCH_DESIGNS, PRINT_FILE_NAMES } from '../designs/design-service.js';
 import { CURSOR_PATTERN, LIMIT_PATTERN, MAX_LIST_LIMIT } from '../db/keyset-page.js';
 import { designSpecJsonSchema } from '../rendering/index.js';
 import type { ErrorCode } from '../error-codes.js';
@@ -15,6 +15,8 @@ import type { ErrorCode } from '../error-codes.js';
  */
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
+/** POST /api/v1/designs/batch's own limit: room for MAX_BATCH_DESIGNS designs with long texts (each can be some KB). */
+export const BATCH_BODY_LIMIT_BYTES = 1024 * 1024;
 
 const watermarkProperty = {
   type: 'boolean',
@@ -28,6 +30,27 @@ export const createDesignBody = {
   properties: { ...(designSpecBody.properties as Record<string, unknown>), watermark: watermarkProperty },
 };
 const designDataInput = (designSpecBody.properties as Record<string, Record<string, unknown>>).design_data!;
+
+/**
+ * The body of POST /api/v1/designs/batch. Each item is the body of POST /api/v1/designs (a
+ * copy: Fastify and @fastify/swagger annotate the schemas they are given). The route checks
+ * the envelope itself and lets the service explain each bad design, so one does not refuse
+ * the batch: this schema is the fast check and the documentation.
+ */
+export const createDesignsBatchBody = {
+  type: 'object',
+  required: ['designs'],
+  additionalProperties: false,
+  properties: {
+    designs: {
+      type: 'array',
+      minItems: 1,
+      maxItems: MAX_BATCH_DESIGNS,
+      description: `1 to ${MAX_BATCH_DESIGNS} design bodies, each as POST /api/v1/designs takes it (watermark included).`,
+      items: structuredClone(createDesignBody),
+    },
+  },
+};
 
 /** The body of PATCH /api/v1/designs/{id}: what can change without creating a new design. */
 export const patchDesignBody = {
@@ -185,6 +208,42 @@ export const errorResponse = {
         request_id: { type: 'string' },
       },
     },
+  },
+} as const;
+
+/** The answer of POST /api/v1/designs/batch: one result per design, in request order. */
+export const designsBatchResult = {
+  type: 'object',
+  required: ['items', 'created', 'failed'],
+  properties: {
+    items: {
+      type: 'array',
+      description: 'One per design sent, in the same order.',
+      items: {
+        type: 'object',
+        required: ['index', 'status'],
+        properties: {
+          index: { type: 'integer', description: 'The design\'s position in `designs`, from 0.' },
+          status: {
+            type: 'integer',
+            description: '201 when created (see `design`); otherwise what POST /api/v1/designs would have answered for it (see `error`): 400, 404 UPLOAD_NOT_FOUND, 409 UPLOAD_REJECTED, 500 or 503 (nothing of it was stored; send it again).',
+          },
+          design: { ...designView, description: 'The created design (PENDING), when status is 201.' },
+          error: {
+            type: 'object',
+            required: ['code', 'message'],
+            description: 'Why this design was not created, when status is not 201: the code and message POST /api/v1/designs would give.',
+            properties: {
+              code: errorResponse.properties.error.properties.code,
+              message: { type: 'string' },
+              field: { type: 'string', description: 'The input at fault, from the batch body: designs[3].design_data.color, or designs[3] for the whole design.' },
+            },
+          },
+        },
+      },
+    },
+    created: { type: 'integer', description: 'How many designs were created (status 201).' },
+    failed: { type: 'integer', description: 'How many were not.' },
   },
 } as const;
 

@@ -45,6 +45,13 @@ export class BullmqRenderQueue implements RenderQueue {
     await this.withTimeout('queue the render', () => this.queue.add(this.jobName, { designId }, { jobId: designId }));
   }
 
+  async enqueueMany(designIds: readonly string[]): Promise<void> {
+    if (designIds.length === 0) return;
+    // addBulk pipelines every job's script: one round trip for the lot.
+    await this.withTimeout(`queue ${designIds.length} renders`, () =>
+      this.queue.addBulk(designIds.map((designId) => ({ name: this.jobName, data: { designId }, opts: { jobId: designId } }))));
+  }
+
   async depth(): Promise<number> {
     const counts = await this.queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
     return Object.values(counts).reduce((a, b) => a + b, 0);

@@ -47,6 +47,10 @@ export class InProcessRenderQueue implements RenderQueue, RenderWorker {
     return Promise.resolve();
   }
 
+  async enqueueMany(designIds: readonly string[]): Promise<void> {
+    for (const designId of designIds) await this.enqueue(designId);
+  }
+
   depth(): Promise<number> {
     return Promise.resolve(this.queued.size);
   }

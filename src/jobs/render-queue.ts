@@ -8,6 +8,12 @@ export interface RenderQueue {
   readonly kind: 'in-process' | 'bullmq';
   /** Queues a render of `designId`; a no-op if one is already waiting. Throws if the queue is unreachable. */
   enqueue(designId: string): Promise<void>;
+  /**
+   * Queues renders of `designIds` in one round trip to the backing service, each as `enqueue`
+   * would (same job id and options; a no-op for one already waiting). Throws if the queue is
+   * unreachable; some of them may have been queued then, and queueing them again is harmless.
+   */
+  enqueueMany(designIds: readonly string[]): Promise<void>;
   /** Jobs waiting, delayed or running. */
   depth(): Promise<number>;
   /** Throws if the queue's backing service is unreachable. */

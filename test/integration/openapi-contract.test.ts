@@ -73,6 +73,7 @@ describe('the served OpenAPI document', () => {
     const expected: Array<[string, string, string[]]> = [
       ['/api/v1/designs', 'post', ['400', '401', '405', '408', '413', '414', '415', '431', '500', '503'].filter((s) => s !== '414')],
       ['/api/v1/designs', 'get', ['400', '401', '405', '408', '431', '500', '503']],
+      ['/api/v1/designs/batch', 'post', ['400', '401', '405', '408', '413', '415', '431', '500', '503']],
       ['/api/v1/designs/{id}', 'get', ['400', '401', '404', '405', '408', '414', '431', '500', '503']],
       ['/api/v1/designs/{id}', 'delete', ['400', '401', '404', '405', '408', '413', '414', '415', '431', '500', '503']],
       ['/api/v1/designs/{id}/render', 'post', ['400', '401', '404', '405', '408', '409', '413', '414', '415', '431', '500', '503']],
@@ -97,6 +98,10 @@ describe('the served OpenAPI document', () => {
     const { watermark, ...designFields } = served.properties;
     expect({ ...served, properties: designFields }).toEqual(designSpecJsonSchema());
     expect(watermark).toMatchObject({ type: 'boolean' });
+    // The batch takes the same bodies, 1 to 100 of them.
+    const batch = operation('/api/v1/designs/batch', 'post').requestBody!.content['application/json']!.schema as { properties: { designs: Record<string, unknown> } };
+    expect(batch.properties.designs).toMatchObject({ type: 'array', minItems: 1, maxItems: 100 });
+    expect(batch.properties.designs.items).toEqual(served);
   });
 
   it('POST /api/v1/designs: every generated body the served schema accepts is created (201), every other one is 400 with the documented body', async () => {
