@@ -36,6 +36,7 @@ const OPTIONS: Record<string, Record<string, RegExp>> = {
     '--print': /print\.png \(300 DPI\) and DIR\/print\.pdf.*\(default: off\)/,
     '--design-id ID': /title of print\.pdf.*\(default: cli-render\)/,
   },
+  'render-batch': { '--out DIR': /\(required\)/ },
   print: { '--wait': /With REDIS_URL: wait until the workers have made the files.*\(default: off\)/ },
   cleanup: {
     '--older-than AGE': /duration with a unit \(30m, 12h, 90d, 2w\); a bare number is refused \(required\)/,
