@@ -28,6 +28,7 @@ import { UploadService } from './uploads/upload-service.js';
 import { UploadStorage } from './uploads/upload-storage.js';
 import { LocalTusStore, type TusStagingStore } from './uploads/tus-store.js';
 import { TusUploads } from './uploads/tus-uploads.js';
+import type { PreviewDeps } from './http/previews.routes.js';
 
 /** What a process runs: the API (with the in-process worker when there is no Redis), or BullMQ workers only. */
 export type Role = 'serve' | 'worker' | 'cli';
@@ -64,6 +65,8 @@ export interface Container {
   cdn: CdnInvalidator;
   /** Renditions made on their first request, and where the API serves them (`/static/...`). */
   renditions: { maker: RenditionMaker; url: (key: string) => Promise<string>; publicBucket: boolean };
+  /** Instant previews (POST /api/v1/previews): the render's own options, and the per-user rate's store (Redis with REDIS_URL). */
+  previews: PreviewDeps;
   /** Starts the worker, queues designs a crash left behind, and starts the periodic sweep. */
   startBackground(): Promise<void>;
   close(): Promise<void>;
@@ -146,6 +149,25 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
       url: (key: string) => storage.repository.urlFor(key),
       publicBucket,
     };
+    // The preview a render would make (same options, watermark included), in the format asked
+    // for whatever IMAGE_FORMATS lists: it is answered, never stored.
+    const previews: PreviewDeps = {
+      render: async (spec, image, watermarked, format) => {
+        const [file] = await renderRenditions(spec, { ...renderOptions, formats: [format], watermarked, subset: [{ name: 'preview', format }] }, asBuffer(image));
+        return file!;
+      },
+      images: { find: (id, ownerId) => uploads.findByIdForOwner(id, ownerId), read: (key) => uploadStorage.readOriginal(key) },
+      watermarkDefault: settings.watermarkDefault,
+      rateLimit: { max: settings.previewRateLimit, timeWindowMs: settings.previewRateWindowMs },
+    };
+    // With REDIS_URL every API process counts against one limit per user; only `serve` answers previews.
+    if (settings.redisUrl && role === 'serve') {
+      const { Redis } = await import('ioredis');
+      const redis = new Redis(settings.redisUrl, { maxRetriesPerRequest: 1 });
+      redis.on('error', (error: unknown) => logger.debug(`Preview rate-limit store: ${describeError(error)}`));
+      closers.push(() => redis.quit().then(() => undefined, () => redis.disconnect()));
+      previews.rateLimit.redis = redis;
+    }
 
     if (!settings.redisUrl && role === 'worker') throw new Error('customify worker needs REDIS_URL (redis://host:6379): without it, `customify serve` renders in-process.');
     const { queue, worker } = jobQueue({ settings, role, policy, logger, closers }, { queueName: settings.renderQueueName, task, concurrency: settings.renderConcurrency, inProcessRoles: ['serve'] });
@@ -217,7 +239,7 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
 
     return {
       settings, logger, db, designs, storage, queue, worker, task, service, metrics,
-      uploads, uploadService, uploadQueue, scanner, avatarService, tus, tusStore, printQueue, printTask, cdn, renditions,
+      uploads, uploadService, uploadQueue, scanner, avatarService, tus, tusStore, printQueue, printTask, cdn, renditions, previews,
       async startBackground() {
         if (worker) await worker.start();
         if (uploadWorker) await uploadWorker.start();

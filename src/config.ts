@@ -277,6 +277,10 @@ const VARIABLES = {
   printSpecsFile: variable('PRINT_SPECS_FILE', text().default('')),
   /** Print jobs at once per process: each holds a full-size canvas (t-shirt: 3600x4800 RGBA, 69 MB). */
   printConcurrency: variable('PRINT_CONCURRENCY', int(1, 64).default(1)),
+  // Instant previews (issue #14): POST /api/v1/previews renders on the request, so each user is held to a rate.
+  /** Previews one user may ask for per PREVIEW_RATE_WINDOW (429 with Retry-After past it). */
+  previewRateLimit: variable('PREVIEW_RATE_LIMIT', int(1, 1_000_000).default(120)),
+  previewRateWindowMs: variable('PREVIEW_RATE_WINDOW', duration({ min: 1_000, max: 86_400_000 }).default(60_000)),
   // Web renditions, immutable URLs, CDN invalidation and watermarks (issue #13).
   /** Sizes of every design's images, `name:pixels` (square); `preview` and `thumbnail` are the seed's and required. */
   renditions: variable('RENDITIONS', renditions().default(() => [...DEFAULT_RENDITIONS])),

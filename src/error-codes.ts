@@ -11,7 +11,7 @@
 
 export interface ErrorCodeInfo {
   /** The HTTP status this code answers with. */
-  status: 400 | 401 | 403 | 404 | 405 | 408 | 409 | 410 | 412 | 413 | 414 | 415 | 431 | 500 | 503;
+  status: 400 | 401 | 403 | 404 | 405 | 406 | 408 | 409 | 410 | 412 | 413 | 414 | 415 | 429 | 431 | 500 | 503;
   /** What it means, for the API documentation. */
   description: string;
   /** Reported by the command line only; never an HTTP answer. */
@@ -40,6 +40,8 @@ export const ERROR_CODES = {
   PAYLOAD_TOO_LARGE: { status: 413, description: 'The body is larger than the limit.' },
   URI_TOO_LONG: { status: 414, description: 'The URL or a path parameter is too long.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The body is not sent as application/json.' },
+  NOT_ACCEPTABLE: { status: 406, description: 'The Accept header asks only for formats this route cannot answer with; the message lists those it can.' },
+  RATE_LIMITED: { status: 429, description: 'Too many requests of this kind in the window: wait the `Retry-After` seconds.' },
   HEADERS_TOO_LARGE: { status: 431, description: 'The request headers are larger than the limit.' },
 
   // Design input.
@@ -79,6 +81,7 @@ export const ERROR_CODES = {
   TUS_INVALID_REQUEST: { status: 400, description: 'A tus request with a missing or invalid header (Upload-Length, Upload-Offset, Upload-Metadata, Content-Type) or an extension the server lacks.' },
   UPLOAD_IN_USE: { status: 409, description: 'The upload is the image of designs (the message names them); delete those designs first.' },
   UPLOAD_REJECTED: { status: 409, description: 'design_data.image.upload_id names an upload that was rejected (infected, unsupported, corrupt...): it cannot be used.' },
+  UPLOAD_NOT_READY: { status: 409, description: 'design_data.image.upload_id names an upload still being checked (virus scan, normalising): an instant preview needs it PUBLISHED; retry in a few seconds.' },
   DESIGN_IMAGE_UNAVAILABLE: { status: 409, description: 'A design\'s image upload was rejected or is gone: the design is FAILED with this message in its error field.' },
 
   // Print files.

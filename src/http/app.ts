@@ -25,6 +25,7 @@ import type { TusUploads } from '../uploads/tus-uploads.js';
 import { tusRoutes } from './tus.routes.js';
 import { holdBodiesToRequestTimeout } from './upload-timeout.js';
 import type { RenditionMaker } from '../designs/rendition-maker.js';
+import { previewRoutes, type PreviewDeps } from './previews.routes.js';
 
 export interface AppDeps {
   service: DesignService;
@@ -46,6 +47,8 @@ export interface AppDeps {
    * mode, redirected to the bucket's URL (`url`) in S3 mode. Absent: only stored files are served.
    */
   renditions?: { maker: Pick<RenditionMaker, 'ensure'>; url: (key: string) => Promise<string>; publicBucket: boolean };
+  /** Instant previews (POST /api/v1/previews, issue #14); the route is absent without it. */
+  previews?: PreviewDeps;
 }
 
 // A caller's X-Request-Id is kept when it looks like an id, so logs join up across services.
@@ -131,6 +134,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, deps.health);
   await app.register(metricsRoutes, { metrics: deps.metrics });
   await app.register(designRoutes, { prefix: '/api/v1', service: deps.service, verifyToken: deps.verifyToken });
+  if (deps.previews) await app.register(previewRoutes, { prefix: '/api/v1', previews: deps.previews, verifyToken: deps.verifyToken });
   if (deps.uploads) await app.register(uploadRoutes, { prefix: '/api/v1', uploads: deps.uploads, verifyToken: deps.verifyToken, uploadTimeoutMs });
   if (deps.avatars) await app.register(avatarRoutes, { prefix: '/api/v1', avatars: deps.avatars, verifyToken: deps.verifyToken, uploadTimeoutMs });
   if (deps.uploads && deps.tus) await app.register(tusRoutes, { prefix: '/api/v1', tus: deps.tus, verifyToken: deps.verifyToken, uploadTimeoutMs });

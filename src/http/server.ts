@@ -55,6 +55,7 @@ export async function startServer(settings: Readonly<Settings>, options: StartOp
       tus: container.tus,
       logger,
       renditions: container.renditions,
+      previews: container.previews,
     });
     await app.listen({ host: settings.host, port: options.port ?? settings.port });
     await container.startBackground();

@@ -117,6 +117,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       tus: container.tus,
       logger: options.logger,
       renditions: container.renditions,
+      previews: container.previews,
     });
     await app.ready();
     if (options.background ?? true) await container.startBackground();

@@ -26,6 +26,7 @@ interface OpenApiDoc {
     '/api/v1/designs/batch': object;
     '/api/v1/uploads': { post: { requestBody: { content: Record<string, unknown> } } };
     '/api/v1/uploads/{id}': object;
+    '/api/v1/previews': { post: { responses: Record<string, { content?: Record<string, unknown> }> } };
   };
   components: { securitySchemes: { bearerAuth: unknown } };
 }
@@ -123,7 +124,7 @@ describe('health, readiness, metrics and docs', () => {
     expect(doc.openapi).toMatch(/^3\./);
     expect(doc.info.title).toBe('Customify API');
     expect(Object.keys(doc.paths).sort()).toEqual(
-      ['/api/v1/designs', '/api/v1/designs/batch', '/api/v1/designs/{id}', '/api/v1/designs/{id}/print-files', '/api/v1/designs/{id}/print-files/{name}', '/api/v1/designs/{id}/render', '/api/v1/uploads', '/api/v1/uploads/tus', '/api/v1/uploads/tus/{id}', '/api/v1/uploads/{id}', '/api/v1/users/me/avatar', '/healthz', '/metrics', '/readyz'],
+      ['/api/v1/designs', '/api/v1/designs/batch', '/api/v1/designs/{id}', '/api/v1/designs/{id}/print-files', '/api/v1/designs/{id}/print-files/{name}', '/api/v1/designs/{id}/render', '/api/v1/previews', '/api/v1/uploads', '/api/v1/uploads/tus', '/api/v1/uploads/tus/{id}', '/api/v1/uploads/{id}', '/api/v1/users/me/avatar', '/healthz', '/metrics', '/readyz'],
     );
     expect(Object.keys(doc.paths['/api/v1/uploads']).sort()).toEqual(['get', 'post']);
     expect(Object.keys(doc.paths['/api/v1/uploads/{id}']).sort()).toEqual(['delete', 'get']);
@@ -131,6 +132,9 @@ describe('health, readiness, metrics and docs', () => {
     expect(Object.keys(doc.paths['/api/v1/designs']).sort()).toEqual(['get', 'post']);
     expect(Object.keys(doc.paths['/api/v1/designs/{id}']).sort()).toEqual(['delete', 'get', 'patch']);
     expect(Object.keys(doc.paths['/api/v1/designs/batch'])).toEqual(['post']);
+    expect(Object.keys(doc.paths['/api/v1/previews'])).toEqual(['post']);
+    expect(Object.keys(doc.paths['/api/v1/previews'].post.responses['200']!.content!).sort()).toEqual(['image/png', 'image/webp']);
+    expect(doc.paths['/api/v1/previews'].post.responses).toHaveProperty('429');
     expect(doc.paths['/api/v1/designs'].post.security).toEqual([{ bearerAuth: [] }]);
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
     const body = doc.paths['/api/v1/designs'].post.requestBody.content['application/json'].schema;
