@@ -95,10 +95,12 @@ export async function previewRoutes(app: FastifyInstance, options: PreviewRoutes
     const { spec, watermark } = parseDesignRequest(request.body);
     const image = await designImage(previews.images, spec, request.userId);
     const preview = await previews.render(spec, image, watermark ?? previews.watermarkDefault, PREVIEW_TYPES[type]);
+    // Added to what CORS may have put there (Vary: Origin), never in place of it.
+    const vary = reply.getHeader('vary');
     return reply
       .type(type)
       .header('cache-control', 'no-store')
-      .header('vary', 'Accept')
+      .header('vary', vary === undefined ? 'Accept' : `${String(vary)}, Accept`)
       .header('content-length', preview.data.length)
       .send(preview.data);
   });

@@ -134,6 +134,17 @@ describe('POST /api/v1/previews', () => {
     }
   });
 
+  it('keeps CORS: a browser origin that is allowed gets its header, and Vary names both Origin and Accept', async () => {
+    t = await createTestApp({ background: false, env: { CORS_ORIGINS: 'https://shop.example.com' } });
+    const res = await t.app.inject({
+      method: 'POST', url: '/api/v1/previews', payload: SAMPLE_DESIGN,
+      headers: { ...(await authHeaders()), origin: 'https://shop.example.com', accept: 'image/webp' },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.headers['access-control-allow-origin']).toBe('https://shop.example.com');
+    expect(String(res.headers.vary).split(/\s*,\s*/).sort()).toEqual(['Accept', 'Origin']);
+  });
+
   it('needs a token (401), and refuses an Accept it cannot answer (406 naming Accept)', async () => {
     t = await createTestApp({ background: false });
     const anonymous = await t.app.inject({ method: 'POST', url: '/api/v1/previews', payload: SAMPLE_DESIGN });
