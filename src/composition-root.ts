@@ -164,7 +164,13 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     if (settings.redisUrl && role === 'serve') {
       const { Redis } = await import('ioredis');
       const redis = new Redis(settings.redisUrl, { maxRetriesPerRequest: 1 });
-      redis.on('error', (error: unknown) => logger.debug(`Preview rate-limit store: ${describeError(error)}`));
+      // While Redis is down previews go unlimited (the route skips the count): said once per outage, not per retry.
+      let down = false;
+      redis.on('error', (error: unknown) => {
+        if (!down) logger.warn(`Preview rate limit not enforced while Redis is unreachable: ${describeError(error)}`);
+        down = true;
+      });
+      redis.on('ready', () => { down = false; });
       closers.push(() => redis.quit().then(() => undefined, () => redis.disconnect()));
       previews.rateLimit.redis = redis;
     }
