@@ -163,8 +163,9 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     // With REDIS_URL every API process counts against one limit per user; only `serve` answers previews.
     if (settings.redisUrl && role === 'serve') {
       const { Redis } = await import('ioredis');
-      const redis = new Redis(settings.redisUrl, { maxRetriesPerRequest: 1 });
-      // While Redis is down previews go unlimited (the route skips the count): said once per outage, not per retry.
+      // No offline queue: while Redis is down a count fails at once and the preview goes unlimited
+      // (the route skips the count) instead of waiting out reconnects. Said once per outage.
+      const redis = new Redis(settings.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
       let down = false;
       redis.on('error', (error: unknown) => {
         if (!down) logger.warn(`Preview rate limit not enforced while Redis is unreachable: ${describeError(error)}`);

@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadWatermark, renderRenditions, type DesignSpec } from '../../src/rendering/index.js';
@@ -196,6 +197,8 @@ describe.skipIf(skipRedis)('POST /api/v1/previews with REDIS_URL (real Redis)', 
     const other = await createTestApp({ background: false, env: { REDIS_URL, RENDER_QUEUE_NAME: queue, PREVIEW_RATE_LIMIT: '3', PREVIEW_RATE_WINDOW: '1m' } });
     const user = `redis-user-${randomBytes(4).toString('hex')}`;
     try {
+      // A count sent before the connection is up is skipped (no offline queue): wait for both.
+      await Promise.all([t, other].map((app) => connected(app.container.previews.rateLimit.redis!)));
       for (let i = 0; i < 3; i++) expect((await preview(other, SAMPLE_DESIGN, { user })).statusCode).toBe(200);
       const limited = await preview(t, SAMPLE_DESIGN, { user });
       expect(limited.statusCode).toBe(429);
@@ -207,6 +210,17 @@ describe.skipIf(skipRedis)('POST /api/v1/previews with REDIS_URL (real Redis)', 
     }
   });
 });
+
+describe('POST /api/v1/previews while Redis is unreachable', () => {
+  it('answers previews, unlimited, rather than failing them', async () => {
+    t = await createTestApp({ background: false, env: { REDIS_URL: 'redis://127.0.0.1:1', PREVIEW_RATE_LIMIT: '1' } });
+    for (let i = 0; i < 3; i++) expect((await preview(t, SAMPLE_DESIGN)).statusCode, `request ${i + 1}`).toBe(200);
+  });
+});
+
+function connected(redis: Redis): Promise<void> {
+  return redis.status === 'ready' ? Promise.resolve() : new Promise((resolve) => redis.once('ready', () => resolve()));
+}
 
 async function expectRateLimited(app: TestApp): Promise<void> {
   const user = `rate-${randomBytes(4).toString('hex')}`;
