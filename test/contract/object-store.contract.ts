@@ -189,24 +189,29 @@ export function objectStoreContract(name: string, makeStorage: () => Promise<Con
       });
 
       it('lists in pages of at most 1,000 with a cursor, in byte order, without gaps or repeats', async () => {
+        // S3 lets a page hold fewer keys than asked while more follow (Ceph RGW does, reading a
+        // sharded bucket index): what callers rely on is "at most the limit, never empty before
+        // the end, and every key exactly once in byte order". The local driver fills every page.
+        const listAll = async (limit?: number): Promise<ObjectInfo[][]> => {
+          const pages: ObjectInfo[][] = [];
+          let cursor: string | undefined;
+          do {
+            const page = await storage().list(prefix, { cursor, ...(limit === undefined ? {} : { limit }) });
+            pages.push(page.objects);
+            cursor = page.nextCursor;
+          } while (cursor && pages.length < 20);
+          expect(cursor).toBeUndefined();
+          return pages;
+        };
+        for (const [limit, full] of [[undefined, [1000, COUNT - 1000]], [400, [400, 400, 250]]] as const) {
+          const pages = await listAll(limit);
+          expect(pages.every((page) => page.length > 0 && page.length <= (limit ?? 1000)), pages.map((p) => p.length).join(',')).toBe(true);
+          expect(pages.flat().map((o) => o.key)).toEqual(expected);
+          if (storage().kind === 'local') expect(pages.map((p) => p.length)).toEqual(full);
+        }
         const first = await storage().list(prefix);
-        expect(first.objects).toHaveLength(1000);
         expect(first.nextCursor).toBeTruthy();
-        const second = await storage().list(prefix, { cursor: first.nextCursor });
-        expect(second.objects).toHaveLength(COUNT - 1000);
-        expect(second.nextCursor).toBeUndefined();
-        expect([...first.objects, ...second.objects].map((o) => o.key)).toEqual(expected);
         for (const o of first.objects.slice(0, 3)) expect(o).toMatchObject({ size: o.key.length, lastModified: expect.any(Date) as unknown });
-
-        const pages: ObjectInfo[][] = [];
-        let cursor: string | undefined;
-        do {
-          const page = await storage().list(prefix, { cursor, limit: 400 });
-          pages.push(page.objects);
-          cursor = page.nextCursor;
-        } while (cursor);
-        expect(pages.map((p) => p.length)).toEqual([400, 400, 250]);
-        expect(pages.flat().map((o) => o.key)).toEqual(expected);
       });
 
       it('listAll walks every page', async () => {
