@@ -55,15 +55,7 @@ export async function designRoutes(app: FastifyInstance, options: DesignRoutesOp
     // from the same definition, says which field and rule failed, with the domain's code.
     attachValidation: true,
   }, async (request, reply) => {
-    const invalid = request.validationError;
-    if (invalid) {
-      if (invalid.validationContext === 'body' && isObject(request.body)) {
-        // The design's own fields first, with the domain's codes; then `watermark`, by the schema's error.
-        const { watermark: _flag, ...spec } = request.body;
-        validateDesignSpec(spec);
-      }
-      throw invalid;
-    }
+    if (request.validationError) throwDesignBodyError(request.validationError, request.body);
     const design = await service.create(request.userId, request.body);
     return reply.code(201).header('location', `${app.prefix}/designs/${design.id}`).send(design);
   });
@@ -242,6 +234,19 @@ function batchItem(result: BatchItemResult, logServerError: (error: unknown, sta
   const place = `designs[${index}]`;
   const field = mapped.field === undefined ? undefined : mapped.field === 'design' ? place : `${place}.${mapped.field}`;
   return { index, status: mapped.status, error: { code: mapped.code, message: mapped.message, ...(field === undefined ? {} : { field }) } };
+}
+
+/**
+ * A design body the compiled schema refused (POST /designs, POST /previews): the domain's guard,
+ * built from the same definition, names the field and rule with the domain's code; the design's
+ * own fields first, then `watermark`, by the schema's error.
+ */
+export function throwDesignBodyError(invalid: Error & { validationContext?: string }, body: unknown): never {
+  if (invalid.validationContext === 'body' && isObject(body)) {
+    const { watermark: _flag, ...spec } = body;
+    validateDesignSpec(spec);
+  }
+  throw invalid;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

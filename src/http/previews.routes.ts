@@ -6,9 +6,10 @@ import { uploadNotFound } from '../designs/design-repository.js';
 import { parseDesignRequest } from '../designs/design-service.js';
 import { AppError } from '../errors.js';
 import type { DesignImageUpload } from '../jobs/render-design.task.js';
-import { validateDesignSpec, type DesignSpec, type RenderedImage } from '../rendering/index.js';
+import type { DesignSpec, RenderedImage } from '../rendering/index.js';
 import { formatDuration } from '../shared/duration.js';
 import { requireBearerAuth } from './auth.js';
+import { throwDesignBodyError } from './designs.routes.js';
 import { createDesignBody, errorResponse, errorResponseFor } from './schemas.js';
 
 /** The formats a preview is answered in, by media type; the first is the default (`*∕*`, no Accept). */
@@ -83,14 +84,7 @@ export async function previewRoutes(app: FastifyInstance, options: PreviewRoutes
     // As POST /designs: when the compiled schema refuses the body, the domain's guard names the field and rule.
     attachValidation: true,
   }, async (request, reply) => {
-    const invalid = request.validationError;
-    if (invalid) {
-      if (invalid.validationContext === 'body' && isObject(request.body)) {
-        const { watermark: _flag, ...spec } = request.body;
-        validateDesignSpec(spec);
-      }
-      throw invalid;
-    }
+    if (request.validationError) throwDesignBodyError(request.validationError, request.body);
     const type = previewType(request.headers.accept);
     const { spec, watermark } = parseDesignRequest(request.body);
     const image = await designImage(previews.images, spec, request.userId);
@@ -156,8 +150,4 @@ async function designImage(images: PreviewDeps['images'], spec: DesignSpec, owne
     throw new AppError('UPLOAD_NOT_READY', `Upload ${upload.id} is still being checked (${upload.status}): a preview needs it PUBLISHED. Retry in a few seconds (GET /api/v1/uploads/${upload.id} shows its status).`, { field });
   }
   return images.read(upload.originalKey);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
