@@ -4,6 +4,7 @@ import { closeDatabase, createDatabase, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { DesignRepository } from './designs/design-repository.js';
 import { DesignService } from './designs/design-service.js';
+import { tell, type StateChangeListener } from './events/state-change.js';
 import { ConfigError, describeError } from './errors.js';
 import { createCdnInvalidator, type CdnInvalidator } from './cdn/index.js';
 import { BullmqRenderQueue, BullmqRenderWorker } from './jobs/bullmq.queue.js';
@@ -88,6 +89,13 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
       if (applied.length > 0) logger.info({ applied }, `Applied ${applied.length} migration(s)`);
     }
     const designs = new DesignRepository(db);
+    // Every committed change of a design's or an upload's state, told to each listener (the
+    // event stream, the webhook outbox); one that throws is logged and the others still hear it.
+    const stateListeners: StateChangeListener[] = [];
+    const onChange: StateChangeListener = (change) => {
+      for (const listener of stateListeners) tell(listener, change, (error) => logger.warn(`A state-change listener failed: ${describeError(error)}`));
+    };
+    designs.onChange = onChange;
     // The queue is built after the task that reports to metrics; the gauge reads it when scraped.
     const built: { queue?: RenderQueue; printQueue?: RenderQueue; uploadQueue?: RenderQueue } = {};
     const metrics = new Metrics({
@@ -120,6 +128,7 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
       : undefined;
     if (pool) closers.push(() => pool.close());
     const uploads = new UploadRepository(db);
+    uploads.onChange = onChange;
     const uploadStorage = new UploadStorage(storage.storage, {
       publicBucket: settings.useLocalStorage || settings.s3PublicBucket, signedUrlExpiresSeconds: settings.s3SignedUrlExpires,
     });

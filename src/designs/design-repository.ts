@@ -3,6 +3,7 @@ import { AppError, NotFoundError, ValidationError, describeError } from '../erro
 import type { Database } from '../db/database.js';
 import type { DB, DesignRow, NewDesignRow } from '../db/schema.js';
 import { checkLimit, decodeCursor, encodeCursor, MAX_LIST_LIMIT } from '../db/keyset-page.js';
+import { tell, type StateChangeListener } from '../events/state-change.js';
 import { isDesignId } from './design-id.js';
 import { DESIGN_STATUSES, assertTransition, isDesignStatus, isPrintStatus, type Design, type DesignData, type DesignStatus, type PublishedRendition, type StoredPrintWarning } from './design.js';
 
@@ -97,6 +98,12 @@ const ID_CHUNK = 500;
 export class DesignRepository {
   private findForOwnerQuery: CompiledQuery<DesignRow> | undefined;
 
+  /**
+   * Hears every committed change of a design's state (created, claimed, retried, published,
+   * failed, queued again, tombstoned), after its commit: the event stream and webhooks.
+   */
+  onChange: StateChangeListener | undefined;
+
   constructor(
     private readonly db: Database,
     private readonly clock: () => Date = () => new Date(),
@@ -105,7 +112,7 @@ export class DesignRepository {
   async create(design: Design): Promise<Design> {
     try {
       const row = await this.db.insertInto('designs').values(toRow(design)).returningAll().executeTakeFirstOrThrow();
-      return toDesign(row);
+      return this.changed(toDesign(row));
     } catch (error) {
       if (isUniqueViolation(error)) {
         throw new AppError('DESIGN_ALREADY_EXISTS', `A design with id ${design.id} already exists; create it with a new id.`, { cause: error, details: { designId: design.id } });
@@ -219,7 +226,7 @@ export class DesignRepository {
         }
         return published;
       }));
-    return row ? toDesign(row) : null;
+    return row ? this.changed(toDesign(row)) : null;
   }
 
   /**
@@ -353,7 +360,7 @@ export class DesignRepository {
         .where('owner_id', '=', ownerId)
         .returningAll()
         .executeTakeFirst());
-    return row ? toDesign(row) : null;
+    return row ? this.changed(toDesign(row), true) : null;
   }
 
   /**
@@ -654,7 +661,13 @@ export class DesignRepository {
     const now = this.clock().getTime();
     const live = this.db.updateTable('designs').where('id', '=', id.toLowerCase()).where('deleted_at', 'is', null);
     const row = await this.run(operation, () => update(live, now).returningAll().executeTakeFirst());
-    return row ? toDesign(row) : null;
+    return row ? this.changed(toDesign(row)) : null;
+  }
+
+  /** Tells onChange of a committed change and returns the design; a listener that throws cannot fail it. */
+  private changed(design: Design, deleted = false): Design {
+    tell(this.onChange, { kind: 'design', design, deleted });
+    return design;
   }
 
   private async run<T>(operation: string, query: () => Promise<T>): Promise<T> {

@@ -3,6 +3,7 @@ import type { UploadRow } from '../db/schema.js';
 import { databaseError, isForeignKeyViolation } from '../designs/design-repository.js';
 import { AppError } from '../errors.js';
 import { isUploadId, type Upload, type UploadKind } from './upload.js';
+import { tell, type StateChangeListener } from '../events/state-change.js';
 import type { RejectionReason } from './upload-errors.js';
 import { checkLimit, decodeCursor, encodeCursor } from '../db/keyset-page.js';
 
@@ -30,6 +31,9 @@ export interface PublishedOriginal {
  * failures as DATABASE_UNAVAILABLE (retryable) or DATABASE_ERROR.
  */
 export class UploadRepository {
+  /** Hears every committed change of an upload's state (received, scanning, clean, published, rejected, deleted), after its commit. */
+  onChange: StateChangeListener | undefined;
+
   constructor(
     private readonly db: Database,
     private readonly clock: () => Date = () => new Date(),
@@ -43,7 +47,7 @@ export class UploadRepository {
         bytes: input.bytes, filename: input.filename, reason: null, message: null, original_key: null, content_type: null,
         width: null, height: null, scan: null, lease_until: null, created_at: now, updated_at: now, published_at: null,
       }).returningAll().executeTakeFirstOrThrow());
-    return toUpload(row);
+    return this.changed(toUpload(row));
   }
 
   async findById(id: string): Promise<Upload | null> {
@@ -100,7 +104,7 @@ export class UploadRepository {
           eb.and([eb('status', 'in', ['SCANNING', 'CLEAN']), eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)])]),
         ]))
         .returningAll().executeTakeFirst());
-    return row ? toUpload(row) : null;
+    return row ? this.changed(toUpload(row)) : null;
   }
 
   /**
@@ -121,7 +125,7 @@ export class UploadRepository {
     const row = await this.run('marking an upload clean', () =>
       this.db.updateTable('uploads').set({ status: 'CLEAN', scan, message: null, updated_at: now })
         .where('id', '=', id).where('status', '=', 'SCANNING').returningAll().executeTakeFirst());
-    return row ? toUpload(row) : null;
+    return row ? this.changed(toUpload(row)) : null;
   }
 
   /** CLEAN → PUBLISHED with the published original; the staged bytes are no longer referenced. */
@@ -132,7 +136,7 @@ export class UploadRepository {
         status: 'PUBLISHED', original_key: original.originalKey, content_type: original.contentType, bytes: original.bytes,
         width: original.width, height: original.height, staging_key: null, message: null, lease_until: null, published_at: now, updated_at: now,
       }).where('id', '=', id).where('status', '=', 'CLEAN').returningAll().executeTakeFirst());
-    return row ? toUpload(row) : null;
+    return row ? this.changed(toUpload(row)) : null;
   }
 
   /** SCANNING or CLEAN → REJECTED; the staged bytes are gone (removed or quarantined). */
@@ -142,7 +146,7 @@ export class UploadRepository {
       this.db.updateTable('uploads').set({
         status: 'REJECTED', reason, message, staging_key: null, lease_until: null, updated_at: now, ...(scan ? { scan } : {}),
       }).where('id', '=', id).where('status', 'in', ['SCANNING', 'CLEAN']).returningAll().executeTakeFirst());
-    return row ? toUpload(row) : null;
+    return row ? this.changed(toUpload(row)) : null;
   }
 
   /**
@@ -154,7 +158,7 @@ export class UploadRepository {
     const row = await this.run('recording a failed upload', () =>
       this.db.updateTable('uploads').set({ status: 'REJECTED', reason: null, message, staging_key: null, lease_until: null, updated_at: now })
         .where('id', '=', id).where('status', 'in', ['SCANNING', 'CLEAN']).returningAll().executeTakeFirst());
-    return row ? toUpload(row) : null;
+    return row ? this.changed(toUpload(row)) : null;
   }
 
   /**
@@ -172,7 +176,7 @@ export class UploadRepository {
         throw error;
       }
     });
-    return row ? toUpload(row) : null;
+    return row ? this.changed(toUpload(row), true) : null;
   }
 
   /** Unfinished uploads not touched since `before` and not leased: their job was probably lost (in-process queue, crash). */
@@ -185,6 +189,12 @@ export class UploadRepository {
         .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)]))
         .orderBy('updated_at').limit(limit).execute());
     return rows.map((r) => r.id);
+  }
+
+  /** Tells onChange of a committed change and returns the upload; a listener that throws cannot fail it. */
+  private changed(upload: Upload, deleted = false): Upload {
+    tell(this.onChange, { kind: 'upload', upload, deleted });
+    return upload;
   }
 
   private async run<T>(operation: string, query: () => Promise<T>): Promise<T> {
