@@ -3,7 +3,7 @@
  * (gitignored) with the machine, date, Node version, command and load.
  *   npm run bench                          everything, full size (about 20 minutes)
  *   npm run bench -- --quick               a short smoke run of everything
- *   npm run bench -- --only e2e,reads      a subset: render, storage, e2e, reads, memory, upload, tus, print, renditions, previews
+ *   npm run bench -- --only e2e,reads      a subset: render, storage, e2e, reads, memory, upload, tus, print, renditions, previews, sse
  *   npm run bench -- --profile             also CPU-profile the service (e2e, reads) and show where it goes
  *   npm run bench -- --wait-quiet 1.5      before each benchmark, wait (up to 10 min) for the 1-min load average to drop below 1.5
  * Never part of `npm test`: figures are ratios against baselines measured in the same run.
@@ -23,6 +23,7 @@ import { runPrintBench } from './print.bench.js';
 import { runPreviewsBench } from './previews.bench.js';
 import { runRenderBench } from './render.bench.js';
 import { runRenditionsBench } from './renditions.bench.js';
+import { runSseBench } from './sse.bench.js';
 import { run as runStorageBench } from './storage.bench.js';
 import { runUploadBench } from './upload.bench.js';
 import { runTusBench } from './tus.bench.js';
@@ -32,8 +33,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-type Name = 'render' | 'storage' | 'e2e' | 'reads' | 'memory' | 'upload' | 'tus' | 'print' | 'renditions' | 'previews';
-const ALL: Name[] = ['render', 'storage', 'e2e', 'reads', 'memory', 'upload', 'tus', 'print', 'renditions', 'previews'];
+type Name = 'render' | 'storage' | 'e2e' | 'reads' | 'memory' | 'upload' | 'tus' | 'print' | 'renditions' | 'previews' | 'sse';
+const ALL: Name[] = ['render', 'storage', 'e2e', 'reads', 'memory', 'upload', 'tus', 'print', 'renditions', 'previews', 'sse'];
 
 interface Flags { profile: boolean }
 
@@ -83,6 +84,11 @@ const BENCHES: Record<Name, { title: string; full: (f: Flags) => Promise<BenchRe
     title: 'instant previews (POST /api/v1/previews, PNG and WebP, vs Pillow on one process per core)',
     full: () => runPreviewsBench(),
     quick: () => runPreviewsBench({ runs: 1, sequential: 40, requests: 80, warmup: 10 }),
+  },
+  sse: {
+    title: 'idle event streams (1,000 SSE connections held by one API process)',
+    full: () => runSseBench(),
+    quick: () => runSseBench({ connections: 200, designs: 5 }),
   },
   tus: {
     title: 'resumable uploads (200 MB tus upload into S3 mode vs lib-storage)',
@@ -135,7 +141,7 @@ async function main(): Promise<number> {
   };
 
   console.log(header.join('\n'));
-  if (selected.some((n) => n === 'e2e' || n === 'reads' || n === 'memory' || n === 'previews')) {
+  if (selected.some((n) => n === 'e2e' || n === 'reads' || n === 'memory' || n === 'previews' || n === 'sse')) {
     const build = await buildService();
     if (build.warning) console.warn(build.warning);
   }

@@ -89,9 +89,65 @@ export class ApiClient {
     }
   }
 
+  /** Requests to the design's event stream (GET /api/v1/designs/{id}/events). */
+  streams = 0;
+
+  /**
+   * Waits on the design's event stream (Server-Sent Events) until it says PUBLISHED: the
+   * snapshot first, then changes. No polling: one request per design, answered as it happens.
+   * Throws on FAILED, on a stream that ends first, or after `timeoutMs`.
+   */
+  waitForPublishedEvent(id: string, timeoutMs: number): Promise<DesignView> {
+    this.streams++;
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const finish = (error: Error | null, view?: DesignView) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        req.destroy();
+        if (error) reject(error);
+        else resolve(view!);
+      };
+      const timer = setTimeout(() => finish(new Error(`Design ${id}: no PUBLISHED event within ${timeoutMs} ms`)), timeoutMs);
+      // Its own socket (no agent): a stream the server ends is not a keep-alive socket to reuse mid-event.
+      const req = request({ host: this.url.hostname, port: this.url.port, path: `/api/v1/designs/${id}/events`, headers: { authorization: `Bearer ${this.token}`, accept: 'text/event-stream' } }, (res) => {
+        if (res.statusCode !== 200) return finish(new Error(`GET /api/v1/designs/${id}/events answered ${res.statusCode}`));
+        res.setEncoding('utf8');
+        let buffered = '';
+        res.on('data', (chunk: string) => {
+          buffered += chunk;
+          for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
+            const message = parseEvent(buffered.slice(0, end));
+            buffered = buffered.slice(end + 2);
+            if (!message.data) continue;
+            const view = JSON.parse(message.data) as DesignView;
+            if (view.status === 'PUBLISHED') return finish(null, view);
+            if (view.status === 'FAILED') return finish(new Error(`Design ${id} FAILED: ${view.error ?? ''}`));
+          }
+        });
+        res.on('end', () => finish(new Error(`Design ${id}: its event stream ended before PUBLISHED`)));
+        res.on('error', (error) => finish(error));
+      });
+      req.on('error', (error) => finish(error));
+      req.end();
+    });
+  }
+
   close(): void {
     this.agent.destroy();
   }
+}
+
+/** One Server-Sent Events message's fields (`event`, `data`; comments and ids ignored). */
+function parseEvent(block: string): { event: string; data: string } {
+  let event = 'message';
+  const data: string[] = [];
+  for (const line of block.split('\n')) {
+    if (line.startsWith('event:')) event = line.slice(6).trim();
+    else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+  }
+  return { event, data: data.join('\n') };
 }
 
 /** Creation to PUBLISHED as the service recorded it (created_at, published_at; ms resolution). */
@@ -104,14 +160,18 @@ export function serverLatencyMs(view: DesignView): number {
  *  - `each`: every client polls its own design (GET /api/v1/designs/{id}) every `everyMs`;
  *  - `batch`: one poller lists the user's newest designs (GET /api/v1/designs?limit=100)
  *    every `everyMs` and tells each waiting client; a design that fell off that page is
- *    fetched on its own.
+ *    fetched on its own;
+ *  - `sse`: no polling: each client waits on its design's event stream
+ *    (GET /api/v1/designs/{id}/events), which the service answers as the status changes.
  */
 export interface Polling {
-  kind: 'each' | 'batch';
+  kind: 'each' | 'batch' | 'sse';
+  /** Unused by `sse`. */
   everyMs: number;
 }
 
 export function describePolling(p: Polling): string {
+  if (p.kind === 'sse') return 'each client waits on its design\'s event stream (SSE), no polling';
   return p.kind === 'each' ? `each client GETs its design every ${p.everyMs} ms` : `one poller lists the newest 100 every ${p.everyMs} ms`;
 }
 
@@ -128,7 +188,7 @@ export interface LoadResult {
   observedMs: number[];
   /** created_at to published_at. */
   serverMs: number[];
-  /** Poll requests: GETs of one design plus list requests. */
+  /** Status requests: GETs of one design, list requests and event streams opened. */
   polls: number;
 }
 
@@ -201,7 +261,7 @@ export async function runDesignLoad(api: ApiClient, options: { designs: number; 
   let firstCreated = Number.POSITIVE_INFINITY;
   let lastPublished = Number.NEGATIVE_INFINITY;
   let next = 0;
-  const pollsBefore = api.gets + api.lists;
+  const pollsBefore = api.gets + api.lists + api.streams;
   const batch = polling.kind === 'batch' ? new BatchPoller(api, polling.everyMs, timeoutMs) : undefined;
   const started = performance.now();
   const client = async () => {
@@ -209,7 +269,9 @@ export async function runDesignLoad(api: ApiClient, options: { designs: number; 
       const i = next++;
       const sent = performance.now();
       const created = await api.createDesign(designBody(offset + i));
-      const published = batch ? await batch.wait(created.id) : await api.waitForPublished(created.id, polling.everyMs, timeoutMs);
+      const published = batch ? await batch.wait(created.id)
+        : polling.kind === 'sse' ? await api.waitForPublishedEvent(created.id, timeoutMs)
+          : await api.waitForPublished(created.id, polling.everyMs, timeoutMs);
       observedMs.push(performance.now() - sent);
       serverMs.push(serverLatencyMs(published));
       firstCreated = Math.min(firstCreated, Date.parse(published.created_at));
@@ -227,7 +289,7 @@ export async function runDesignLoad(api: ApiClient, options: { designs: number; 
     designsPerSecond: designs / wallSeconds,
     serverDesignsPerSecond: designs / ((lastPublished - firstCreated) / 1000),
     observedMs, serverMs,
-    polls: api.gets + api.lists - pollsBefore,
+    polls: api.gets + api.lists + api.streams - pollsBefore,
   };
 }
 
