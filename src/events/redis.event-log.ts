@@ -47,11 +47,13 @@ export class RedisEventLog implements EventLog {
       throw error;
     });
     if (info === undefined) return { events: [], reset: true };
-    const fields = info as string[];
-    // Redis 7: the newest id trimmed away. Resuming from before it would skip events.
-    const at = fields.indexOf('max-deleted-entry-id');
-    const maxDeleted = at >= 0 ? fields[at + 1]! : '0-0';
-    const reset = compareEventIds(after, maxDeleted) < 0;
+    // Trimming drops from the front: once more entries were added than are kept, every id
+    // before the first kept one may be gone (XINFO's max-deleted-entry-id counts XDEL only).
+    const fields = info as unknown[];
+    const field = (name: string) => fields[fields.indexOf(name) + 1];
+    const first = field('first-entry') as StreamEntry | null;
+    const trimmed = Number(field('entries-added')) > Number(field('length'));
+    const reset = trimmed && (first === null || compareEventIds(after, first[0]) < 0);
     const events: BusEvent[] = [];
     let from = `(${after}`;
     for (;;) {
