@@ -101,7 +101,10 @@ export class RedisEventLog implements EventLog {
     // The reader may be blocked in XREAD: QUIT would wait for it, so it is cut.
     this.options.reader.disconnect();
     await this.loop;
-    await this.options.redis.quit().catch(() => this.options.redis.disconnect());
+    // A lazy connection never used (a process that published nothing) has nothing to say goodbye to.
+    const { redis } = this.options;
+    if (redis.status === 'wait') redis.disconnect();
+    else await redis.quit().catch(() => redis.disconnect());
   }
 }
 
