@@ -181,6 +181,16 @@ describe('Server-Sent Events (embedded: in-memory bus)', () => {
     await waitFor('the gauge to drop', async () => (await gauge()) === openNow - 1, 10_000);
   });
 
+  it('both routes are in the OpenAPI document, answering text/event-stream, behind bearer auth', async () => {
+    const doc = (await (await fetch(`${server.url}/docs/json`)).json()) as { paths: Record<string, { get: { security: unknown[]; responses: Record<string, { content: Record<string, unknown> }> } }> };
+    for (const path of ['/api/v1/events', '/api/v1/designs/{id}/events']) {
+      const get = doc.paths[path]!.get;
+      expect(Object.keys(get.responses['200']!.content), path).toEqual(['text/event-stream']);
+      expect(get.security, path).toEqual([{ bearerAuth: [] }]);
+    }
+    expect(doc.paths['/api/v1/designs/{id}/events']!.get.responses['404']).toBeDefined();
+  });
+
   it('refuses bad requests with a JSON error naming the field', async () => {
     const noToken = await sse('/api/v1/events', null);
     expect(noToken.status).toBe(401);
