@@ -1,3 +1,4 @@
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DesignView } from '../../src/designs/design-service.js';
 import { SAMPLE_DESIGN, startTestServer, tokenFor, type TestServer } from '../helpers/app.js';
@@ -120,6 +121,21 @@ describe('Server-Sent Events (embedded: in-memory bus)', () => {
     expect(deleted.data).toEqual({ id: design.id, status: 'DELETED' });
   });
 
+  it('an upload\'s life on /api/v1/events: received, scanning, clean, published, then deleted', async () => {
+    const stream = await sse('/api/v1/events', 'user-u');
+    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#336699' } }).png().toBuffer();
+    const headers = { authorization: `Bearer ${await tokenFor('user-u')}` };
+    const res = await fetch(`${server.url}/api/v1/uploads`, { method: 'POST', headers: { ...headers, 'content-type': 'image/png' }, body: png });
+    expect(res.status).toBe(201);
+    const { id } = (await res.json()) as { id: string };
+    const published = await stream.next((e) => e.event === 'upload.published' && e.data.id === id);
+    expect(published.data).toEqual(await (await fetch(`${server.url}/api/v1/uploads/${id}`, { headers })).json());
+    expect((await fetch(`${server.url}/api/v1/uploads/${id}`, { method: 'DELETE', headers })).status).toBe(204);
+    const deleted = await stream.next((e) => e.event === 'upload.deleted');
+    expect(deleted.data).toEqual({ id, status: 'DELETED' });
+    expect(stream.events.map((e) => e.event)).toEqual(['upload.received', 'upload.scanning', 'upload.clean', 'upload.published', 'upload.deleted']);
+  });
+
   it('owner isolation: another user\'s design is 404 as GET answers it, and their events never reach /api/v1/events', async () => {
     const design = await createDesign('user-a', 'Private');
     const other = await sse(`/api/v1/designs/${design.id}/events`, 'user-b');
@@ -204,6 +220,26 @@ describe('Server-Sent Events (embedded: in-memory bus)', () => {
       const badLast = await sse(path, 'user-a', { lastEventId: 'yesterday' });
       expect(badLast.status, path).toBe(400);
       expect(JSON.parse(badLast.body).error).toMatchObject({ code: 'INVALID_VALUE', field: 'Last-Event-ID' });
+    }
+  });
+});
+
+describe('a stream outlives REQUEST_TIMEOUT (which bounds receiving a request, not answering it)', () => {
+  it('keeps streaming past it', async () => {
+    const short = await startTestServer({ REQUEST_TIMEOUT: '300ms', SSE_HEARTBEAT: '200ms' });
+    try {
+      const token = await tokenFor('user-t');
+      const stream = await openSse(`${short.url}/api/v1/events`, token);
+      // Five heartbeats: well past REQUEST_TIMEOUT (and Node's checks of it), and the stream is still open.
+      await waitFor('five keep-alives', () => stream.comments.length >= 5, 20_000);
+      const res = await fetch(`${short.url}/api/v1/designs`, {
+        method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(SAMPLE_DESIGN),
+      });
+      const { id } = (await res.json()) as { id: string };
+      await stream.next((e) => e.event === 'design.published' && e.data.id === id);
+      stream.close();
+    } finally {
+      await short.stop();
     }
   });
 });
