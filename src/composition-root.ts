@@ -5,6 +5,7 @@ import { migrateToLatest } from './db/migrate.js';
 import { DesignRepository } from './designs/design-repository.js';
 import { DesignService } from './designs/design-service.js';
 import { tell, type StateChangeListener } from './events/state-change.js';
+import { createEventBus, createEventPublisher, type EventBus } from './events/index.js';
 import { ConfigError, describeError } from './errors.js';
 import { createCdnInvalidator, type CdnInvalidator } from './cdn/index.js';
 import { BullmqRenderQueue, BullmqRenderWorker } from './jobs/bullmq.queue.js';
@@ -68,6 +69,11 @@ export interface Container {
   renditions: { maker: RenditionMaker; url: (key: string) => Promise<string>; publicBucket: boolean };
   /** Instant previews (POST /api/v1/previews): the render's own options, and the per-user rate's store (Redis with REDIS_URL). */
   previews: PreviewDeps;
+  /**
+   * Live status (issue #14): every committed change published on the bus (in memory, or a Redis
+   * stream with REDIS_URL so a worker's changes reach every API process), and how the API streams it.
+   */
+  events: { bus: EventBus; heartbeatMs: number; maxBufferedBytes: number };
   /** Starts the worker, queues designs a crash left behind, and starts the periodic sweep. */
   startBackground(): Promise<void>;
   close(): Promise<void>;
@@ -253,9 +259,20 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
       closers.push(() => Promise.resolve(clearInterval(timer)));
     };
 
+    // Changes become events once committed, in every role: a worker's reach the API through Redis.
+    // The bus closes after the queues and workers (closers run in reverse), once what they told is published.
+    const bus = await createEventBus(settings, logger);
+    const publisher = createEventPublisher({ bus, designView: (d) => service.view(d), uploadView: (u) => uploadService.view(u), logger });
+    closers.splice(1, 0, async () => {
+      await publisher.drain();
+      await bus.close();
+    });
+    stateListeners.push(publisher.listener);
+    const events = { bus, heartbeatMs: settings.sseHeartbeatMs, maxBufferedBytes: settings.sseMaxBufferedBytes };
+
     return {
       settings, logger, db, designs, storage, queue, worker, task, service, metrics,
-      uploads, uploadService, uploadQueue, scanner, avatarService, tus, tusStore, printQueue, printTask, cdn, renditions, previews,
+      uploads, uploadService, uploadQueue, scanner, avatarService, tus, tusStore, printQueue, printTask, cdn, renditions, previews, events,
       async startBackground() {
         if (worker) await worker.start();
         if (uploadWorker) await uploadWorker.start();

@@ -281,6 +281,13 @@ const VARIABLES = {
   /** Previews one user may ask for per PREVIEW_RATE_WINDOW (429 with Retry-After past it). */
   previewRateLimit: variable('PREVIEW_RATE_LIMIT', int(1, 1_000_000).default(120)),
   previewRateWindowMs: variable('PREVIEW_RATE_WINDOW', duration({ min: 1_000, max: 86_400_000 }).default(60_000)),
+  // Live status (issue #14): Server-Sent Events at /api/v1/events and /api/v1/designs/{id}/events.
+  /** Events kept for resuming with Last-Event-ID (in memory, or in the Redis stream); older ids get `reset`. */
+  eventReplayWindow: variable('EVENT_REPLAY_WINDOW', int(1, 1_000_000).default(1000)),
+  /** How often an idle event stream sends a `: keep-alive` comment (proxies close silent connections). */
+  sseHeartbeatMs: variable('SSE_HEARTBEAT', duration({ min: 100, max: 3_600_000 }).default(15_000)),
+  /** Bytes an event stream may hold unsent for a client that does not read; past it the connection is dropped. */
+  sseMaxBufferedBytes: variable('SSE_MAX_BUFFERED_BYTES', int(1024, 1024 * 1024 * 1024).default(1024 * 1024)),
   // Web renditions, immutable URLs, CDN invalidation and watermarks (issue #13).
   /** Sizes of every design's images, `name:pixels` (square); `preview` and `thumbnail` are the seed's and required. */
   renditions: variable('RENDITIONS', renditions().default(() => [...DEFAULT_RENDITIONS])),

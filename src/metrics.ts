@@ -45,6 +45,9 @@ export class Metrics {
   readonly renditionsMade = new Counter({ name: 'customify_renditions_made_total', help: 'Renditions made on their first request (the render makes only the seed\'s two PNGs)', registers: [this.registry] });
   readonly renditionSeconds = new Histogram({ name: 'customify_rendition_duration_seconds', help: 'Making one rendition on request (lay out, paint, encode, store, record)', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry] });
 
+  // Live status (issue #14): event streams open now (GET /api/v1/events, /api/v1/designs/{id}/events).
+  readonly sseConnections = new Gauge({ name: 'customify_sse_connections', help: 'Server-Sent Events streams open now', registers: [this.registry] });
+
   /**
    * `queueDepths`: each queue's jobs waiting, delayed or running, read when /metrics is
    * scraped (-1 when the queue cannot be read, e.g. Redis is down).

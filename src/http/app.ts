@@ -26,6 +26,8 @@ import { tusRoutes } from './tus.routes.js';
 import { holdBodiesToRequestTimeout } from './upload-timeout.js';
 import type { RenditionMaker } from '../designs/rendition-maker.js';
 import { previewRoutes, type PreviewDeps } from './previews.routes.js';
+import type { EventBus } from '../events/index.js';
+import { eventRoutes } from './events.routes.js';
 
 export interface AppDeps {
   service: DesignService;
@@ -49,6 +51,8 @@ export interface AppDeps {
   renditions?: { maker: Pick<RenditionMaker, 'ensure'>; url: (key: string) => Promise<string>; publicBucket: boolean };
   /** Instant previews (POST /api/v1/previews, issue #14); the route is absent without it. */
   previews?: PreviewDeps;
+  /** Live status as Server-Sent Events (/api/v1/events, issue #14); the routes are absent without it. */
+  events?: { bus: EventBus; heartbeatMs: number; maxBufferedBytes: number };
 }
 
 // A caller's X-Request-Id is kept when it looks like an id, so logs join up across services.
@@ -134,6 +138,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, deps.health);
   await app.register(metricsRoutes, { metrics: deps.metrics });
   await app.register(designRoutes, { prefix: '/api/v1', service: deps.service, verifyToken: deps.verifyToken });
+  if (deps.events) await app.register(eventRoutes, { prefix: '/api/v1', ...deps.events, service: deps.service, verifyToken: deps.verifyToken, metrics: deps.metrics });
   if (deps.previews) await app.register(previewRoutes, { prefix: '/api/v1', previews: deps.previews, verifyToken: deps.verifyToken });
   if (deps.uploads) await app.register(uploadRoutes, { prefix: '/api/v1', uploads: deps.uploads, verifyToken: deps.verifyToken, uploadTimeoutMs });
   if (deps.avatars) await app.register(avatarRoutes, { prefix: '/api/v1', avatars: deps.avatars, verifyToken: deps.verifyToken, uploadTimeoutMs });

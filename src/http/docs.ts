@@ -34,6 +34,7 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
         { name: 'designs', description: 'Designs and their rendered images' },
         { name: 'uploads', description: 'User images: streamed, sniffed, virus-scanned and re-encoded before they are served' },
         { name: 'avatars', description: "The caller's avatar: an image taken like an upload, published as 512, 128 and 64 px squares" },
+        { name: 'events', description: 'Live status as Server-Sent Events: your designs\' and uploads\' changes as they happen, resumable with Last-Event-ID' },
         { name: 'health', description: 'Liveness, readiness and metrics' },
       ],
     },

@@ -56,6 +56,7 @@ export async function startServer(settings: Readonly<Settings>, options: StartOp
       logger,
       renditions: container.renditions,
       previews: container.previews,
+      events: container.events,
     });
     await app.listen({ host: settings.host, port: options.port ?? settings.port });
     await container.startBackground();

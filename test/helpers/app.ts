@@ -118,6 +118,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       logger: options.logger,
       renditions: container.renditions,
       previews: container.previews,
+      events: container.events,
     });
     await app.ready();
     if (options.background ?? true) await container.startBackground();

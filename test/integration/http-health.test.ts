@@ -124,7 +124,7 @@ describe('health, readiness, metrics and docs', () => {
     expect(doc.openapi).toMatch(/^3\./);
     expect(doc.info.title).toBe('Customify API');
     expect(Object.keys(doc.paths).sort()).toEqual(
-      ['/api/v1/designs', '/api/v1/designs/batch', '/api/v1/designs/{id}', '/api/v1/designs/{id}/print-files', '/api/v1/designs/{id}/print-files/{name}', '/api/v1/designs/{id}/render', '/api/v1/previews', '/api/v1/uploads', '/api/v1/uploads/tus', '/api/v1/uploads/tus/{id}', '/api/v1/uploads/{id}', '/api/v1/users/me/avatar', '/healthz', '/metrics', '/readyz'],
+      ['/api/v1/designs', '/api/v1/designs/batch', '/api/v1/designs/{id}', '/api/v1/designs/{id}/events', '/api/v1/designs/{id}/print-files', '/api/v1/designs/{id}/print-files/{name}', '/api/v1/designs/{id}/render', '/api/v1/events', '/api/v1/previews', '/api/v1/uploads', '/api/v1/uploads/tus', '/api/v1/uploads/tus/{id}', '/api/v1/uploads/{id}', '/api/v1/users/me/avatar', '/healthz', '/metrics', '/readyz'],
     );
     expect(Object.keys(doc.paths['/api/v1/uploads']).sort()).toEqual(['get', 'post']);
     expect(Object.keys(doc.paths['/api/v1/uploads/{id}']).sort()).toEqual(['delete', 'get']);

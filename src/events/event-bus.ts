@@ -1,0 +1,120 @@
+import type { EventType } from './event-types.js';
+
+/**
+ * The event bus (issue #14): every committed change of a design or an upload, published once
+ * by the process that made it, heard by every API process that streams to a browser (SSE).
+ *
+ * Two drivers keep the log (`EventLog`): in memory for the embedded default, Redis Streams
+ * with REDIS_URL (a worker publishes, any API process streams). The subtle part, resuming
+ * after `Last-Event-ID` without a gap or a duplicate while new events keep coming, is done
+ * once, here, above both.
+ */
+
+/** An event as kept and heard. `ownerId` picks who may hear it and is never sent to a client. */
+export interface BusEvent {
+  /** `<ms>-<seq>`, as Redis stream ids: unique, and they sort in publishing order (compareEventIds). */
+  id: string;
+  type: EventType;
+  ownerId: string;
+  /** The design's or upload's id. */
+  subject: string;
+  /** ISO time it was published. */
+  createdAt: string;
+  /** What the API answers for the subject (GET /api/v1/designs/{id} or /uploads/{id}). */
+  data: unknown;
+}
+
+export type NewEvent = Omit<BusEvent, 'id' | 'createdAt'>;
+
+/**
+ * What a driver does. Ids are given by the log, increasing. Errors: append and readAfter
+ * reject when the store cannot be reached (the caller logs; an event not appended is lost,
+ * and a resuming client is told `reset`, never given a partial replay as whole).
+ */
+export interface EventLog {
+  append(event: NewEvent): Promise<BusEvent>;
+  /**
+   * The kept events after `id` (exclusive), oldest first. `reset` when events after `id`
+   * may have been dropped: `id` is older than the replay window (or unknown to the log).
+   */
+  readAfter(id: string): Promise<{ events: BusEvent[]; reset: boolean }>;
+  /** Hears every event appended from now on (by any process), in id order. Resolves once listening. */
+  tail(listener: (event: BusEvent) => void): Promise<() => void>;
+  close(): Promise<void>;
+}
+
+/** One listener's view of the bus: events of one owner, each once, in order. */
+export interface Subscription {
+  /** The `after` id was older than the replay window: events were missed; refetch state. */
+  readonly reset: boolean;
+  /** Starts delivery: first the events missed since `after`, then new ones as they come. */
+  listen(listener: (event: BusEvent) => void): void;
+  close(): void;
+}
+
+const EVENT_ID = /^(\d{1,16})-(\d{1,16})$/;
+
+export function isEventId(value: string): boolean {
+  return EVENT_ID.test(value);
+}
+
+/** Orders two event ids (negative when `a` is older). */
+export function compareEventIds(a: string, b: string): number {
+  const [, aMs, aSeq] = EVENT_ID.exec(a) ?? [];
+  const [, bMs, bSeq] = EVENT_ID.exec(b) ?? [];
+  return Number(aMs) - Number(bMs) || Number(aSeq) - Number(bSeq);
+}
+
+export class EventBus {
+  constructor(readonly log: EventLog) {}
+
+  publish(event: NewEvent): Promise<BusEvent> {
+    return this.log.append(event);
+  }
+
+  /**
+   * Subscribes to `ownerId`'s events; with `after`, those kept since it are replayed first.
+   * Live events are held from the start of the replay, so one published meanwhile is neither
+   * lost nor told twice (only ids above the last one told are told).
+   */
+  async subscribe(ownerId: string, options: { after?: string } = {}): Promise<Subscription> {
+    let last = options.after;
+    let held: BusEvent[] | undefined = [];
+    let listener: ((event: BusEvent) => void) | undefined;
+    let closed = false;
+    const tell = (event: BusEvent) => {
+      if (closed || event.ownerId !== ownerId) return;
+      if (last !== undefined && compareEventIds(event.id, last) <= 0) return;
+      last = event.id;
+      listener!(event);
+    };
+    const untail = await this.log.tail((event) => (held ? held.push(event) : tell(event)));
+    let replay: { events: BusEvent[]; reset: boolean } = { events: [], reset: false };
+    if (options.after !== undefined) {
+      try {
+        replay = await this.log.readAfter(options.after);
+      } catch (error) {
+        untail();
+        throw error;
+      }
+    }
+    return {
+      reset: replay.reset,
+      listen(given) {
+        listener = given;
+        const pending = [...replay.events, ...held!];
+        held = undefined;
+        for (const event of pending) tell(event);
+      },
+      close() {
+        closed = true;
+        held = undefined;
+        untail();
+      },
+    };
+  }
+
+  close(): Promise<void> {
+    return this.log.close();
+  }
+}
