@@ -4,7 +4,8 @@ import { DEFAULT_PRINT_SPECS } from '../print/print-specs.js';
 import { validateDesignSpec, type DesignSpec } from './design-spec.js';
 import { IMAGE_CONTENT_TYPES, SEED_RENDITIONS, type ImageFormat, type Rendition } from './rendition-config.js';
 import { designScene } from './scene.js';
-import { encodeScene, isFlat, paintCanvas, prepareScene, type PreparedScene } from './scene-renderer.js';
+import { encodeIndexedWebp, MAX_WEBP_SIDE } from './flat-webp.js';
+import { encodeScene, indexedScene, isFlat, paintCanvas, prepareScene, type PreparedScene } from './scene-renderer.js';
 import { assertIntegerOption, DEFAULT_COMPRESSION_LEVEL, sceneThumbnail, type RawImage } from './thumbnail.js';
 import type { RenderOptions } from './render-design.js';
 import { watermarks, withWatermark, type Watermark } from './watermark.js';
@@ -131,6 +132,10 @@ async function encodeRendition(scene: PreparedScene, size: number, format: Image
   if (format === 'png') {
     return size === scene.width ? encodeScene(scene, { compressionLevel }) : sceneThumbnail(scene, { maxSize: size, compressionLevel });
   }
+  // Text in one colour on a colour, at the scene's own size: our VP8L encoder writes the same
+  // lossless pixels as sharp's effort 1 in a tenth of the time (BENCHMARKS.md, instant previews).
+  const indexed = format === 'webp' && size === scene.width ? indexedScene(scene) : undefined;
+  if (indexed && indexed.width <= MAX_WEBP_SIDE && indexed.height <= MAX_WEBP_SIDE) return encodeIndexedWebp(indexed);
   const { data, width, height, channels } = canvas();
   let pipeline = sharp(data, { raw: { width, height, channels } });
   if (size !== width) pipeline = pipeline.resize(size, size, { fit: 'inside', kernel: 'lanczos3' });

@@ -1,7 +1,7 @@
 import sharp, { type Sharp } from 'sharp';
 import { AppError } from '../errors.js';
 import type { Rgb } from './colors.js';
-import { encodeBandedPng, encodeFlatPng, encodeIndexedPng } from './flat-png.js';
+import { encodeBandedPng, encodeFlatPng, encodeIndexedPng, type IndexedImage } from './flat-png.js';
 import { resolveFont } from './fonts.js';
 import type { ImageLayer, Rect, Scene, TextLayer } from './scene.js';
 import { FIT_MODES } from './scene.js';
@@ -163,9 +163,23 @@ export function encodeFlatScene(scene: PreparedScene, compressionLevel: number, 
   if (background === 'transparent' || !isFlat(scene)) throw new AppError('INVALID_SCENE', 'Only a flat scene (an opaque background with text only) has a flat PNG.');
   const rows = rowSpan(layers);
   if (!rows) return encodeFlatPng({ width, height, background }, compressionLevel);
-  const indexed = layers.length === 1 && options.palette !== false ? coverageBand(layers[0]!, width, background) : undefined;
-  if (indexed) return encodeIndexedPng({ width, height, palette: indexed.palette, band: { top: rows.top, rows: indexed.rows } }, compressionLevel);
+  const indexed = options.palette !== false ? indexedScene(scene) : undefined;
+  if (indexed) return encodeIndexedPng(indexed, compressionLevel);
   return encodeBandedScene(scene, compressionLevel);
+}
+
+/**
+ * The scene as a palette image when it is one (encodeFlatScene's palette PNG, flat-webp.ts's
+ * WebP): an opaque background with nothing on it, or with one text layer in one colour.
+ * Undefined for any other scene.
+ */
+export function indexedScene(scene: PreparedScene): IndexedImage | undefined {
+  const { width, height, background, layers } = scene;
+  if (background === 'transparent' || !isFlat(scene)) return undefined;
+  const rows = rowSpan(layers);
+  if (!rows) return { width, height, palette: Buffer.from([background.r, background.g, background.b]) };
+  const indexed = layers.length === 1 ? coverageBand(layers[0]!, width, background) : undefined;
+  return indexed && { width, height, palette: indexed.palette, band: { top: rows.top, rows: indexed.rows } };
 }
 
 /**
