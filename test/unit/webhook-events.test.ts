@@ -11,14 +11,14 @@ const t0 = new Date('2026-11-30T12:00:00.000Z');
 const t1 = new Date('2026-11-30T12:00:05.000Z');
 
 function design(overrides: Partial<Design>): Design {
-  const base = newDesign({ ownerId: 'user-a', productType: 't-shirt', designData: { text: 'Hi', font: 'Bebas-Bold', color: '#FF0000' }, now: t0 } as never);
+  const base = newDesign({ ownerId: 'user-a', productType: 't-shirt', designData: { text: 'Hi', font: 'Bebas-Bold', color: '#FF0000' }, now: t0 });
   return { ...base, ...overrides };
 }
 
 describe('webhookChange', () => {
   it('a publish is design.published, keyed by published_at; later changes of a PUBLISHED design are not', () => {
     expect(webhookChange({ kind: 'design', design: design({ status: 'PUBLISHED', publishedAt: t1, updatedAt: t1 }), deleted: false }))
-      .toEqual({ type: 'design.published', subjectId: expect.any(String), subjectVersion: t1.getTime(), occurredAt: t1 });
+      .toMatchObject({ type: 'design.published', subjectVersion: t1.getTime(), occurredAt: t1 });
     expect(webhookChange({ kind: 'design', design: design({ status: 'PUBLISHED', publishedAt: t0, updatedAt: t1 }), deleted: false })).toBeNull();
   });
 
