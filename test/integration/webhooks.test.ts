@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildContainer, type Container } from '../../src/composition-root.js';
 import { configFrom, type Environment } from '../../src/config.js';
@@ -134,6 +136,27 @@ for (const stack of STACKS) {
       expect(await api.webhooks.outbox!.reconcile()).toBe(0);
       expect(receiver.requests).toHaveLength(1);
       expect(await onlyDelivery(api)).toMatchObject({ status: 'delivered', attempts: 1 });
+      // Counted in /metrics by the process that delivered it (the worker in production mode).
+      const scraped = (await Promise.all(containers.map((c) => c.metrics.registry.metrics()))).join('\n');
+      expect(scraped).toMatch(/customify_webhook_deliveries_total\{outcome="delivered"\} 1/);
+    });
+
+    it('POSTs upload.published and upload.rejected with the upload as GET answers it', async () => {
+      const api = await start();
+      const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#336699' } }).png().toBuffer();
+      const good = await api.uploadService.receive('user-a', Readable.from([png]), { filename: 'ok.png' });
+      const bad = await api.uploadService.receive('user-a', Readable.from([Buffer.from('not an image at all')]), { filename: 'bad.png' });
+      await eventually('two deliveries', async () => {
+        const all = await api.webhooks.log.list();
+        return all.length === 2 && all.every((d) => d.status === 'delivered') ? all : undefined;
+      });
+      const bodies = receiver.requests.map(verified);
+      const published = bodies.find((b) => b.type === 'upload.published');
+      const rejected = bodies.find((b) => b.type === 'upload.rejected');
+      expect(published?.data).toEqual(await api.uploadService.get('user-a', good.id));
+      expect(rejected?.data).toEqual(await api.uploadService.get('user-a', bad.id));
+      expect(rejected?.data).toMatchObject({ status: 'REJECTED', reason: 'UNSUPPORTED_TYPE' });
+      expect(receiver.requests).toHaveLength(2);
     });
 
     it('retries a receiver that is down and delivers once it is up: nothing lost', async () => {
