@@ -134,6 +134,10 @@ const GROUPS: Record<string, { summary: string; run(args: string[], print: Print
     summary: "Set up the S3 bucket as the seed does: setup-policy (public read), setup-cors",
     run: async (args, print) => (await import('./cli/s3.js')).s3Command(args, getConfig, print),
   },
+  webhooks: {
+    summary: 'The webhook delivery log: list (recent events and how their delivery went), replay EVENT_ID (send one again now)',
+    run: async (args, print) => (await import('./cli/webhooks.js')).webhooksCommand(args, getConfig, print),
+  },
 };
 
 function version(): string {

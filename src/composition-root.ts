@@ -31,6 +31,7 @@ import { UploadStorage } from './uploads/upload-storage.js';
 import { LocalTusStore, type TusStagingStore } from './uploads/tus-store.js';
 import { TusUploads } from './uploads/tus-uploads.js';
 import type { PreviewDeps } from './http/previews.routes.js';
+import { createDeliverWebhookTask, sendWebhook, WebhookDeliveryLog, WebhookOutbox, type DeliverWebhookTask } from './webhooks/index.js';
 
 /** What a process runs: the API (with the in-process worker when there is no Redis), or BullMQ workers only. */
 export type Role = 'serve' | 'worker' | 'cli';
@@ -74,6 +75,13 @@ export interface Container {
    * stream with REDIS_URL so a worker's changes reach every API process), and how the API streams it.
    */
   events: { bus: EventBus; heartbeatMs: number; maxBufferedBytes: number };
+
+  /**
+   * Signed webhooks (issue #14). `log` is always there (`customify webhooks list`); the rest
+   * only with WEBHOOK_URL: the outbox (the state-change listener and its sweeps), the delivery
+   * queue (`<RENDER_QUEUE_NAME>-webhooks`) and the task that sends one event.
+   */
+  webhooks: { log: WebhookDeliveryLog; outbox?: WebhookOutbox; queue?: RenderQueue; deliver?: DeliverWebhookTask };
   /** Starts the worker, queues designs a crash left behind, and starts the periodic sweep. */
   startBackground(): Promise<void>;
   close(): Promise<void>;
@@ -214,6 +222,33 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     });
     let stopSweep: (() => Promise<void>) | undefined;
 
+    // Webhooks: every event recorded in the delivery log before it is sent, one job per
+    // attempt on a queue of their own (in-process in serve without Redis, BullMQ workers with it).
+    const webhookLog = new WebhookDeliveryLog(db);
+    const webhooks: Container['webhooks'] = { log: webhookLog };
+    let webhookWorker: RenderWorker | undefined;
+    if (settings.webhookUrl) {
+      const target = { url: settings.webhookUrl, secret: settings.webhookSecret, timeoutMs: settings.webhookTimeoutMs };
+      const deliver = createDeliverWebhookTask({
+        log: webhookLog, send: (event, now) => sendWebhook(target, event, now), timeoutMs: settings.webhookTimeoutMs,
+        maxAgeMs: settings.webhookMaxAgeMs, backoff: { baseMs: settings.webhookBackoffMs, maxMs: 3_600_000 }, logger, observer: metrics.webhookObserver,
+      });
+      const webhookJobs = jobQueue({ settings, role, policy, logger, closers }, {
+        queueName: `${settings.renderQueueName}-webhooks`, jobName: 'deliver-webhook', task: (eventId) => deliver(eventId), concurrency: 8, inProcessRoles: ['serve'],
+      });
+      webhookWorker = webhookJobs.worker;
+      const outbox = new WebhookOutbox({
+        log: webhookLog, queue: webhookJobs.queue, logger, maxAgeMs: settings.webhookMaxAgeMs,
+        // Resolved when called: the services are made further down.
+        views: { design: (design) => service.view(design), upload: (upload) => uploadService.view(upload) },
+        load: { designs: (ids) => designs.findByIds(ids), upload: (id) => uploads.findById(id) },
+      });
+      // After the queue's closer is pushed, so it runs first: recordings in flight finish and queue their jobs.
+      closers.push(() => outbox.settle());
+      stateListeners.push(outbox.listener);
+      Object.assign(webhooks, { outbox, queue: webhookJobs.queue, deliver });
+    }
+
     // Uploads: a second queue beside the render queue, so a burst of uploads never delays
     // renders (nor the reverse); same adapter choice, retry policy and concurrency.
     const scanner: VirusScanner = settings.clamdHost
@@ -270,17 +305,34 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     stateListeners.push(publisher.listener);
     const events = { bus, heartbeatMs: settings.sseHeartbeatMs, maxBufferedBytes: settings.sseMaxBufferedBytes };
 
+    /**
+     * Webhooks: events whose recording a crash interrupted, at start and every minute; pending
+     * events whose time has come (retries, and first tries whose job was lost), often.
+     */
+    const startWebhookSweeps = (outbox: WebhookOutbox) => {
+      const every = (what: string, ms: number, run: () => Promise<unknown>) => {
+        const timer = setInterval(() => void run().catch((error: unknown) => logger.warn(`Webhook ${what} failed: ${describeError(error)}`)), ms);
+        timer.unref();
+        closers.push(() => Promise.resolve(clearInterval(timer)));
+      };
+      void outbox.reconcile().then(() => outbox.enqueueDue()).catch((error: unknown) => logger.warn(`Could not queue leftover webhook events at start: ${describeError(error)}`));
+      every('reconciliation', 60_000, () => outbox.reconcile());
+      every('sweep', Math.max(200, Math.min(settings.webhookBackoffMs / 2, 5_000)), () => outbox.enqueueDue());
+    };
+
     return {
       settings, logger, db, designs, storage, queue, worker, task, service, metrics,
-      uploads, uploadService, uploadQueue, scanner, avatarService, tus, tusStore, printQueue, printTask, cdn, renditions, previews, events,
+      uploads, uploadService, uploadQueue, scanner, avatarService, tus, tusStore, printQueue, printTask, cdn, renditions, previews, events, webhooks,
       async startBackground() {
         if (worker) await worker.start();
+        if (webhookWorker) await webhookWorker.start();
         if (uploadWorker) await uploadWorker.start();
         if (printWorker) await printWorker.start();
         if (role === 'cli') return;
         // Print jobs and uploads a crash or a lost in-process queue left: all at start, then the stale ones.
         await sweepLeftovers('print jobs', (before) => sweepStalePrints({ designs, queue: printQueue, logger }, before));
         await sweepLeftovers('uploads', sweepUploads);
+        if (webhooks.outbox) startWebhookSweeps(webhooks.outbox);
         // Images re-renders replaced, once ASSET_GRACE_PERIOD is over (the sweep passes `now`).
         await sweepLeftovers('superseded images', () => removeSupersededImages({ designs, storage: storage.repository, logger }));
         // Temp files a crash left mid-write (local storage). In the background: a large tree

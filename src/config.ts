@@ -76,6 +76,27 @@ const httpUrl = (options: { path?: boolean } = {}) =>
     return ok ? trimmed : fail(ctx, `must be an http(s) URL such as http://127.0.0.1:9000 (no ${options.path === false ? 'path, ' : ''}query, no credentials)`);
   });
 
+/**
+ * WEBHOOK_URL: operator configuration, not user input, yet only http: and https: are
+ * accepted (a query string is allowed: some receivers take a token there).
+ */
+const webhookUrl = () =>
+  z.string().transform((value, ctx) => {
+    const trimmed = value.trim();
+    const url = URL.canParse(trimmed) ? new URL(trimmed) : undefined;
+    if (!url || /\s/.test(trimmed)) return fail(ctx, 'must be an http(s) URL such as https://shop.example.com/hooks/customify');
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return fail(ctx, `must be an http:// or https:// URL, not ${url.protocol}// (webhooks are POSTed over HTTP)`);
+    return url.username || url.password ? fail(ctx, 'must not carry credentials (user:password@): the signature authenticates each request') : trimmed;
+  });
+
+/** A shared secret: one token of at least `min` characters. */
+const secret = (min: number) =>
+  z.string().transform((value, ctx) => {
+    const v = value.trim();
+    if (!/^\S+$/.test(v)) return fail(ctx, 'must not contain spaces or line breaks');
+    return v.length >= min ? v : fail(ctx, `must be at least ${min} characters (a random string, e.g. \`openssl rand -hex 32\`)`);
+  });
+
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
 /** A host name or IP address to listen on: no scheme, no port. */
@@ -311,6 +332,17 @@ const VARIABLES = {
   watermarkMinSize: variable('WATERMARK_MIN_SIZE', int(1, 4096).default(400)),
   /** Whether a design gets a watermark when its request does not say (`watermark` in the design). */
   watermarkDefault: variable('WATERMARK_DEFAULT', bool().default(false)),
+  // Signed webhooks (issue #14): design.published, design.failed, upload.published, upload.rejected.
+  /** Where events are POSTed; '' sends none (and records none). */
+  webhookUrl: variable('WEBHOOK_URL', webhookUrl().default('')),
+  /** The HMAC-SHA256 key of Customify-Signature; required with WEBHOOK_URL. */
+  webhookSecret: variable('WEBHOOK_SECRET', secret(16).default('')),
+  /** How long an event is retried (since it happened) before it is given up (status failed). */
+  webhookMaxAgeMs: variable('WEBHOOK_MAX_AGE', duration({ min: 1_000 }).default(24 * 3_600_000)),
+  /** Longest one delivery may take (connect, send, answer headers); a timeout is retried. */
+  webhookTimeoutMs: variable('WEBHOOK_TIMEOUT', duration({ min: 100, max: 300_000 }).default(10_000)),
+  /** Wait before the first retry, doubled for each failure after it (with jitter, at most 1 h). */
+  webhookBackoffMs: variable('WEBHOOK_BACKOFF', duration({ min: 10, max: 3_600_000 }).default(10_000)),
 };
 
 type Variables = typeof VARIABLES;
@@ -368,6 +400,9 @@ function crossChecks(raw: Record<string, string>): Array<{ name: string; message
   }
   if (raw.S3_SSE_KMS_KEY_ID && raw.S3_SSE?.trim() !== 'aws:kms') {
     problems.push({ name: 'S3_SSE_KMS_KEY_ID', message: `S3_SSE_KMS_KEY_ID is set (${JSON.stringify(raw.S3_SSE_KMS_KEY_ID)}) but S3_SSE is ${JSON.stringify(raw.S3_SSE ?? 'none')}, so the key would not be used: set S3_SSE=aws:kms, or unset S3_SSE_KMS_KEY_ID` });
+  }
+  if (raw.WEBHOOK_URL && !raw.WEBHOOK_SECRET) {
+    problems.push({ name: 'WEBHOOK_SECRET', message: 'WEBHOOK_SECRET is empty while WEBHOOK_URL is set: events would go unsigned. Set WEBHOOK_SECRET to a random string of at least 16 characters (openssl rand -hex 32), and give the receiver the same value to check Customify-Signature.' });
   }
   return problems;
 }

@@ -149,6 +149,10 @@ export const ERROR_CODES = {
   S3_MODE_REQUIRED: { status: 400, description: 'customify s3 needs USE_LOCAL_STORAGE=false.', cli: true },
   OUT_NOT_A_FOLDER: { status: 400, description: 'customify render --out is not a folder.', cli: true },
   OUT_NOT_WRITABLE: { status: 400, description: 'customify render --out cannot be written.', cli: true },
+  WEBHOOK_EVENT_NOT_FOUND: { status: 404, description: 'customify webhooks replay: no event with this id in the delivery log (customify webhooks list shows the ids).', cli: true },
+  WEBHOOKS_NOT_CONFIGURED: { status: 400, description: 'customify webhooks replay needs WEBHOOK_URL and WEBHOOK_SECRET.', cli: true },
+  WEBHOOK_BUSY: { status: 409, description: 'customify webhooks replay: the event is being sent right now by a worker; try again in a few seconds.', cli: true },
+  WEBHOOK_NOT_DELIVERED: { status: 503, description: 'customify webhooks replay: the receiver did not take the event (the message says what it answered); it stays pending and is retried.', cli: true },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

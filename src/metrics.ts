@@ -5,6 +5,7 @@ import type { RenderObserver } from './jobs/render-design.task.js';
 import { isRetryable } from './jobs/retry-policy.js';
 import type { StorageObserver } from './storage/index.js';
 import type { UploadObserver } from './uploads/process-upload.task.js';
+import type { WebhookObserver } from './webhooks/deliver-webhook.task.js';
 
 /** Reads a queue's depth for its gauge. */
 export interface QueueDepths {
@@ -44,6 +45,8 @@ export class Metrics {
   // Renditions made on their first request (issue #13): how many, and how long each took.
   readonly renditionsMade = new Counter({ name: 'customify_renditions_made_total', help: 'Renditions made on their first request (the render makes only the seed\'s two PNGs)', registers: [this.registry] });
   readonly renditionSeconds = new Histogram({ name: 'customify_rendition_duration_seconds', help: 'Making one rendition on request (lay out, paint, encode, store, record)', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry] });
+  // Signed webhooks (issue #14): delivery attempts by how they ended.
+  readonly webhookDeliveries = new Counter({ name: 'customify_webhook_deliveries_total', help: 'Webhook delivery attempts, by outcome (delivered; retry: failed, tried again later; gone: 410, stopped; gave-up: WEBHOOK_MAX_AGE passed)', labelNames: ['outcome'], registers: [this.registry] });
 
   // Live status (issue #14): event streams open now (GET /api/v1/events, /api/v1/designs/{id}/events).
   readonly sseConnections = new Gauge({ name: 'customify_sse_connections', help: 'Server-Sent Events streams open now', registers: [this.registry] });
@@ -127,6 +130,10 @@ export class Metrics {
       }
       this.cdnBacklogReader = read;
     },
+  };
+
+  readonly webhookObserver: WebhookObserver = {
+    delivered: (outcome) => this.webhookDeliveries.inc({ outcome }),
   };
 
   readonly uploadObserver: UploadObserver = {

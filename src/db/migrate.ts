@@ -7,6 +7,7 @@ import * as avatars from './migrations/0004-avatars.js';
 import * as designUpload from './migrations/0005-design-upload.js';
 import * as designPrintFiles from './migrations/0006-design-print-files.js';
 import * as assetVersions from './migrations/0007-asset-versions.js';
+import * as webhooks from './migrations/0008-webhooks.js';
 
 /**
  * Every migration, by name. Kysely runs them in name order. Listed statically, not found
@@ -21,6 +22,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0005-design-upload': designUpload,
   '0006-design-print-files': designPrintFiles,
   '0007-asset-versions': assetVersions,
+  '0008-webhooks': webhooks,
 });
 
 export const migrationProvider: MigrationProvider = {

@@ -108,12 +108,37 @@ export interface AvatarsTable {
   updated_at: EpochMs;
 }
 
+/** The webhook delivery log (issue #14, migration 0008); see src/webhooks/delivery-log.ts. */
+export interface WebhookDeliveriesTable {
+  event_id: string;
+  /** design.published, design.failed, upload.published or upload.rejected. */
+  type: string;
+  /** The design's or upload's id. */
+  subject_id: string;
+  /** Which change of the subject: a design's published_at or failure time; 0 for an upload (its end states are final). */
+  subject_version: EpochMs;
+  /** The JSON body exactly as sent (`{id, type, created_at, data}`). */
+  body: string;
+  /** When the change happened (the body's created_at). */
+  created_at: EpochMs;
+  window_started_at: EpochMs;
+  status: ColumnType<'pending' | 'delivered' | 'failed', string | undefined, string>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: EpochMs;
+  lease_until: ColumnType<EpochMs | null, EpochMs | null | undefined, EpochMs | null>;
+  last_status_code: ColumnType<number | null, number | null | undefined, number | null>;
+  last_error: ColumnType<string | null, string | null | undefined, string | null>;
+  delivered_at: ColumnType<EpochMs | null, EpochMs | null | undefined, EpochMs | null>;
+  updated_at: EpochMs;
+}
+
 export interface DB {
   designs: DesignsTable;
   uploads: UploadsTable;
   avatars: AvatarsTable;
   superseded_assets: SupersededAssetsTable;
   cdn_invalidations: CdnInvalidationsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export type DesignRow = Selectable<DesignsTable>;
