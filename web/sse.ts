@@ -90,7 +90,7 @@ export async function followEvents(options: FollowOptions): Promise<void> {
     try {
       const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'text/event-stream' };
       if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
-      const response = await fetch(options.path, { headers, signal: options.signal, cache: 'no-store' });
+      const response = await fetch(options.path, { headers, signal: options.signal });
       if (!response.ok || !response.body) {
         if (response.status >= 400 && response.status < 500) {
           options.onTrouble?.(await errorMessage(response), null, response.status);
