@@ -159,6 +159,29 @@ describe.skipIf(!HAVE_CHROMIUM)('the studio page in chromium (embedded mode, rea
     expect(problems).toEqual([]);
   });
 
+  it('signs in with a pasted Bearer token; a refused token is explained under the token field', async () => {
+    const { page, requests } = await openPage();
+    const token = page.getByLabel('Bearer token');
+    await token.fill('not-a-token');
+    await page.getByRole('button', { name: 'Use token' }).click();
+    await expect.poll(() => page.locator('#token-error').textContent()).toContain('Malformed');
+    await expect(token.getAttribute('aria-invalid')).resolves.toBe('true');
+
+    const res = await fetch(`${server.url}/api/v1/dev/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'gina' }) });
+    const { token: minted } = (await res.json()) as { token: string };
+    await token.fill(`Bearer ${minted}`);
+    await page.getByRole('button', { name: 'Use token' }).click();
+    await page.getByText('Signed in as gina').waitFor();
+    // Kept for the tab (a reload stays signed in), never in the address bar.
+    await page.reload();
+    await page.getByText('Signed in as gina').waitFor();
+    expect(page.url()).toBe(`${server.url}/`);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await expect(inPage(page, 'sessionStorage.length')).resolves.toBe(0);
+    expectNoTokenInUrls(requests);
+  });
+
   it('shows each font name in its own face; picking one renders the preview in it', async () => {
     const { page, problems } = await openPage();
     await signIn(page, 'alice');
