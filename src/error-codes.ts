@@ -101,6 +101,7 @@ export const ERROR_CODES = {
   // Our own faults and the services we depend on (5xx; the message is hidden from clients).
   INTERNAL_ERROR: { status: 500, description: 'An unexpected server error; quote the request id when reporting it.' },
   SERVICE_UNAVAILABLE: { status: 503, description: 'A service this request needs is temporarily unavailable; retry shortly.' },
+  STUDIO_NOT_BUILT: { status: 503, description: 'The studio page (GET /) has not been bundled: run npm run build (npm start does it), then restart.' },
   CONFIG_INVALID: { status: 500, description: 'A configuration value is invalid.' },
   DATABASE_UNAVAILABLE: { status: 503, description: 'The database is unreachable or busy; retry shortly.' },
   DATABASE_ERROR: { status: 500, description: 'The database refused an operation.' },

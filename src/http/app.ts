@@ -28,6 +28,8 @@ import type { RenditionMaker } from '../designs/rendition-maker.js';
 import { previewRoutes, type PreviewDeps } from './previews.routes.js';
 import type { EventBus } from '../events/index.js';
 import { eventRoutes } from './events.routes.js';
+import { studioRoutes } from './studio.routes.js';
+import { devSessionRoutes, type DevSessions } from './dev-session.routes.js';
 
 export interface AppDeps {
   service: DesignService;
@@ -53,6 +55,13 @@ export interface AppDeps {
   previews?: PreviewDeps;
   /** Live status as Server-Sent Events (/api/v1/events, issue #14); the routes are absent without it. */
   events?: { bus: EventBus; heartbeatMs: number; maxBufferedBytes: number };
+  /** The studio page at GET / (issue #14): where its bundle is (default: the project's dist/web/). */
+  studio?: { webRoot?: string };
+  /**
+   * Development sign-in (POST /api/v1/dev/session); server.ts gives it only with the generated
+   * development secret and no JWKS_URL. Absent: the route does not exist.
+   */
+  devSessions?: DevSessions;
 }
 
 // A caller's X-Request-Id is kept when it looks like an id, so logs join up across services.
@@ -143,6 +152,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.uploads) await app.register(uploadRoutes, { prefix: '/api/v1', uploads: deps.uploads, verifyToken: deps.verifyToken, uploadTimeoutMs });
   if (deps.avatars) await app.register(avatarRoutes, { prefix: '/api/v1', avatars: deps.avatars, verifyToken: deps.verifyToken, uploadTimeoutMs });
   if (deps.uploads && deps.tus) await app.register(tusRoutes, { prefix: '/api/v1', tus: deps.tus, verifyToken: deps.verifyToken, uploadTimeoutMs });
+  if (deps.devSessions) await app.register(devSessionRoutes, { prefix: '/api/v1', sessions: deps.devSessions });
+  await app.register(studioRoutes, { webRoot: deps.studio?.webRoot, devSignIn: Boolean(deps.devSessions) });
   const renditions = deps.renditions;
   if (deps.settings.useLocalStorage) await app.register(staticRoutes, { storage: deps.storage, renditions: renditions?.maker });
   else if (renditions) await app.register(staticRoutes, { storage: deps.storage, renditions: renditions.maker, redirectTo: { url: renditions.url, publicBucket: renditions.publicBucket } });

@@ -54,6 +54,29 @@ export const STATIC_SECURITY_HEADERS: HelmetOptions = {
   crossOriginResourcePolicy: { policy: 'cross-origin' },
 };
 
+/**
+ * The studio page (GET / and /studio/*): its own scripts, styles and fonts only, nothing
+ * inline, no frames, no forms posted anywhere; it talks to this origin's API alone.
+ * Images may come from elsewhere: in S3 mode a design's preview_url names the bucket or CDN.
+ */
+export const STUDIO_SECURITY_HEADERS: HelmetOptions = {
+  ...SECURITY_HEADERS,
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: {
+      defaultSrc: ["'none'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'"],
+      fontSrc: ["'self'"],
+      imgSrc: ["'self'", 'blob:', 'data:', 'https:', 'http:'],
+      connectSrc: ["'self'"],
+      baseUri: ["'none'"],
+      formAction: ["'none'"],
+      frameAncestors: ["'none'"],
+    },
+  },
+};
+
 /** The seed's bucket CORS rule: GET and HEAD from any origin, any request header. */
 const STATIC_CORS: FastifyCorsOptions = {
   origin: '*',
@@ -124,10 +147,17 @@ export function helmetHeaders(options: HelmetOptions): Readonly<Record<string, s
 const API_HEADERS = helmetHeaders(SECURITY_HEADERS);
 const DOCS_HEADERS = helmetHeaders(DOCS_SECURITY_HEADERS);
 const STATIC_HEADERS = helmetHeaders(STATIC_SECURITY_HEADERS);
+const STUDIO_HEADERS = helmetHeaders(STUDIO_SECURITY_HEADERS);
 
 /** onRequest hook for /static's routes: its headers replace the app-wide ones. */
 export function setStaticSecurityHeaders(_request: FastifyRequest, reply: FastifyReply, done: () => void): void {
   reply.headers(STATIC_HEADERS);
+  done();
+}
+
+/** onRequest hook for the studio page's routes: its headers (with its Content-Security-Policy) replace the app-wide ones. */
+export function setStudioSecurityHeaders(_request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+  reply.headers(STUDIO_HEADERS);
   done();
 }
 

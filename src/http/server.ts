@@ -9,6 +9,7 @@ import { describeError } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
 import { buildApp } from './app.js';
 import { createHealthChecks, scannerNotes } from './health-checks.js';
+import { createDevSessions } from './dev-session.routes.js';
 
 export interface RunningServer {
   /** Where the server answers, e.g. http://127.0.0.1:53124. */
@@ -36,6 +37,10 @@ export async function startServer(settings: Readonly<Settings>, options: StartOp
   const logger = options.logger ?? createLogger(settings);
   const { secret, source } = await resolveJwtSecret(settings);
   const container = await buildContainer(settings, { logger, role: 'serve' });
+  // The studio page's development sign-in exists only with the generated development secret.
+  const devSessions = source === 'dev-file' && !settings.jwksUrl
+    ? createDevSessions({ secret, maxLifetimeSeconds: Math.floor(settings.jwtMaxLifetimeMs / 1000) })
+    : undefined;
   let app: FastifyInstance | undefined;
   try {
     app = await buildApp({
@@ -57,6 +62,7 @@ export async function startServer(settings: Readonly<Settings>, options: StartOp
       renditions: container.renditions,
       previews: container.previews,
       events: container.events,
+      devSessions,
     });
     await app.listen({ host: settings.host, port: options.port ?? settings.port });
     await container.startBackground();
@@ -171,6 +177,7 @@ export async function serve(settings: Readonly<Settings>): Promise<void> {
     const lines = server.jwtSecretSource === 'dev-file'
       ? await gettingStarted(url, (await resolveJwtSecret(settings)).secret, Math.floor(settings.jwtMaxLifetimeMs / 1000))
       : [`Docs: ${url}/docs`];
+    lines.unshift(`Studio: open ${url}/ in a browser`);
     logger.info(`Getting started:\n${lines.join('\n')}`);
   }
 
