@@ -51,6 +51,7 @@ export const ERROR_CODES = {
   TEXT_REQUIRED: { status: 400, description: 'The text is empty or only whitespace.' },
   TEXT_TOO_LONG: { status: 400, description: 'The text has more characters than allowed.' },
   TOO_MANY_LINES: { status: 400, description: 'The text has more lines than allowed.' },
+  TOO_MANY_MARKS: { status: 400, description: 'The text stacks more combining marks (accents) on one character than a print can show (more than 30).' },
   INVALID_TEXT: { status: 400, description: 'The text contains characters that are not allowed (control characters).' },
   UNSUPPORTED_CHARACTERS: { status: 400, description: 'The text has characters no bundled font can draw; the message names them and the scripts that work.' },
   LOW_CONTRAST: { status: 400, description: 'A warning on design responses, not a refusal: the text colour is too close to the background colour to be seen.' },

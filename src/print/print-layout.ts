@@ -2,8 +2,10 @@ import { readFileSync } from 'node:fs';
 import fontkit from '@pdf-lib/fontkit';
 import type { Font, Glyph, GlyphPosition } from '@pdf-lib/fontkit';
 import { AppError } from '../errors.js';
+import { fixFontkitNullAnchors } from './fontkit-anchor-fix.js';
 import type { FontFace, ResolvedFont } from '../rendering/fonts.js';
-import { MEASURE_FONT_SIZE, planFit, quantize } from '../rendering/text-layout.js';
+import { composedText } from '../rendering/text-rules.js';
+import { halved, MAX_TEXT_SURFACE, measureFontSize, planFit, quantize } from '../rendering/text-layout.js';
 
 /**
  * The one text layout of a print: which characters go on which line, at which size, in which
@@ -87,6 +89,7 @@ function loaded(face: FontFace): { bytes: Buffer; font: Font } {
     try {
       const bytes = readFileSync(face.file);
       entry = { bytes, font: fontkit.create(bytes) };
+      fixFontkitNullAnchors(entry.font);
     } catch (error) {
       throw new AppError('FONT_FILE_MISSING', `The font file ${face.file} (${face.family}) cannot be read: reinstall the package.`, { cause: error });
     }
@@ -122,23 +125,50 @@ const graphemes = (() => {
   return (text: string) => Array.from(segmenter.segment(text), (s) => s.segment);
 })();
 
-/** The first face of the chain that has the grapheme's first character, as Pango picks (the primary face when none has it). */
-function faceFor(grapheme: string, font: ResolvedFont): FontFace {
-  const codePoint = grapheme.codePointAt(0) ?? 0;
-  return font.faces.find((face) => fontkitFont(face).hasGlyphForCodePoint(codePoint)) ?? font.faces[0]!;
+/** The index in the chain of the first face that has `char`, as Pango's fontset picks (the primary face, 0, when none has it). */
+function facePosition(char: string, font: ResolvedFont): number {
+  const codePoint = char.codePointAt(0) ?? 0;
+  const position = font.faces.findIndex((face) => fontkitFont(face).hasGlyphForCodePoint(codePoint));
+  return position === -1 ? 0 : position;
 }
 
-/** `text` split into runs of one face each, shaped. */
+/**
+ * Characters Pango's itemizer picks no font for (consider_as_space in pango/itemize.c): they
+ * go in the item they are in. Controls, format characters but for the visible ones of
+ * Arabic, separators but for OGHAM SPACE MARK, and variation selectors.
+ */
+const FONTLESS = /^(?:[\p{Cc}\p{Cs}\p{Zl}\p{Zp}\uFE00-\uFE0F\u{E0100}-\u{E01EF}]|(?!\u1680)\p{Zs}|(?![\u0600-\u06FF\u070F\u08E2])\p{Cf})$/u;
+
+/**
+ * `text` split into runs of one face each, as Pango itemizes it, shaped. Pango picks a face
+ * for every character on its own, combining marks included (a mark the base's face lacks is
+ * drawn from the first face that has it, a run of its own); FONTLESS characters join the
+ * run they are in, the first run takes the face of its first character that has one, and
+ * spaces that end a run move to the next when its face comes earlier in the chain. Picking a
+ * face per grapheme instead shaped the marks a face lacks as .notdef boxes with an advance
+ * ("b̂" in Roboto was 28 % wider than Pango drew it, zalgo text several times wider).
+ */
 function shape(text: string, font: ResolvedFont): ShapedRun[] {
-  const runs: Array<{ face: FontFace; text: string }> = [];
-  for (const grapheme of graphemes(text)) {
-    // Spaces and marks stay with the run they are in: Pango draws them in that run's face.
-    const face = /^\s+$/u.test(grapheme) && runs.length > 0 ? runs.at(-1)!.face : faceFor(grapheme, font);
-    const last = runs.at(-1);
-    if (last && last.face === face) last.text += grapheme;
-    else runs.push({ face, text: grapheme });
+  const runs: Array<{ position: number; text: string; trailing: number }> = [];
+  for (const char of text) {
+    const fontless = FONTLESS.test(char);
+    const position = fontless ? -1 : facePosition(char, font);
+    const run = runs.at(-1);
+    if (run && run.position === -1) run.position = position;
+    if (run && (position === -1 || position === run.position)) {
+      run.text += char;
+      run.trailing = fontless ? run.trailing + char.length : 0;
+      continue;
+    }
+    let moved = '';
+    if (run && run.trailing > 0 && run.trailing < run.text.length && position < run.position) {
+      moved = run.text.slice(run.text.length - run.trailing);
+      run.text = run.text.slice(0, run.text.length - run.trailing);
+    }
+    runs.push({ position, text: moved + char, trailing: fontless ? char.length : 0 });
   }
-  return runs.map(({ face, text: runText }) => {
+  return runs.map(({ position, text: runText }) => {
+    const face = font.faces[position === -1 ? facePosition(' ', font) : position]!;
     const fk = fontkitFont(face);
     const { glyphs, positions } = fk.layout(runText);
     return { face, text: runText, glyphs, positions, unitsPerEm: fk.unitsPerEm };
@@ -310,12 +340,13 @@ function inkSize(layout: PrintTextLayout): { width: number; height: number } {
  * none of the lines). Throws AppError PRINT_TEXT_TOO_LARGE (field design_data.text, naming
  * the text) when it cannot fit at box.minFontSize: a print never scales text below it.
  */
-export function layoutPrintText(text: string, font: ResolvedFont, box: PrintTextBox): PrintTextLayout {
+export function layoutPrintText(userText: string, font: ResolvedFont, box: PrintTextBox): PrintTextLayout {
+  const text = composedText(userText);
   const maxFontSize = Math.max(1, Math.round(box.fontSize));
   const minFontSize = Math.max(1, Math.min(maxFontSize, Math.ceil(box.minFontSize)));
   const cache: ShapeCache = new Map();
   const maxWidth = box.maxWidth * FIT_SLACK;
-  const measureSize = Math.min(maxFontSize, MEASURE_FONT_SIZE);
+  const measureSize = measureFontSize(text, maxFontSize);
   // Unwrapped: lines broken only where the text breaks them.
   const measuredLayout = layoutAt(text, font, measureSize, { ...box, maxWidth: Infinity }, false, cache);
   const measured = inkSize(measuredLayout);
@@ -326,6 +357,11 @@ export function layoutPrintText(text: string, font: ResolvedFont, box: PrintText
   for (;;) {
     const layout = layoutAt(text, font, fontSize, box, plan.breakWords, cache);
     const ink = inkSize(layout);
+    // Where Pango's surface would pass its limit, the preview tries half the size: so does this.
+    if ((ink.width > MAX_TEXT_SURFACE || ink.height > MAX_TEXT_SURFACE) && fontSize > minFontSize) {
+      fontSize = halved(fontSize, minFontSize);
+      continue;
+    }
     const widthRatio = maxWidth / ink.width;
     const heightRatio = box.maxHeight / ink.height;
     if (widthRatio >= 1 && heightRatio >= 1) return layout;

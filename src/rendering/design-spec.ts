@@ -5,12 +5,15 @@ import { FONT_NAMES, type FontName } from './fonts.js';
 import { HEX_COLOR_PATTERN } from './colors.js';
 import { UUID_PATTERN } from '../shared/uuid.js';
 import {
+  checkCombiningMarks,
   checkFontCoverage,
   checkLineCount,
+  combiningMarksPattern,
   checkTextContrast,
   checkVisibleText,
   drawableTextPattern,
   LINE_LIMIT_PATTERN,
+  MAX_COMBINING_MARKS,
   MAX_TEXT_LINES,
   normalizeLineBreaks,
   VISIBLE_TEXT_PATTERN,
@@ -132,6 +135,12 @@ export const TEXT_RULES: readonly FieldRule[] = [
     drawableTextPattern(),
     'Only characters the bundled fonts draw (with their Noto fallbacks): the same set for every font.',
     explained(checkFontCoverage, 'design_data.text has characters that no bundled font can draw.'),
+  ),
+  patternRule(
+    'TOO_MANY_MARKS',
+    combiningMarksPattern(),
+    `At most ${MAX_COMBINING_MARKS} combining marks (accents) in a row on one character.`,
+    explained(checkCombiningMarks, `design_data.text stacks more than ${MAX_COMBINING_MARKS} combining marks on one character.`),
   ),
 ];
 

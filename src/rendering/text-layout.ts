@@ -1,6 +1,7 @@
 import sharp from 'sharp';
 import { AppError } from '../errors.js';
 import type { ResolvedFont } from './fonts.js';
+import { composedText } from './text-rules.js';
 
 /**
  * Lays user text out with Pango (through sharp's `text` input) into an RGBA coverage mask,
@@ -28,10 +29,48 @@ export interface TextBox {
 }
 
 /**
- * The size the text is first measured at, unwrapped. Small enough that 200 wide glyphs on
- * one line stay far inside cairo's 32,767-pixel surface limit and cost little to draw.
+ * The size the text is first measured at, unwrapped (see measureFontSize). Small enough that
+ * 200 of the widest glyphs on one line stay inside MAX_TEXT_SURFACE and cost little to draw.
  */
 export const MEASURE_FONT_SIZE = 48;
+
+/**
+ * Pango draws text on a cairo image surface as large as its ink, which is at most 32,767 px a
+ * side: larger text fails to render ("invalid value (typically too big) for the size of the
+ * input"). The measuring size keeps the unwrapped text within 30,000 px across (room for ink
+ * past the advances); a layout the size search tries that would pass the limit (a wrapped
+ * block whose ink the plan underestimated, such as rows of dashes, which have almost no
+ * height) is tried again at half the size (see layoutText; layoutPrintText does the same).
+ */
+export const MAX_TEXT_SURFACE = 32_767;
+const MEASURE_BUDGET = 30_000;
+
+/**
+ * The widest advance, in ems, of any character validation accepts, in any bundled face:
+ * U+2E3B THREE-EM DASH is 2.84 em in Noto Sans. U+FDFD (10.9 em) is refused by validation
+ * (Pango draws it blank). test/unit/text-surface.test.ts checks this against every face, so
+ * that a font added with wider glyphs fails there rather than at render time.
+ */
+export const WIDEST_GLYPH_EM = 3;
+
+const codePointCount = (text: string): number => {
+  let count = 0;
+  for (const _char of text) count += 1;
+  return count;
+};
+
+/**
+ * The size `text` is measured at, unwrapped: MEASURE_FONT_SIZE (or `maxFontSize`, if
+ * smaller), or less when its longest line could be wider than MAX_TEXT_SURFACE at that size,
+ * judged before anything is drawn from its length and WIDEST_GLYPH_EM (so the
+ * measuring render cannot fail). Every text validation
+ * accepts today (200 characters) is measured at MEASURE_FONT_SIZE; the bound is what keeps a
+ * text of wider glyphs renderable. The print layout measures at the same size.
+ */
+export function measureFontSize(text: string, maxFontSize: number): number {
+  const longestLine = Math.max(1, ...text.split('\n').map(codePointCount));
+  return Math.max(1, Math.min(maxFontSize, MEASURE_FONT_SIZE, Math.floor(MEASURE_BUDGET / (longestLine * WIDEST_GLYPH_EM))));
+}
 
 /**
  * Sizes are taken from a ladder of 5 % steps (…, 146, 154, 162, 170, …): a font at a new
@@ -67,11 +106,12 @@ export function escapeMarkup(text: string): string {
  * The larger of the two is laid out and checked; only a miss costs another layout.
  * Throws AppError TEXT_RENDER_FAILED (not retryable) when Pango cannot render the text.
  */
-export async function layoutText(text: string, font: ResolvedFont, box: TextBox): Promise<TextMask | null> {
+export async function layoutText(userText: string, font: ResolvedFont, box: TextBox): Promise<TextMask | null> {
+  const text = composedText(userText);
   await registerFontFiles(font);
   const maxFontSize = Math.max(1, Math.round(box.fontSize));
   const minFontSize = Math.max(1, Math.min(maxFontSize, Math.round(box.minFontSize)));
-  const measureSize = Math.min(maxFontSize, MEASURE_FONT_SIZE);
+  const measureSize = measureFontSize(text, maxFontSize);
   const measured = await renderText(text, font, measureSize, undefined);
   if (!measured) return null;
   const plan = planFit(text, measured, box);
@@ -82,7 +122,11 @@ export async function layoutText(text: string, font: ResolvedFont, box: TextBox)
     const mask =
       fontSize === measureSize && measured.width <= box.maxWidth && measured.height <= box.maxHeight
         ? measured
-        : await renderText(text, font, fontSize, { width: box.maxWidth, breakWords: plan.breakWords });
+        : await renderText(text, font, fontSize, { width: box.maxWidth, breakWords: plan.breakWords }, fontSize > minFontSize);
+    if (mask === TOO_LARGE) {
+      fontSize = halved(fontSize, minFontSize);
+      continue;
+    }
     if (!mask) return null;
     const widthRatio = box.maxWidth / mask.width;
     const heightRatio = box.maxHeight / mask.height;
@@ -95,6 +139,11 @@ export async function layoutText(text: string, font: ResolvedFont, box: TextBox)
     const next = fontSize > unwrappedFit && guess < unwrappedFit ? unwrappedFit : guess;
     fontSize = Math.max(minFontSize, quantize(Math.min(fontSize - 1, next)));
   }
+}
+
+/** The size to try after one whose layout would pass MAX_TEXT_SURFACE: half of it, on the ladder, not below `minFontSize`. */
+export function halved(fontSize: number, minFontSize: number): number {
+  return Math.max(minFontSize, quantize(fontSize / 2));
 }
 
 /** How to lay a text out: the size to try first, and whether words may break across lines. */
@@ -161,7 +210,12 @@ interface Wrap {
   breakWords: boolean;
 }
 
-async function renderText(text: string, font: ResolvedFont, fontSize: number, wrap: Wrap | undefined): Promise<TextMask | null> {
+/** renderText's answer for a layout larger than MAX_TEXT_SURFACE, when the caller can try a smaller size. */
+const TOO_LARGE = Symbol('too large');
+
+async function renderText(text: string, font: ResolvedFont, fontSize: number, wrap: Wrap | undefined): Promise<TextMask | null>;
+async function renderText(text: string, font: ResolvedFont, fontSize: number, wrap: Wrap | undefined, canShrink: boolean): Promise<TextMask | null | typeof TOO_LARGE>;
+async function renderText(text: string, font: ResolvedFont, fontSize: number, wrap: Wrap | undefined, canShrink = false): Promise<TextMask | null | typeof TOO_LARGE> {
   try {
     const { data, info } = await sharp({
       text: {
@@ -184,6 +238,8 @@ async function renderText(text: string, font: ResolvedFont, fontSize: number, wr
     // libvips refuses text whose ink is empty (only zero-width characters, say): that is a
     // design with nothing to draw, not a failure.
     if (error instanceof Error && /no text to render/i.test(error.message)) return null;
+    // cairo refuses a surface over MAX_TEXT_SURFACE a side.
+    if (canShrink && error instanceof Error && /too big/i.test(error.message)) return TOO_LARGE;
     throw new AppError('TEXT_RENDER_FAILED', `The design's text could not be laid out: ${error instanceof Error ? error.message : String(error)}`, {
       cause: error,
     });

@@ -12,7 +12,7 @@ import { FONT_NAMES, faceCoverage, resolveFont, SUPPORTED_SCRIPTS } from './font
 
 export interface TextRuleViolation {
   readonly field: 'design_data.text' | 'design_data.text_color';
-  readonly code: 'TEXT_REQUIRED' | 'TOO_MANY_LINES' | 'UNSUPPORTED_CHARACTERS' | 'LOW_CONTRAST';
+  readonly code: 'TEXT_REQUIRED' | 'TOO_MANY_LINES' | 'TOO_MANY_MARKS' | 'UNSUPPORTED_CHARACTERS' | 'LOW_CONTRAST';
   readonly message: string;
 }
 
@@ -117,7 +117,18 @@ const NAMES: Record<number, string> = {
   0x2800: 'BRAILLE PATTERN BLANK',
   0x3164: 'HANGUL FILLER',
   0xfeff: 'ZERO WIDTH NO-BREAK SPACE',
+  0xfdfd: 'ARABIC LIGATURE BISMILLAH AR-RAHMAN AR-RAHEEM',
 };
+
+/**
+ * Characters a bundled face has a glyph for that the renderer draws blank, each with what to
+ * type instead. U+FDFD, the basmala as one glyph 10.9 em wide (Noto Sans Arabic): Pango lays
+ * it out (its advance takes room) but cairo draws no ink at any size, so the preview would be
+ * blank where print.pdf, which embeds the outline, is not; and 100 of them on a line passed
+ * cairo's 32,767-pixel surface limit. test/unit/text-surface.test.ts renders each to check it
+ * is still blank, and every other glyph wider than 2 em to check it is not.
+ */
+export const UNDRAWN_CHARACTERS: ReadonlyMap<number, string> = new Map([[0xfdfd, 'type the phrase in Arabic letters instead: بسم الله الرحمن الرحيم']]);
 
 /** `U+200B` plus its name when it is one of the usual invisible suspects. */
 function describeCodePoint(codePoint: number): string {
@@ -164,6 +175,21 @@ function unite(a: Ranges, b: Ranges): Ranges {
   return merged;
 }
 
+/** Ranges in `a` (sorted and disjoint) without the code points of `codePoints`. */
+function remove(a: Ranges, codePoints: Iterable<number>): Ranges {
+  let out: Array<readonly [number, number]> = [...a];
+  for (const codePoint of codePoints) {
+    out = out.flatMap(([first, last]): Array<readonly [number, number]> => {
+      if (codePoint < first || codePoint > last) return [[first, last]];
+      return [
+        ...(first < codePoint ? [[first, codePoint - 1] as const] : []),
+        ...(codePoint < last ? [[codePoint + 1, last] as const] : []),
+      ];
+    });
+  }
+  return out;
+}
+
 /** Ranges in both `a` and `b` (both sorted and disjoint). */
 function intersect(a: Ranges, b: Ranges): Ranges {
   const both: [number, number][] = [];
@@ -184,7 +210,8 @@ function intersect(a: Ranges, b: Ranges): Ranges {
 /**
  * The code points every design font draws, itself or through its fallback chain (the
  * union of the chain's cmaps, intersected across FONT_NAMES), plus those nothing needs to
- * draw (NOT_DRAWN_RANGES, and U+2028/U+2029, which become \n). A rule per code point, not
+ * draw (NOT_DRAWN_RANGES, and U+2028/U+2029, which become \n), less the glyphs the renderer
+ * draws blank (UNDRAWN_CHARACTERS). A rule per code point, not
  * per grapheme: Pango picks a face for each character, so a character some face of the
  * chain covers is never drawn as a box, even inside a cluster whose base comes from another
  * face (test/unit/rendering-text-rules.test.ts renders such clusters). The same set for every
@@ -195,7 +222,7 @@ export function drawableRanges(): Ranges {
   if (!drawable) {
     const chains = FONT_NAMES.map((name) => resolveFont(name).faces.map(faceCoverage).reduce<Ranges>((chain, face) => unite(chain, face.ranges()), []));
     const everyFont = chains.reduce((all, chain) => intersect(all, chain));
-    drawable = unite(everyFont, [...NOT_DRAWN_RANGES, [0x2028, 0x2029]]);
+    drawable = remove(unite(everyFont, [...NOT_DRAWN_RANGES, [0x2028, 0x2029]]), UNDRAWN_CHARACTERS.keys());
   }
   return drawable;
 }
@@ -222,6 +249,16 @@ export function checkFontCoverage(text: string): TextRuleViolation | undefined {
   for (const char of text) if (!missing.has(char) && !one.test(char)) missing.set(char, describeCodePoint(char.codePointAt(0) ?? 0));
   const field = 'design_data.text';
   const shown = [...missing].slice(0, 8).map(([char, code]) => `${JSON.stringify(char)} (${code})`);
+  const undrawn = [...missing.keys()].map((char) => char.codePointAt(0) ?? 0).filter((codePoint) => UNDRAWN_CHARACTERS.has(codePoint));
+  if (undrawn.length === missing.size) {
+    return {
+      field,
+      code: 'UNSUPPORTED_CHARACTERS',
+      message:
+        `${field} has ${shown.join(', ')}, which the renderer draws blank: ` +
+        `${undrawn.map((codePoint) => `for ${describeCodePoint(codePoint)}, ${UNDRAWN_CHARACTERS.get(codePoint)}`).join('; ')}.`,
+    };
+  }
   return {
     field,
     code: 'UNSUPPORTED_CHARACTERS',
@@ -232,13 +269,87 @@ export function checkFontCoverage(text: string): TextRuleViolation | undefined {
   };
 }
 
+let composable: RegExp | undefined;
+const graphemes = new Intl.Segmenter('und', { granularity: 'grapheme' });
+
 /**
- * Every rule on the text of a design, in order: visible text, line count, font coverage.
+ * `text` as the layouts draw it: each grapheme in Unicode's composed form (NFC) when every
+ * character of that form is drawable, else as written. Canonically equivalent, so it shows
+ * the same text; but HarfBuzz composes a base and its marks into one glyph where the font
+ * has it, and fontkit, which the print layout measures with, does not, so without this the
+ * print's lines and the preview's differed for decomposed accents ("e" + U+0301). Both
+ * layoutText and layoutPrintText lay out this form.
+ */
+export function composedText(text: string): string {
+  const composed = text.normalize('NFC');
+  if (composed === text) return text;
+  composable ??= new RegExp(drawableTextPattern(), 'u');
+  let out = '';
+  for (const { segment } of graphemes.segment(text)) {
+    const nfc = segment.normalize('NFC');
+    out += nfc !== segment && composable.test(nfc) ? nfc : segment;
+  }
+  return out;
+}
+
+/**
+ * Most combining marks (Unicode's \p{M}) in a row, on one character: Unicode's stream-safe
+ * limit (UAX #15). Real text stacks two to four (Vietnamese, Hebrew points and cantillation,
+ * Thai, Devanagari); "zalgo" text stacks hundreds, a tower taller than a print area at the
+ * smallest legible size (199 marks over one letter are 40 em high: the print was refused).
+ * 30 stack about 7 em high, which every product prints.
+ */
+export const MAX_COMBINING_MARKS = 30;
+
+let markClass: string | undefined;
+/** The combining marks that drawableRanges() holds, as a character class body (others are refused anyway). */
+function combiningMarkClass(): string {
+  if (markClass === undefined) {
+    const marks: [number, number][] = [];
+    const isMark = /^\p{M}$/u;
+    for (const [first, last] of drawableRanges()) {
+      for (let codePoint = first; codePoint <= last; codePoint++) {
+        if (!isMark.test(String.fromCodePoint(codePoint))) continue;
+        const previous = marks.at(-1);
+        if (previous && previous[1] === codePoint - 1) previous[1] = codePoint;
+        else marks.push([codePoint, codePoint]);
+      }
+    }
+    markClass = classOf(marks);
+  }
+  return markClass;
+}
+
+let marksPattern: string | undefined;
+/** No more than MAX_COMBINING_MARKS combining marks in a row. */
+export function combiningMarksPattern(): string {
+  marksPattern ??= `^(?![\\s\\S]*[${combiningMarkClass()}]{${MAX_COMBINING_MARKS + 1}})`;
+  return marksPattern;
+}
+let marksRegex: RegExp | undefined;
+
+/** TOO_MANY_MARKS when `text` stacks more than MAX_COMBINING_MARKS combining marks on one character; the message says how many. */
+export function checkCombiningMarks(text: string): TextRuleViolation | undefined {
+  marksRegex ??= new RegExp(combiningMarksPattern(), 'u');
+  if (marksRegex.test(text)) return undefined;
+  const longest = Math.max(...(text.match(new RegExp(`[${combiningMarkClass()}]+`, 'gu')) ?? ['']).map((run) => [...run].length));
+  const field = 'design_data.text';
+  return {
+    field,
+    code: 'TOO_MANY_MARKS',
+    message:
+      `${field} stacks ${longest} combining marks on one character; at most ${MAX_COMBINING_MARKS} fit a print ` +
+      '(Unicode\'s stream-safe limit). Remove the extra accents.',
+  };
+}
+
+/**
+ * Every rule on the text of a design, in order: visible text, line count, font coverage, combining marks.
  * Returns the first violation. Line breaks of any kind count; callers should store and
  * render normalizeLineBreaks(text).
  */
 export function validateDesignText(text: string): TextRuleViolation | undefined {
-  return checkVisibleText(text) ?? checkLineCount(text) ?? checkFontCoverage(text);
+  return checkVisibleText(text) ?? checkLineCount(text) ?? checkFontCoverage(text) ?? checkCombiningMarks(text);
 }
 
 /**
