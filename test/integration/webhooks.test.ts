@@ -159,6 +159,28 @@ for (const stack of STACKS) {
       expect(receiver.requests).toHaveLength(2);
     });
 
+    it('POSTs design.failed when a render fails for good, with the error as GET answers it', async () => {
+      const api = await start();
+      // A design waiting for its image, whose upload is then rejected: its render fails it (not retried).
+      const uploadId = randomUUID();
+      await api.uploads.create({ id: uploadId, ownerId: 'user-a', kind: 'design-image', stagingKey: `staging/${uploadId}`, bytes: 3, filename: null });
+      const design = await api.service.create('user-a', { product_type: 'mug', design_data: { text: 'x', font: 'Roboto-Bold', color: '#FFF', image: { upload_id: uploadId } } });
+      expect(design.status).toBe('PENDING');
+      await api.uploads.claim(uploadId, 1000);
+      await api.uploads.markRejected(uploadId, 'CORRUPT', 'The file is truncated.');
+      await api.queue.enqueue(design.id);
+      await eventually('both deliveries', async () => {
+        const all = await api.webhooks.log.list();
+        return all.length === 2 && all.every((d) => d.status === 'delivered') ? all : undefined;
+      });
+      const bodies = receiver.requests.map(verified);
+      expect(bodies.map((b) => b.type).sort()).toEqual(['design.failed', 'upload.rejected']);
+      const failed = bodies.find((b) => b.type === 'design.failed')!;
+      expect(failed.data).toEqual(await api.service.get('user-a', design.id));
+      expect(failed.data).toMatchObject({ id: design.id, status: 'FAILED', error: expect.stringMatching(/rejected \(CORRUPT\)/) as unknown });
+      expect(receiver.requests).toHaveLength(2);
+    });
+
     it('retries a receiver that is down and delivers once it is up: nothing lost', async () => {
       const port = receiver.port;
       await receiver.close();
