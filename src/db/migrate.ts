@@ -8,6 +8,7 @@ import * as designUpload from './migrations/0005-design-upload.js';
 import * as designPrintFiles from './migrations/0006-design-print-files.js';
 import * as assetVersions from './migrations/0007-asset-versions.js';
 import * as webhooks from './migrations/0008-webhooks.js';
+import * as supersededManifest from './migrations/0009-superseded-manifest.js';
 
 /**
  * Every migration, by name. Kysely runs them in name order. Listed statically, not found
@@ -23,6 +24,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0006-design-print-files': designPrintFiles,
   '0007-asset-versions': assetVersions,
   '0008-webhooks': webhooks,
+  '0009-superseded-manifest': supersededManifest,
 });
 
 export const migrationProvider: MigrationProvider = {

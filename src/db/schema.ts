@@ -61,6 +61,8 @@ export interface SupersededAssetsTable {
   /** JSON text: the keys to remove. */
   keys: string;
   delete_after: EpochMs;
+  /** JSON text: the replaced version's manifest (PublishedRendition[]); null on rows older than migration 0009. */
+  assets: string | null;
 }
 
 /** The CDN invalidation outbox: paths whose cached copies must be dropped. */

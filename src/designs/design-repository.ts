@@ -56,7 +56,7 @@ export interface PublishedAssets {
    * The images this publish replaces (the claimed design's), kept until `deleteAfter` (the
    * grace period) and then removed by the sweep; recorded in the same transaction.
    */
-  superseded?: { version: string; keys: readonly string[]; deleteAfter: Date };
+  superseded?: { version: string; keys: readonly string[]; deleteAfter: Date; assets?: readonly PublishedRendition[] };
 }
 
 /** A version of a design's images waiting out its grace period (see markPublished). */
@@ -220,7 +220,10 @@ export class DesignRepository {
         if (published) {
           await trx
             .insertInto('superseded_assets')
-            .values({ design_id: published.id, version: superseded.version, keys: JSON.stringify(superseded.keys), delete_after: superseded.deleteAfter.getTime() })
+            .values({
+              design_id: published.id, version: superseded.version, keys: JSON.stringify(superseded.keys), delete_after: superseded.deleteAfter.getTime(),
+              assets: superseded.assets ? JSON.stringify(superseded.assets) : null,
+            })
             .onConflict((oc) => oc.columns(['design_id', 'version']).doNothing())
             .execute();
         }
@@ -257,6 +260,19 @@ export class DesignRepository {
     const rows = await this.run('reading superseded images', () =>
       this.db.selectFrom('superseded_assets').selectAll().where('delete_after', '<=', now.getTime()).orderBy('delete_after').limit(limit).execute());
     return rows.map((row) => ({ designId: row.design_id, version: row.version, keys: JSON.parse(row.keys) as string[], deleteAfter: new Date(Number(row.delete_after)) }));
+  }
+
+  /**
+   * The rendition `key` names in a version a re-render replaced, while its grace period lasts
+   * (its delete_after is after `now`), from that version's manifest; null otherwise.
+   */
+  async supersededRendition(designId: string, version: string, key: string, now: Date = this.clock()): Promise<PublishedRendition | null> {
+    if (!isDesignId(designId)) return null;
+    const row = await this.run('reading superseded images', () =>
+      this.db.selectFrom('superseded_assets').select(['assets']).where('design_id', '=', designId.toLowerCase()).where('version', '=', version)
+        .where('delete_after', '>', now.getTime()).executeTakeFirst());
+    if (!row?.assets) return null;
+    return (JSON.parse(row.assets) as PublishedRendition[]).find((asset) => asset.key === key) ?? null;
   }
 
   /** Forgets a superseded version once its objects are removed. */

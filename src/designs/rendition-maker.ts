@@ -6,7 +6,7 @@ import { assetVersionOfKey, designIdOfKey, type StorageRepository } from '../sto
 import type { DesignRepository } from './design-repository.js';
 
 export interface RenditionMakerDeps {
-  designs: Pick<DesignRepository, 'findById' | 'recordRenditionBytes'>;
+  designs: Pick<DesignRepository, 'findById' | 'recordRenditionBytes' | 'supersededRendition'>;
   storage: Pick<StorageRepository, 'uploadRendition'>;
   /** Whether an object is stored under `key` (another request, or another process, made it first). */
   exists: (key: string) => Promise<boolean>;
@@ -21,9 +21,11 @@ export interface RenditionMakerDeps {
  * Makes a rendition on its first request (`GET /static/designs/{id}/{version}/{name}.{format}`):
  * the render stores only the seed's two PNGs, and every other size and format the settings
  * list is made here once, stored under its immutable key and served from storage after that,
- * as imgproxy and Active Storage make variants. Only a design's current version is made (its
- * manifest says what it has and whether it carries the watermark); a superseded version serves
- * what it already has. Concurrent first requests in one process share one render; two
+ * as imgproxy and Active Storage make variants. A design's current version is made from its
+ * manifest (what it has, and whether each file carries the watermark); a version a re-render
+ * replaced is made from the manifest recorded with it, until its grace period ends, so a page
+ * still showing the old version gets every one of its files (the sweep removes what is made
+ * then with the rest). Concurrent first requests in one process share one render; two
  * processes may both render, and write the same bytes.
  */
 export class RenditionMaker {
@@ -31,7 +33,7 @@ export class RenditionMaker {
 
   constructor(private readonly deps: RenditionMakerDeps) {}
 
-  /** True once `key` is stored (made now or before); false when it names no rendition of a current version. Throws storage and render errors. */
+  /** True once `key` is stored (made now or before); false when it names no rendition of a current version, nor of a replaced one in its grace period. Throws storage and render errors. */
   ensure(key: string): Promise<boolean> {
     let pending = this.inFlight.get(key);
     if (!pending) {
@@ -46,8 +48,10 @@ export class RenditionMaker {
     const version = assetVersionOfKey(key);
     if (!designId || !version) return false;
     const design = await this.deps.designs.findById(designId);
-    const entry = design?.assetVersion === version ? design.assets.find((asset) => asset.key === key) : undefined;
-    if (!design || !entry) return false;
+    if (!design) return false;
+    const current = design.assetVersion === version;
+    const entry = current ? design.assets.find((asset) => asset.key === key) : await this.deps.designs.supersededRendition(design.id, version, key);
+    if (!entry) return false;
     if (await this.deps.exists(key)) return true;
     const started = performance.now();
     const spec = validateDesignSpec({ product_type: design.productType, design_data: design.designData });
@@ -61,8 +65,11 @@ export class RenditionMaker {
     const [made] = await this.deps.render(spec, image, entry.watermarked ?? design.watermark, file);
     if (!made) return false;
     await this.deps.storage.uploadRendition(design.id, version, made);
-    await this.deps.designs.recordRenditionBytes(design.id, version, key, made.data.length).catch((error: unknown) =>
-      this.deps.logger.warn({ designId, key }, `Made ${key} but could not record its size (${describeError(error)}); the API shows bytes null for it.`));
+    // A replaced version's sizes are no longer shown by the API: only the current manifest's are recorded.
+    if (current) {
+      await this.deps.designs.recordRenditionBytes(design.id, version, key, made.data.length).catch((error: unknown) =>
+        this.deps.logger.warn({ designId, key }, `Made ${key} but could not record its size (${describeError(error)}); the API shows bytes null for it.`));
+    }
     this.deps.observer?.made({ seconds: (performance.now() - started) / 1000 });
     this.deps.logger.info({ designId, key, bytes: made.data.length }, `Made ${entry.name}.${entry.format} on its first request`);
     return true;

@@ -262,7 +262,7 @@ function settledOrThrow<T>(results: PromiseSettledResult<T>[]): T[] {
 /** The images a publish of `design` replaces: its current version, or the seed's unversioned keys. */
 function replacedImages(design: Design, gracePeriodMs: number): PublishedAssets['superseded'] {
   const deleteAfter = new Date(Date.now() + gracePeriodMs);
-  if (design.assetVersion !== null) return { version: design.assetVersion, keys: design.assets.map((asset) => asset.key), deleteAfter };
+  if (design.assetVersion !== null) return { version: design.assetVersion, keys: design.assets.map((asset) => asset.key), deleteAfter, assets: design.assets };
   const legacy = [design.previewKey, design.thumbnailKey].filter((key): key is string => key !== null);
   return legacy.length > 0 ? { version: LEGACY_VERSION, keys: legacy, deleteAfter } : undefined;
 }

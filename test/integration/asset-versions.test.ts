@@ -104,19 +104,45 @@ describe('versioned images, grace period, watermark flag and CDN invalidation (S
     expect(paths.some((p) => p.includes(new URL(second.preview_url!).pathname.split('/')[4]!))).toBe(false);
   });
 
-  it('makes a rendition on request only for a design\'s current version: a superseded, unknown or deleted one is 404', async () => {
+  it('makes a rendition on request for the current version, and for a replaced one until its grace period ends; an unknown or deleted one is 404', async () => {
     const first = await t.waitForStatus((await t.createDesign()).id, 'PUBLISHED');
     await t.app.inject({ method: 'POST', url: `/api/v1/designs/${first.id}/render`, headers: await authHeaders() });
     const second = await t.waitForStatus(first.id, 'PUBLISHED');
-    // The old version's made files stay served through the grace period; its unmade ones are never made.
+    // A page still showing the old version gets every one of its files through the grace period,
+    // those never asked for before the re-render included: made now from the old version's manifest.
     expect((await fetchStatic(first.preview_url!)).statusCode).toBe(200);
+    const oldLarge = await fetchStatic(first.assets!.large!.webp!.url);
+    expect(oldLarge.statusCode).toBe(200);
+    expect(oldLarge.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect(await sharp(oldLarge.rawPayload).metadata()).toMatchObject({ format: 'webp', width: 1200, height: 1200 });
+    const newLarge = await fetchStatic(second.assets!.large!.webp!.url);
+    expect(newLarge.statusCode).toBe(200);
+    // Same design, same pixels: the old URL's bytes are what the old version would have had.
+    expect(oldLarge.rawPayload.equals(newLarge.rawPayload)).toBe(true);
+    // After the grace period the sweep removes it with the rest of the old version, and it is not made again.
+    const later = new Date(Date.now() + 2 * 3_600_000);
+    await removeSupersededImages({ designs: t.container.designs, storage: t.container.storage.repository, logger: silentLogger }, later);
     expect((await fetchStatic(first.assets!.large!.webp!.url)).statusCode).toBe(404);
-    expect((await fetchStatic(second.assets!.large!.webp!.url)).statusCode).toBe(200);
+    expect((await fetchStatic(first.assets!.small!.png!.url)).statusCode).toBe(404);
     const unknown = second.assets!.small!.png!.url.replace(/\/[0-9a-z]+\/small\.png$/, `/${newAssetVersion()}/small.png`);
     expect((await fetchStatic(unknown)).statusCode).toBe(404);
     expect((await fetchStatic(second.assets!.preview!.png!.url.replace('preview.png', 'print.png'))).statusCode).toBe(404);
     await t.app.inject({ method: 'DELETE', url: `/api/v1/designs/${first.id}`, headers: await authHeaders() });
     expect((await fetchStatic(second.assets!.small!.webp!.url)).statusCode).toBe(404);
+  });
+
+  it('a replaced version keeps its own watermark: made during the grace period after a PATCH, its files are as they were', async () => {
+    const first = await t.waitForStatus((await t.createDesign()).id, 'PUBLISHED');
+    expect(first.watermark).toBe(false);
+    expect((await patch(first.id, { watermark: true })).statusCode).toBe(200);
+    const marked = await t.waitForStatus(first.id, 'PUBLISHED');
+    expect(marked.watermark).toBe(true);
+    const oldLarge = await pixels(first.assets!.large!.png!.url);
+    const newLarge = await pixels(marked.assets!.large!.png!.url);
+    expect(oldLarge.equals(newLarge)).toBe(false);
+    // The old version's large.png, made after the PATCH, is the clean one: the same pixels as a clean render's.
+    const clean = await t.waitForStatus((await t.createDesign()).id, 'PUBLISHED');
+    expect(oldLarge.equals(await pixels(clean.assets!.large!.png!.url))).toBe(true);
   });
 
   it('deleting a design invalidates its whole folder in CloudFront', async () => {
