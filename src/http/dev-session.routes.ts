@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { mintToken } from '../auth/jwt.js';
-import { ValidationError } from '../errors.js';
+import { AppError, ValidationError } from '../errors.js';
 
 /** Mints a token for a named development user. */
 export interface DevSessions {
@@ -12,8 +12,9 @@ const DEV_SESSION_SECONDS = 12 * 3600;
 
 /**
  * Development sign-in with the generated development secret (`./data/jwt-secret`). server.ts
- * creates it only when the secret came from that file and JWKS_URL is unset: with JWT_SECRET
- * or an identity provider tokens come from elsewhere, and the route does not exist (404).
+ * creates it only in the embedded default (that secret, no JWKS_URL, no REDIS_URL, local
+ * storage, SQLite): with JWT_SECRET, an identity provider or production services tokens come
+ * from elsewhere, and the route does not exist (404). Even then it answers only loopback peers.
  */
 export function createDevSessions(options: { secret: string; maxLifetimeSeconds: number; now?: () => number }): DevSessions {
   const ttlSeconds = Math.min(DEV_SESSION_SECONDS, options.maxLifetimeSeconds);
@@ -24,6 +25,13 @@ export function createDevSessions(options: { secret: string; maxLifetimeSeconds:
       return { token, expiresAt: new Date(now() + ttlSeconds * 1000) };
     },
   };
+}
+
+/** Whether a listen address (HOST) or a peer address is this machine: 127.0.0.0/8, ::1, localhost. */
+export function isLoopbackHost(address: string | undefined): boolean {
+  if (!address) return false;
+  const plain = address.replace(/^::ffff:/i, '');
+  return plain === 'localhost' || plain === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(plain);
 }
 
 /** The user names the page accepts: what `customify token --user` would be given, kept short and printable. */
@@ -42,6 +50,10 @@ export interface DevSessionRoutesOptions {
 // eslint-disable-next-line @typescript-eslint/require-await -- Fastify takes a plugin without `done` as promise-style only if it returns a promise.
 export async function devSessionRoutes(app: FastifyInstance, options: DevSessionRoutesOptions): Promise<void> {
   app.post('/dev/session', { schema: { hide: true } }, async (request, reply) => {
+    // Anyone who can reach it could sign in as anyone: only a browser on this machine may.
+    if (!isLoopbackHost(request.socket.remoteAddress)) {
+      throw new AppError('FORBIDDEN', 'Development sign-in answers only requests from the machine the server runs on; sign in with a token instead (customify token --user NAME, then paste it).', { field: 'name' });
+    }
     const name = readName(request.body);
     const { token, expiresAt } = await options.sessions.mint(name);
     return reply.header('cache-control', 'no-store').send({ token, user_id: name, expires_at: expiresAt.toISOString() });

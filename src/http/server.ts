@@ -9,7 +9,7 @@ import { describeError } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
 import { buildApp } from './app.js';
 import { createHealthChecks, scannerNotes } from './health-checks.js';
-import { createDevSessions } from './dev-session.routes.js';
+import { createDevSessions, isLoopbackHost } from './dev-session.routes.js';
 
 export interface RunningServer {
   /** Where the server answers, e.g. http://127.0.0.1:53124. */
@@ -37,10 +37,16 @@ export async function startServer(settings: Readonly<Settings>, options: StartOp
   const logger = options.logger ?? createLogger(settings);
   const { secret, source } = await resolveJwtSecret(settings);
   const container = await buildContainer(settings, { logger, role: 'serve' });
-  // The studio page's development sign-in exists only with the generated development secret.
-  const devSessions = source === 'dev-file' && !settings.jwksUrl
+  // The studio page's development sign-in exists only in the embedded default: the generated
+  // development secret, no identity provider, and none of production mode's services. A staging
+  // box started without NODE_ENV=production (Redis, S3) must not hand out anyone's token.
+  const embeddedDefault = !settings.redisUrl && settings.useLocalStorage && settings.databaseUrl.startsWith('sqlite:');
+  const devSessions = source === 'dev-file' && !settings.jwksUrl && embeddedDefault
     ? createDevSessions({ secret, maxLifetimeSeconds: Math.floor(settings.jwtMaxLifetimeMs / 1000) })
     : undefined;
+  if (devSessions && !isLoopbackHost(settings.host)) {
+    logger.info(`Development sign-in (POST /api/v1/dev/session) answers only requests from this machine; HOST is ${settings.host}, so others get 403 and must paste a token (customify token --user NAME).`);
+  }
   let app: FastifyInstance | undefined;
   try {
     app = await buildApp({

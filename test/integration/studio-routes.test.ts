@@ -3,6 +3,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/app.js';
+import { REDIS_URL, skipRedis } from '../helpers/redis.js';
 
 /**
  * The studio page's server side (issue #14): GET / and its bundle, the web fonts, the catalog,
@@ -27,6 +28,19 @@ describe('in the embedded default (the development secret under DATA_DIR)', () =
   });
   afterAll(async () => {
     await server?.stop();
+  });
+
+  it('POST /api/v1/dev/session answers only callers on this machine: another address gets 403 and no token', async () => {
+    for (const remoteAddress of ['203.0.113.7', '10.0.0.2', '::ffff:192.168.1.5', 'fe80::1']) {
+      const res = await server.app.inject({ method: 'POST', url: '/api/v1/dev/session', remoteAddress, headers: { 'content-type': 'application/json' }, payload: { name: 'alice' } });
+      expect(res.statusCode, remoteAddress).toBe(403);
+      expect(res.json()).toMatchObject({ error: { code: 'FORBIDDEN', message: expect.stringMatching(/customify token/) as unknown } });
+      expect(res.body).not.toMatch(/eyJ/);
+    }
+    for (const remoteAddress of ['127.0.0.1', '::1', '::ffff:127.0.0.1']) {
+      const res = await server.app.inject({ method: 'POST', url: '/api/v1/dev/session', remoteAddress, headers: { 'content-type': 'application/json' }, payload: { name: 'alice' } });
+      expect(res.statusCode, remoteAddress).toBe(200);
+    }
   });
 
   it('POST /api/v1/dev/session signs in a named development user: the token works on the API as that user', async () => {
@@ -128,9 +142,11 @@ describe('in the embedded default (the development secret under DATA_DIR)', () =
   });
 });
 
-describe.each([
+describe.each<[string, Record<string, string>]>([
   ['JWT_SECRET is set', { JWT_SECRET: 'studio-test-secret-0123456789abcdef0123456789' }],
   ['JWKS_URL is set', { JWT_SECRET: '', JWKS_URL: 'http://127.0.0.1:9/.well-known/jwks.json' }],
+  // Production services without NODE_ENV=production (a staging box): still the development secret, but no dev sign-in.
+  ...(skipRedis ? [] : [['REDIS_URL is set (the development secret, but production services)', { JWT_SECRET: '', REDIS_URL, RENDER_QUEUE_NAME: `studio-${process.pid}` }] as [string, Record<string, string>]]),
 ])('when %s', (_label, env) => {
   let server: TestServer;
   beforeAll(async () => {
