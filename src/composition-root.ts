@@ -141,6 +141,15 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
       ? new RenderPool({ threads: settings.renderThreads, renderOptions, onThreadError: (error) => logger.warn(`A render thread stopped while idle: ${describeError(error)}`) })
       : undefined;
     if (pool) closers.push(() => pool.close());
+    // What consumes the state changes the job workers make: closed after every worker pushed
+    // below (closers run in reverse) and before storage and the database, in this order: webhook
+    // recordings in flight finish and queue their jobs, the webhook worker and queue close, then
+    // the event publisher drains (its views sign URLs: storage must still be open) and the bus closes.
+    const changeConsumers: Array<() => Promise<void>> = [];
+    closers.push(async () => {
+      for (const close of changeConsumers.reverse()) await close().catch((error: unknown) => logger.warn(`While closing: ${describeError(error)}`));
+      changeConsumers.length = 0;
+    });
     const uploads = new UploadRepository(db);
     uploads.onChange = onChange;
     const uploadStorage = new UploadStorage(storage.storage, {
@@ -233,7 +242,7 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
         log: webhookLog, send: (event, now) => sendWebhook(target, event, now), timeoutMs: settings.webhookTimeoutMs,
         maxAgeMs: settings.webhookMaxAgeMs, backoff: { baseMs: settings.webhookBackoffMs, maxMs: 3_600_000 }, logger, observer: metrics.webhookObserver,
       });
-      const webhookJobs = jobQueue({ settings, role, policy, logger, closers }, {
+      const webhookJobs = jobQueue({ settings, role, policy, logger, closers: changeConsumers }, {
         queueName: `${settings.renderQueueName}-webhooks`, jobName: 'deliver-webhook', task: (eventId) => deliver(eventId), concurrency: 8, inProcessRoles: ['serve'],
       });
       webhookWorker = webhookJobs.worker;
@@ -244,7 +253,7 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
         load: { designs: (ids) => designs.findByIds(ids), upload: (id) => uploads.findById(id) },
       });
       // After the queue's closer is pushed, so it runs first: recordings in flight finish and queue their jobs.
-      closers.push(() => outbox.settle());
+      changeConsumers.push(() => outbox.settle());
       stateListeners.push(outbox.listener);
       Object.assign(webhooks, { outbox, queue: webhookJobs.queue, deliver });
     }
@@ -295,10 +304,10 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
     };
 
     // Changes become events once committed, in every role: a worker's reach the API through Redis.
-    // The bus closes after the queues and workers (closers run in reverse), once what they told is published.
+    // The bus closes last of the change consumers (first in their list), once what was told is published.
     const bus = await createEventBus(settings, logger);
     const publisher = createEventPublisher({ bus, designView: (d) => service.view(d), uploadView: (u) => uploadService.view(u), logger });
-    closers.splice(1, 0, async () => {
+    changeConsumers.unshift(async () => {
       await publisher.drain();
       await bus.close();
     });
