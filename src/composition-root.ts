@@ -316,7 +316,8 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
 
     /**
      * Webhooks: events whose recording a crash interrupted, at start and every minute; pending
-     * events whose time has come (retries, and first tries whose job was lost), often.
+     * events whose time has come (retries, and first tries whose job was lost), often. Run only
+     * by processes that run the delivery worker (see startBackground).
      */
     const startWebhookSweeps = (outbox: WebhookOutbox) => {
       const every = (what: string, ms: number, run: () => Promise<unknown>) => {
@@ -341,7 +342,9 @@ export async function buildContainer(settings: Readonly<Settings>, options: { lo
         // Print jobs and uploads a crash or a lost in-process queue left: all at start, then the stale ones.
         await sweepLeftovers('print jobs', (before) => sweepStalePrints({ designs, queue: printQueue, logger }, before));
         await sweepLeftovers('uploads', sweepUploads);
-        if (webhooks.outbox) startWebhookSweeps(webhooks.outbox);
+        // Only where the delivery worker runs (`serve` without Redis, `worker` with it): one set of
+        // sweeps per deployment's workers, not one more per API process.
+        if (webhooks.outbox && webhookWorker) startWebhookSweeps(webhooks.outbox);
         // Images re-renders replaced, once ASSET_GRACE_PERIOD is over (the sweep passes `now`).
         await sweepLeftovers('superseded images', () => removeSupersededImages({ designs, storage: storage.repository, logger }));
         // Temp files a crash left mid-write (local storage). In the background: a large tree

@@ -341,7 +341,7 @@ const VARIABLES = {
   webhookMaxAgeMs: variable('WEBHOOK_MAX_AGE', duration({ min: 1_000 }).default(24 * 3_600_000)),
   /** Longest one delivery may take (connect, send, answer headers); a timeout is retried. */
   webhookTimeoutMs: variable('WEBHOOK_TIMEOUT', duration({ min: 100, max: 300_000 }).default(10_000)),
-  /** Wait before the first retry, doubled for each failure after it (with jitter, at most 1 h). */
+  /** Retry step, doubled for each failure after the first; each wait is a random point in its upper half (first retry after half to all of it), at most 1 h. */
   webhookBackoffMs: variable('WEBHOOK_BACKOFF', duration({ min: 10, max: 3_600_000 }).default(10_000)),
 };
 

@@ -2,12 +2,15 @@ import type { CloudFrontClient } from '@aws-sdk/client-cloudfront';
 import type { Database } from '../db/database.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { retryDelayMs, type Backoff } from '../jobs/retry-policy.js';
 import { formatDuration } from '../shared/duration.js';
 import { describeCloudFrontFailure } from './cloudfront-errors.js';
 import { createInvalidationSender, type CloudFrontSettings, type InvalidationSender } from './cloudfront.sender.js';
 import { InvalidationOutbox, type Claim } from './invalidation-outbox.js';
 import { invalidationPaths, MAX_PATHS_PER_REQUEST } from './invalidation-paths.js';
-import { DEFAULT_INVALIDATION_BACKOFF, retryDelayMs, type InvalidationBackoff } from './retry-delay.js';
+
+/** Invalidation retries: 1 s doubling, at most 5 min (an outage of hours is still retried every few minutes). */
+export const DEFAULT_INVALIDATION_BACKOFF: Backoff = { baseMs: 1000, maxMs: 5 * 60_000 };
 
 export interface CdnInvalidator {
   /**
@@ -47,7 +50,7 @@ export interface CdnInvalidatorDeps {
   /** How often due paths are looked for: retries, and paths other processes recorded (default 5 s). */
   pollIntervalMs?: number;
   /** Retry backoff (default 1 s doubling, at most 5 min). */
-  backoff?: InvalidationBackoff;
+  backoff?: Backoff;
   /** How long a claim holds its paths; longer than a request can take (default 2 min). */
   claimLeaseMs?: number;
   /** Paths per request (default and CloudFront's maximum: 3000). */
@@ -87,7 +90,7 @@ class OutboxInvalidator implements CdnInvalidator {
   private readonly logger: Logger;
   private readonly observer: CdnObserver | undefined;
   private readonly batchDelayMs: number;
-  private readonly backoff: InvalidationBackoff;
+  private readonly backoff: Backoff;
   private readonly claimLeaseMs: number;
   private readonly maxPaths: number;
   private readonly distributionId: string;

@@ -1,4 +1,4 @@
-import { retryDelayMs, type InvalidationBackoff } from '../cdn/retry-delay.js';
+import { retryDelayMs, type Backoff } from '../jobs/retry-policy.js';
 import type { Logger } from '../logger.js';
 import type { Delivery, WebhookDeliveryLog } from './delivery-log.js';
 import type { OutgoingEvent, SendResult } from './webhook-sender.js';
@@ -18,7 +18,7 @@ export interface DeliverWebhookDeps {
   /** WEBHOOK_MAX_AGE: no retry is scheduled past window start + this. */
   maxAgeMs: number;
   /** WEBHOOK_BACKOFF (first retry) and the longest wait between two tries. */
-  backoff: InvalidationBackoff;
+  backoff: Backoff;
   logger: Logger;
   observer?: WebhookObserver;
   clock?: () => number;

@@ -36,9 +36,14 @@ export interface NewEvent {
 }
 
 /** A change the reconciliation sweep found with no event recorded for it. */
+/** A change with no event recorded: its subject, and the event's key and time as the row says them. */
 export interface UnrecordedChange {
   kind: 'design' | 'upload';
   id: string;
+  type: WebhookEventType;
+  /** The `subjectVersion` the change is recorded under (see `describeChange`). */
+  version: number;
+  occurredAt: Date;
 }
 
 const LAST_ERROR_MAX = 1000;
@@ -167,13 +172,18 @@ export class WebhookDeliveryLog {
   /**
    * Designs and uploads that ended (PUBLISHED or FAILED; PUBLISHED or REJECTED) at or after
    * `since` with no event recorded for that change: what a crash between the change's commit
-   * and its recording left. The same versions as webhookChange() derives.
+   * and its recording left. Each comes with the event it lacks, keyed as describeChange() keys
+   * the change that made it (a publish by published_at, a failure by updated_at, an upload's end
+   * by 0), so the caller records exactly what matched: a design changed since its publish (a print
+   * request moves updated_at on) still gets its design.published, and no row is found again and
+   * again without being recorded. `updated_at >= since` on both design branches lets the
+   * (status, updated_at) index serve the query (published_at <= updated_at, so it drops nothing).
    */
   async unrecorded(since: number, limit = 200): Promise<UnrecordedChange[]> {
     const designs = await this.run('finding unannounced designs', () =>
-      this.db.selectFrom('designs as x').select('x.id').where('x.deleted_at', 'is', null)
+      this.db.selectFrom('designs as x').select(['x.id', 'x.status', 'x.published_at', 'x.updated_at']).where('x.deleted_at', 'is', null)
         .where((eb) => eb.or([
-          eb.and([eb('x.status', '=', 'PUBLISHED'), eb('x.published_at', '>=', since), eb('x.published_at', '<=', eb.ref('x.updated_at')),
+          eb.and([eb('x.status', '=', 'PUBLISHED'), eb('x.updated_at', '>=', since), eb('x.published_at', '>=', since), eb('x.published_at', '<=', eb.ref('x.updated_at')),
             eb.not(eb.exists(eb.selectFrom('webhook_deliveries as w').select('w.event_id')
               .whereRef('w.subject_id', '=', 'x.id').where('w.type', '=', 'design.published').whereRef('w.subject_version', '=', 'x.published_at')))]),
           eb.and([eb('x.status', '=', 'FAILED'), eb('x.updated_at', '>=', since),
@@ -183,12 +193,21 @@ export class WebhookDeliveryLog {
         ]))
         .orderBy('x.updated_at').limit(limit).execute());
     const uploads = await this.run('finding unannounced uploads', () =>
-      this.db.selectFrom('uploads as x').select('x.id')
+      this.db.selectFrom('uploads as x').select(['x.id', 'x.status', 'x.published_at', 'x.updated_at'])
         .where('x.status', 'in', ['PUBLISHED', 'REJECTED']).where('x.updated_at', '>=', since)
         .where((eb) => eb.not(eb.exists(eb.selectFrom('webhook_deliveries as w').select('w.event_id')
           .whereRef('w.subject_id', '=', 'x.id').where('w.type', 'in', ['upload.published', 'upload.rejected']))))
         .orderBy('x.updated_at').limit(limit).execute());
-    return [...designs.map((row) => ({ kind: 'design' as const, id: row.id })), ...uploads.map((row) => ({ kind: 'upload' as const, id: row.id }))];
+    return [
+      ...designs.map((row): UnrecordedChange => {
+        const version = Number(row.status === 'PUBLISHED' ? row.published_at : row.updated_at);
+        return { kind: 'design', id: row.id, type: row.status === 'PUBLISHED' ? 'design.published' : 'design.failed', version, occurredAt: new Date(version) };
+      }),
+      ...uploads.map((row): UnrecordedChange => ({
+        kind: 'upload', id: row.id, type: row.status === 'PUBLISHED' ? 'upload.published' : 'upload.rejected', version: 0,
+        occurredAt: new Date(Number(row.status === 'PUBLISHED' ? row.published_at ?? row.updated_at : row.updated_at)),
+      })),
+    ];
   }
 
   private async run<T>(operation: string, query: () => Promise<T>): Promise<T> {

@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { ASSETS_REMOVED_ERROR } from '../designs/design-repository.js';
+import { describeChange } from '../events/event-types.js';
 import type { StateChange } from '../events/state-change.js';
 
 /**
- * The events webhooks carry: the ends of a design's render and of an upload's checks. The
- * names are the event stream's (issue #14's shared contract); this is the webhooks' own small
- * mapping of those four, so webhooks do not depend on the event stream's classifier.
+ * The events webhooks carry: the ends of a design's render and of an upload's checks. Names and
+ * the reading of a change are the event stream's (issue #14's shared contract): `describeChange`.
  */
 export const WEBHOOK_EVENT_TYPES = ['design.published', 'design.failed', 'upload.published', 'upload.rejected'] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
@@ -14,39 +13,24 @@ export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 export interface WebhookChange {
   type: WebhookEventType;
   subjectId: string;
-  /**
-   * Tells one such change of the subject from another, from the row alone, so the listener
-   * and the reconciliation sweep name the same change the same way: a design's published_at
-   * (set by each publish), its updated_at when FAILED (set by the failure), 0 for an upload
-   * (PUBLISHED and REJECTED are final: an upload ends once).
-   */
+  /** `ChangeDescription.version`: the log's key for the change, with subject and type. */
   subjectVersion: number;
   /** When it happened: the event's `created_at`. */
   occurredAt: Date;
 }
 
+const isWebhookEventType = (type: string): type is WebhookEventType => (WEBHOOK_EVENT_TYPES as readonly string[]).includes(type);
+
 /**
  * The webhook event a committed state change is, or null for every other change (a claim,
- * a print status, a deletion...). A PUBLISHED design counts only on the change that published
- * it (updated_at = published_at; later changes such as print files move updated_at on); a
- * FAILED one on its failure, not when `customify cleanup` later clears its old images.
+ * a print change, a deletion...): `describeChange` kept to the four webhook types. A PUBLISHED
+ * design counts only on the change that published it; a FAILED one on its failure, not when
+ * `customify cleanup` later clears its old images.
  */
 export function webhookChange(change: StateChange): WebhookChange | null {
-  if (change.deleted) return null;
-  if (change.kind === 'design') {
-    const d = change.design;
-    if (d.status === 'PUBLISHED' && d.publishedAt && d.publishedAt.getTime() === d.updatedAt.getTime()) {
-      return { type: 'design.published', subjectId: d.id, subjectVersion: d.publishedAt.getTime(), occurredAt: d.publishedAt };
-    }
-    if (d.status === 'FAILED' && d.error !== ASSETS_REMOVED_ERROR) {
-      return { type: 'design.failed', subjectId: d.id, subjectVersion: d.updatedAt.getTime(), occurredAt: d.updatedAt };
-    }
-    return null;
-  }
-  const u = change.upload;
-  if (u.status === 'PUBLISHED') return { type: 'upload.published', subjectId: u.id, subjectVersion: 0, occurredAt: u.publishedAt ?? u.updatedAt };
-  if (u.status === 'REJECTED') return { type: 'upload.rejected', subjectId: u.id, subjectVersion: 0, occurredAt: u.updatedAt };
-  return null;
+  const described = describeChange(change);
+  if (!described || !isWebhookEventType(described.type)) return null;
+  return { type: described.type, subjectId: described.subjectId, subjectVersion: described.version, occurredAt: described.occurredAt };
 }
 
 /**

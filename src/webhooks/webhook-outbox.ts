@@ -5,7 +5,7 @@ import type { RenderQueue } from '../jobs/render-queue.js';
 import type { Logger } from '../logger.js';
 import type { Upload } from '../uploads/upload.js';
 import type { WebhookDeliveryLog } from './delivery-log.js';
-import { newEventId, webhookBody, webhookChange } from './webhook-event.js';
+import { newEventId, webhookBody, webhookChange, type WebhookChange } from './webhook-event.js';
 
 export interface WebhookOutboxDeps {
   log: WebhookDeliveryLog;
@@ -62,8 +62,36 @@ export class WebhookOutbox {
   async recordChange(change: StateChange): Promise<boolean> {
     const event = webhookChange(change);
     if (!event) return false;
-    const eventId = newEventId(event.occurredAt);
     const data = change.kind === 'design' ? await this.deps.views.design(change.design) : await this.deps.views.upload(change.upload);
+    return this.record(event, data);
+  }
+
+  /**
+   * Records the events of changes that have none (see the class comment); returns how many.
+   * Each is recorded under the key the log matched (not re-derived from the row read now,
+   * which may have changed since: a print request after a publish), so what `unrecorded`
+   * finds is recorded and not found again.
+   */
+  async reconcile(): Promise<number> {
+    const missing = await this.deps.log.unrecorded(this.clock() - this.deps.maxAgeMs);
+    let recorded = 0;
+    const designIds = missing.filter((m) => m.kind === 'design').map((m) => m.id);
+    const designs = new Map((designIds.length > 0 ? await this.deps.load.designs(designIds) : []).map((d) => [d.id, d]));
+    for (const change of missing) {
+      // A subject gone since (deleted) is not found again either: the log looks at live rows only.
+      const design = change.kind === 'design' ? designs.get(change.id) : undefined;
+      const upload = change.kind === 'upload' ? await this.deps.load.upload(change.id) : null;
+      const data = design ? await this.deps.views.design(design) : upload ? await this.deps.views.upload(upload) : undefined;
+      if (data === undefined) continue;
+      if (await this.record({ type: change.type, subjectId: change.id, subjectVersion: change.version, occurredAt: change.occurredAt }, data)) recorded++;
+    }
+    if (recorded > 0) this.deps.logger.warn({ recorded }, `Recorded ${recorded} webhook event(s) whose recording a stop or a database outage had interrupted`);
+    return recorded;
+  }
+
+  /** Records `event` with `data` once (by its subject, type and version) and queues it if this call recorded it. */
+  private async record(event: WebhookChange, data: unknown): Promise<boolean> {
+    const eventId = newEventId(event.occurredAt);
     const recorded = await this.deps.log.record(
       { eventId, type: event.type, subjectId: event.subjectId, subjectVersion: event.subjectVersion, body: webhookBody(eventId, event, data), createdAt: event.occurredAt },
       this.clock(),
@@ -73,23 +101,6 @@ export class WebhookOutbox {
       await this.deps.queue.enqueue(eventId).catch((error: unknown) =>
         this.deps.logger.warn(`Webhook ${eventId} recorded but not queued (the sweep queues it): ${describeError(error)}`));
     }
-    return recorded;
-  }
-
-  /** Records the events of changes that have none (see the class comment); returns how many. */
-  async reconcile(): Promise<number> {
-    const missing = await this.deps.log.unrecorded(this.clock() - this.deps.maxAgeMs);
-    let recorded = 0;
-    const designIds = missing.filter((m) => m.kind === 'design').map((m) => m.id);
-    const designs = designIds.length > 0 ? await this.deps.load.designs(designIds) : [];
-    for (const design of designs) {
-      if (await this.recordChange({ kind: 'design', design, deleted: false })) recorded++;
-    }
-    for (const { id } of missing.filter((m) => m.kind === 'upload')) {
-      const upload = await this.deps.load.upload(id);
-      if (upload && (await this.recordChange({ kind: 'upload', upload, deleted: false }))) recorded++;
-    }
-    if (recorded > 0) this.deps.logger.warn({ recorded }, `Recorded ${recorded} webhook event(s) whose recording a stop or a database outage had interrupted`);
     return recorded;
   }
 

@@ -248,12 +248,17 @@ for (const stack of STACKS) {
       // died between the commit and the recording.
       const first = await start({ WEBHOOK_URL: '', WEBHOOK_SECRET: '' });
       const design = await publishedDesign(first);
+      // A print request after the publish moves updated_at on: the publish is still the change to announce.
+      await first.service.requestPrint('user-a', design.id);
       expect(await first.webhooks.log.list()).toEqual([]);
       for (const container of containers.splice(0).reverse()) await container.close();
       const api = await start();
       const delivered = await settledAs(api, 'delivered');
       expect(receiver.requests).toHaveLength(1);
-      expect(verified(receiver.requests[0]!)).toMatchObject({ id: delivered.eventId, type: 'design.published', data: { id: design.id } });
+      expect(verified(receiver.requests[0]!)).toMatchObject({ id: delivered.eventId, type: 'design.published', created_at: design.published_at, data: { id: design.id } });
+      // Recorded under the key the sweep looks for: nothing is found (and skipped) again.
+      expect(await api.webhooks.log.unrecorded(0)).toEqual([]);
+      expect(await api.webhooks.outbox!.reconcile()).toBe(0);
     });
   });
 }

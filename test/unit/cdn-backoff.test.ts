@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_INVALIDATION_BACKOFF, retryDelayMs } from '../../src/cdn/retry-delay.js';
+import { DEFAULT_INVALIDATION_BACKOFF } from '../../src/cdn/cdn-invalidator.js';
+import { retryDelayMs } from '../../src/jobs/retry-policy.js';
 
 describe('retryDelayMs (CloudFront invalidation retries)', () => {
   const low = () => 0;
@@ -22,7 +23,7 @@ describe('retryDelayMs (CloudFront invalidation retries)', () => {
   });
 
   it('is jittered: random draws spread over [step/2, step]', () => {
-    const draws = Array.from({ length: 200 }, () => retryDelayMs(3));
+    const draws = Array.from({ length: 200 }, () => retryDelayMs(3, DEFAULT_INVALIDATION_BACKOFF));
     for (const d of draws) {
       expect(d).toBeGreaterThanOrEqual(2000);
       expect(d).toBeLessThanOrEqual(4000);

@@ -3,8 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newDesign } from '../../src/designs/design.js';
 import { DesignRepository } from '../../src/designs/design-repository.js';
 import { classifyChange, type EventType } from '../../src/events/index.js';
+import { describeChange } from '../../src/events/event-types.js';
 import type { StateChange } from '../../src/events/state-change.js';
 import { UploadRepository } from '../../src/uploads/upload-repository.js';
+import { webhookChange } from '../../src/webhooks/webhook-event.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 
 /**
@@ -55,6 +57,33 @@ describe('classifyChange: the event type of each state change, as the repositori
     await designs.create(design);
     await designs.setWatermark(design.id, 'u', true);
     expect(types()).toEqual(['design.created', 'design.queued']);
+  });
+
+  it('the event stream and webhooks read a change alike: only the change that published a design is its publish', async () => {
+    const design = newDesign({ ownerId: 'u', productType: 'mug', designData: { text: 'Mug', font: 'Bebas-Bold', color: '#000000' }, now: new Date(Date.parse('2026-01-01T00:00:00Z') - 1) });
+    await designs.create(design);
+    await designs.claimForRendering(design.id, 30_000);
+    await designs.markPublished(design.id, { previewKey: `designs/${design.id}/preview.png`, thumbnailKey: `designs/${design.id}/thumbnail.png` });
+    // A cleanup clearing a PUBLISHED design's images leaves its print at NONE: still no publish
+    // (the cleanup tells no listener; the row is what a reconciliation sweep would read).
+    await designs.clearAssets([design.id]);
+    const changes = [...told.splice(0), { kind: 'design' as const, design: (await designs.findById(design.id))!, deleted: false }];
+    expect(changes.map(classifyChange)).toEqual(['design.created', 'design.rendering', 'design.published', 'design.print']);
+    const webhooks = changes.map((change) => webhookChange(change)?.type ?? null);
+    expect(webhooks).toEqual([null, null, 'design.published', null]);
+    expect(changes.map((change) => describeChange(change)?.version)).toEqual(changes.map((change) => webhookChange(change)?.subjectVersion ?? describeChange(change)?.version));
+  });
+
+  it('a cleanup clearing a FAILED design\'s images is no move: `failed` still, no webhook', async () => {
+    const design = newDesign({ ownerId: 'u', productType: 'mug', designData: { text: 'Mug', font: 'Bebas-Bold', color: '#000000' }, now: new Date(Date.parse('2026-01-01T00:00:00Z') - 1) });
+    await designs.create(design);
+    await designs.claimForRendering(design.id, 30_000);
+    await designs.markFailed(design.id, 'UNKNOWN_FONT');
+    await designs.clearAssets([design.id]);
+    const changes = [...told.splice(0).slice(2), { kind: 'design' as const, design: (await designs.findById(design.id))!, deleted: false }];
+    expect(changes.map(classifyChange)).toEqual(['design.failed', 'design.failed']);
+    expect(changes.map((change) => describeChange(change)?.type ?? null)).toEqual(['design.failed', null]);
+    expect(changes.map((change) => webhookChange(change)?.type ?? null)).toEqual(['design.failed', null]);
   });
 
   it('an upload: received, scanning, clean, published, deleted; and rejected', async () => {

@@ -3,7 +3,7 @@ import { newDesign, type Design } from '../../src/designs/design.js';
 import { ASSETS_REMOVED_ERROR } from '../../src/designs/design-repository.js';
 import type { Upload } from '../../src/uploads/upload.js';
 import { webhookChange } from '../../src/webhooks/index.js';
-import { retryDelayMs } from '../../src/cdn/retry-delay.js';
+import { retryDelayMs } from '../../src/jobs/retry-policy.js';
 
 /** Which committed state changes are webhook events, and the key that names each change once. */
 
