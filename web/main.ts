@@ -33,18 +33,27 @@ function subjectOf(token: string): string {
 
 async function signIn(token: string): Promise<void> {
   api.token = token;
-  // A cheap authenticated call: a bad token is refused here, under the token field.
-  const list = await api.json<{ items: DesignView[] }>('/api/v1/designs?limit=50');
+  // The event stream first, the list once it is `ready`: a change between the two is in the
+  // list or told by the stream, never lost. The list is also the check of the token: a bad
+  // one is refused there, under the token field.
+  const stream = new AbortController();
+  try {
+    await followAllEvents(stream.signal);
+    const list = await api.json<{ items: DesignView[] }>('/api/v1/designs?limit=50');
+    session?.abort();
+    session = stream;
+    designs.clear();
+    for (const design of list.items) designs.set(design.id, design);
+  } catch (error) {
+    stream.abort();
+    throw error;
+  }
   sessionStorage.setItem(TOKEN_KEY, token);
   $('who-name').textContent = subjectOf(token);
   $('who').hidden = false;
   $('sign-in').hidden = true;
   $('studio').hidden = false;
-  session = new AbortController();
-  designs.clear();
-  for (const design of list.items) designs.set(design.id, design);
   renderDesignList();
-  followAllEvents(session.signal);
   schedulePreview(0);
 }
 
@@ -509,35 +518,55 @@ async function deleteDesign(design: DesignView): Promise<void> {
   }
 }
 
-function followAllEvents(signal: AbortSignal): void {
-  void followEvents({
-    path: '/api/v1/events',
-    token: () => api.token,
-    signal,
-    onOpen: () => {
-      listStatus.textContent = '';
-    },
-    onEvent: (event) => {
-      if (event.type === 'reset') return void refreshDesigns();
-      if (event.type.startsWith('upload.')) {
-        const upload = parseData<UploadView>(event);
-        if (upload) onUpload(event.type === 'upload.deleted' ? { ...upload, status: 'DELETED' } : upload);
-        return;
-      }
-      if (!event.type.startsWith('design.')) return;
-      const view = parseData<DesignView>(event);
-      if (!view) return;
-      if (event.type === 'design.deleted' || view.status === 'DELETED') designs.delete(view.id);
-      else designs.set(view.id, view);
-      renderDesignList();
-    },
-    onTrouble: (message, retryMs, status) => {
-      listStatus.textContent = retryMs !== null ? message : `Live updates are unavailable (${status === 404 ? 'this server has no event stream' : message}).`;
-    },
+/**
+ * Follows GET /api/v1/events for the session. Resolves once the stream is first `ready` (the
+ * caller loads the list then), or has failed to open (the list is loaded anyway; the stream
+ * keeps trying, or says live updates are unavailable).
+ */
+function followAllEvents(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    let first = true;
+    void followEvents({
+      path: '/api/v1/events',
+      token: () => api.token,
+      signal,
+      onOpen: () => {
+        listStatus.textContent = '';
+      },
+      onEvent: (event) => {
+        // `ready` opens every connection with the id it resumes from: the list is loaded after
+        // it (by signIn the first time, here after a reconnect), so nothing that happened
+        // before or while disconnected is missed. `reset` (events were missed) comes before one.
+        if (event.type === 'ready') {
+          if (first) resolve();
+          else void refreshDesigns();
+          first = false;
+          return;
+        }
+        if (event.type === 'reset') return;
+        if (event.type.startsWith('upload.')) {
+          const upload = parseData<UploadView>(event);
+          if (upload) onUpload(event.type === 'upload.deleted' ? { ...upload, status: 'DELETED' } : upload);
+          return;
+        }
+        if (!event.type.startsWith('design.')) return;
+        const view = parseData<DesignView>(event);
+        if (!view) return;
+        if (event.type === 'design.deleted' || view.status === 'DELETED') designs.delete(view.id);
+        else designs.set(view.id, view);
+        renderDesignList();
+      },
+      onTrouble: (message, retryMs, status) => {
+        // Before the first `ready`: the list is loaded now, and reloaded on a later `ready`.
+        first = false;
+        resolve();
+        listStatus.textContent = retryMs !== null ? message : `Live updates are unavailable (${status === 404 ? 'this server has no event stream' : message}).`;
+      },
+    });
   });
 }
 
-/** After a `reset` (the server could not replay what was missed): the list as it is now. */
+/** On `ready` (the stream is open, after a `reset` too): the list as it is now. */
 async function refreshDesigns(): Promise<void> {
   try {
     const fresh = await api.json<{ items: DesignView[] }>('/api/v1/designs?limit=50');

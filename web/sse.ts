@@ -87,6 +87,8 @@ export async function followEvents(options: FollowOptions): Promise<void> {
     const token = options.token();
     if (!token) return;
     let ended = false;
+    // Jittered (half to all of the backoff): browsers dropped together by a restart do not all come back in the same instant.
+    const delay = Math.round(retryMs * (0.5 + Math.random() / 2));
     try {
       const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'text/event-stream' };
       if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
@@ -109,6 +111,7 @@ export async function followEvents(options: FollowOptions): Promise<void> {
         const { value, done } = await reader.read();
         if (done) break;
         parser.push(value);
+        // Any id'd event counts, `ready` included (/api/v1/events opens with one), so even an idle stream resumes without a gap.
         lastEventId = parser.lastEventId ?? lastEventId;
         if (ended) {
           await reader.cancel();
@@ -116,12 +119,12 @@ export async function followEvents(options: FollowOptions): Promise<void> {
         }
       }
       if (ended) return;
-      options.onTrouble?.('The live connection closed; reconnecting…', retryMs);
+      options.onTrouble?.('The live connection closed; reconnecting…', delay);
     } catch (error) {
       if (options.signal.aborted) return;
-      options.onTrouble?.(`The live connection dropped (${error instanceof Error ? error.message : String(error)}); reconnecting…`, retryMs);
+      options.onTrouble?.(`The live connection dropped (${error instanceof Error ? error.message : String(error)}); reconnecting…`, delay);
     }
-    await sleep(retryMs, options.signal);
+    await sleep(delay, options.signal);
     retryMs = Math.min(MAX_RETRY_MS, retryMs * 2);
   }
 }

@@ -1,3 +1,5 @@
+import { describeError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import type { EventType } from './event-types.js';
 
 /**
@@ -38,6 +40,11 @@ export interface EventLog {
    * may have been dropped: `id` is older than the replay window (or unknown to the log).
    */
   readAfter(id: string): Promise<{ events: BusEvent[]; reset: boolean }>;
+  /**
+   * The newest id in the log, or null when it holds none. Resuming from it (readAfter) is never
+   * a `reset` while it is kept; `EMPTY_LOG_ID` stands for an empty log's head.
+   */
+  head(): Promise<string | null>;
   /** Hears every event appended from now on (by any process), in id order. Resolves once listening. */
   tail(listener: (event: BusEvent) => void): Promise<() => void>;
   close(): Promise<void>;
@@ -47,10 +54,19 @@ export interface EventLog {
 export interface Subscription {
   /** The `after` id was older than the replay window: events were missed; refetch state. */
   readonly reset: boolean;
+  /**
+   * The id delivery continues from: every event of the owner after it is told, none before.
+   * The `after` given, or without one the log's head when subscribing (`EMPTY_LOG_ID` when empty).
+   * A client that resumes from it (Last-Event-ID) misses nothing.
+   */
+  readonly from: string;
   /** Starts delivery: first the events missed since `after`, then new ones as they come. */
   listen(listener: (event: BusEvent) => void): void;
   close(): void;
 }
+
+/** The head of an empty log: sorts before every id a log issues, and resuming from it is no `reset` while nothing was dropped. */
+export const EMPTY_LOG_ID = '0-0';
 
 const EVENT_ID = /^(\d{1,16})-(\d{1,16})$/;
 
@@ -63,6 +79,20 @@ export function compareEventIds(a: string, b: string): number {
   const [, aMs, aSeq] = EVENT_ID.exec(a) ?? [];
   const [, bMs, bSeq] = EVENT_ID.exec(b) ?? [];
   return Number(aMs) - Number(bMs) || Number(aSeq) - Number(bSeq);
+}
+
+/**
+ * Tells `event` to every listener, each on its own: one that throws is logged and the others
+ * are still told (a listener is one browser's stream; its failure is not the others').
+ */
+export function fanOut(listeners: Iterable<(event: BusEvent) => void>, event: BusEvent, logger?: Logger): void {
+  for (const listener of listeners) {
+    try {
+      listener(event);
+    } catch (error) {
+      logger?.error(`An event listener failed on event ${event.id} (${event.type}); the others are still told: ${describeError(error)}`);
+    }
+  }
 }
 
 export class EventBus {
@@ -90,16 +120,19 @@ export class EventBus {
     };
     const untail = await this.log.tail((event) => (held ? held.push(event) : tell(event)));
     let replay: { events: BusEvent[]; reset: boolean } = { events: [], reset: false };
-    if (options.after !== undefined) {
-      try {
-        replay = await this.log.readAfter(options.after);
-      } catch (error) {
-        untail();
-        throw error;
-      }
+    try {
+      // Read once tailing: every event after the head is heard live (held until `listen`).
+      const head = (await this.log.head()) ?? EMPTY_LOG_ID;
+      // A fresh start continues from the head: what came before is the client's to fetch.
+      if (options.after === undefined) last = head;
+      else replay = await this.log.readAfter(options.after);
+    } catch (error) {
+      untail();
+      throw error;
     }
     return {
       reset: replay.reset,
+      from: last!,
       listen(given) {
         listener = given;
         const pending = [...replay.events, ...held!];

@@ -3,7 +3,7 @@ import type { Logger } from '../logger.js';
 import { EventBus } from './event-bus.js';
 import { MemoryEventLog } from './memory.event-log.js';
 
-export { EventBus, compareEventIds, isEventId, type BusEvent, type EventLog, type NewEvent, type Subscription } from './event-bus.js';
+export { EMPTY_LOG_ID, EventBus, compareEventIds, isEventId, type BusEvent, type EventLog, type NewEvent, type Subscription } from './event-bus.js';
 export { classifyChange, FINAL_DESIGN_EVENTS, type EventType } from './event-types.js';
 export { createEventPublisher } from './event-publisher.js';
 
@@ -17,7 +17,7 @@ export function eventStreamKey(renderQueueName: string): string {
  * else in memory. ioredis is imported only when used.
  */
 export async function createEventBus(settings: Pick<Settings, 'redisUrl' | 'renderQueueName' | 'eventReplayWindow'>, logger: Logger): Promise<EventBus> {
-  if (!settings.redisUrl) return new EventBus(new MemoryEventLog({ window: settings.eventReplayWindow }));
+  if (!settings.redisUrl) return new EventBus(new MemoryEventLog({ window: settings.eventReplayWindow, logger }));
   const [{ Redis }, { RedisEventLog }] = await Promise.all([import('ioredis'), import('./redis.event-log.js')]);
   // Publishing fails fast during an outage (the change is committed; its event is logged as lost)
   // rather than queueing behind reconnects; the reader waits for Redis to come back.

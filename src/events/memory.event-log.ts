@@ -1,4 +1,5 @@
-import { compareEventIds, type BusEvent, type EventLog, type NewEvent } from './event-bus.js';
+import type { Logger } from '../logger.js';
+import { compareEventIds, fanOut, type BusEvent, type EventLog, type NewEvent } from './event-bus.js';
 
 /**
  * The embedded default's event log: the last `window` events of this process in memory.
@@ -9,13 +10,15 @@ import { compareEventIds, type BusEvent, type EventLog, type NewEvent } from './
 export class MemoryEventLog implements EventLog {
   private readonly events: BusEvent[] = [];
   private readonly listeners = new Set<(event: BusEvent) => void>();
-  private lastMs = 0;
+  private lastMs: number;
   private seq = 0;
   /** Events at or before this id may have been dropped (or were never known to this log). */
   private horizon: string;
 
-  constructor(private readonly options: { window: number; now?: () => number }) {
-    this.horizon = `${this.now()}-0`;
+  constructor(private readonly options: { window: number; now?: () => number; logger?: Logger }) {
+    // The first id issued sorts after the horizon, so that the horizon is this log's empty head.
+    this.lastMs = this.now();
+    this.horizon = `${this.lastMs}-0`;
   }
 
   private now(): number {
@@ -39,14 +42,20 @@ export class MemoryEventLog implements EventLog {
     this.events.push(stored);
     // The window is small (EVENT_REPLAY_WINDOW, 1000 by default): dropping from the front is cheap.
     if (this.events.length > this.options.window) this.horizon = this.events.shift()!.id;
-    for (const listener of this.listeners) listener(stored);
+    fanOut(this.listeners, stored, this.options.logger);
     return Promise.resolve(stored);
+  }
+
+  /** The newest id; when empty, the horizon: resuming from it is a `reset` in a later process only. */
+  head(): Promise<string> {
+    return Promise.resolve(this.events.at(-1)?.id ?? this.horizon);
   }
 
   readAfter(id: string): Promise<{ events: BusEvent[]; reset: boolean }> {
     return Promise.resolve({
       events: this.events.filter((event) => compareEventIds(event.id, id) > 0),
-      reset: compareEventIds(id, this.horizon) < 0,
+      // Exact: resuming is whole only from an id still kept, or from the last one dropped.
+      reset: id !== this.horizon && !this.events.some((event) => event.id === id),
     });
   }
 

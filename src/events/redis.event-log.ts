@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
 import { describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { compareEventIds, type BusEvent, type EventLog, type NewEvent } from './event-bus.js';
+import { EMPTY_LOG_ID, fanOut, type BusEvent, type EventLog, type NewEvent } from './event-bus.js';
 
 export interface RedisEventLogOptions {
-  /** For XADD, XRANGE, XINFO. */
+  /** For XADD, XRANGE, XLEN. */
   redis: Redis;
   /** A connection of its own for the blocking XREAD (a blocked connection can send nothing else). */
   reader: Redis;
@@ -40,20 +40,13 @@ export class RedisEventLog implements EventLog {
   }
 
   async readAfter(after: string): Promise<{ events: BusEvent[]; reset: boolean }> {
-    const { redis, key } = this.options;
-    // XINFO STREAM fails on a missing key: no stream means nothing is known after `after`.
-    const info = await redis.call('XINFO', 'STREAM', key).catch((error: unknown) => {
-      if (error instanceof Error && /no such key/i.test(error.message)) return undefined;
-      throw error;
-    });
-    if (info === undefined) return { events: [], reset: true };
-    // Trimming drops from the front: once more entries were added than are kept, every id
-    // before the first kept one may be gone (XINFO's max-deleted-entry-id counts XDEL only).
-    const fields = info as unknown[];
-    const field = (name: string) => fields[fields.indexOf(name) + 1];
-    const first = field('first-entry') as StreamEntry | null;
-    const trimmed = Number(field('entries-added')) > Number(field('length'));
-    const reset = trimmed && (first === null || compareEventIds(after, first[0]) < 0);
+    const { redis, key, window } = this.options;
+    // Exact on every Redis version (XINFO's entries-added is 7.0+): the id itself is still kept,
+    // or it was trimmed away (or never issued here) and events after it may be gone. An empty
+    // log's head has no entry: nothing was dropped while the stream is shorter than trimming allows.
+    const reset = after === EMPTY_LOG_ID
+      ? (await redis.xlen(key)) >= window
+      : ((await redis.xrange(key, after, after)) as StreamEntry[])[0] === undefined;
     const events: BusEvent[] = [];
     let from = `(${after}`;
     for (;;) {
@@ -63,6 +56,11 @@ export class RedisEventLog implements EventLog {
       from = `(${page.at(-1)![0]}`;
     }
     return { events, reset };
+  }
+
+  async head(): Promise<string | null> {
+    const [newest] = (await this.options.redis.xrevrange(this.options.key, '+', '-', 'COUNT', 1)) as StreamEntry[];
+    return newest?.[0] ?? null;
   }
 
   async tail(listener: (event: BusEvent) => void): Promise<() => void> {
@@ -84,7 +82,7 @@ export class RedisEventLog implements EventLog {
         for (const entry of reply?.[0]?.[1] ?? []) {
           cursor = entry[0];
           const event = toEvent(entry);
-          for (const listener of this.listeners) listener(event);
+          fanOut(this.listeners, event, logger);
         }
       } catch (error) {
         if (this.closed) return;

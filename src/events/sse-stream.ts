@@ -21,10 +21,15 @@ export interface SseMessage {
 
 /** One Server-Sent Events response on a raw Node response: the wire format, heartbeat, backpressure cap. */
 export class SseStream {
-  private readonly heartbeat: NodeJS.Timeout;
+  private readonly heartbeat: NodeJS.Timeout | undefined;
   private done = false;
 
   constructor(private readonly res: ServerResponse, headers: OutgoingHttpHeaders, private readonly options: SseStreamOptions) {
+    // The client left before the stream opened: its 'close' has fired, so it ends here.
+    if (res.destroyed || !res.socket || res.socket.destroyed) {
+      this.finish();
+      return;
+    }
     res.writeHead(200, {
       ...headers,
       'content-type': 'text/event-stream; charset=utf-8',

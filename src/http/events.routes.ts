@@ -27,7 +27,7 @@ const lastEventIdHeader = {
   },
 } as const;
 const eventStream = (description: string) => ({ description, content: { 'text/event-stream': { schema: { type: 'string' } } } });
-const FINAL_STATUSES = new Set(['PUBLISHED', 'FAILED']);
+const FINAL_STATUSES = new Set(['PUBLISHED', 'FAILED', 'DELETED']);
 
 /**
  * Live status as Server-Sent Events (issue #14). Both routes need a Bearer token (never one in
@@ -46,20 +46,31 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
     done();
   });
 
-  /** Hijacks the reply and opens the stream; the subscription closes with it, whoever ends it. */
-  const openStream = (request: FastifyRequest, reply: FastifyReply, subscription: Subscription): SseStream => {
+  /**
+   * Hijacks the reply and opens the stream; the subscription closes with it, whoever ends it.
+   * Undefined when the client left while the stream was being set up (the awaits before this):
+   * its 'close' has fired already and would never be heard, so nothing is opened.
+   */
+  const openStream = (request: FastifyRequest, reply: FastifyReply, subscription: Subscription): SseStream | undefined => {
     reply.hijack();
+    if (clientGone(reply)) {
+      subscription.close();
+      request.log.debug({ userId: request.userId }, 'Event stream not opened: the client left');
+      return undefined;
+    }
     metrics.sseConnections.inc();
+    let stream: SseStream | undefined = undefined; // onClose may run before the constructor returns (a client already gone)
     // Headers set by hooks so far (request id, security headers, CORS) are kept.
-    const stream = new SseStream(reply.raw, reply.getHeaders() as OutgoingHttpHeaders, {
+    stream = new SseStream(reply.raw, reply.getHeaders() as OutgoingHttpHeaders, {
       heartbeatMs: options.heartbeatMs,
       maxBufferedBytes: options.maxBufferedBytes,
       onClose: () => {
         subscription.close();
-        open.delete(stream);
+        if (stream) open.delete(stream);
         metrics.sseConnections.dec();
       },
     });
+    if (stream.closed) return undefined;
     open.add(stream);
     if (subscription.reset) stream.send({ event: 'reset', data: {} });
     request.log.debug({ userId: request.userId }, 'Event stream opened');
@@ -72,7 +83,9 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
       description:
         'Each event is `id`, `event` (design.created, design.queued, design.rendering, design.retrying, design.published, design.failed, design.print, design.deleted, ' +
         'upload.received, upload.scanning, upload.clean, upload.published, upload.rejected, upload.deleted) and `data`: the design or upload as GET answers it ' +
-        '(`{"id", "status": "DELETED"}` once deleted). A `: keep-alive` comment every SSE_HEARTBEAT. Resume with `Last-Event-ID`; `event: reset` first means events were missed: refetch.',
+        '(`{"id", "status": "DELETED"}` once deleted). Every stream starts with `event: ready` (`data: {}`) whose `id` is where it continues from (the newest event, `0-0` when there is none): ' +
+        'load the state after it, and a reconnect with that `Last-Event-ID` misses nothing. A `: keep-alive` comment every SSE_HEARTBEAT. Resume with `Last-Event-ID`; ' +
+        '`event: reset` (before `ready`) means events were missed: refetch.',
       operationId: 'streamEvents',
       tags, security,
       headers: lastEventIdHeader,
@@ -81,6 +94,9 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
   }, async (request, reply) => {
     const subscription = await bus.subscribe(request.userId, { after: lastEventId(request) });
     const stream = openStream(request, reply, subscription);
+    if (!stream) return;
+    // An id on every open, even an idle one: a client that drops before any event resumes from here.
+    stream.send({ id: subscription.from, event: 'ready', data: {} });
     subscription.listen((event) => stream.send({ id: event.id, event: event.type, data: event.data }));
   });
 
@@ -108,19 +124,32 @@ export async function eventRoutes(app: FastifyInstance, options: EventRoutesOpti
       throw error;
     }
     const stream = openStream(request, reply, subscription);
+    if (!stream) return;
     stream.send({ event: 'snapshot', data: snapshot });
     const end = () => {
       stream.send({ event: 'end', data: {} });
       stream.end();
     };
+    // The latest state told, snapshot or event: the stream ends only when that is final, so a
+    // replay of `published, queued, rendering` (or a re-render committed after the snapshot) goes on.
+    let settled = FINAL_STATUSES.has(snapshot.status);
+    let live = false;
     subscription.listen((event) => {
       if (event.subject !== designId || stream.closed) return;
       stream.send({ id: event.id, event: event.type, data: event.data });
-      if (FINAL_DESIGN_EVENTS.has(event.type)) end();
+      // A print change leaves the design PUBLISHED; live, only a final event ends the stream.
+      settled = FINAL_DESIGN_EVENTS.has(event.type) || event.type === 'design.print';
+      if (live && FINAL_DESIGN_EVENTS.has(event.type)) end();
     });
-    // Already settled (and nothing replayed ended it): nothing more will come without a request.
-    if (!stream.closed && FINAL_STATUSES.has(snapshot.status)) end();
+    // The replay and the events held meanwhile are told: nothing more comes without a request if settled.
+    live = true;
+    if (!stream.closed && settled) end();
   });
+}
+
+/** The client closed its connection (its 'close' has fired already, or will never come for this response). */
+function clientGone(reply: FastifyReply): boolean {
+  return reply.raw.destroyed || reply.raw.socket === null || reply.raw.socket.destroyed;
 }
 
 /** The Last-Event-ID header, checked: an id this service issued (`<ms>-<seq>`), or none. */

@@ -112,6 +112,50 @@ export function eventBusContract(name: string, make: MakeBus): void {
       old.close();
     });
 
+    it('a subscription continues from the log\'s head: resuming from it (even an empty log\'s) misses nothing and is no reset', async () => {
+      const bus = await fresh();
+      const empty = await bus.subscribe('alice');
+      expect(empty.reset).toBe(false);
+      empty.close();
+      const first = await bus.publish(event('alice', 1));
+      const resumed = await bus.subscribe('alice', { after: empty.from });
+      expect(resumed.reset).toBe(false);
+      const got = collector();
+      resumed.listen(got.listener);
+      expect((await got.until(1)).map((e) => e.id)).toEqual([first.id]);
+      resumed.close();
+      const fromHead = await bus.subscribe('alice');
+      expect(fromHead.from).toBe(first.id);
+      expect(await bus.log.head()).toBe(first.id);
+      fromHead.close();
+    });
+
+    it('an id within the kept range that the log never issued is `reset` (exact, on every Redis version)', async () => {
+      const bus = await fresh();
+      const a = await bus.publish(event('alice', 1));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await bus.publish(event('alice', 2));
+      const [ms] = a.id.split('-');
+      const sub = await bus.subscribe('alice', { after: `${ms}-999` });
+      expect(sub.reset).toBe(true);
+      sub.close();
+    });
+
+    it('a listener that throws does not keep the others from hearing the event', async () => {
+      const bus = await fresh();
+      const failing = await bus.subscribe('alice');
+      failing.listen(() => {
+        throw new Error('this browser\'s stream broke');
+      });
+      const healthy = await bus.subscribe('alice');
+      const got = collector();
+      healthy.listen(got.listener);
+      const sent = await bus.publish(event('alice', 1));
+      expect((await got.until(1)).map((e) => e.id)).toEqual([sent.id]);
+      failing.close();
+      healthy.close();
+    });
+
     it('close() stops delivery', async () => {
       const bus = await fresh();
       const sub = await bus.subscribe('alice');

@@ -133,7 +133,7 @@ describe('Server-Sent Events (embedded: in-memory bus)', () => {
     expect((await fetch(`${server.url}/api/v1/uploads/${id}`, { method: 'DELETE', headers })).status).toBe(204);
     const deleted = await stream.next((e) => e.event === 'upload.deleted');
     expect(deleted.data).toEqual({ id, status: 'DELETED' });
-    expect(stream.events.map((e) => e.event)).toEqual(['upload.received', 'upload.scanning', 'upload.clean', 'upload.published', 'upload.deleted']);
+    expect(stream.events.map((e) => e.event)).toEqual(['ready', 'upload.received', 'upload.scanning', 'upload.clean', 'upload.published', 'upload.deleted']);
   });
 
   it('owner isolation: another user\'s design is 404 as GET answers it, and their events never reach /api/v1/events', async () => {
@@ -154,7 +154,7 @@ describe('Server-Sent Events (embedded: in-memory bus)', () => {
     const b = await createDesign('user-b', 'For B');
     await streamB.next(publishedOf(b.id));
     expect(streamB.events.length).toBeGreaterThan(0);
-    expect(streamB.events.every((e) => e.data.id === b.id)).toBe(true);
+    expect(streamB.events.filter((e) => e.event !== 'ready').every((e) => e.data.id === b.id)).toBe(true);
   });
 
   it('Last-Event-ID resumes: exactly the events missed while disconnected, in order', async () => {
@@ -172,12 +172,29 @@ describe('Server-Sent Events (embedded: in-memory bus)', () => {
 
     const resumed = await sse('/api/v1/events', 'user-a', { lastEventId: lastSeen });
     const missed = observer.events.slice(observer.events.findIndex((e) => e.id === lastSeen) + 1);
+    expect(await resumed.next(() => true)).toEqual({ id: lastSeen, event: 'ready', data: {} });
+    resumed.events.shift();
     expect(missed.length).toBeGreaterThanOrEqual(6);
     await resumed.next((e) => e.id === missed.at(-1)!.id);
     expect(resumed.events.slice(0, missed.length).map((e) => `${e.id} ${e.event} ${e.data.id}`)).toEqual(missed.map((e) => `${e.id} ${e.event} ${e.data.id}`));
     // Live events continue after the replay.
     const d4 = await createDesign('user-a', 'Four');
     await resumed.next(publishedOf(d4.id));
+  });
+
+  it('every open of /api/v1/events starts with `ready`, id\'d with the newest event: an idle stream resumed from it misses nothing', async () => {
+    const watcher = await sse('/api/v1/events', 'user-r');
+    const ready = await watcher.next((e) => e.event === 'ready');
+    expect(watcher.events[0]).toBe(ready);
+    expect(ready.id).toMatch(/^\d+-\d+$/);
+    expect(ready.data).toEqual({});
+    // Nothing arrives on it; it drops, and meanwhile a design is made (the gap a browser would lose).
+    watcher.close();
+    await watcher.ended;
+    const design = await createDesign('user-r', 'While away');
+    const resumed = await sse('/api/v1/events', 'user-r', { lastEventId: ready.id! });
+    await resumed.next(publishedOf(design.id));
+    expect(resumed.events.map((e) => e.event)).toEqual(['ready', 'design.created', 'design.rendering', 'design.published']);
   });
 
   it('an id older than the replay window (or from before a restart) gets `event: reset` first', async () => {

@@ -1,6 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { followEvents, SseParser, type SseEvent } from '../../web/sse.js';
 
 /** The studio page's Server-Sent Events reader (web/sse.ts): the wire format, and reconnection. */
@@ -74,11 +74,37 @@ describe('followEvents (against a real HTTP server)', () => {
       onTrouble: (_message, retryMs) => troubles.push(retryMs),
     });
     expect(events).toEqual(['design.rendering', 'design.published', 'end']);
-    expect(troubles).toEqual([1000]);
+    // Jittered: half to all of the first backoff (1 s).
+    expect(troubles).toHaveLength(1);
+    expect(troubles[0]).toBeGreaterThanOrEqual(500);
+    expect(troubles[0]).toBeLessThanOrEqual(1000);
     expect(seen.map((h) => [h.authorization, h.accept, h['last-event-id']])).toEqual([
       ['Bearer the-token', 'text/event-stream', undefined],
       ['Bearer the-token', 'text/event-stream', '5-0'],
     ]);
+  });
+
+  it('an idle stream that drops resumes from its `ready` id; the reconnect delay is jittered', async () => {
+    const seen: IncomingHttpHeaders[] = [];
+    const url = await serve((headers, res, n) => {
+      seen.push(headers);
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      if (n === 0) res.end('id: 7-0\nevent: ready\ndata: {}\n\n'); // nothing else arrives before it drops
+      else res.end('id: 7-0\nevent: ready\ndata: {}\n\nid: 8-0\nevent: design.published\ndata: {}\n\nevent: end\n\n');
+    });
+    const troubles: Array<number | null> = [];
+    const random = vi.spyOn(Math, 'random').mockReturnValue(0);
+    try {
+      await followEvents({
+        path: url, token: () => 't', signal: new AbortController().signal, endOn: 'end',
+        onEvent: () => undefined,
+        onTrouble: (_message, retryMs) => troubles.push(retryMs),
+      });
+    } finally {
+      random.mockRestore();
+    }
+    expect(seen.map((h) => h['last-event-id'])).toEqual([undefined, '7-0']);
+    expect(troubles).toEqual([500]);
   });
 
   it('gives up on a 4xx (a route that is not there, a refused token) and says why', async () => {
