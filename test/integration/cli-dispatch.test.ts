@@ -10,6 +10,7 @@ import { silentLogger } from '../../src/logger.js';
 import { createStorageLayer, designAssetKey } from '../../src/storage/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { createTempDir, localSettings, removeTempDir } from '../helpers/tmp.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
 
 /**
  * The commands through the real `customify` dispatcher: argument parsing, configuration
@@ -30,32 +31,13 @@ afterEach(async () => {
   await removeTempDir(dir);
 });
 
-interface CliRun {
-  code: number;
-  out: string[];
-  err: string[];
-}
-
 /** Runs `customify ...args` with a fresh configuration read from `env` (over a local-mode baseline). */
-async function customify(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+function customify(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
   const baseline: Record<string, string> = {
     NODE_ENV: 'development', USE_LOCAL_STORAGE: 'true', LOCAL_STORAGE_PATH: path.join(dir, 'storage'),
     DATABASE_URL: tdb.url, DATA_DIR: dir, REDIS_URL: '', JWT_SECRET: '', JWKS_URL: '', CLOUDFRONT_DOMAIN: '',
   };
-  for (const [name, value] of Object.entries({ ...baseline, ...env })) vi.stubEnv(name, value);
-  // getConfig() caches the settings per module instance: load the dispatcher afresh.
-  vi.resetModules();
-  const { main } = await import('../../src/cli.js');
-  const out: string[] = [];
-  const err: string[] = [];
-  const spy = vi.spyOn(console, 'error').mockImplementation((...parts: unknown[]) => {
-    err.push(parts.join(' '));
-  });
-  try {
-    return { code: await main(args, (line) => out.push(line)), out, err };
-  } finally {
-    spy.mockRestore();
-  }
+  return runCli(args, { ...baseline, ...env });
 }
 
 describe('customify token', () => {

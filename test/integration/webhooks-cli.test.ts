@@ -10,6 +10,7 @@ import { SAMPLE_DESIGN, TEST_JWT_SECRET } from '../helpers/app.js';
 import { customifyNodeArgs, isolatedCwd } from '../helpers/isolated-cwd.js';
 import { createTempDir, removeTempDir } from '../helpers/tmp.js';
 import { eventually, WebhookReceiver } from './webhooks-receiver.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
 
 /**
  * `customify webhooks list` and `customify webhooks replay` through the real dispatcher, on a
@@ -42,20 +43,8 @@ afterEach(async () => {
 });
 
 /** Runs `customify ...args` with a fresh configuration read from the test's env plus `overrides`. */
-async function customify(args: string[], overrides: Record<string, string> = {}): Promise<{ code: number; out: string[]; err: string[] }> {
-  for (const [name, value] of Object.entries({ ...env, ...overrides })) vi.stubEnv(name, value);
-  vi.resetModules();
-  const { main } = await import('../../src/cli.js');
-  const out: string[] = [];
-  const err: string[] = [];
-  const spy = vi.spyOn(console, 'error').mockImplementation((...parts: unknown[]) => {
-    err.push(parts.join(' '));
-  });
-  try {
-    return { code: await main(args, (line) => out.push(line)), out, err };
-  } finally {
-    spy.mockRestore();
-  }
+function customify(args: string[], overrides: Record<string, string> = {}): Promise<CliRun> {
+  return runCli(args, { ...env, ...overrides });
 }
 
 /** A design published and its design.published delivered by a real serve container; returns the event id. */

@@ -8,6 +8,7 @@ import { startTestServer, TEST_JWT_SECRET, tokenFor, type TestServer } from '../
 import { spawnCustomify } from '../helpers/services.js';
 import { createTempDir, removeTempDir, snapshotTree } from '../helpers/tmp.js';
 import { ApiClient, DESIGN_BODY, expectLocalAssets, expectValidPng, rawHttp, runPool, Timings, waitUntilSettled, walkFiles } from './harness.js';
+import { captureCli } from '../helpers/cli.js';
 
 /**
  * C. Bad input over the whole surface, table-driven: the HTTP API (over real sockets, the
@@ -242,18 +243,8 @@ describe('C. bad input to the `customify` command line', () => {
     if (dir) await removeTempDir(dir);
   });
 
-  async function customify(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const spy = vi.spyOn(console, 'error').mockImplementation((...parts: unknown[]) => {
-      err.push(parts.join(' '));
-    });
-    try {
-      return { code: await main(args, (line) => out.push(line)), out, err };
-    } finally {
-      spy.mockRestore();
-    }
-  }
+  const customify = (args: string[]) => captureCli(main, args);
+
 
   const out = (name: string) => path.join(dir, 'cli-out', name);
   const REFUSED: Array<[string, () => string[], number, RegExp]> = [
