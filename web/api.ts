@@ -73,6 +73,8 @@ export interface DesignView {
   error: string | null;
   attempts: number;
   created_at: string;
+  /** Moves on with every committed change: the order of two states of one design. */
+  updated_at: string;
   assets: Record<string, Record<string, { url: string; width?: number; height?: number }>> | null;
 }
 

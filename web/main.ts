@@ -4,6 +4,7 @@
  * Status is pushed by the server (src/http's event streams) and never polled.
  */
 import { Api, ApiError, type Catalog, type DesignView, type UploadView } from './api.js';
+import { DesignStore } from './design-store.js';
 import { followEvents, type SseEvent } from './sse.js';
 
 const PREVIEW_DEBOUNCE_MS = 150;
@@ -39,11 +40,9 @@ async function signIn(token: string): Promise<void> {
   const stream = new AbortController();
   try {
     await followAllEvents(stream.signal);
-    const list = await api.json<{ items: DesignView[] }>('/api/v1/designs?limit=50');
+    await designs.reload(listDesigns);
     session?.abort();
     session = stream;
-    designs.clear();
-    for (const design of list.items) designs.set(design.id, design);
   } catch (error) {
     stream.abort();
     throw error;
@@ -61,6 +60,7 @@ function signOut(message?: string): void {
   session?.abort();
   session = undefined;
   api.token = null;
+  designs.clear();
   sessionStorage.removeItem(TOKEN_KEY);
   $('who').hidden = true;
   $('studio').hidden = true;
@@ -341,7 +341,7 @@ form.addEventListener('submit', (event) => {
     clearDesignErrors();
     try {
       const design = await api.json<DesignView>('/api/v1/designs', { method: 'POST', json: designBody() });
-      designs.set(design.id, design);
+      designs.put(design);
       renderDesignList();
       watchSaved(design);
     } catch (error) {
@@ -376,8 +376,8 @@ function watchSaved(design: DesignView): void {
     onEvent: (event) => {
       const view = parseData<DesignView>(event);
       if (view && view.id === design.id) {
-        if (view.status !== 'DELETED') designs.set(view.id, view);
-        showSaved(view);
+        designs.put(view);
+        showSaved(designs.get(view.id) ?? view);
         renderDesignList();
       }
     },
@@ -435,12 +435,12 @@ function parseData<T>(event: SseEvent): T | undefined {
 
 // ---- My designs, kept live by GET /api/v1/events ----------------------------------------
 
-const designs = new Map<string, DesignView>();
+const designs = new DesignStore<DesignView>();
 const list = $('design-list');
 const listStatus = $('designs-status');
 
 function renderDesignList(): void {
-  const sorted = [...designs.values()].sort((a, b) => b.created_at.localeCompare(a.created_at));
+  const sorted = designs.newestFirst();
   // Keep focus where it was when a row is rebuilt under it.
   const focused = document.activeElement instanceof HTMLElement ? document.activeElement.dataset.focusKey : undefined;
   list.replaceChildren(...sorted.map(designItem));
@@ -494,7 +494,7 @@ function button(textContent: string, ariaLabel: string, focusKey: string, onClic
 async function rerenderDesign(design: DesignView): Promise<void> {
   try {
     const queued = await api.json<DesignView>(`/api/v1/designs/${encodeURIComponent(design.id)}/render`, { method: 'POST' });
-    designs.set(queued.id, queued);
+    designs.put(queued);
     renderDesignList();
     listStatus.textContent = `Rendering “${design.design_data.text ?? 'image'}” again.`;
   } catch (error) {
@@ -503,11 +503,11 @@ async function rerenderDesign(design: DesignView): Promise<void> {
 }
 
 async function deleteDesign(design: DesignView): Promise<void> {
-  const sorted = [...designs.values()].sort((a, b) => b.created_at.localeCompare(a.created_at));
+  const sorted = designs.newestFirst();
   const next = sorted[sorted.indexOf(design) + 1] ?? sorted[sorted.indexOf(design) - 1];
   try {
     await api.request(`/api/v1/designs/${encodeURIComponent(design.id)}`, { method: 'DELETE' });
-    designs.delete(design.id);
+    designs.remove(design.id);
     renderDesignList();
     listStatus.textContent = `Deleted “${design.design_data.text ?? 'image'}”.`;
     // Focus moves to the next design's delete button, or to the heading when none is left.
@@ -552,8 +552,8 @@ function followAllEvents(signal: AbortSignal): Promise<void> {
         if (!event.type.startsWith('design.')) return;
         const view = parseData<DesignView>(event);
         if (!view) return;
-        if (event.type === 'design.deleted' || view.status === 'DELETED') designs.delete(view.id);
-        else designs.set(view.id, view);
+        if (event.type === 'design.deleted') designs.remove(view.id);
+        else designs.put(view);
         renderDesignList();
       },
       onTrouble: (message, retryMs, status) => {
@@ -566,12 +566,15 @@ function followAllEvents(signal: AbortSignal): Promise<void> {
   });
 }
 
+/** The user's newest designs, as the API lists them now. */
+async function listDesigns(): Promise<DesignView[]> {
+  return (await api.json<{ items: DesignView[] }>('/api/v1/designs?limit=50')).items;
+}
+
 /** On `ready` (the stream is open, after a `reset` too): the list as it is now. */
 async function refreshDesigns(): Promise<void> {
   try {
-    const fresh = await api.json<{ items: DesignView[] }>('/api/v1/designs?limit=50');
-    designs.clear();
-    for (const design of fresh.items) designs.set(design.id, design);
+    await designs.reload(listDesigns);
     renderDesignList();
   } catch (error) {
     listStatus.textContent = messageOf(error);

@@ -24,7 +24,8 @@ export class SseParser {
   /** The last `id:` seen, for Last-Event-ID on a reconnect. */
   lastEventId: string | undefined;
 
-  constructor(private readonly onEvent: (event: SseEvent) => void) {}
+  /** `onComment` gets comment lines (`: keep-alive`), colon included; the page ignores them. */
+  constructor(private readonly onEvent: (event: SseEvent) => void, private readonly onComment?: (line: string) => void) {}
 
   /** Feeds decoded text; events complete in it are dispatched, the rest is kept for the next chunk. */
   push(chunk: string): void {
@@ -39,7 +40,7 @@ export class SseParser {
 
   private line(line: string): void {
     if (line === '') return this.dispatch();
-    if (line.startsWith(':')) return; // a comment: the keep-alive
+    if (line.startsWith(':')) return this.onComment?.(line); // a comment: the keep-alive
     const colon = line.indexOf(':');
     const field = colon === -1 ? line : line.slice(0, colon);
     let value = colon === -1 ? '' : line.slice(colon + 1);

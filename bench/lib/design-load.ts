@@ -7,6 +7,7 @@
 import { Agent, request } from 'node:http';
 import type { DesignView } from '../../src/designs/design-service.js';
 import { mintToken } from '../../src/auth/jwt.js';
+import { SseParser } from '../../web/sse.js';
 
 export const BENCH_JWT_SECRET = 'customify-bench-secret-0123456789abcdef0123456789';
 
@@ -105,27 +106,30 @@ export class ApiClient {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        req.destroy();
-        if (error) reject(error);
-        else resolve(view!);
+        if (error) {
+          req.destroy();
+          reject(error);
+        } else {
+          resolve(view!);
+        }
       };
       const timer = setTimeout(() => finish(new Error(`Design ${id}: no PUBLISHED event within ${timeoutMs} ms`)), timeoutMs);
-      // Its own socket (no agent): a stream the server ends is not a keep-alive socket to reuse mid-event.
-      const req = request({ host: this.url.hostname, port: this.url.port, path: `/api/v1/designs/${id}/events`, headers: { authorization: `Bearer ${this.token}`, accept: 'text/event-stream' } }, (res) => {
-        if (res.statusCode !== 200) return finish(new Error(`GET /api/v1/designs/${id}/events answered ${res.statusCode}`));
+      // On the keep-alive agent, as a browser's fetch() would be: after PUBLISHED the server
+      // sends `end` and ends the response, which is read to its end here so the connection
+      // goes back to the pool for the client's next request.
+      const req = request({ host: this.url.hostname, port: this.url.port, path: `/api/v1/designs/${id}/events`, agent: this.agent, headers: { authorization: `Bearer ${this.token}`, accept: 'text/event-stream' } }, (res) => {
+        if (res.statusCode !== 200) {
+          res.resume();
+          return finish(new Error(`GET /api/v1/designs/${id}/events answered ${res.statusCode}`));
+        }
         res.setEncoding('utf8');
-        let buffered = '';
-        res.on('data', (chunk: string) => {
-          buffered += chunk;
-          for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
-            const message = parseEvent(buffered.slice(0, end));
-            buffered = buffered.slice(end + 2);
-            if (!message.data) continue;
-            const view = JSON.parse(message.data) as DesignView;
-            if (view.status === 'PUBLISHED') return finish(null, view);
-            if (view.status === 'FAILED') return finish(new Error(`Design ${id} FAILED: ${view.error ?? ''}`));
-          }
+        const parser = new SseParser((message) => {
+          if (!message.data) return;
+          const view = JSON.parse(message.data) as DesignView;
+          if (view.status === 'PUBLISHED') finish(null, view);
+          else if (view.status === 'FAILED') finish(new Error(`Design ${id} FAILED: ${view.error ?? ''}`));
         });
+        res.on('data', (chunk: string) => parser.push(chunk));
         res.on('end', () => finish(new Error(`Design ${id}: its event stream ended before PUBLISHED`)));
         res.on('error', (error) => finish(error));
       });
@@ -139,16 +143,6 @@ export class ApiClient {
   }
 }
 
-/** One Server-Sent Events message's fields (`event`, `data`; comments and ids ignored). */
-function parseEvent(block: string): { event: string; data: string } {
-  let event = 'message';
-  const data: string[] = [];
-  for (const line of block.split('\n')) {
-    if (line.startsWith('event:')) event = line.slice(6).trim();
-    else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
-  }
-  return { event, data: data.join('\n') };
-}
 
 /** Creation to PUBLISHED as the service recorded it (created_at, published_at; ms resolution). */
 export function serverLatencyMs(view: DesignView): number {

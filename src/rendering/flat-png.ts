@@ -1,4 +1,5 @@
-import { crc32, constants as zlibConstants, deflateRawSync, deflateSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { crc32, deflate, constants as zlibConstants, deflateRawSync, deflateSync } from 'node:zlib';
 import { AppError } from '../errors.js';
 import type { Rgb } from './colors.js';
 
@@ -51,6 +52,7 @@ const ADLER_MOD = 65521;
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 /** An empty final block with fixed Huffman codes: ends the DEFLATE stream. */
 const FINAL_EMPTY_BLOCK = Buffer.from([0x03, 0x00]);
+const deflateAsync = promisify(deflate);
 const SYNC_FLUSH = { finishFlush: zlibConstants.Z_SYNC_FLUSH } as const;
 
 const zeroRuns = new Map<string, Buffer>();
@@ -197,6 +199,22 @@ function physicalDimensions(dpi: number): Buffer {
  * or the band does not fit.
  */
 export function encodeIndexedPng(image: IndexedImage, compressionLevel: number): Buffer {
+  const raw = indexedRows(image);
+  return indexedPng(image, deflateSync(raw, bandDeflate(compressionLevel, true)));
+}
+
+/**
+ * As encodeIndexedPng, the same bytes, with the deflate (most of a flat render's CPU outside
+ * sharp) run on libuv's thread pool: the render pipeline's main thread serves HTTP meanwhile,
+ * and on 2 cores the other core does the deflate (BENCHMARKS.md, "Live status").
+ */
+export async function encodeIndexedPngAsync(image: IndexedImage, compressionLevel: number): Promise<Buffer> {
+  const raw = indexedRows(image);
+  return indexedPng(image, await deflateAsync(raw, bandDeflate(compressionLevel, true)));
+}
+
+/** The filtered rows of a palette image (filter None, one index byte per pixel), checked. */
+function indexedRows(image: IndexedImage): Buffer {
   const { width, height, palette, band } = image;
   const colors = palette.length / 3;
   if (!Number.isInteger(colors) || colors < 1 || colors > 256) {
@@ -210,10 +228,13 @@ export function encodeIndexedPng(image: IndexedImage, compressionLevel: number):
   // Zeros: every row's filter byte is None and every pixel index 0 until the band is copied in.
   const raw = Buffer.alloc(height * (width + 1));
   if (band) for (let y = 0; y < bandRows; y++) band.rows.copy(raw, (bandTop + y) * (width + 1) + 1, y * width, (y + 1) * width);
-  const idat = deflateSync(raw, bandDeflate(compressionLevel, true));
+  return raw;
+}
+
+function indexedPng(image: IndexedImage, idat: Buffer): Buffer {
   return assemblePng([
-    ['IHDR', [imageHeader(width, height, COLOR_TYPE_PALETTE)]],
-    ['PLTE', [palette]],
+    ['IHDR', [imageHeader(image.width, image.height, COLOR_TYPE_PALETTE)]],
+    ['PLTE', [image.palette]],
     ['IDAT', [idat]],
     ['IEND', []],
   ]);

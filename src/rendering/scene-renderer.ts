@@ -1,7 +1,7 @@
 import sharp, { type Sharp } from 'sharp';
 import { AppError } from '../errors.js';
 import type { Rgb } from './colors.js';
-import { encodeBandedPng, encodeFlatPng, encodeIndexedPng, type IndexedImage } from './flat-png.js';
+import { encodeBandedPng, encodeFlatPng, encodeIndexedPng, encodeIndexedPngAsync, type IndexedImage } from './flat-png.js';
 import { resolveFont } from './fonts.js';
 import type { ImageLayer, Rect, Scene, TextLayer } from './scene.js';
 import { FIT_MODES } from './scene.js';
@@ -112,7 +112,12 @@ export async function encodeScene(scene: PreparedScene, output: SceneOutput = {}
   const { format = 'png', compressionLevel = 6, palette = true } = output;
   checkInteger('compressionLevel', compressionLevel, 0, 9);
   const sameSize = (output.width ?? scene.width) === scene.width && (output.height ?? scene.height) === scene.height;
-  if (format === 'png' && sameSize && isFlat(scene)) return encodeFlatScene(scene, compressionLevel, { palette });
+  if (format === 'png' && sameSize && isFlat(scene)) {
+    // The palette PNG (encodeFlatScene's usual case) with its deflate off the main thread.
+    const indexed = palette ? indexedScene(scene) : undefined;
+    if (indexed?.band) return encodeIndexedPngAsync(indexed, compressionLevel);
+    return encodeFlatScene(scene, compressionLevel, { palette });
+  }
   // Text alone on a transparent canvas: the band encoder, which is faster than sharp there.
   // With an image sharp stays faster (its zlib-ng deflates photo rows about a fifth faster),
   // and only a print's size makes the band encoder's memory worth that: print.png calls it.

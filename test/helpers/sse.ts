@@ -1,4 +1,5 @@
 import { request, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { SseParser } from '../../web/sse.js';
 
 /** One event as a browser's parser would see it. `data` is parsed JSON. */
 export interface SseEvent {
@@ -37,7 +38,10 @@ export function openSse(url: string, token: string | undefined, options: { lastE
       const comments: string[] = [];
       const waiters = new Set<() => void>();
       let body = '';
-      let buffer = '';
+      // The page's own parser (web/sse.ts): the tests read the stream as the studio page does.
+      const parser = new SseParser((event) => {
+        events.push({ ...(event.id === undefined ? {} : { id: event.id }), event: event.type, data: JSON.parse(event.data || 'null') as unknown });
+      }, (line) => comments.push(line));
       let done = false;
       const ended = new Promise<void>((resolveEnd) => res.once('close', () => {
         done = true;
@@ -49,20 +53,7 @@ export function openSse(url: string, token: string | undefined, options: { lastE
           body += chunk;
           return;
         }
-        buffer += chunk;
-        let at: number;
-        while ((at = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, at);
-          buffer = buffer.slice(at + 2);
-          const event: Partial<SseEvent> & { rawData?: string } = {};
-          for (const line of block.split('\n')) {
-            if (line.startsWith(':')) comments.push(line);
-            else if (line.startsWith('id: ')) event.id = line.slice(4);
-            else if (line.startsWith('event: ')) event.event = line.slice(7);
-            else if (line.startsWith('data: ')) event.rawData = line.slice(6);
-          }
-          if (event.event !== undefined) events.push({ ...(event.id === undefined ? {} : { id: event.id }), event: event.event, data: JSON.parse(event.rawData ?? 'null') as unknown });
-        }
+        parser.push(chunk);
         for (const wake of waiters) wake();
       });
       const connection: SseConnection = {

@@ -1,7 +1,7 @@
 import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { encodeFlatPng, encodeIndexedPng, type FlatImage, type IndexedImage } from '../../src/rendering/flat-png.js';
+import { encodeFlatPng, encodeIndexedPng, encodeIndexedPngAsync, type FlatImage, type IndexedImage } from '../../src/rendering/flat-png.js';
 import { decode, expectPngcheckPasses, pngColorType } from '../fixtures/rendering/images.js';
 import { noise } from '../helpers/noise.js';
 import { idat } from '../helpers/png.js';
@@ -113,6 +113,10 @@ describe('encodeIndexedPng', () => {
       expect(inflateSync(idat(png)).length).toBe(image.height * (image.width + 1));
       expectPngcheckPasses(png);
     });
+  });
+
+  it.each(cases)('the thread-pool variant (encodeIndexedPngAsync, the render pipeline\'s) writes the same bytes: %s', async (_case, image) => {
+    for (const level of [0, 6, 9]) expect((await encodeIndexedPngAsync(image, level)).equals(encodeIndexedPng(image, level))).toBe(true);
   });
 
   it('stores at level 0 and compresses at levels 6 and 9', () => {

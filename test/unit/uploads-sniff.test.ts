@@ -103,6 +103,38 @@ describe('MarkupDetector: markup anywhere in a stream', () => {
     expect(seen.found).toBe('<svg');
   });
 
+  it('agrees with a plain case-insensitive search on random bytes with needles planted in any case, however the stream is cut', () => {
+    const needles = ['<script', '<html', '<body', '<iframe', '<svg', '<!doctype', '<?php', '<object', '<embed'];
+    // The reference: lower-case the whole file as text, and take a needle only when 12 text bytes follow it.
+    const reference = (bytes: Buffer): boolean => {
+      const text = bytes.toString('latin1').toLowerCase();
+      return needles.some((needle) => {
+        for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + 1)) {
+          const after = bytes.subarray(at + needle.length, at + needle.length + 12);
+          if (after.length === 12 && after.every((b) => (b >= 0x20 && b <= 0x7e) || b === 0x09 || b === 0x0a || b === 0x0d)) return true;
+        }
+        return false;
+      });
+    };
+    let planted = 0;
+    for (let round = 0; round < 300; round++) {
+      const parts: Buffer[] = [randomBytes(1 + (round * 7919) % 3000)];
+      for (let n = 0; n < round % 4; n++) {
+        const needle = needles[(round + n) % needles.length]!;
+        const cased = [...needle].map((c, i) => ((round >> i) & 1 ? c.toUpperCase() : c)).join('');
+        const follower = (round + n) % 3 === 0 ? randomBytes(12) : Buffer.from('a=1 onload=x()', 'latin1').subarray(0, 4 + ((round + n) % 11));
+        parts.push(Buffer.from(cased, 'latin1'), follower, randomBytes((round * 31) % 500));
+        planted++;
+      }
+      const bytes = Buffer.concat(parts);
+      const chunk = 1 + (round * 104_729) % 700;
+      const detector = new MarkupDetector();
+      for (let i = 0; i < bytes.length; i += chunk) detector.update(bytes.subarray(i, i + chunk));
+      expect(detector.found !== null, `round ${round}, chunks of ${chunk}`).toBe(reference(bytes));
+    }
+    expect(planted).toBeGreaterThan(300);
+  });
+
   it('passes ordinary image bytes, XMP included', async () => {
     const detector = new MarkupDetector();
     const jpeg = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } })
