@@ -3,6 +3,7 @@ import fontkit from '@pdf-lib/fontkit';
 import type { Font, Glyph, GlyphPosition } from '@pdf-lib/fontkit';
 import { AppError } from '../errors.js';
 import { fixFontkitNullAnchors } from './fontkit-anchor-fix.js';
+import { keepGlyphCodePoints } from './fontkit-codepoints-fix.js';
 import type { FontFace, ResolvedFont } from '../rendering/fonts.js';
 import { composedText } from '../rendering/text-rules.js';
 import { halved, MAX_TEXT_SURFACE, measureFontSize, planFit, quantize } from '../rendering/text-layout.js';
@@ -90,6 +91,7 @@ function loaded(face: FontFace): { bytes: Buffer; font: Font } {
       const bytes = readFileSync(face.file);
       entry = { bytes, font: fontkit.create(bytes) };
       fixFontkitNullAnchors(entry.font);
+      keepGlyphCodePoints(entry.font);
     } catch (error) {
       throw new AppError('FONT_FILE_MISSING', `The font file ${face.file} (${face.family}) cannot be read: reinstall the package.`, { cause: error });
     }
