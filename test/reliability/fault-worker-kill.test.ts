@@ -25,11 +25,25 @@ import { ApiClient, countStatuses, DESIGN_BODY, expectLocalAssets, expectS3Asset
 
 const s3 = await getS3TestServer();
 
-/** Polls until at least one of `ids` is RENDERING, then SIGKILLs `p`; returns the ids RENDERING right after. */
+/**
+ * SIGKILLs `p` while at least one of `ids` is RENDERING; returns the ids RENDERING right after.
+ * A render takes milliseconds, so between seeing a design RENDERING and the signal landing the
+ * process could finish it and sit between two jobs (seen once in CI). So `p` is frozen first
+ * (SIGSTOP), the queries it had already sent are let land, and the database is read: a design
+ * RENDERING means the kill lands mid-render; none, and `p` runs on (SIGCONT) until the next look.
+ */
 async function killMidRender(p: CustomifyProcess, designs: DesignRepository, ids: string[]): Promise<string[]> {
-  await waitFor('a design RENDERING', async () => (await designs.findByIds(ids)).some((d) => d.status === 'RENDERING'), 60_000, 2);
+  const rendering = async () => (await designs.findByIds(ids)).filter((d) => d.status === 'RENDERING').map((d) => d.id);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    await waitFor('a design RENDERING', async () => (await rendering()).length > 0, 60_000, 2);
+    p.child.kill('SIGSTOP');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    if ((await rendering()).length > 0 || Date.now() > deadline) break;
+    p.child.kill('SIGCONT');
+  }
   await p.kill();
-  return (await designs.findByIds(ids)).filter((d) => d.status === 'RENDERING').map((d) => d.id);
+  return rendering();
 }
 
 describe.skipIf(skipRedis || skipDialect('postgres'))('B2. `customify worker` SIGKILLed mid-render (PostgreSQL, Redis, S3)', () => {
