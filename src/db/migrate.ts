@@ -61,7 +61,7 @@ export async function migrateToLatest<T>(db: Kysely<T>): Promise<MigrateResult> 
       if (!schema) {
         throw new Error('the PostgreSQL search_path names no existing schema to create tables in');
       }
-      resultSet = await new Migrator({ db, provider: migrationProvider, migrationTableSchema: schema }).migrateToLatest();
+      resultSet = await migratePostgres(db, schema);
     } else {
       resultSet = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
     }
@@ -73,6 +73,44 @@ export async function migrateToLatest<T>(db: Kysely<T>): Promise<MigrateResult> 
     throw migrationFailed(results.find((r) => r.status === 'Error')?.migrationName, resultSet.error);
   }
   return { applied: results.filter((r) => r.status === 'Success').map((r) => r.migrationName) };
+}
+
+/**
+ * Before it takes its lock, Kysely's migrator asks whether its tables exist by reading every
+ * column of every table in the database (its introspector, with `pg_get_serial_sequence` per
+ * column). A schema that another session creates or drops meanwhile (another service's
+ * migration, or a test file's private schema: seen in CI with two files at once) can make
+ * that read fail with "column ... does not exist" or "schema ... does not exist", although
+ * nothing of ours is wrong. Nothing has run then, so the run is tried again, a few times.
+ */
+const CATALOG_RACE_ATTEMPTS = 5;
+const CATALOG_RACE_CODES: ReadonlySet<string> = new Set(['42703', '42P01', '3F000']);
+
+async function migratePostgres<T>(db: Kysely<T>, schema: string): Promise<MigrationResultSet> {
+  for (let attempt = 1; ; attempt++) {
+    let resultSet: MigrationResultSet;
+    try {
+      resultSet = await new Migrator({ db, provider: migrationProvider, migrationTableSchema: schema }).migrateToLatest();
+    } catch (error) {
+      if (attempt < CATALOG_RACE_ATTEMPTS && isCatalogRace(error)) {
+        await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+        continue;
+      }
+      throw error;
+    }
+    const started = (resultSet.results ?? []).length > 0;
+    if (resultSet.error === undefined || started || attempt >= CATALOG_RACE_ATTEMPTS || !isCatalogRace(resultSet.error)) return resultSet;
+    await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+  }
+}
+
+/**
+ * A PostgreSQL error of a catalog object gone missing, met before any migration started (the
+ * callers check that): the migrator's own catalog read racing another session (see migratePostgres).
+ */
+function isCatalogRace(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && CATALOG_RACE_CODES.has(code);
 }
 
 async function migrateSqlite<T>(db: Kysely<T>): Promise<MigrationResultSet> {

@@ -539,6 +539,36 @@ for (const dialect of DIALECTS) {
       expect(results.flatMap((r) => r.applied)).toEqual(ALL_MIGRATIONS);
     });
 
+    it.runIf(dialect === 'postgres')('migrates while another session creates and drops schemas in the same database (Kysely reads every table of the database first)', async () => {
+      t = await createTestDatabase(dialect, { migrate: false });
+      const other = t.connect();
+      let stop = false;
+      let churned = 0;
+      const churn = (async () => {
+        while (!stop) {
+          const name = `churn_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+          await sql.raw(`create schema ${name}`).execute(other);
+          await sql.raw(`create table ${name}.t (id serial primary key, a text, b integer, c text, d text)`).execute(other);
+          await sql.raw(`drop schema ${name} cascade`).execute(other);
+          churned++;
+        }
+      })();
+      try {
+        for (let i = 0; i < 8; i++) {
+          const fresh = await createTestDatabase('postgres', { migrate: false });
+          try {
+            expect((await migrateToLatest(fresh.db)).applied).toEqual(ALL_MIGRATIONS);
+          } finally {
+            await fresh.destroy();
+          }
+        }
+      } finally {
+        stop = true;
+        await churn;
+      }
+      expect(churned).toBeGreaterThan(0);
+    });
+
     it('survives three processes migrating the same empty database at once', async () => {
       t = await createTestDatabase(dialect, { migrate: false });
       const url = t.url;
