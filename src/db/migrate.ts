@@ -88,19 +88,21 @@ const CATALOG_RACE_CODES: ReadonlySet<string> = new Set(['42703', '42P01', '3F00
 
 async function migratePostgres<T>(db: Kysely<T>, schema: string): Promise<MigrationResultSet> {
   for (let attempt = 1; ; attempt++) {
-    let resultSet: MigrationResultSet;
+    let resultSet: MigrationResultSet | undefined;
+    let thrown: unknown;
     try {
       resultSet = await new Migrator({ db, provider: migrationProvider, migrationTableSchema: schema }).migrateToLatest();
     } catch (error) {
-      if (attempt < CATALOG_RACE_ATTEMPTS && isCatalogRace(error)) {
-        await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
-        continue;
-      }
-      throw error;
+      thrown = error;
     }
-    const started = (resultSet.results ?? []).length > 0;
-    if (resultSet.error === undefined || started || attempt >= CATALOG_RACE_ATTEMPTS || !isCatalogRace(resultSet.error)) return resultSet;
-    await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+    // A failure before any migration started (thrown, or reported with no results).
+    const early = resultSet === undefined ? thrown : (resultSet.results ?? []).length === 0 ? resultSet.error : undefined;
+    if (attempt < CATALOG_RACE_ATTEMPTS && isCatalogRace(early)) {
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+      continue;
+    }
+    if (resultSet === undefined) throw thrown;
+    return resultSet;
   }
 }
 

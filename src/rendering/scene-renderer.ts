@@ -1,7 +1,7 @@
 import sharp, { type Sharp } from 'sharp';
 import { AppError } from '../errors.js';
 import type { Rgb } from './colors.js';
-import { encodeBandedPng, encodeFlatPng, encodeIndexedPng, encodeIndexedPngAsync, type IndexedImage } from './flat-png.js';
+import { encodeBandedPng, encodeFlatPng, encodeIndexedPngAsync, type IndexedImage } from './flat-png.js';
 import { resolveFont } from './fonts.js';
 import type { ImageLayer, Rect, Scene, TextLayer } from './scene.js';
 import { FIT_MODES } from './scene.js';
@@ -112,12 +112,7 @@ export async function encodeScene(scene: PreparedScene, output: SceneOutput = {}
   const { format = 'png', compressionLevel = 6, palette = true } = output;
   checkInteger('compressionLevel', compressionLevel, 0, 9);
   const sameSize = (output.width ?? scene.width) === scene.width && (output.height ?? scene.height) === scene.height;
-  if (format === 'png' && sameSize && isFlat(scene)) {
-    // The palette PNG (encodeFlatScene's usual case) with its deflate off the main thread.
-    const indexed = palette ? indexedScene(scene) : undefined;
-    if (indexed?.band) return encodeIndexedPngAsync(indexed, compressionLevel);
-    return encodeFlatScene(scene, compressionLevel, { palette });
-  }
+  if (format === 'png' && sameSize && isFlat(scene)) return encodeFlatScene(scene, compressionLevel, { palette });
   // Text alone on a transparent canvas: the band encoder, which is faster than sharp there.
   // With an image sharp stays faster (its zlib-ng deflates photo rows about a fifth faster),
   // and only a print's size makes the band encoder's memory worth that: print.png calls it.
@@ -161,15 +156,16 @@ export async function scenePixels(scene: PreparedScene, output: Pick<SceneOutput
  * The flat fast path: only the rows that hold layers are painted; the rest is background.
  * One text layer in one colour (no colour glyphs) has at most 256 colours, the blends of
  * its ink over the background at each coverage: it is written as a palette PNG whose
- * indices are the coverage itself, so nothing is painted at all.
+ * indices are the coverage itself, so nothing is painted at all; its deflate, most of a flat
+ * render's CPU outside sharp, runs on libuv's thread pool (encodeIndexedPngAsync).
  */
-export function encodeFlatScene(scene: PreparedScene, compressionLevel: number, options: { palette?: boolean } = {}): Buffer {
+export async function encodeFlatScene(scene: PreparedScene, compressionLevel: number, options: { palette?: boolean } = {}): Promise<Buffer> {
   const { width, height, background, layers } = scene;
   if (background === 'transparent' || !isFlat(scene)) throw new AppError('INVALID_SCENE', 'Only a flat scene (an opaque background with text only) has a flat PNG.');
   const rows = rowSpan(layers);
   if (!rows) return encodeFlatPng({ width, height, background }, compressionLevel);
   const indexed = options.palette !== false ? indexedScene(scene) : undefined;
-  if (indexed) return encodeIndexedPng(indexed, compressionLevel);
+  if (indexed) return encodeIndexedPngAsync(indexed, compressionLevel);
   return encodeBandedScene(scene, compressionLevel);
 }
 
