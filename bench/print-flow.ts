@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { DEFAULT_PRINT_SPECS, designPrintScene, previewTextSize, readPrintImage, renderPrintPdf, renderPrintPng, type PrintImage } from '../src/print/index.js';
+import { DEFAULT_PRINT_SPECS, designPrintScene, previewText, readPrintImage, renderPrintPdf, renderPrintPng, type PrintImage } from '../src/print/index.js';
 import { validateDesignSpec } from '../src/rendering/index.js';
 
 const { values } = parseArgs({
@@ -47,7 +47,7 @@ async function photo(): Promise<PrintImage> {
 }
 const image = values.image ? await photo() : undefined;
 /** The print of design i as renderPrintFiles lays it out: at the size the preview's Pango search chose. */
-const printOf = async (i: number) => designPrintScene(spec(i), printSpec, image, { previewFontSize: await previewTextSize(spec(i), printSpec) });
+const printOf = async (i: number) => designPrintScene(spec(i), printSpec, image, { preview: await previewText(spec(i), printSpec) });
 
 if (values.describe) {
   const { layout } = await printOf(0);

@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { AppError, describeError } from '../errors.js';
+import { CurrentSchemaPostgresDialect } from './current-schema-dialect.js';
 import type { DB } from './schema.js';
 import { withStatementCache } from './sqlite-statement-cache.js';
 import { redactUrl } from '../shared/redact-url.js';
@@ -77,7 +78,7 @@ export function createDatabase(databaseUrl: string, options: DatabaseOptions = {
   // exception that kills the process. The query in flight gets the error anyway, and the
   // pool discards the broken client when it is released.
   pool.on('connect', (client) => client.on('error', () => {}));
-  return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  return new Kysely<DB>({ dialect: new CurrentSchemaPostgresDialect({ pool }) });
 }
 
 function openSqlite(path: string): SqliteHandle {

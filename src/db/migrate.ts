@@ -75,44 +75,10 @@ export async function migrateToLatest<T>(db: Kysely<T>): Promise<MigrateResult> 
   return { applied: results.filter((r) => r.status === 'Success').map((r) => r.migrationName) };
 }
 
-/**
- * Before it takes its lock, Kysely's migrator asks whether its tables exist by reading every
- * column of every table in the database (its introspector, with `pg_get_serial_sequence` per
- * column). A schema that another session creates or drops meanwhile (another service's
- * migration, or a test file's private schema: seen in CI with two files at once) can make
- * that read fail with "column ... does not exist" or "schema ... does not exist", although
- * nothing of ours is wrong. Nothing has run then, so the run is tried again, a few times.
- */
-const CATALOG_RACE_ATTEMPTS = 5;
-const CATALOG_RACE_CODES: ReadonlySet<string> = new Set(['42703', '42P01', '3F000']);
-
 async function migratePostgres<T>(db: Kysely<T>, schema: string): Promise<MigrationResultSet> {
-  for (let attempt = 1; ; attempt++) {
-    let resultSet: MigrationResultSet | undefined;
-    let thrown: unknown;
-    try {
-      resultSet = await new Migrator({ db, provider: migrationProvider, migrationTableSchema: schema }).migrateToLatest();
-    } catch (error) {
-      thrown = error;
-    }
-    // A failure before any migration started (thrown, or reported with no results).
-    const early = resultSet === undefined ? thrown : (resultSet.results ?? []).length === 0 ? resultSet.error : undefined;
-    if (attempt < CATALOG_RACE_ATTEMPTS && isCatalogRace(early)) {
-      await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
-      continue;
-    }
-    if (resultSet === undefined) throw thrown;
-    return resultSet;
-  }
-}
-
-/**
- * A PostgreSQL error of a catalog object gone missing, met before any migration started (the
- * callers check that): the migrator's own catalog read racing another session (see migratePostgres).
- */
-function isCatalogRace(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && CATALOG_RACE_CODES.has(code);
+  // The migrator checks for its tables through db.introspection, which createDatabase scopes
+  // to this schema (current-schema-dialect.ts): other sessions' schemas cannot fail the run.
+  return new Migrator({ db, provider: migrationProvider, migrationTableSchema: schema }).migrateToLatest();
 }
 
 async function migrateSqlite<T>(db: Kysely<T>): Promise<MigrationResultSet> {

@@ -74,11 +74,14 @@ export function isEventId(value: string): boolean {
   return EVENT_ID.test(value);
 }
 
-/** Orders two event ids (negative when `a` is older). */
+/**
+ * Orders two event ids (negative when `a` is older); both must be ids (isEventId). Called for
+ * every event and every open stream, so it cuts at the dash instead of matching the pattern.
+ */
 export function compareEventIds(a: string, b: string): number {
-  const [, aMs, aSeq] = EVENT_ID.exec(a) ?? [];
-  const [, bMs, bSeq] = EVENT_ID.exec(b) ?? [];
-  return Number(aMs) - Number(bMs) || Number(aSeq) - Number(bSeq);
+  const aDash = a.indexOf('-');
+  const bDash = b.indexOf('-');
+  return Number(a.slice(0, aDash)) - Number(b.slice(0, bDash)) || Number(a.slice(aDash + 1)) - Number(b.slice(bDash + 1));
 }
 
 /**

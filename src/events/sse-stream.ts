@@ -23,6 +23,7 @@ export interface SseMessage {
 export class SseStream {
   private readonly heartbeat: NodeJS.Timeout | undefined;
   private done = false;
+  private corked = false;
 
   constructor(private readonly res: ServerResponse, headers: OutgoingHttpHeaders, private readonly options: SseStreamOptions) {
     // The client left before the stream opened: its 'close' has fired, so it ends here.
@@ -30,6 +31,7 @@ export class SseStream {
       this.finish();
       return;
     }
+    this.gather();
     res.writeHead(200, {
       ...headers,
       'content-type': 'text/event-stream; charset=utf-8',
@@ -60,11 +62,29 @@ export class SseStream {
 
   private write(chunk: string): void {
     if (this.done) return;
+    this.gather();
     this.res.write(chunk);
     if (this.res.writableLength > this.options.maxBufferedBytes) {
       this.res.destroy();
       this.finish();
     }
+  }
+
+  /**
+   * What is written in this tick leaves in one packet: the headers and the first event, an
+   * event and `end` with the stream's close. Each socket write is a system call, and a design's
+   * stream was six of them. The socket itself is corked and uncorked (not the response, which
+   * lets go of a keep-alive socket once it ends, before the uncork would reach it).
+   */
+  private gather(): void {
+    const socket = this.res.socket;
+    if (this.corked || !socket) return;
+    this.corked = true;
+    socket.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      socket.uncork();
+    });
   }
 
   private finish(): void {

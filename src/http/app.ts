@@ -108,6 +108,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         coerceTypes: false,
         useDefaults: true,
         allErrors: false,
+        // Errors carry their schema: an unknown field's message lists the fields its object takes.
+        verbose: true,
       },
     },
   });

@@ -42,6 +42,11 @@ interface AjvError {
   keyword: string;
   params: Record<string, unknown>;
   message?: string;
+  /**
+   * The schema object the failing keyword belongs to (ajv's `verbose` option, set in app.ts).
+   * `verbose` also puts the request's value on each error (`data`): never log these errors whole.
+   */
+  parentSchema?: { properties?: Record<string, unknown> };
 }
 
 /** `/design_data/color` → `design_data.color`; JSON pointer escapes undone. */
@@ -68,9 +73,12 @@ export function fromSchemaError(errors: readonly AjvError[], context: string | u
     case 'required':
       message = `${where} is required.`;
       break;
-    case 'additionalProperties':
-      message = `${where} is not a known field; remove it.`;
+    case 'additionalProperties': {
+      const known = Object.keys(first.parentSchema?.properties ?? {});
+      const parent = dottedPath(first.instancePath) || `the ${context === 'querystring' ? 'query string' : (context ?? 'request')}`;
+      message = `${where} is not a known field; remove it${known.length ? ` (known fields of ${parent}: ${known.join(', ')})` : ''}.`;
       break;
+    }
     case 'enum':
       message = `${where} must be one of: ${(first.params.allowedValues as unknown[] | undefined)?.join(', ') ?? '(see the API docs)'}.`;
       break;

@@ -9,13 +9,13 @@ import { AppError } from '../errors.js';
 import { printImageWarnings, readPrintImage, type PrintImage } from './print-image.js';
 import { renderPrintPdf } from './print-pdf.js';
 import { renderPrintPng } from './print-png.js';
-import { designPrintScene, previewTextSize } from './print-scene.js';
+import { designPrintScene, previewText } from './print-scene.js';
 import type { PrintSpec } from './print-specs.js';
 
 export { DEFAULT_PRINT_SPECS, MAX_PRINT_PIXELS, MAX_PRINT_SIDE_PX, PRINT_FILE_KINDS, parsePrintSpecsJson, printGeometry } from './print-specs.js';
 export type { PrintFileKind, PrintGeometry, PrintSpec, PrintSpecs } from './print-specs.js';
-export { designPrintScene, MIN_LEGIBLE_POINTS, previewTextSize } from './print-scene.js';
-export type { PrintDesign } from './print-scene.js';
+export { designPrintScene, MIN_LEGIBLE_POINTS, previewText } from './print-scene.js';
+export type { PreviewText, PrintDesign } from './print-scene.js';
 export { renderPrintPdf, PDF_PRODUCER } from './print-pdf.js';
 export { renderPrintPng } from './print-png.js';
 export { MIN_PRINT_DPI, effectiveDpi, readPrintImage } from './print-image.js';
@@ -65,8 +65,8 @@ export interface PrintFileOptions {
  */
 export async function renderPrintFiles(spec: DesignSpec, printSpec: PrintSpec, options: PrintFileOptions): Promise<PrintFiles> {
   const design = validateDesignSpec(spec);
-  const [image, previewFontSize] = await Promise.all([loadDesignImage(design, options.loadImage), previewTextSize(design, printSpec)]);
-  const print = designPrintScene(design, printSpec, image, { previewFontSize });
+  const [image, preview] = await Promise.all([loadDesignImage(design, options.loadImage), previewText(design, printSpec)]);
+  const print = designPrintScene(design, printSpec, image, { preview });
   const [png, pdf] = await Promise.all([
     printSpec.files.includes('png') ? renderPrintPng(print, { compressionLevel: options.compressionLevel ?? 6 }) : undefined,
     printSpec.files.includes('pdf') ? renderPrintPdf(print, { title: options.title, ...(options.creationDate ? { creationDate: options.creationDate } : {}) }) : undefined,

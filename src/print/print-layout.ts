@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs';
 import fontkit from '@pdf-lib/fontkit';
 import type { Font, Glyph, GlyphPosition } from '@pdf-lib/fontkit';
 import { AppError } from '../errors.js';
+import './fontkit-regenerator-fix.js';
 import { fixFontkitNullAnchors } from './fontkit-anchor-fix.js';
 import { keepGlyphCodePoints } from './fontkit-codepoints-fix.js';
 import type { FontFace, ResolvedFont } from '../rendering/fonts.js';
 import { composedText } from '../rendering/text-rules.js';
-import { halved, MAX_TEXT_SURFACE, measureFontSize, planFit, quantize } from '../rendering/text-layout.js';
+import { halved, MAX_TEXT_SURFACE, measureFontSize, planFit, quantize, type TextWrap } from '../rendering/text-layout.js';
 
 /**
  * The one text layout of a print: which characters go on which line, at which size, in which
@@ -59,6 +60,8 @@ export interface PrintTextLayout {
   /** Pixels per em, a whole number. */
   readonly fontSize: number;
   readonly lines: readonly LaidLine[];
+  /** Each line as Pango must be given it to draw it as it stands in its paragraph (pangoLine). */
+  readonly pango: readonly string[];
   /** Baselines, px down from the top of the first line's logical box. */
   readonly baselines: readonly number[];
   /** Ink box of the block, px, relative to a block whose lines are centred on x = 0 and whose first logical line starts at y = 0 (y down). */
@@ -181,7 +184,7 @@ function shape(text: string, font: ResolvedFont): ShapedRun[] {
  * Shaped runs by text, for one layout: shaping is in font units, the same at every size, so
  * the size search shapes each candidate line once, not once per size it tries.
  */
-type ShapeCache = Map<string, ShapedRun[]>;
+export type ShapeCache = Map<string, ShapedRun[]>;
 
 /** A line shaped and measured at `fontSize` px. */
 export function layLine(text: string, font: ResolvedFont, fontSize: number, cache?: ShapeCache): LaidLine {
@@ -221,16 +224,19 @@ export function layLine(text: string, font: ResolvedFont, fontSize: number, cach
   return { text, runs, width: pen, wrapWidth, ascent, descent, ink };
 }
 
-// Where a line may break: after white space, and around CJK ideographs and kana.
+// Where a line may break: after white space and after a zero width space (U+200B, which
+// JavaScript's \s does not include), and around CJK ideographs and kana.
 const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]/u;
+const SPACE = /^[\s\u200b]+$/u;
+const ENDS_IN_SPACE = /[\s\u200b]$/u;
 
 /** The pieces a paragraph may break between: words with their trailing spaces, CJK characters one by one. */
 function segments(paragraph: string): string[] {
   const out: string[] = [];
   let current = '';
   for (const grapheme of graphemes(paragraph)) {
-    const isSpace = /^\s+$/u.test(grapheme);
-    if (current !== '' && !isSpace && (/\s$/u.test(current) || CJK.test(grapheme) || CJK.test(current.at(-1) ?? ''))) {
+    const isSpace = SPACE.test(grapheme);
+    if (current !== '' && !isSpace && (ENDS_IN_SPACE.test(current) || CJK.test(grapheme) || CJK.test(current.at(-1) ?? ''))) {
       out.push(current);
       current = '';
     }
@@ -245,18 +251,31 @@ function segments(paragraph: string): string[] {
  * between segments, and inside a segment (between graphemes) when `breakWords` and the
  * segment alone is too wide; otherwise such a segment gets a line of its own, too wide.
  */
-function wrap(text: string, font: ResolvedFont, fontSize: number, maxWidth: number, breakWords: boolean, cache: ShapeCache): LaidLine[] {
+function wrap(text: string, font: ResolvedFont, fontSize: number, maxWidth: number, breakWords: boolean, cache: ShapeCache): Pick<PrintTextLayout, 'lines' | 'pango'> {
   const lines: LaidLine[] = [];
+  const pango: string[] = [];
+  let paragraphRtl = false;
+  let pangoRtl = false;
   const lay = (line: string) => layLine(line, font, fontSize, cache);
   const fits = (candidate: string) => {
     // Pango wraps by the logical width alone; the ink is checked by the size search.
     const line = lay(candidate.trimEnd());
     return line.wrapWidth <= maxWidth ? line : null;
   };
+  const push = (line: LaidLine, wrap: WrapEnd) => {
+    lines.push(line);
+    const given = pangoLine(line, wrap, paragraphRtl, pangoRtl, font);
+    pango.push(given);
+    // The direction Pango sets this line in, which a next line without a strong letter takes.
+    pangoRtl = baseRtl(given, pangoRtl);
+  };
   for (const paragraph of text.split('\n')) {
+    paragraphRtl = baseRtl(paragraph, paragraphRtl);
     let current = '';
     let laid: LaidLine | null = lay('');
     const pieces = segments(paragraph);
+    /** A line the wrap ends: without the spaces it leaves at its end, as Pango measures it. */
+    const wrapAt = (line: string) => push(laid ?? lay(line.trimEnd()), { spaces: line.slice(line.trimEnd().length) });
     for (let index = 0; index < pieces.length; index++) {
       const piece = pieces[index]!;
       const joined = fits(current + piece);
@@ -266,7 +285,7 @@ function wrap(text: string, font: ResolvedFont, fontSize: number, maxWidth: numb
         continue;
       }
       if (current !== '') {
-        lines.push(laid ?? lay(current.trimEnd()));
+        wrapAt(current);
         current = '';
         laid = null;
         index -= 1;
@@ -288,15 +307,83 @@ function wrap(text: string, font: ResolvedFont, fontSize: number, maxWidth: numb
           laid = next ?? lay(part);
           continue;
         }
-        lines.push(laid ?? lay(part.trimEnd()));
+        wrapAt(part);
         part = char;
         laid = fits(part) ?? lay(part);
       }
       current = part;
     }
-    lines.push(laid && laid.text === current.trimEnd() ? laid : lay(current.trimEnd()));
+    // A line that ends the paragraph keeps its trailing spaces: Pango counts them in the
+    // line's width, which centres it (where a line wraps, it leaves them out).
+    push(laid && laid.text === current ? laid : lay(current), undefined);
   }
-  return lines;
+  return { lines, pango };
+}
+
+/** How a wrapped line ended: the white space the wrap left at its end. Undefined for a paragraph's last line. */
+type WrapEnd = { spaces: string } | undefined;
+
+/**
+ * Whether the white space a wrap leaves at the end of `line` adds a face to it in Pango, and
+ * so its height: the spaces take the face of the character before them if it has them and is
+ * no emoji, else the first face of the chain that has them ("✨✨ " is as tall as the text's
+ * face). Only where that face is also the one a space at the start of a line takes,
+ * since pangoLine repeats the spaces there to keep the line's centre.
+ */
+function spacesShow(spaces: string, line: LaidLine, font: ResolvedFont): boolean {
+  const last = line.runs.at(-1);
+  if (!last) return false;
+  const ownFace = font.faces[facePosition(spaces, font)]!;
+  // Pango itemizes emoji apart from the text around them, so spaces after one are never in its face.
+  const afterEmoji = EMOJI.test(graphemes(last.text).at(-1) ?? '');
+  const face = !afterEmoji && fontkitFont(last.face).hasGlyphForCodePoint(spaces.codePointAt(0)!) ? last.face : ownFace;
+  return face === ownFace && !line.runs.some((run) => run.face === face);
+}
+
+const EMOJI = /\p{Extended_Pictographic}|\p{Regional_Indicator}/u;
+
+// Letters of the scripts written right to left, and the right-to-left mark.
+const RTL_LETTER = /[\p{Script=Hebrew}\p{Script=Arabic}\p{Script=Syriac}\p{Script=Thaana}\p{Script=Nko}\u200F]/u;
+const STRONG = /[\p{L}\u200E\u200F]/u;
+
+/**
+ * Whether Pango sets `paragraph` right to left: as its first strong letter (pango_find_base_dir),
+ * or as the paragraph before it (`previous`) when it has none.
+ */
+function baseRtl(paragraph: string, previous: boolean): boolean {
+  for (const char of paragraph) if (STRONG.test(char)) return RTL_LETTER.test(char);
+  return previous;
+}
+
+// A line that starts or ends with a character of no direction of its own (space, digit, punctuation).
+const NEUTRAL_END = /^[\s\p{N}\p{P}\p{S}]|[\s\p{N}\p{P}\p{S}]$/u;
+
+/**
+ * Whether the base direction changes how Pango draws `line`: it holds right-to-left letters
+ * (their order among the rest, the side its spaces go), or it starts or ends with a neutral.
+ * A mark costs where it is not needed: Pango gives it a face, whose height the line takes.
+ */
+function directionShows(line: string): boolean {
+  return RTL_LETTER.test(line) || NEUTRAL_END.test(line);
+}
+
+/**
+ * `line` as Pango must be given it to draw it as it stands in its paragraph (Pango takes each
+ * explicit line for a paragraph of its own); `previousRtl` is the direction Pango gave the
+ * line before.
+ * - Pango sets a line's direction from its own first strong letter, so a line that continues
+ *   a left-to-right paragraph but starts with Arabic would be set right to left (its words in
+ *   another order, its spaces on the other side): such a line starts with a directional mark
+ *   (U+200E or U+200F, drawn as nothing), where the direction shows (directionShows).
+ * - Where it wraps, the white space it leaves at the line's end does not count in the line's
+ *   width but its face counts in the line's height (a line of emoji followed by a space is as
+ *   tall as the text's face): such a line (spacesShow) is given its spaces on both sides,
+ *   which keeps its centre where it was and its height what the preview's line has.
+ */
+function pangoLine(line: LaidLine, wrap: WrapEnd, paragraphRtl: boolean, previousRtl: boolean, font: ResolvedFont): string {
+  const text = wrap && wrap.spaces !== '' && spacesShow(wrap.spaces, line, font) ? wrap.spaces + line.text + wrap.spaces : line.text;
+  const own = baseRtl(line.text, previousRtl);
+  return own === paragraphRtl || !directionShows(line.text) ? text : (paragraphRtl ? '\u200f' : '\u200e') + text;
 }
 
 /** Where the lines' baselines fall and the block's ink box (lines centred on x = 0). */
@@ -324,8 +411,19 @@ function arrange(lines: readonly LaidLine[]): Pick<PrintTextLayout, 'baselines' 
 
 /** The layout at `fontSize`, wrapped at the box's width (less FIT_SLACK), and whether it fits the box. */
 function layoutAt(text: string, font: ResolvedFont, fontSize: number, box: PrintTextBox, breakWords: boolean, cache: ShapeCache): PrintTextLayout {
-  const lines = wrap(text, font, fontSize, box.maxWidth * FIT_SLACK, breakWords, cache);
-  return { fontSize, lines, ...arrange(lines) };
+  const { lines, pango } = wrap(text, font, fontSize, box.maxWidth * FIT_SLACK, breakWords, cache);
+  return { fontSize, lines, pango, ...arrange(lines) };
+}
+
+/**
+ * `text` at `fontSize` px in lines as Pango wraps them when given `wrap` (no wrap: only the
+ * text's own line breaks), with fontkit's measures: the lines to check against Pango's.
+ * Calls for the same text and font at other widths or sizes may share `cache`.
+ */
+export function wrapPrintText(userText: string, font: ResolvedFont, fontSize: number, wrap: TextWrap | undefined, cache: ShapeCache = new Map()): PrintTextLayout {
+  // layoutAt takes FIT_SLACK off the width it is given; Pango wraps at the full width.
+  const maxWidth = wrap === undefined ? Infinity : wrap.width / FIT_SLACK;
+  return layoutAt(composedText(userText), font, fontSize, { maxWidth, maxHeight: Infinity, fontSize, minFontSize: fontSize }, wrap?.breakWords ?? false, cache);
 }
 
 /** The block's ink size as Pango's ink-cropped mask would have it (whole pixels). */

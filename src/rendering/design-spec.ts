@@ -348,6 +348,19 @@ export function validateDesignSpec(input: unknown): DesignSpec {
   throw toValidationError(result.error.issues[0]!, input);
 }
 
+/** The field names of the object `schema` describes at `path` (a mistyped field's message lists them), or undefined. */
+function knownFieldsAt(schema: z.ZodType, path: readonly string[]): string[] | undefined {
+  let current: z.ZodType | undefined = schema;
+  for (let depth = 0; current; ) {
+    if (current instanceof z.ZodOptional) current = current.unwrap() as z.ZodType;
+    else if (current instanceof z.ZodPipe) current = current.in as z.ZodType;
+    else if (!(current instanceof z.ZodObject)) return undefined;
+    else if (depth === path.length) return Object.keys(current.shape);
+    else current = current.shape[path[depth++]!] as z.ZodType | undefined;
+  }
+  return undefined;
+}
+
 function toValidationError(issue: z.core.$ZodIssue, input: unknown): ValidationError {
   const path = issue.path.map(String);
   const field = path.join('.') || 'design';
@@ -360,7 +373,10 @@ function toValidationError(issue: z.core.$ZodIssue, input: unknown): ValidationE
   }
   if (issue.code === 'unrecognized_keys') {
     const unknown = path.length ? `${field}.${issue.keys[0]}` : (issue.keys[0] ?? field);
-    return new ValidationError('UNKNOWN_FIELD', `${unknown} is not a known field; remove it.`, unknown);
+    // Nested objects only: at the top level the routes accept more than the design (watermark) and say so themselves.
+    const known = path.length > 0 ? knownFieldsAt(designSpecSchema, path) : undefined;
+    const takes = known ? ` (${field} takes: ${known.join(', ')})` : '';
+    return new ValidationError('UNKNOWN_FIELD', `${unknown} is not a known field; remove it${takes}.`, unknown);
   }
   if (path.length > 0 && isRecord(parent) && (!Object.hasOwn(parent, path.at(-1)!) || value === undefined)) {
     return new ValidationError('FIELD_REQUIRED', `${field} is required.`, field);

@@ -1,5 +1,5 @@
 import { promisify } from 'node:util';
-import { crc32, deflate, constants as zlibConstants, deflateRawSync, deflateSync } from 'node:zlib';
+import { crc32, deflate, constants as zlibConstants, deflateRawSync } from 'node:zlib';
 import { AppError } from '../errors.js';
 import type { Rgb } from './colors.js';
 
@@ -195,21 +195,13 @@ function physicalDimensions(dpi: number): Buffer {
  * Encodes `image` as a palette PNG (rows not filtered, as libpng does for palettes) at
  * zlib `compressionLevel`, the band's rows deflated as bandDeflate says. The whole image
  * is one deflate call: its background rows are zeros, which cost zlib next to nothing,
- * and zlib then sums the adler32 natively. Throws AppError INVALID_IMAGE when the palette
+ * and zlib then sums the adler32 natively. Rejects with AppError INVALID_IMAGE when the palette
  * or the band does not fit.
  */
-export function encodeIndexedPng(image: IndexedImage, compressionLevel: number): Buffer {
+export async function encodeIndexedPng(image: IndexedImage, compressionLevel: number): Promise<Buffer> {
   const raw = indexedRows(image);
-  return indexedPng(image, deflateSync(raw, bandDeflate(compressionLevel, true)));
-}
-
-/**
- * As encodeIndexedPng, the same bytes, with the deflate (most of a flat render's CPU outside
- * sharp) run on libuv's thread pool: the render pipeline's main thread serves HTTP meanwhile,
- * and on 2 cores the other core does the deflate (BENCHMARKS.md, "Live status").
- */
-export async function encodeIndexedPngAsync(image: IndexedImage, compressionLevel: number): Promise<Buffer> {
-  const raw = indexedRows(image);
+  // On libuv's thread pool: the deflate is most of a flat render's CPU outside sharp, and the
+  // render pipeline's main thread serves HTTP meanwhile (BENCHMARKS.md, "Live status").
   return indexedPng(image, await deflateAsync(raw, bandDeflate(compressionLevel, true)));
 }
 

@@ -1,10 +1,11 @@
 import sharp, { type Sharp } from 'sharp';
 import { AppError } from '../errors.js';
 import type { Rgb } from './colors.js';
-import { encodeBandedPng, encodeFlatPng, encodeIndexedPngAsync, type IndexedImage } from './flat-png.js';
+import { encodeBandedPng, encodeFlatPng, encodeIndexedPng, type IndexedImage } from './flat-png.js';
 import { resolveFont } from './fonts.js';
 import type { ImageLayer, Rect, Scene, TextLayer } from './scene.js';
 import { FIT_MODES } from './scene.js';
+import { layoutDesignText } from '../print/preview-lines.js';
 import { layoutText } from './text-layout.js';
 import type { RawImage } from './thumbnail.js';
 
@@ -157,7 +158,7 @@ export async function scenePixels(scene: PreparedScene, output: Pick<SceneOutput
  * One text layer in one colour (no colour glyphs) has at most 256 colours, the blends of
  * its ink over the background at each coverage: it is written as a palette PNG whose
  * indices are the coverage itself, so nothing is painted at all; its deflate, most of a flat
- * render's CPU outside sharp, runs on libuv's thread pool (encodeIndexedPngAsync).
+ * render's CPU outside sharp, runs on libuv's thread pool (encodeIndexedPng).
  */
 export async function encodeFlatScene(scene: PreparedScene, compressionLevel: number, options: { palette?: boolean } = {}): Promise<Buffer> {
   const { width, height, background, layers } = scene;
@@ -165,7 +166,7 @@ export async function encodeFlatScene(scene: PreparedScene, compressionLevel: nu
   const rows = rowSpan(layers);
   if (!rows) return encodeFlatPng({ width, height, background }, compressionLevel);
   const indexed = options.palette !== false ? indexedScene(scene) : undefined;
-  if (indexed) return encodeIndexedPngAsync(indexed, compressionLevel);
+  if (indexed) return encodeIndexedPng(indexed, compressionLevel);
   return encodeBandedScene(scene, compressionLevel);
 }
 
@@ -411,12 +412,9 @@ function blend(under: number, over: number, alpha: number): number {
 async function prepareText(layer: TextLayer, index: number, canvas: Rect, opacity: number): Promise<PaintedLayer | null> {
   const { box } = layer;
   checkRect(`layers[${index}].box`, box);
-  const mask = await layoutText(layer.text, resolveFont(layer.font), {
-    fontSize: layer.fontSize,
-    minFontSize: layer.minFontSize,
-    maxWidth: box.width,
-    maxHeight: box.height,
-  });
+  const textBox = { fontSize: layer.fontSize, minFontSize: layer.minFontSize, maxWidth: box.width, maxHeight: box.height };
+  const font = resolveFont(layer.font);
+  const mask = layer.followsPrint ? await layoutDesignText(layer.text, font, textBox) : await layoutText(layer.text, font, textBox);
   if (!mask) return null;
   // Centred on the ink, not on line boxes, so the visible text sits in the middle.
   const rect = {

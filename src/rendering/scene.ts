@@ -48,6 +48,12 @@ export interface TextLayer {
   readonly fontSize: number;
   readonly minFontSize: number;
   readonly opacity?: number;
+  /**
+   * The design's own text, which the print files draw too: where Pango may set it otherwise
+   * as a paragraph, it is drawn from the print layout's lines (layoutDesignText). Watermarks
+   * and the print's own explicit lines are drawn as they are.
+   */
+  readonly followsPrint?: boolean;
 }
 
 /**
@@ -115,7 +121,7 @@ export function designScene(spec: DesignSpec, size: number, image?: Buffer, prin
     layers.push({ kind: 'image', input: image, rect, fit, ...(opacity < 1 ? { opacity } : {}) });
   }
   if (text !== undefined) {
-    layers.push({ kind: 'text', text, font, color: ink, box: regions.text, fontSize: frame.fontSize, minFontSize: frame.minFontSize });
+    layers.push({ kind: 'text', text, font, color: ink, box: regions.text, fontSize: frame.fontSize, minFontSize: frame.minFontSize, followsPrint: true });
   }
   return { width: size, height: size, background, layers };
 }

@@ -16,6 +16,8 @@ export interface TextMask {
   readonly height: number;
   /** The font size, in pixels, the text was laid out at. */
   readonly fontSize: number;
+  /** How Pango was asked to wrap it; absent when nothing was wrapped but the text's own line breaks. */
+  readonly wrap?: TextWrap;
 }
 
 export interface TextBox {
@@ -204,18 +206,29 @@ async function registerFontFiles(font: ResolvedFont): Promise<void> {
   }
 }
 
+/**
+ * `lines` drawn by Pango as they are, one under the other and centred, at `fontSize` px:
+ * the mask layoutText would give had Pango broken the text into these lines itself (the
+ * print checks its lines against the preview's this way: Pango's lines cannot be read back).
+ * Null when there is nothing to draw. Throws AppError TEXT_RENDER_FAILED as layoutText does.
+ */
+export async function renderTextLines(lines: readonly string[], font: ResolvedFont, fontSize: number): Promise<TextMask | null> {
+  await registerFontFiles(font);
+  return renderText(lines.join('\n'), font, fontSize, undefined);
+}
+
 /** Lines wrap at `width`; between words only, unless `breakWords`. */
-interface Wrap {
-  width: number;
-  breakWords: boolean;
+export interface TextWrap {
+  readonly width: number;
+  readonly breakWords: boolean;
 }
 
 /** renderText's answer for a layout larger than MAX_TEXT_SURFACE, when the caller can try a smaller size. */
 const TOO_LARGE = Symbol('too large');
 
-async function renderText(text: string, font: ResolvedFont, fontSize: number, wrap: Wrap | undefined): Promise<TextMask | null>;
-async function renderText(text: string, font: ResolvedFont, fontSize: number, wrap: Wrap | undefined, canShrink: boolean): Promise<TextMask | null | typeof TOO_LARGE>;
-async function renderText(text: string, font: ResolvedFont, fontSize: number, wrap: Wrap | undefined, canShrink = false): Promise<TextMask | null | typeof TOO_LARGE> {
+async function renderText(text: string, font: ResolvedFont, fontSize: number, wrap: TextWrap | undefined): Promise<TextMask | null>;
+async function renderText(text: string, font: ResolvedFont, fontSize: number, wrap: TextWrap | undefined, canShrink: boolean): Promise<TextMask | null | typeof TOO_LARGE>;
+async function renderText(text: string, font: ResolvedFont, fontSize: number, wrap: TextWrap | undefined, canShrink = false): Promise<TextMask | null | typeof TOO_LARGE> {
   try {
     const { data, info } = await sharp({
       text: {
@@ -233,7 +246,7 @@ async function renderText(text: string, font: ResolvedFont, fontSize: number, wr
     })
       .raw()
       .toBuffer({ resolveWithObject: true });
-    return { data, width: info.width, height: info.height, fontSize };
+    return { data, width: info.width, height: info.height, fontSize, ...(wrap === undefined ? {} : { wrap }) };
   } catch (error) {
     // libvips refuses text whose ink is empty (only zero-width characters, say): that is a
     // design with nothing to draw, not a failure.

@@ -37,8 +37,10 @@ export interface ClamdScannerOptions {
    * right after that reply while our next chunk is in flight, and sometimes the reset reaches
    * Node before the reply is read (measured here, 64 MiB offered to a clamd with
    * StreamMaxLength 1M, 200 scans: 17 resets; 119 without the yield before each chunk in
-   * send()). A reset after bytes were sent is then followed by a PING: a clamd that answers
-   * refused the stream (SCAN_TOO_LARGE); one that does not is down (SCAN_UNAVAILABLE).
+   * send()). A reset after bytes were sent is then followed by a PING: a clamd that does not
+   * answer is down (SCAN_UNAVAILABLE); one that answers is sent a stream of zeros of the same
+   * length, and SCAN_TOO_LARGE is reported only if it refuses that too (a clamd restarted
+   * in between answers PING but scans the zeros: SCAN_UNAVAILABLE, retried).
    */
   maxStreamBytes?: number;
 }
@@ -87,8 +89,12 @@ export class ClamdScanner implements VirusScanner {
     } catch (error) {
       // clamd closes at its StreamMaxLength with our next chunk in flight; when the reset
       // reaches us before its reply, only a live clamd tells a refused stream from a dead one.
-      if (error instanceof ScanError && error.code === 'SCAN_UNAVAILABLE' && progress.sent > 0 && isReset(error.cause) && (await this.answers())) {
-        throw this.tooLarge(`ClamAV at ${this.address} reset the stream after ${progress.sent} bytes and still answers PING, as it does when a stream passes its StreamMaxLength`, error);
+      if (isResetAfterBytes(error, progress.sent) && (await this.answers())) {
+        // A clamd that restarted between the reset and the PING answers too: only a stream of
+        // the same length refused again tells a limit from a restart.
+        if (await this.refusesLength(progress.sent)) {
+          throw this.tooLarge(`ClamAV at ${this.address} reset the stream after ${progress.sent} bytes, and refused a stream of zeros of that length too, as it does past its StreamMaxLength`, error);
+        }
       }
       throw error;
     }
@@ -105,9 +111,27 @@ export class ClamdScanner implements VirusScanner {
     return new ScanError('SCAN_TOO_LARGE', `${what}: raise StreamMaxLength in clamd.conf (and CLAMD_STREAM_MAX_BYTES) above the upload byte limit`, { cause });
   }
 
-  /** Whether clamd answers PING now (after a reset: alive means the reset was a refusal). */
+  /** Whether clamd answers PING now. */
   private answers(): Promise<boolean> {
     return this.ping().then(() => true, () => false);
+  }
+
+  /**
+   * Sends `bytes` zero bytes as a stream: whether clamd refuses that length (its size-limit
+   * reply, or a reset while it still answers PING, up to three times in a row). A stream it
+   * scans, or a clamd that stops answering, means the length is not what failed.
+   */
+  private async refusesLength(bytes: number): Promise<boolean> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const progress = { sent: 0 };
+      try {
+        const reply = await this.converse('INSTREAM', zeros(bytes, this.chunkSize), progress);
+        return reply.startsWith(SIZE_LIMIT);
+      } catch (error) {
+        if (!isResetAfterBytes(error, progress.sent) || !(await this.answers())) return false;
+      }
+    }
+    return true;
   }
 
   private protocolError(command: string, reply: string): ScanError {
@@ -281,9 +305,17 @@ export class ClamdScanner implements VirusScanner {
   }
 }
 
-function isReset(cause: unknown): boolean {
-  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+/** A connection reset after some of the stream was sent: clamd's limit, or clamd going away. */
+function isResetAfterBytes(error: unknown, sent: number): boolean {
+  if (!(error instanceof ScanError) || error.code !== 'SCAN_UNAVAILABLE' || sent === 0) return false;
+  const code = (error.cause as NodeJS.ErrnoException | undefined)?.code;
   return code === 'ECONNRESET' || code === 'EPIPE';
+}
+
+// eslint-disable-next-line @typescript-eslint/require-await -- async only to be a ScanInput (AsyncIterable).
+async function* zeros(bytes: number, chunkSize: number): AsyncGenerator<Uint8Array> {
+  const block = Buffer.alloc(Math.min(bytes, chunkSize));
+  for (let left = bytes; left > 0; left -= block.length) yield block.subarray(0, Math.min(left, block.length));
 }
 
 interface Connection {

@@ -1,4 +1,5 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -15,12 +16,15 @@ import path from 'node:path';
  * Returns the topmost folder this call created, or undefined when `dir` already existed
  * (as `mkdir` with `recursive` does). Throws the errno error of the step that failed: EEXIST
  * when `dir` is a file, ENOTDIR when a folder above it is.
+ *
+ * The walk up stats synchronously and mkdir stays asynchronous, as the local driver's puts
+ * do (local.driver.ts, SYNC_WRITE_MAX_BYTES, says why).
  */
 export async function makeFolders(dir: string): Promise<string | undefined> {
   const missing: string[] = [];
   for (let current = path.resolve(dir); ; ) {
     try {
-      const info = await stat(current);
+      const info = statSync(current);
       // Only `dir` itself can be found a file here (under a file, stat answers ENOTDIR): EEXIST, as mkdir says.
       if (!info.isDirectory()) throw errnoError('EEXIST', `a file, not a folder: ${current}`, current);
       break;
@@ -39,7 +43,7 @@ export async function makeFolders(dir: string): Promise<string | undefined> {
       first ??= folder;
     } catch (error) {
       // Another writer made it meanwhile: fine, as long as it is a folder.
-      if (hasCode(error, 'EEXIST') && (await stat(folder).then((i) => i.isDirectory(), () => false))) continue;
+      if (hasCode(error, 'EEXIST') && isFolder(folder)) continue;
       if (hasCode(error, 'ENOENT')) throw new FolderRefusedError(folder, error);
       throw error;
     }
@@ -60,6 +64,14 @@ export class FolderRefusedError extends Error {
     super(`cannot create the folder ${folder}: the file system refuses new folders in ${path.dirname(folder)} (a virtual file system such as /proc or /sys?), or that folder was removed meanwhile`, { cause });
     this.name = 'FolderRefusedError';
     this.folder = folder;
+  }
+}
+
+function isFolder(target: string): boolean {
+  try {
+    return statSync(target).isDirectory();
+  } catch {
+    return false;
   }
 }
 

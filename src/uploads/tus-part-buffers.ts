@@ -80,7 +80,15 @@ export class PartWriter extends Writable {
   private async take(chunk: Buffer): Promise<void> {
     let at = 0;
     while (at < chunk.length) {
-      this.current ??= await this.options.start();
+      if (!this.current) {
+        const part = await this.options.start();
+        // The request failed while it waited for room: the part is nobody's to remove but this.
+        if (this.destroyed) {
+          await part.release();
+          throw new Error('the request ended before its bytes were written');
+        }
+        this.current = part;
+      }
       const n = Math.min(this.options.partSize - this.current.size, chunk.length - at);
       await this.current.append(at === 0 && n === chunk.length ? chunk : chunk.subarray(at, at + n));
       at += n;

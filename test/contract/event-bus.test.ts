@@ -2,11 +2,22 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { configFrom } from '../../src/config.js';
-import { createEventBus, eventStreamKey, EventBus, type BusEvent } from '../../src/events/index.js';
+import { compareEventIds, createEventBus, eventStreamKey, EventBus, isEventId, type BusEvent } from '../../src/events/index.js';
 import { MemoryEventLog } from '../../src/events/memory.event-log.js';
 import { silentLogger } from '../../src/logger.js';
 import { REDIS_URL, skipRedis } from '../helpers/redis.js';
 import { eventBusContract } from './event-bus.contract.js';
+
+describe('compareEventIds', () => {
+  it('orders ids by time, then by sequence, as numbers (not as text), whatever their lengths', () => {
+    const ids = ['0-0', '9-5', '10-0', '10-2', '10-10', '99-1', '100-0', '1732900000000-0', '1732900000000-9', '1732900000000-10', '1732900000001-0'];
+    for (const id of ids) expect(isEventId(id)).toBe(true);
+    for (const [i, a] of ids.entries()) {
+      for (const [j, b] of ids.entries()) expect(Math.sign(compareEventIds(a, b))).toBe(Math.sign(i - j));
+    }
+    expect(compareEventIds('0010-2', '10-2')).toBe(0);
+  });
+});
 
 eventBusContract('memory', () => Promise.resolve({ bus: new EventBus(new MemoryEventLog({ window: 100 })), cleanup: () => Promise.resolve() }));
 

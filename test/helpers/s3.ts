@@ -208,8 +208,8 @@ async function startS3rver(): Promise<S3TestServer> {
   server.httpServer?.unref();
   console.warn(
     `[test/helpers/s3] ${process.env.S3_TEST_SERVER === 's3rver' ? 'S3_TEST_SERVER=s3rver' : `No Ceph RGW on ${CEPH_DEFAULTS.endpoint}`}: using an in-process s3rver on port ${port}. ` +
-      'Signature and expiry tests are skipped because s3rver checks no signatures; bucket-policy and >1,000-object ' +
-      'listing tests are skipped too. Start Ceph with shared/tools/ceph-rgw.sh start to run them.',
+      'Signature and expiry tests are skipped because s3rver checks no signatures; bucket-policy, >1,000-object ' +
+      'listing and S3 tus-store tests are skipped too. Start Ceph with shared/tools/ceph-rgw.sh start to run them.',
   );
   const candidate = { endpoint: `http://127.0.0.1:${port}`, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', region: 'us-east-1' };
   return { ...candidate, kind: 's3rver', verifiesSignatures: await verifiesSignatures(candidate), enforcesBucketPolicies: false, paginatesListings: false };

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { DEFAULT_PRINT_SPECS, designPrintScene, previewTextSize, printGeometry, readPrintImage, renderPrintFiles, renderPrintPng, type PrintImage, type PrintSpec } from '../../src/print/index.js';
+import { DEFAULT_PRINT_SPECS, designPrintScene, previewText, printGeometry, readPrintImage, renderPrintFiles, renderPrintPng, type PrintImage, type PrintSpec } from '../../src/print/index.js';
 import { previewTrim } from '../../src/rendering/scene.js';
 import { PRODUCT_TYPES, renderDesign, validateDesignSpec, type DesignSpec, type ProductType, type TextLayer } from '../../src/rendering/index.js';
 import { createTempDir, removeTempDir } from '../helpers/tmp.js';
@@ -34,7 +34,7 @@ const made = new Map<ProductType, Made>();
 
 /** The print layout renderPrintFiles draws both files from: at the size the preview's Pango chose. */
 const printLayout = async (designed: DesignSpec, spec: PrintSpec, image?: PrintImage) =>
-  designPrintScene(designed, spec, image, { previewFontSize: await previewTextSize(designed, spec) });
+  designPrintScene(designed, spec, image, { preview: await previewText(designed, spec) });
 
 beforeAll(async () => {
   dir = await createTempDir('print-files');
@@ -326,6 +326,34 @@ describe('one layout for every output', () => {
     expect(lines.at(-1)).toBe('שלום');
     // pdftotext marks the right-to-left line with embedding characters (U+202B … U+202C).
     expect(text.replace(/[\f\u202b\u202c]/g, '').trim().split('\n')).toEqual(lines);
+  });
+
+  it('Devanagari, shaped by fontkit\'s Indic shaper, makes its print files, drawn where the preview draws it', async () => {
+    // Before src/print/fontkit-regenerator-fix.ts: "regeneratorRuntime is not defined", the print FAILED.
+    const spec = DEFAULT_PRINT_SPECS.mug;
+    const hindi = design('mug', 'नमस्ते दुनिया');
+    const files = await renderPrintFiles(hindi, spec, { title: 'devanagari' });
+    const [png, pdf, gsPng, preview] = ['devanagari.png', 'devanagari.pdf', 'devanagari-gs.png', 'devanagari-preview.png'].map((name) => path.join(dir, name)) as [string, string, string, string];
+    await writeFile(png, files.png!);
+    await writeFile(pdf, files.pdf!);
+    await writeFile(preview, await renderDesign(hindi));
+    const { stdout: fonts } = await run('pdffonts', [pdf]);
+    const rows = fonts.split('\n').slice(2).filter((line) => line.trim() !== '');
+    expect(rows.map((row) => row.split(/\s+/)[0]!.replace(/^[A-Z]{6}\+/, ''))).toEqual(['NotoSans-Bold']);
+    expect(rows[0]).toMatch(/\s+yes\s+yes\s+yes\s/);
+    const gs = await run('gs', ['-q', '-dSAFER', '-dBATCH', '-dNOPAUSE', '-dPDFSTOPONWARNING', `-r${spec.dpi}`, '-sDEVICE=png16m', `-sOutputFile=${gsPng}`, pdf]);
+    expect(gs.stdout + gs.stderr).toBe('');
+    // The conjunct स्त and the vowel sign ि drawn before न: the same ink, to 1 % of the trim, in the preview, print.png and print.pdf.
+    const { bleedPx, trimWidthPx } = printGeometry(spec);
+    const trim = previewTrim(600, spec);
+    const shown = await inkBox(preview, BACKGROUND);
+    for (const file of [png, gsPng]) {
+      const print = await inkBox(file, BACKGROUND);
+      for (const edge of ['left', 'right', 'top', 'bottom'] as const) {
+        const relativePreview = (shown[edge] - (edge === 'left' || edge === 'right' ? trim.left : trim.top)) / trim.width;
+        expect(Math.abs(relativePreview - (print[edge] - bleedPx) / trimWidthPx), `${file} ${edge}`).toBeLessThanOrEqual(0.01);
+      }
+    }
   });
 });
 

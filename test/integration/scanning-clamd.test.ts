@@ -3,7 +3,7 @@ import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClamdScanner, DisabledScanner, ScanError } from '../../src/scanning/index.js';
@@ -86,6 +86,39 @@ describe.skipIf(skipClamd)('ClamdScanner against the real clamd', () => {
       expect(await scanner.scan(createReadStream(path.join(dir, 'clean')))).toEqual({ status: 'clean' });
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a reset mid-stream from a clamd that answers again at once (restarted) is SCAN_UNAVAILABLE, retried, never SCAN_TOO_LARGE', async () => {
+    // A relay in front of clamd that resets the first connection after 64 KiB, as a clamd
+    // killed mid-scan does, and relays every later one whole, as the restarted clamd does.
+    let connections = 0;
+    const relay = createServer((client) => {
+      const first = connections++ === 0;
+      let relayed = 0;
+      const upstream = createConnection(clamdTarget.port, clamdTarget.host);
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+      upstream.pipe(client);
+      client.on('data', (data: Buffer) => {
+        relayed += data.length;
+        if (first && relayed > 64 * 1024) {
+          upstream.destroy();
+          client.resetAndDestroy();
+        } else upstream.write(data);
+      });
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    try {
+      const relayed = new ClamdScanner({ host: '127.0.0.1', port: (relay.address() as { port: number }).port });
+      const { stream } = lazyStream(32, 64 * 1024);
+      const error = await scanError(relayed.scan(stream));
+      expect(error.code, error.message).toBe('SCAN_UNAVAILABLE');
+      expect(error.retryable).toBe(true);
+      expect(connections).toBe(3); // the stream, the PING, and the same length of zeros, scanned
+      expect(await relayed.scan(lazyStream(32, 64 * 1024).stream)).toEqual({ status: 'clean' });
+    } finally {
+      await new Promise((resolve) => relay.close(resolve));
     }
   });
 
@@ -195,6 +228,29 @@ describe('ClamdScanner with a peer that is not a working clamd', () => {
     expect(error.code).toBe('SCAN_TIMEOUT');
     // Backpressure: we stopped pulling from the source when the peer stopped reading.
     expect(produced()).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('resets every stream after 64 KiB but answers PING (a StreamMaxLength it does not say): SCAN_TOO_LARGE, after the same length of zeros was refused three times', async () => {
+    const commands: string[] = [];
+    const port = await listen((socket) => {
+      let received = Buffer.alloc(0);
+      socket.on('data', (data: Buffer) => {
+        received = Buffer.concat([received, data]);
+        if (received.subarray(0, 6).toString() === 'zPING\0') {
+          commands.push('PING');
+          socket.end('PONG\0');
+        } else if (received.subarray(0, 10).toString() === 'zINSTREAM\0' && received.length > 64 * 1024) {
+          commands.push('INSTREAM');
+          socket.resetAndDestroy();
+        }
+      });
+    });
+    const error = await scanError(new ClamdScanner({ host: '127.0.0.1', port }).scan(randomBytes(1024 * 1024)));
+    expect(error.code, error.message).toBe('SCAN_TOO_LARGE');
+    expect(error.retryable).toBe(false);
+    expect(error.message).toContain('refused a stream of zeros of that length too');
+    // The file, then three streams of zeros, each reset and each followed by a PING that answered.
+    expect(commands).toEqual(['INSTREAM', 'PING', 'INSTREAM', 'PING', 'INSTREAM', 'PING', 'INSTREAM', 'PING']);
   });
 
   it('closes without a word: SCAN_UNAVAILABLE, retryable', async () => {

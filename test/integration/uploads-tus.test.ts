@@ -31,11 +31,14 @@ interface Stack {
   prepare(): Promise<{ env: Environment; cleanup: () => Promise<void> }>;
 }
 
+/** The S3 tus store needs multipart uploads as a real S3 keeps them; the s3rver fallback without Ceph lacks them, so that stack is skipped there. */
+const s3IsReal = (await getS3TestServer()).kind !== 's3rver';
+
 const STACKS: Stack[] = [
   { name: 'SQLite, local disk', skip: false, prepare: () => Promise.resolve({ env: {}, cleanup: async () => {} }) },
   {
     name: 'PostgreSQL, Ceph RGW',
-    skip: skipDialect('postgres'),
+    skip: skipDialect('postgres') || !s3IsReal,
     prepare: async () => {
       const s3 = await getS3TestServer();
       const bucket = await createPublicTestBucket(s3, 'tus');

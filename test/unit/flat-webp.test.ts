@@ -28,7 +28,7 @@ async function decodeWebp(webp: Buffer, image: { width: number; height: number }
 
 /** The pixels the PNG encoder's palette image of `image` decodes to. */
 async function pngPixels(image: IndexedImage): Promise<Buffer> {
-  return sharp(encodeIndexedPng(image, 6)).removeAlpha().raw().toBuffer();
+  return sharp(await encodeIndexedPng(image, 6)).removeAlpha().raw().toBuffer();
 }
 
 async function expectSamePixelsAsPng(image: IndexedImage): Promise<Buffer> {

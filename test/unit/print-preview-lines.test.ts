@@ -1,8 +1,16 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PRINT_SPECS, renderPrintFiles, type PrintSpec } from '../../src/print/index.js';
-import { PRODUCT_TYPES, validateDesignSpec } from '../../src/rendering/design-spec.js';
+import { DEFAULT_PRINT_SPECS, designPrintScene, previewText, renderPrintFiles, type PrintSpec } from '../../src/print/index.js';
+import { sameInkLines } from '../../src/print/ink-lines.js';
+import { wrapPrintText } from '../../src/print/print-layout.js';
+import { PRODUCT_TYPES, validateDesignSpec, type DesignSpec, type ProductType } from '../../src/rendering/design-spec.js';
 import { renderDesignAssets } from '../../src/rendering/index.js';
+import { resolveFont, type FontName } from '../../src/rendering/fonts.js';
+import { PREVIEW_SIZE } from '../../src/rendering/render-design.js';
+import { designFrame, designRegions, previewTrim } from '../../src/rendering/scene.js';
+import { layoutText, renderTextLines, type TextBox } from '../../src/rendering/text-layout.js';
+import { layoutDesignText } from '../../src/print/preview-lines.js';
+import { previewTextBox } from '../../src/print/print-scene.js';
 
 /**
  * Line breaks of the preview and of print.png agree for texts whose lines come within a
@@ -60,5 +68,77 @@ describe('the preview and print.png break lines alike near the edge of the text 
       expect(printLines.length, `${text}: lines`).toBe(previewLines.length);
       for (const [i, w] of previewLines.entries()) expect(Math.abs(w - printLines[i]!), `${text}: line ${i + 1} (${w} in the preview, ${printLines[i]} in print)`).toBeLessThan(0.01);
     }
+  });
+});
+
+describe('previewText: the lines the preview\'s Pango drew', () => {
+  it.each(['t-shirt', 'poster'] as const)('finds them where fontkit, at Pango\'s wrap width, breaks "世界 n" elsewhere (%s, Bebas Neue)', async (type) => {
+    const design = validateDesignSpec({ product_type: type, design_data: { text: '世界 n', font: 'Bebas-Bold', color: '#1E90FF', text_color: '#FFD700' } });
+    const spec = DEFAULT_PRINT_SPECS[type];
+    const font = resolveFont('Bebas-Bold');
+    const frame = designFrame(previewTrim(PREVIEW_SIZE, spec));
+    const box = designRegions(design, frame.area, frame.inner, frame.gap).text;
+    const mask = (await layoutText('世界 n', font, { fontSize: frame.fontSize, minFontSize: frame.minFontSize, maxWidth: box.width, maxHeight: box.height }))!;
+    expect(mask.wrap).toBeDefined();
+    const preview = (await previewText(design, spec))!;
+    expect(preview.fontSize).toBe(mask.fontSize);
+    // fontkit's own wrap at Pango's width: lines Pango does not draw as it drew the preview.
+    const atPangoWidth = wrapPrintText('世界 n', font, mask.fontSize, mask.wrap);
+    expect(sameInkLines(mask, (await renderTextLines(atPangoWidth.pango, font, mask.fontSize))!)).toBe(false);
+    expect(preview.lines).not.toEqual(atPangoWidth.lines.map((line) => line.text));
+    // The print's lines, as previewText found them, Pango draws as the preview.
+    const layout = designPrintScene(design, spec, undefined, { preview }).layout!;
+    expect(layout.lines.map((line) => line.text)).toEqual(preview.lines);
+    expect(sameInkLines(mask, (await renderTextLines(layout.pango, font, mask.fontSize))!)).toBe(true);
+  });
+});
+
+function designed(text: string, font: FontName, type: ProductType): DesignSpec {
+  return validateDesignSpec({ product_type: type, design_data: { text, font, color: '#FFFFFF' } });
+}
+
+/** The 600 px preview's text box of this design, as the scene renderer is given it. */
+function previewBox(design: DesignSpec): TextBox {
+  const { frame, box } = previewTextBox(design, DEFAULT_PRINT_SPECS[design.product_type]);
+  return { fontSize: frame.fontSize, minFontSize: frame.minFontSize, maxWidth: box.width, maxHeight: box.height };
+}
+
+describe('layoutDesignText: the preview draws the lines the print draws', () => {
+  // Found by a fuzz of wrapped texts: Pango set each preview's paragraph so that no line of the
+  // print could be drawn as it was (a space run split by a wrap; right-to-left letters and
+  // emoji beside spaces at a wrap).
+  it.each([
+    ['Custom  Design', 'Bebas-Bold', 't-shirt'],
+    ['hello  Custom Custom', 'OpenSans-Bold', 't-shirt'],
+    ['façade -  ready', 'Roboto-Bold', 't-shirt'],
+    ['façade بالعالم שלום ready Custom 🎉  👍🏽  👍🏽', 'Bebas-Bold', 'mug'],
+    ['-\nworld 🇫🇷  😀 עולם naïve  TEXT naïve\nעולם שלום  👍🏽\nTEXT مرحبا', 'OpenSans-Bold', 'mug'],
+    ['naïve עולם  שלום \n dfilsddvdlwbedhcpm', 'Roboto-Regular', 'poster'],
+  ] as const)('%j in %s on a %s: drawn from the print layout\'s lines, which previewText returns and print.png draws alike', async (text, font, type) => {
+    const design = designed(text, font, type);
+    const box = previewBox(design);
+    const mask = await layoutDesignText(text, resolveFont(font), box);
+    expect(mask?.printed).toBeDefined();
+    expect(Number.isInteger(mask!.fontSize)).toBe(true);
+    expect(mask!.width <= box.maxWidth && mask!.height <= box.maxHeight, `${mask!.width}x${mask!.height} in ${box.maxWidth}x${box.maxHeight}`).toBe(true);
+    const preview = (await previewText(design, DEFAULT_PRINT_SPECS[type]))!;
+    expect(preview).toEqual({ fontSize: mask!.fontSize, lines: mask!.printed!.lines, pango: mask!.printed!.pango });
+    const layout = designPrintScene(design, DEFAULT_PRINT_SPECS[type], undefined, { preview }).layout!;
+    expect(layout.lines.map((line) => line.text)).toEqual(preview.lines);
+    const drawn = await renderTextLines(layout.pango, resolveFont(font), preview.fontSize);
+    expect(sameInkLines(mask!, drawn!)).toBe(true);
+  });
+
+  it.each([
+    ['A much longer design text that wraps', 'Pacifico-Regular', 't-shirt'],
+    ['Best Dad in the Whole Wide World since 1985', 'Roboto-Bold', 'mug'],
+    ['Keep Calm\nand Carry On', 'Oswald-Bold', 'poster'],
+  ] as const)('%j (no right-to-left letters, emoji or space runs) is Pango\'s own wrap, byte for byte', async (text, font, type) => {
+    const box = previewBox(designed(text, font, type));
+    const mask = await layoutDesignText(text, resolveFont(font), box);
+    const pango = await layoutText(text, resolveFont(font), box);
+    expect(mask?.printed).toBeUndefined();
+    expect({ width: mask!.width, height: mask!.height, fontSize: mask!.fontSize }).toEqual({ width: pango!.width, height: pango!.height, fontSize: pango!.fontSize });
+    expect(mask!.data.equals(pango!.data)).toBe(true);
   });
 });

@@ -36,6 +36,8 @@ function validationError(fn: () => unknown): ValidationError {
   throw new Error('expected a ValidationError, nothing was thrown');
 }
 
+const UPLOAD_ID = '3f2b6c1e-8a4d-4e2f-9b1a-0c5d7e9f1a2b';
+
 function expectRejected(input: unknown, code: string, field: string): ValidationError {
   const error = validationError(() => validateDesignSpec(input));
   expect({ code: error.code, field: error.field, retryable: error.retryable }).toEqual({ code, field, retryable: false });
@@ -52,10 +54,17 @@ describe('validateDesignSpec', () => {
 
   // The same rules as the API's schema (one definition): unknown fields are refused, not dropped.
   it.each([
-    ['a top-level field', { ...VALID, extra: 1 }, 'extra'],
-    ['a design_data field', withData({ size: 'XL' }), 'design_data.size'],
-  ])('rejects an unknown field (%s) as UNKNOWN_FIELD naming it', (_case, input, field) => {
-    expectRejected(input, 'UNKNOWN_FIELD', field);
+
+    ['a design_data field', withData({ size: 'XL' }), 'design_data.size', 'design_data takes: text, image, font, color, text_color'],
+    ['a guess at the background colour\'s name', withData({ background_color: '#fff' }), 'design_data.background_color', 'design_data takes: text, image, font, color, text_color'],
+    ['an image field', withData({ image: { upload_id: UPLOAD_ID, size: 0.5 } }), 'design_data.image.size', 'design_data.image takes: upload_id, placement'],
+    ['a placement field', withData({ image: { upload_id: UPLOAD_ID, placement: { x: 10 } } }), 'design_data.image.placement.x', 'design_data.image.placement takes: position, size, fit'],
+  ])('rejects an unknown field (%s) as UNKNOWN_FIELD naming it and the fields its object takes', (_case, input, field, takes) => {
+    expect(expectRejected(input, 'UNKNOWN_FIELD', field).message).toBe(`${field} is not a known field; remove it (${takes}).`);
+  });
+
+  it('rejects an unknown top-level field as UNKNOWN_FIELD naming it, without a list (the routes take watermark too, and say so)', () => {
+    expect(expectRejected({ ...VALID, extra: 1 }, 'UNKNOWN_FIELD', 'extra').message).toBe('extra is not a known field; remove it.');
   });
 
   it('rejects a null text_color (omit it for the automatic colour)', () => {
