@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import fontkit from '@pdf-lib/fontkit';
+import bidiJs from 'bidi-js';
 import type { Font, Glyph, GlyphPosition } from '@pdf-lib/fontkit';
 import { AppError } from '../errors.js';
 import './fontkit-regenerator-fix.js';
@@ -30,15 +31,28 @@ import { halved, MAX_TEXT_SURFACE, measureFontSize, planFit, quantize, type Text
 
 export interface ShapedRun {
   readonly face: FontFace;
+  /** The run's characters, in the order typed (as they stand in the line's text, from `start`). */
   readonly text: string;
+  /** Where `text` starts in the line's text. */
+  readonly start: number;
+  /** Its bidi embedding level: odd is right to left (and its glyphs are then in drawing order, reversed). */
+  readonly level: number;
+  /**
+   * Outline growth in font units (0: none) where Pango draws the face emboldened: fontconfig
+   * emboldens a face of weight 500 or less asked for bold (Noto Emoji in a Bold design), and
+   * cairo grows each outline by FreeType's em / 24 (FT_GlyphSlot_Embolden), advances unchanged.
+   */
+  readonly embolden: number;
   readonly glyphs: readonly Glyph[];
   readonly positions: readonly GlyphPosition[];
   /** Font units per em of `face`. */
   readonly unitsPerEm: number;
 }
 
-export interface LaidLine {
+/** A line shaped and measured (layLine): a candidate of the wrap. */
+export interface ShapedLine {
   readonly text: string;
+  /** In the order they are drawn, left to right. */
   readonly runs: readonly ShapedRun[];
   /** Advance width in px at the layout's size. */
   readonly width: number;
@@ -49,11 +63,15 @@ export interface LaidLine {
    * width broke differently in about 4 % of random multi-word texts; rounded, in 1 of 720.
    */
   readonly wrapWidth: number;
+  /** Ink extents in px, x from the line's left edge, y up from the baseline. */
+  readonly ink: { readonly left: number; readonly right: number; readonly top: number; readonly bottom: number } | null;
+}
+
+/** A line of the layout: shaped, and with the line box Pango gives it (lineBox). */
+export interface LaidLine extends ShapedLine {
   /** Pango's logical ascent and descent of the line in px (whole pixels, as Pango rounds them). */
   readonly ascent: number;
   readonly descent: number;
-  /** Ink extents in px, x from the line's left edge, y up from the baseline. */
-  readonly ink: { readonly left: number; readonly right: number; readonly top: number; readonly bottom: number } | null;
 }
 
 export interface PrintTextLayout {
@@ -153,12 +171,20 @@ const FONTLESS = /^(?:[\p{Cc}\p{Cs}\p{Zl}\p{Zp}\uFE00-\uFE0F\u{E0100}-\u{E01EF}]
  * face per grapheme instead shaped the marks a face lacks as .notdef boxes with an advance
  * ("b̂" in Roboto was 28 % wider than Pango drew it, zalgo text several times wider).
  */
-function shape(text: string, font: ResolvedFont): ShapedRun[] {
-  const runs: Array<{ position: number; text: string; trailing: number }> = [];
+function shape(text: string, font: ResolvedFont, levels: Uint8Array | undefined): ShapedRun[] {
+  const runs: Array<{ position: number; text: string; trailing: number; level: number; start: number }> = [];
+  let offset = 0;
   for (const char of text) {
+    const start = offset;
+    const level = levels?.[offset] ?? 0;
+    offset += char.length;
     const fontless = FONTLESS.test(char);
-    const position = fontless ? -1 : facePosition(char, font);
-    const run = runs.at(-1);
+    // Pango's items never span two levels: a change of level starts a run, as a change of face
+    // does. Its font choice goes on across items: a space that starts one keeps the face of the
+    // character before it (an emoji face's space is an em wide).
+    const last = runs.at(-1);
+    const run = last?.level === level ? last : undefined;
+    const position = !fontless ? facePosition(char, font) : last && !run ? last.position : -1;
     if (run && run.position === -1) run.position = position;
     if (run && (position === -1 || position === run.position)) {
       run.text += char;
@@ -170,49 +196,173 @@ function shape(text: string, font: ResolvedFont): ShapedRun[] {
       moved = run.text.slice(run.text.length - run.trailing);
       run.text = run.text.slice(0, run.text.length - run.trailing);
     }
-    runs.push({ position, text: moved + char, trailing: fontless ? char.length : 0 });
+    runs.push({ position, text: moved + char, trailing: fontless ? char.length : 0, level, start: start - moved.length });
   }
-  return runs.map(({ position, text: runText }) => {
+  const shaped = runs.map(({ position, text: runText, level, start }): ShapedRun => {
     const face = font.faces[position === -1 ? facePosition(' ', font) : position]!;
     const fk = fontkitFont(face);
-    const { glyphs, positions } = fk.layout(runText);
-    return { face, text: runText, glyphs, positions, unitsPerEm: fk.unitsPerEm };
+    // Without levels (no right-to-left letter in the paragraph), fontkit picks the direction
+    // from the run's script, as before. With them, each run is shaped in its level's
+    // direction, its brackets mirrored where right to left (Pango's HarfBuzz mirrors them).
+    const { glyphs, positions } = levels
+      ? (fk.layout as LayoutWithDirection)(level % 2 === 1 ? mirrored(runText) : runText, undefined, undefined, undefined, level % 2 === 1 ? 'rtl' : 'ltr')
+      : fk.layout(runText);
+    const embolden = font.bold && ((fk['OS/2'] as { usWeightClass?: number }).usWeightClass ?? 400) <= 500 ? fk.unitsPerEm / 24 : 0;
+    return { face, text: runText, start, level, embolden, glyphs, positions, unitsPerEm: fk.unitsPerEm };
   });
+  return levels ? visualOrder(shaped) : shaped;
+}
+
+/** fontkit's layout with its script, language and direction arguments, which its type declaration leaves out. */
+type LayoutWithDirection = (text: string, features: undefined, script: undefined, language: undefined, direction: 'ltr' | 'rtl') => ReturnType<Font['layout']>;
+
+// bidi-js is CommonJS whose module.exports is the factory; its types declare it an ES default export.
+const bidi = (bidiJs as unknown as typeof bidiJs.default)();
+
+function mirrored(text: string): string {
+  let out = '';
+  for (const char of text) out += bidi.getMirroredCharacter(char) ?? char;
+  return out;
 }
 
 /**
- * Shaped runs by text, for one layout: shaping is in font units, the same at every size, so
- * the size search shapes each candidate line once, not once per size it tries.
+ * Runs in the order they are drawn, left to right (UAX #9 L2): from the highest level down to
+ * the lowest odd one, every stretch of runs at that level or higher is reversed. A right-to-left
+ * run's glyphs are already in drawing order (fontkit reverses them).
+ */
+function visualOrder(runs: ShapedRun[]): ShapedRun[] {
+  const out = [...runs];
+  const highest = Math.max(0, ...out.map((run) => run.level));
+  const lowestOdd = Math.min(highest + 1, ...out.map((run) => (run.level % 2 === 1 ? run.level : run.level + 1)));
+  for (let level = highest; level >= lowestOdd; level--) {
+    for (let i = 0; i < out.length; ) {
+      if (out[i]!.level < level) {
+        i++;
+        continue;
+      }
+      let end = i;
+      while (end < out.length && out[end]!.level >= level) end++;
+      out.splice(i, end - i, ...out.slice(i, end).reverse());
+      i = end;
+    }
+  }
+  return out;
+}
+
+/** A character of the Basic Multilingual Plane for each bidi class a character beyond it may have. */
+const OF_CLASS: Readonly<Record<string, string>> = {
+  L: 'a', R: '\u05d0', AL: '\u0627', EN: '0', ES: '+', ET: '#', AN: '\u0660', CS: ',', WS: ' ', S: '\t', ON: '!', BN: '\u00ad', NSM: '\u0300',
+};
+
+/**
+ * `text` with each character beyond the Basic Multilingual Plane (emoji, mathematical letters)
+ * replaced by two of a character of its bidi class. bidi-js classifies UTF-16 code units, so
+ * it takes a surrogate pair for two left-to-right letters: "🎉 עולם" came out with the emoji
+ * left to right. The text keeps its length, so levels stay where the characters are.
+ */
+function inBasicPlane(text: string): string {
+  return text.replace(/[\u{10000}-\u{10ffff}]/gu, (char) => (OF_CLASS[bidi.getBidiCharTypeName(char)] ?? 'a').repeat(2));
+}
+
+// White space at a line's end takes the line's base level (UAX #9 L1).
+const TRAILING_SPACE = /[\s\u200b]+$/u;
+
+/**
+ * The bidi embedding levels of a line's characters (one per UTF-16 code unit) as Pango sets
+ * them when given the line as `given` (pangoLine: the line with the marks and spaces that
+ * stand for its paragraph) in a paragraph set right to left when `rtl`; undefined where every
+ * level is 0 (nothing to reorder, the runs are shaped as before).
+ */
+function lineLevels(given: string, givenLevels: Uint8Array | undefined, text: string, rtl: boolean): Uint8Array | undefined {
+  const at = given.indexOf(text);
+  if (!givenLevels || text === '' || at < 0) return undefined;
+  const levels = givenLevels.slice(at, at + text.length);
+  levels.fill(rtl ? 1 : 0, text.length - (TRAILING_SPACE.exec(text)?.[0].length ?? 0));
+  return levels.some((level) => level > 0) ? levels : undefined;
+}
+
+/** The levels of every character of `given` set right to left when `rtl`; undefined when all are 0. */
+function levelsOf(given: string, rtl: boolean): Uint8Array | undefined {
+  if (!rtl && !RTL_LETTER.test(given)) return undefined;
+  return bidi.getEmbeddingLevels(inBasicPlane(given), rtl ? 'rtl' : 'ltr').levels;
+}
+
+/**
+ * The line box Pango gives `given` (a line as Pango is given it, marks and repeated spaces
+ * included): the largest ascent and descent of the faces its characters are set in, each
+ * rounded up to a pixel; an empty line has the primary face's. Pango splits a line into items
+ * by bidi level and sets emoji apart; a character no face is picked for (a space, a direction
+ * mark: FONTLESS) takes the face of the character before it in its item, else the one after
+ * it, else, alone in its item, the first face (measured: "‎תודה" in Oswald is as tall as
+ * Oswald's line, "‏תודה" and " תודה" only as tall as Noto Sans Hebrew's; "🎉 " as tall as the
+ * text face's, "🎉" only as Noto Emoji's). The faces of the line's runs alone, or joined with
+ * the primary face's, differ from Pango's for such lines by up to a tenth of a line.
+ */
+function lineBox(given: string, levels: Uint8Array | undefined, font: ResolvedFont, fontSize: number): { ascent: number; descent: number } {
+  const chars: Array<{ position: number; item: string }> = [];
+  let offset = 0;
+  for (const grapheme of graphemes(given)) {
+    const emoji = EMOJI.test(grapheme);
+    for (const char of grapheme) {
+      chars.push({ position: FONTLESS.test(char) ? -1 : facePosition(char, font), item: `${levels?.[offset] ?? 0}${emoji ? 'e' : ''}` });
+      offset += char.length;
+    }
+  }
+  const faces = new Set<FontFace>();
+  chars.forEach(({ position, item }, i) => {
+    if (position !== -1) {
+      faces.add(font.faces[position]!);
+      return;
+    }
+    const inItem = (j: number) => chars[j]?.item === item;
+    let before = i - 1;
+    while (inItem(before) && chars[before]!.position === -1) before--;
+    let after = i + 1;
+    while (inItem(after) && chars[after]!.position === -1) after++;
+    const found = inItem(before) ? chars[before]!.position : inItem(after) ? chars[after]!.position : facePosition(' ', font);
+    faces.add(font.faces[found]!);
+  });
+  if (faces.size === 0) faces.add(font.faces[0]!);
+  let ascent = 0;
+  let descent = 0;
+  for (const face of faces) {
+    const fk = fontkitFont(face);
+    ascent = Math.max(ascent, Math.ceil((fk.ascent * fontSize) / fk.unitsPerEm));
+    descent = Math.max(descent, Math.ceil((-fk.descent * fontSize) / fk.unitsPerEm));
+  }
+  return { ascent, descent };
+}
+
+/**
+ * Shaped runs by text (and levels), for one layout: shaping is in font units, the same at
+ * every size, so the size search shapes each candidate line once, not once per size it tries.
  */
 export type ShapeCache = Map<string, ShapedRun[]>;
 
-/** A line shaped and measured at `fontSize` px. */
-export function layLine(text: string, font: ResolvedFont, fontSize: number, cache?: ShapeCache): LaidLine {
-  let runs = cache?.get(text);
+/**
+ * A line shaped and measured at `fontSize` px; with `levels` (its characters' bidi levels in
+ * its paragraph), its runs split by level as well as by face and put in the order drawn.
+ */
+export function layLine(text: string, font: ResolvedFont, fontSize: number, cache?: ShapeCache, levels?: Uint8Array): ShapedLine {
+  const key = levels ? `${text}\0${levels.join(',')}` : text;
+  let runs = cache?.get(key);
   if (!runs) {
-    runs = shape(text, font);
-    cache?.set(text, runs);
+    runs = shape(text, font, levels);
+    cache?.set(key, runs);
   }
   let pen = 0;
   let wrapWidth = 0;
-  // Pango's line box: the fonts' hhea ascent and descent, each rounded up to a pixel; an
-  // empty line has the primary face's.
-  const primary = fontkitFont(font.faces[0]!);
-  let ascent = Math.ceil((primary.ascent * fontSize) / primary.unitsPerEm);
-  let descent = Math.ceil((-primary.descent * fontSize) / primary.unitsPerEm);
   let ink: { left: number; right: number; top: number; bottom: number } | null = null;
   for (const run of runs) {
-    const fk = fontkitFont(run.face);
     const scale = fontSize / run.unitsPerEm;
-    ascent = Math.max(ascent, Math.ceil(fk.ascent * scale));
-    descent = Math.max(descent, Math.ceil(-fk.descent * scale));
     for (const [i, glyph] of run.glyphs.entries()) {
       const position = run.positions[i]!;
       const box = glyph.bbox;
       if (box.width > 0 && box.height > 0 && Number.isFinite(box.minX)) {
         const x = pen + position.xOffset * scale;
         const y = position.yOffset * scale;
-        const glyphInk = { left: x + box.minX * scale, right: x + box.maxX * scale, top: y + box.maxY * scale, bottom: y + box.minY * scale };
+        const grow = (run.embolden / 2) * scale;
+        const glyphInk = { left: x + box.minX * scale - grow, right: x + box.maxX * scale + grow, top: y + box.maxY * scale + grow, bottom: y + box.minY * scale - grow };
         ink = ink
           ? { left: Math.min(ink.left, glyphInk.left), right: Math.max(ink.right, glyphInk.right), top: Math.max(ink.top, glyphInk.top), bottom: Math.min(ink.bottom, glyphInk.bottom) }
           : glyphInk;
@@ -221,7 +371,7 @@ export function layLine(text: string, font: ResolvedFont, fontSize: number, cach
       wrapWidth += Math.round(position.xAdvance * scale);
     }
   }
-  return { text, runs, width: pen, wrapWidth, ascent, descent, ink };
+  return { text, runs, width: pen, wrapWidth, ink };
 }
 
 // Where a line may break: after white space and after a zero width space (U+200B, which
@@ -251,7 +401,7 @@ function segments(paragraph: string): string[] {
  * between segments, and inside a segment (between graphemes) when `breakWords` and the
  * segment alone is too wide; otherwise such a segment gets a line of its own, too wide.
  */
-function wrap(text: string, font: ResolvedFont, fontSize: number, maxWidth: number, breakWords: boolean, cache: ShapeCache): Pick<PrintTextLayout, 'lines' | 'pango'> {
+function wrap(text: string, font: ResolvedFont, fontSize: number, maxWidth: number, breakWords: boolean, cache: ShapeCache, given?: readonly string[]): Pick<PrintTextLayout, 'lines' | 'pango'> {
   const lines: LaidLine[] = [];
   const pango: string[] = [];
   let paragraphRtl = false;
@@ -262,17 +412,31 @@ function wrap(text: string, font: ResolvedFont, fontSize: number, maxWidth: numb
     const line = lay(candidate.trimEnd());
     return line.wrapWidth <= maxWidth ? line : null;
   };
-  const push = (line: LaidLine, wrap: WrapEnd) => {
-    lines.push(line);
-    const given = pangoLine(line, wrap, paragraphRtl, pangoRtl, font);
-    pango.push(given);
+  let paragraph = '';
+  let consumed = 0;
+  const push = (laid: ShapedLine, wrap: WrapEnd) => {
+    // Where the line stands in its paragraph: the strong letters before and after it decide
+    // the direction of the neutrals at its ends, as they do in Pango's paragraph.
+    const at = paragraph.indexOf(laid.text, consumed);
+    const start = at < 0 ? consumed : at;
+    consumed = start + laid.text.length;
+    const context = { before: paragraph.slice(0, start), after: paragraph.slice(consumed), paragraphRtl };
+    const pangoText = given?.[pango.length] ?? pangoLine(laid, wrap, context, pangoRtl, font);
+    const lineRtl = baseRtl(pangoText, pangoRtl);
+    const givenLevels = levelsOf(pangoText, lineRtl);
+    // The order Pango draws the line's runs in, for print.pdf to draw them alike.
+    const levels = lineLevels(pangoText, givenLevels, laid.text, lineRtl);
+    const line = levels ? layLine(laid.text, font, fontSize, cache, levels) : laid;
+    lines.push({ ...line, ...lineBox(pangoText, givenLevels, font, fontSize) });
+    pango.push(pangoText);
     // The direction Pango sets this line in, which a next line without a strong letter takes.
-    pangoRtl = baseRtl(given, pangoRtl);
+    pangoRtl = lineRtl;
   };
-  for (const paragraph of text.split('\n')) {
+  for (paragraph of text.split('\n')) {
+    consumed = 0;
     paragraphRtl = baseRtl(paragraph, paragraphRtl);
     let current = '';
-    let laid: LaidLine | null = lay('');
+    let laid: ShapedLine | null = lay('');
     const pieces = segments(paragraph);
     /** A line the wrap ends: without the spaces it leaves at its end, as Pango measures it. */
     const wrapAt = (line: string) => push(laid ?? lay(line.trimEnd()), { spaces: line.slice(line.trimEnd().length) });
@@ -330,8 +494,9 @@ type WrapEnd = { spaces: string } | undefined;
  * face). Only where that face is also the one a space at the start of a line takes,
  * since pangoLine repeats the spaces there to keep the line's centre.
  */
-function spacesShow(spaces: string, line: LaidLine, font: ResolvedFont): boolean {
-  const last = line.runs.at(-1);
+function spacesShow(spaces: string, line: ShapedLine, font: ResolvedFont): boolean {
+  // The run of the line's last character, in the order typed.
+  const last = line.runs.reduce<ShapedRun | undefined>((found, run) => (!found || run.start > found.start ? run : found), undefined);
   if (!last) return false;
   const ownFace = font.faces[facePosition(spaces, font)]!;
   // Pango itemizes emoji apart from the text around them, so spaces after one are never in its face.
@@ -380,10 +545,78 @@ function directionShows(line: string): boolean {
  *   tall as the text's face): such a line (spacesShow) is given its spaces on both sides,
  *   which keeps its centre where it was and its height what the preview's line has.
  */
-function pangoLine(line: LaidLine, wrap: WrapEnd, paragraphRtl: boolean, previousRtl: boolean, font: ResolvedFont): string {
-  const text = wrap && wrap.spaces !== '' && spacesShow(wrap.spaces, line, font) ? wrap.spaces + line.text + wrap.spaces : line.text;
+function pangoLine(line: ShapedLine, wrap: WrapEnd, context: LineContext, previousRtl: boolean, font: ResolvedFont): string {
+  const { paragraphRtl } = context;
+  const spaces = wrap && wrap.spaces !== '' && spacesShow(wrap.spaces, line, font) ? wrap.spaces : '';
   const own = baseRtl(line.text, previousRtl);
-  return own === paragraphRtl || !directionShows(line.text) ? text : (paragraphRtl ? '\u200f' : '\u200e') + text;
+  const lead = own === paragraphRtl || !directionShows(line.text) ? '' : mark(paragraphRtl);
+  const base = lead === '' ? own : paragraphRtl;
+  const [before, after] = edgeMarks(line.text, context, base);
+  // A mark at the start is the line's first strong character, so the base's own goes before it.
+  return (lead === '' && before !== '' ? mark(base) : lead) + spaces + before + line.text + after + spaces;
+}
+
+/** Where a line stands in its paragraph: the text before and after it, and the paragraph's direction. */
+interface LineContext {
+  readonly before: string;
+  readonly after: string;
+  readonly paragraphRtl: boolean;
+}
+
+function mark(rtl: boolean): string {
+  return rtl ? '\u200f' : '\u200e';
+}
+
+const DIGIT = /\p{N}/u;
+
+interface EndDirections {
+  /** The direction of the first and of the last strong letter or number; undefined when there is none. */
+  readonly first: boolean | undefined;
+  readonly last: boolean | undefined;
+  /** The direction of the last strong letter, or `previousRtl` when there is none. */
+  readonly lastStrong: boolean;
+}
+
+/**
+ * The directions the neutrals at either end of `text` meet inside it: its first and last
+ * strong letter or number, a number counting as the strong letter before it (`previousRtl`
+ * for one before any letter of `text`): digits after left-to-right letters are left to right
+ * (UAX #9 W7), after right-to-left letters they count as right to left (N1).
+ */
+function endDirections(text: string, previousRtl: boolean): EndDirections {
+  let first: boolean | undefined;
+  let last: boolean | undefined;
+  let strong = previousRtl;
+  for (const char of text) {
+    if (STRONG.test(char)) strong = RTL_LETTER.test(char);
+    else if (!DIGIT.test(char)) continue;
+    first ??= strong;
+    last = strong;
+  }
+  return { first, last, lastStrong: strong };
+}
+
+const STARTS_NEUTRAL = /^[\s\p{N}\p{P}\p{S}]/u;
+const ENDS_NEUTRAL = /[\s\p{N}\p{P}\p{S}]$/u;
+
+/**
+ * The directional marks a line needs at its ends so that the neutrals and digits there
+ * (punctuation, emoji, numbers) take the direction they take in the paragraph (UAX #9 W7,
+ * N1, N2). On its own, a line's ends face its base direction; in its paragraph, they face
+ * the letters and numbers before and after the line. Where those agree with the ones inside
+ * the line and not with the base, as "world," in "שלום Hello world, fresh" (a right-to-left
+ * paragraph), the line alone would turn the comma to its other end (",world"): a mark of the
+ * outside's direction goes at that end. Only there: Pango gives a mark a face, whose height
+ * the line takes.
+ */
+function edgeMarks(text: string, context: LineContext, base: boolean): [string, string] {
+  const preceding = endDirections(context.before, context.paragraphRtl);
+  const inside = endDirections(text, preceding.lastStrong);
+  const before = preceding.last ?? context.paragraphRtl;
+  const after = endDirections(context.after, inside.lastStrong).first ?? context.paragraphRtl;
+  const lead = STARTS_NEUTRAL.test(text) && before !== base && (inside.first ?? after) === before ? mark(before) : '';
+  const trail = ENDS_NEUTRAL.test(text) && after !== base && (inside.last ?? before) === after ? mark(after) : '';
+  return [lead, trail];
 }
 
 /** Where the lines' baselines fall and the block's ink box (lines centred on x = 0). */
@@ -398,8 +631,16 @@ function arrange(lines: readonly LaidLine[]): Pick<PrintTextLayout, 'baselines' 
     const baseline = y + line.ascent;
     baselines.push(baseline);
     y = baseline + line.descent;
-    if (!line.ink) continue;
     const x0 = -line.width / 2;
+    if (!line.ink) {
+      // A line with nothing to draw (empty, or only spaces) still counts in Pango's ink box,
+      // as a point at its start on its baseline: "Hello\n" is drawn a line taller than "Hello".
+      left = Math.min(left, x0);
+      right = Math.max(right, x0);
+      top = Math.min(top, baseline);
+      bottom = Math.max(bottom, baseline);
+      continue;
+    }
     left = Math.min(left, x0 + line.ink.left);
     right = Math.max(right, x0 + line.ink.right);
     top = Math.min(top, baseline - line.ink.top);
@@ -410,8 +651,8 @@ function arrange(lines: readonly LaidLine[]): Pick<PrintTextLayout, 'baselines' 
 }
 
 /** The layout at `fontSize`, wrapped at the box's width (less FIT_SLACK), and whether it fits the box. */
-function layoutAt(text: string, font: ResolvedFont, fontSize: number, box: PrintTextBox, breakWords: boolean, cache: ShapeCache): PrintTextLayout {
-  const { lines, pango } = wrap(text, font, fontSize, box.maxWidth * FIT_SLACK, breakWords, cache);
+function layoutAt(text: string, font: ResolvedFont, fontSize: number, box: PrintTextBox, breakWords: boolean, cache: ShapeCache, given?: readonly string[]): PrintTextLayout {
+  const { lines, pango } = wrap(text, font, fontSize, box.maxWidth * FIT_SLACK, breakWords, cache, given);
   return { fontSize, lines, pango, ...arrange(lines) };
 }
 
@@ -439,8 +680,10 @@ function inkSize(layout: PrintTextLayout): { width: number; height: number } {
  * by the same guesses until the ink fits the box (less FIT_SLACK across, so Pango wraps
  * none of the lines). Throws AppError PRINT_TEXT_TOO_LARGE (field design_data.text, naming
  * the text) when it cannot fit at box.minFontSize: a print never scales text below it.
+ * `given`: how Pango is given each line (a preview's `pango`), for text of explicit lines
+ * that are not wrapped again; they keep what their paragraphs made of them (their bidi levels).
  */
-export function layoutPrintText(userText: string, font: ResolvedFont, box: PrintTextBox): PrintTextLayout {
+export function layoutPrintText(userText: string, font: ResolvedFont, box: PrintTextBox, given?: readonly string[]): PrintTextLayout {
   const text = composedText(userText);
   const maxFontSize = Math.max(1, Math.round(box.fontSize));
   const minFontSize = Math.max(1, Math.min(maxFontSize, Math.ceil(box.minFontSize)));
@@ -448,14 +691,14 @@ export function layoutPrintText(userText: string, font: ResolvedFont, box: Print
   const maxWidth = box.maxWidth * FIT_SLACK;
   const measureSize = measureFontSize(text, maxFontSize);
   // Unwrapped: lines broken only where the text breaks them.
-  const measuredLayout = layoutAt(text, font, measureSize, { ...box, maxWidth: Infinity }, false, cache);
+  const measuredLayout = layoutAt(text, font, measureSize, { ...box, maxWidth: Infinity }, false, cache, given);
   const measured = inkSize(measuredLayout);
   if (measured.width === 0 || measured.height === 0) return measuredLayout;
   const plan = planFit(text, { data: Buffer.alloc(0), ...measured, fontSize: measureSize }, { maxWidth, maxHeight: box.maxHeight });
   let fontSize = Math.max(minFontSize, Math.min(maxFontSize, quantize(plan.fontSize)));
   const unwrappedFit = quantize(measureSize * Math.min(maxWidth / measured.width, box.maxHeight / measured.height));
   for (;;) {
-    const layout = layoutAt(text, font, fontSize, box, plan.breakWords, cache);
+    const layout = layoutAt(text, font, fontSize, box, plan.breakWords, cache, given);
     const ink = inkSize(layout);
     // Where Pango's surface would pass its limit, the preview tries half the size: so does this.
     if ((ink.width > MAX_TEXT_SURFACE || ink.height > MAX_TEXT_SURFACE) && fontSize > minFontSize) {

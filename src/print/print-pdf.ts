@@ -21,7 +21,11 @@ import {
   rgb,
   setFillingRgbColor,
   setFontAndSize,
+  setLineWidth,
+  setStrokingRgbColor,
   setTextMatrix,
+  setTextRenderingMode,
+  TextRenderingMode,
   type PDFFont,
   type PDFPage,
   type PDFRef,
@@ -165,7 +169,8 @@ async function drawText(doc: PDFDocument, page: PDFPage, print: PrintDesign, pag
   // The ink box centred in the text box, as the scene renderer centres Pango's ink-cropped mask.
   const inkLeft = textBox.left + (textBox.width - layout.ink.width) / 2;
   const inkTop = textBox.top + (textBox.height - layout.ink.height) / 2;
-  const operators: PDFOperator[] = [pushGraphicsState(), setFillingRgbColor(print.ink.r / 255, print.ink.g / 255, print.ink.b / 255), beginText()];
+  const ink = [print.ink.r / 255, print.ink.g / 255, print.ink.b / 255] as const;
+  const operators: PDFOperator[] = [pushGraphicsState(), setFillingRgbColor(...ink), setStrokingRgbColor(...ink), beginText()];
   for (const [index, line] of layout.lines.entries()) {
     if (line.runs.length === 0) continue;
     const xPx = inkLeft - layout.ink.left - line.width / 2;
@@ -178,7 +183,10 @@ async function drawText(doc: PDFDocument, page: PDFPage, print: PrintDesign, pag
         fonts.set(run.face, font);
       }
       const key = page.node.newFontDictionary(font.name, font.ref);
+      // A face Pango draws emboldened: filled and stroked in the ink, the stroke as wide as the outline grows.
+      if (run.embolden > 0) operators.push(setTextRenderingMode(TextRenderingMode.FillAndOutline), setLineWidth((run.embolden / run.unitsPerEm) * fontSizePt));
       operators.push(setFontAndSize(key, fontSizePt), PDFOperator.of(PDFOperatorNames.ShowTextAdjusted, [adjustedText(doc, font, run)]));
+      if (run.embolden > 0) operators.push(setTextRenderingMode(TextRenderingMode.Fill));
     }
   }
   operators.push(endText(), popGraphicsState());
@@ -197,13 +205,33 @@ function subsetName(face: FontFace, text: string): string {
 }
 
 /**
+ * The subset's codes of `run`'s own glyphs, in its order. pdf-lib encodes a text by shaping it
+ * again with fontkit's defaults: the direction of its first letter's script, no mirroring, so
+ * a right-to-left run with Latin in it came out reversed ("TXET") and brackets backwards. It
+ * shapes with the face's fontkit font, which cachedFontkit shares with the layout: for that
+ * one synchronous call, the font's layout answers with the run's glyphs. (Were pdf-lib to
+ * parse a font of its own, its codes would differ in number and adjustedText keeps them bare.)
+ */
+function encodeRun(font: PDFFont, run: ShapedRun): string {
+  const shaper = fontkitFont(run.face);
+  const own = Object.getOwnPropertyDescriptor(shaper, 'layout');
+  shaper.layout = () => ({ glyphs: [...run.glyphs], positions: [...run.positions] }) as unknown as ReturnType<typeof shaper.layout>;
+  try {
+    return font.encodeText(run.text).asString();
+  } finally {
+    if (own) Object.defineProperty(shaper, 'layout', own);
+    else delete (shaper as { layout?: unknown }).layout;
+  }
+}
+
+/**
  * A TJ array for `run`: each glyph's code (the subset's glyph id, from pdf-lib, which also
  * adds the glyph and its ToUnicode entry to the subset), with the difference between the
  * glyph's own width and its shaped advance (kerning) and offsets between glyphs, in
  * thousandths of an em as TJ counts them.
  */
 function adjustedText(doc: PDFDocument, font: PDFFont, run: ShapedRun): PDFArray {
-  const hex = font.encodeText(run.text).asString();
+  const hex = encodeRun(font, run);
   const array = PDFArray.withContext(doc.context);
   const codes = hex.match(/.{4}/g) ?? [];
   if (codes.length !== run.glyphs.length) {

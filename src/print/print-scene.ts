@@ -133,10 +133,10 @@ function previewLayout(design: DesignSpec, text: string, font: ResolvedFont, spe
   let fontSize = Math.floor(shown.fontSize * scale);
   while (fontSize >= legible) {
     // The preview's lines as they are: a box no line reaches, so none is wrapped again.
-    const laid = layoutPrintText(lines, font, { maxWidth: UNBOUNDED, maxHeight: UNBOUNDED, fontSize, minFontSize: fontSize });
-    const fit = Math.min(textBox.width / Math.ceil(laid.ink.width), textBox.height / Math.ceil(laid.ink.height));
     // Pango draws each line as it stands in the preview's paragraphs, not as it would alone.
-    if (fit >= 1) return { ...laid, pango: shown.pango };
+    const laid = layoutPrintText(lines, font, { maxWidth: UNBOUNDED, maxHeight: UNBOUNDED, fontSize, minFontSize: fontSize }, shown.pango);
+    const fit = Math.min(textBox.width / Math.ceil(laid.ink.width), textBox.height / Math.ceil(laid.ink.height));
+    if (fit >= 1) return laid;
     // Whole-pixel rounding of the boxes may leave the scaled text a pixel or two too large.
     fontSize = Math.min(fontSize - 1, Math.floor(fontSize * fit));
   }

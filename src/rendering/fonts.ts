@@ -86,6 +86,8 @@ export interface ResolvedFont {
   readonly pango: string;
   /** The font's face, then the fallback faces, in the order Pango tries them. */
   readonly faces: readonly FontFace[];
+  /** Whether Pango is asked for the bold style (`pango` ends in Bold): a regular face in the chain is then emboldened. */
+  readonly bold: boolean;
 }
 
 // Beside src/ and dist/ alike: both hold rendering/ one level down.
@@ -115,7 +117,7 @@ export function resolveFont(name: string): ResolvedFont {
     const own: FontFace = Object.freeze({ family: source.family, file: FONT_DIR + source.file });
     const faces = Object.freeze([own, ...FALLBACK_FACES]);
     const pango = `${faces.map((face) => face.family).join(',')}, ${source.style}`.trimEnd();
-    font = Object.freeze({ name, file: own.file, pango, faces });
+    font = Object.freeze({ name, file: own.file, pango, faces, bold: source.style === 'Bold' });
     resolved.set(name, font);
   }
   return font;
