@@ -40,9 +40,16 @@ export interface ShapedRun {
   /**
    * Outline growth in font units (0: none) where Pango draws the face emboldened: fontconfig
    * emboldens a face of weight 500 or less asked for bold (Noto Emoji in a Bold design), and
-   * cairo grows each outline by FreeType's em / 24 (FT_GlyphSlot_Embolden), advances unchanged.
+   * each outline grows by FreeType's em / 24 to the right and upward, its left and bottom edges
+   * where they were (measured against Pango), advances unchanged.
    */
   readonly embolden: number;
+  /**
+   * How far the run is raised above the line's baseline, in font units (0 for most lines):
+   * Pango aligns every run on the baseline the line's first run sets for its script (a line
+   * that starts with Chinese, Japanese or Korean: the ideographic face bottom), see baselineRises.
+   */
+  readonly rise: number;
   readonly glyphs: readonly Glyph[];
   readonly positions: readonly GlyphPosition[];
   /** Font units per em of `face`. */
@@ -163,52 +170,76 @@ function facePosition(char: string, font: ResolvedFont): number {
 const FONTLESS = /^(?:[\p{Cc}\p{Cs}\p{Zl}\p{Zp}\uFE00-\uFE0F\u{E0100}-\u{E01EF}]|(?!\u1680)\p{Zs}|(?![\u0600-\u06FF\u070F\u08E2])\p{Cf})$/u;
 
 /**
- * `text` split into runs of one face each, as Pango itemizes it, shaped. Pango picks a face
- * for every character on its own, combining marks included (a mark the base's face lacks is
- * drawn from the first face that has it, a run of its own); FONTLESS characters join the
- * run they are in, the first run takes the face of its first character that has one, and
- * spaces that end a run move to the next when its face comes earlier in the chain. Picking a
- * face per grapheme instead shaped the marks a face lacks as .notdef boxes with an advance
- * ("b̂" in Roboto was 28 % wider than Pango drew it, zalgo text several times wider).
+ * The face Pango sets each character of `text` in, by index in the chain, one per code point,
+ * with the character's bidi level. Pango picks a face for every character on its own,
+ * combining marks included (a mark the base's face lacks is drawn from the first face that
+ * has it); picking one per grapheme instead shaped the marks a face lacks as .notdef boxes
+ * with an advance ("b̂" in Roboto was 28 % wider than Pango drew it). A character Pango picks
+ * no face for (FONTLESS: a space, a direction mark) is set in the face of the character
+ * before it in its item, else of the one after it in its item, else, alone in its item, in
+ * the first face. Pango's items split at a change of bidi level, of script (a space or a mark
+ * takes the script of the character before it, at a line's start of the one after it) and
+ * around emoji. Measured against Pango (widths of five spaces in faces whose spaces differ):
+ * "中文     a" has Noto Sans SC's spaces, " תודה" Noto Sans Hebrew's; the spaces of
+ * "x ש     a", "x ب     🎉", "ש a     ש" (right to left) and "🎉 🎉" are the text face's, as
+ * are those of "Anna 🎉 " (Noto Emoji's space is 1.27 em wide); "‎תודה" (a mark alone in its
+ * item at the line's start) is as tall as a line of the text face.
  */
-function shape(text: string, font: ResolvedFont, levels: Uint8Array | undefined): ShapedRun[] {
-  const runs: Array<{ position: number; text: string; trailing: number; level: number; start: number }> = [];
+function faceIndexes(text: string, font: ResolvedFont, levels: Uint8Array | undefined): Array<{ position: number; level: number; length: number }> {
+  const chars: Array<{ position: number; level: number; item: string; length: number }> = [];
   let offset = 0;
-  for (const char of text) {
-    const start = offset;
-    const level = levels?.[offset] ?? 0;
-    offset += char.length;
-    const fontless = FONTLESS.test(char);
-    // Pango's items never span two levels: a change of level starts a run, as a change of face
-    // does. Its font choice goes on across items: a space that starts one keeps the face of the
-    // character before it (an emoji face's space is an em wide).
-    const last = runs.at(-1);
-    const run = last?.level === level ? last : undefined;
-    const position = !fontless ? facePosition(char, font) : last && !run ? last.position : -1;
-    if (run && run.position === -1) run.position = position;
-    if (run && (position === -1 || position === run.position)) {
-      run.text += char;
-      run.trailing = fontless ? run.trailing + char.length : 0;
-      continue;
+  let script = '';
+  for (const grapheme of graphemes(text)) {
+    const emoji = EMOJI.test(grapheme);
+    for (const char of grapheme) {
+      script = scriptOf(char) ?? (script || scriptOf(OWN_SCRIPT.exec(text.slice(offset))?.[0] ?? '') || '');
+      const level = levels?.[offset] ?? 0;
+      chars.push({ position: FONTLESS.test(char) ? -1 : facePosition(char, font), level, item: `${level}|${emoji ? 'emoji' : script}`, length: char.length });
+      offset += char.length;
     }
-    let moved = '';
-    if (run && run.trailing > 0 && run.trailing < run.text.length && position < run.position) {
-      moved = run.text.slice(run.text.length - run.trailing);
-      run.text = run.text.slice(0, run.text.length - run.trailing);
-    }
-    runs.push({ position, text: moved + char, trailing: fontless ? char.length : 0, level, start: start - moved.length });
+  }
+  const find = (i: number, step: -1 | 1) => {
+    for (let j = i + step; chars[j]?.item === chars[i]!.item; j += step) if (chars[j]!.position !== -1) return chars[j]!.position;
+    return -1;
+  };
+  return chars.map((char, i) => {
+    if (char.position !== -1) return char;
+    const position = find(i, -1) === -1 ? find(i, 1) : find(i, -1);
+    return { ...char, position: position === -1 ? facePosition(' ', font) : position };
+  });
+}
+
+// The scripts of the bundled faces, and their neighbours, by which Pango's items split.
+const SCRIPTS = ['Latin', 'Greek', 'Cyrillic', 'Armenian', 'Hebrew', 'Arabic', 'Syriac', 'Thaana', 'Devanagari', 'Bengali', 'Thai', 'Han', 'Hiragana', 'Katakana', 'Hangul', 'Bopomofo'].map((name) => [name, new RegExp(`\\p{Script=${name}}`, 'u')] as const);
+
+/** The script of `char` (undefined for Common and Inherited: punctuation, digits, spaces, marks, emoji), 'Other' for one not listed. */
+function scriptOf(char: string): string | undefined {
+  if (char === '' || !OWN_SCRIPT.test(char)) return undefined;
+  return SCRIPTS.find(([, pattern]) => pattern.test(char))?.[0] ?? 'Other';
+}
+
+/** `text` split into runs of one face and one bidi level each, as Pango itemizes it (faceIndexes), shaped. */
+function shape(text: string, font: ResolvedFont, levels: Uint8Array | undefined): ShapedRun[] {
+  const runs: Array<{ position: number; text: string; level: number; start: number }> = [];
+  let start = 0;
+  for (const { position, level, length } of faceIndexes(text, font, levels)) {
+    const run = runs.at(-1);
+    const char = String.fromCodePoint(text.codePointAt(start)!);
+    if (run && run.position === position && run.level === level) run.text += char;
+    else runs.push({ position, text: char, level, start });
+    start += length;
   }
   const shaped = runs.map(({ position, text: runText, level, start }): ShapedRun => {
-    const face = font.faces[position === -1 ? facePosition(' ', font) : position]!;
+    const face = font.faces[position]!;
     const fk = fontkitFont(face);
-    // Without levels (no right-to-left letter in the paragraph), fontkit picks the direction
+    // Without levels (a left-to-right line, as Pango is given it), fontkit picks the direction
     // from the run's script, as before. With them, each run is shaped in its level's
     // direction, its brackets mirrored where right to left (Pango's HarfBuzz mirrors them).
     const { glyphs, positions } = levels
       ? (fk.layout as LayoutWithDirection)(level % 2 === 1 ? mirrored(runText) : runText, undefined, undefined, undefined, level % 2 === 1 ? 'rtl' : 'ltr')
       : fk.layout(runText);
     const embolden = font.bold && ((fk['OS/2'] as { usWeightClass?: number }).usWeightClass ?? 400) <= 500 ? fk.unitsPerEm / 24 : 0;
-    return { face, text: runText, start, level, embolden, glyphs, positions, unitsPerEm: fk.unitsPerEm };
+    return { face, text: runText, start, level, embolden, rise: 0, glyphs, positions, unitsPerEm: fk.unitsPerEm };
   });
   return levels ? visualOrder(shaped) : shaped;
 }
@@ -264,73 +295,106 @@ function inBasicPlane(text: string): string {
   return text.replace(/[\u{10000}-\u{10ffff}]/gu, (char) => (OF_CLASS[bidi.getBidiCharTypeName(char)] ?? 'a').repeat(2));
 }
 
-// White space at a line's end takes the line's base level (UAX #9 L1).
-const TRAILING_SPACE = /[\s\u200b]+$/u;
-
 /**
- * The bidi embedding levels of a line's characters (one per UTF-16 code unit) as Pango sets
- * them when given the line as `given` (pangoLine: the line with the marks and spaces that
- * stand for its paragraph) in a paragraph set right to left when `rtl`; undefined where every
- * level is 0 (nothing to reorder, the runs are shaped as before).
+ * The bidi embedding levels of a line's characters `text` (one per UTF-16 code unit) out of
+ * those of `given` (pangoLine: the line with the marks and spaces that stand for its
+ * paragraph; levelsOf); undefined where every level is 0 (nothing to reorder, the runs are
+ * shaped as before). The white space at the end of a paragraph's last line is at the base
+ * level already (UAX #9 L1 and N1 agree there).
  */
-function lineLevels(given: string, givenLevels: Uint8Array | undefined, text: string, rtl: boolean): Uint8Array | undefined {
+function lineLevels(given: string, givenLevels: Uint8Array | undefined, text: string): Uint8Array | undefined {
   const at = given.indexOf(text);
   if (!givenLevels || text === '' || at < 0) return undefined;
   const levels = givenLevels.slice(at, at + text.length);
-  levels.fill(rtl ? 1 : 0, text.length - (TRAILING_SPACE.exec(text)?.[0].length ?? 0));
   return levels.some((level) => level > 0) ? levels : undefined;
 }
 
 /** The levels of every character of `given` set right to left when `rtl`; undefined when all are 0. */
 function levelsOf(given: string, rtl: boolean): Uint8Array | undefined {
-  if (!rtl && !RTL_LETTER.test(given)) return undefined;
+  if (!rtl && !RTL_LETTER.test(given) && !RTL_CONTROL.test(given)) return undefined;
   return bidi.getEmbeddingLevels(inBasicPlane(given), rtl ? 'rtl' : 'ltr').levels;
 }
 
+/** The face Pango sets each character of `given` in (a line as Pango is given it, marks and repeated spaces included), one per code point. */
+function charFaces(given: string, levels: Uint8Array | undefined, font: ResolvedFont): FontFace[] {
+  return faceIndexes(given, font, levels).map(({ position }) => font.faces[position]!);
+}
+
+// Scripts whose dominant baseline is the ideographic face bottom, and those hung from a top line (HarfBuzz's hb_ot_layout_get_horizontal_baseline_tag_for_script).
+const IDEOGRAPHIC = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\p{Script=Bopomofo}]/u;
+const HANGING = /[\p{Script=Bengali}\p{Script=Devanagari}\p{Script=Gujarati}\p{Script=Gurmukhi}\p{Script=Tibetan}]/u;
+const OWN_SCRIPT = /[^\p{Script=Common}\p{Script=Inherited}\p{Script=Unknown}]/u;
+
+interface BaseTable {
+  horizAxis?: {
+    baseTagList?: readonly string[];
+    baseScriptList?: ReadonlyArray<{ baseScriptTag: string; script?: { baseValues?: { baseCoords?: ReadonlyArray<{ coordinate: number }> } } }>;
+  };
+}
+
 /**
- * The line box Pango gives `given` (a line as Pango is given it, marks and repeated spaces
- * included): the largest ascent and descent of the faces its characters are set in, each
- * rounded up to a pixel; an empty line has the primary face's. Pango splits a line into items
- * by bidi level and sets emoji apart; a character no face is picked for (a space, a direction
- * mark: FONTLESS) takes the face of the character before it in its item, else the one after
- * it, else, alone in its item, the first face (measured: "‎תודה" in Oswald is as tall as
- * Oswald's line, "‏תודה" and " תודה" only as tall as Noto Sans Hebrew's; "🎉 " as tall as the
- * text face's, "🎉" only as Noto Emoji's). The faces of the line's runs alone, or joined with
- * the primary face's, differ from Pango's for such lines by up to a tenth of a line.
+ * The height of baseline `tag` above the roman baseline in `face`, in its font units, as
+ * HarfBuzz gives it (hb_ot_layout_get_baseline_with_fallback): from the face's BASE table
+ * (Noto Sans SC and KR have one), else synthesised: the roman baseline 0; the ideographic
+ * face bottom a tenth of the em box (ascender to descender) above the descender; the hanging
+ * baseline 0.6 em (HarfBuzz's fallback for the script tags Pango passes).
  */
-function lineBox(given: string, levels: Uint8Array | undefined, font: ResolvedFont, fontSize: number): { ascent: number; descent: number } {
-  const chars: Array<{ position: number; item: string }> = [];
-  let offset = 0;
-  for (const grapheme of graphemes(given)) {
-    const emoji = EMOJI.test(grapheme);
-    for (const char of grapheme) {
-      chars.push({ position: FONTLESS.test(char) ? -1 : facePosition(char, font), item: `${levels?.[offset] ?? 0}${emoji ? 'e' : ''}` });
-      offset += char.length;
-    }
+function baselineOf(face: FontFace, tag: 'romn' | 'icfb' | 'hang'): number {
+  const fk = fontkitFont(face);
+  let base: BaseTable | undefined;
+  try {
+    base = (fk as unknown as { BASE?: BaseTable }).BASE;
+  } catch {
+    base = undefined;
   }
-  const faces = new Set<FontFace>();
-  chars.forEach(({ position, item }, i) => {
-    if (position !== -1) {
-      faces.add(font.faces[position]!);
-      return;
-    }
-    const inItem = (j: number) => chars[j]?.item === item;
-    let before = i - 1;
-    while (inItem(before) && chars[before]!.position === -1) before--;
-    let after = i + 1;
-    while (inItem(after) && chars[after]!.position === -1) after++;
-    const found = inItem(before) ? chars[before]!.position : inItem(after) ? chars[after]!.position : facePosition(' ', font);
-    faces.add(font.faces[found]!);
-  });
-  if (faces.size === 0) faces.add(font.faces[0]!);
+  const index = base?.horizAxis?.baseTagList?.indexOf(tag) ?? -1;
+  const scripts = base?.horizAxis?.baseScriptList ?? [];
+  const coordinate = index >= 0 ? (scripts.find((record) => record.baseScriptTag === 'DFLT') ?? scripts[0])?.script?.baseValues?.baseCoords?.[index]?.coordinate : undefined;
+  if (coordinate !== undefined) return coordinate;
+  if (tag === 'romn') return 0;
+  if (tag === 'hang') return 0.6 * fk.unitsPerEm;
+  return fk.descent + (fk.ascent - fk.descent) / 10;
+}
+
+/**
+ * How far Pango raises each face's runs on a line, in px at `fontSize` (pango-layout.c
+ * apply_baseline_shift): every run is aligned on the baseline that the line's first run sets
+ * for its script (the ideographic face bottom for Chinese, Japanese and Korean, the hanging
+ * baseline for Devanagari and its kin, else the roman one), as its own face places that
+ * baseline. Measured: "中文 a" in Pacifico at 300 px has "a" 57 px higher against the
+ * ideographs than "a 中文" (Oswald 16, Roboto 12), as this computes; a roman line moves nothing.
+ */
+function baselineRises(given: string, faces: readonly FontFace[], fontSize: number): Map<FontFace, number> {
+  const rises = new Map<FontFace, number>();
+  const first = faces[0];
+  const script = OWN_SCRIPT.exec(given)?.[0] ?? '';
+  const tag = IDEOGRAPHIC.test(script) ? 'icfb' : HANGING.test(script) ? 'hang' : 'romn';
+  if (!first) return rises;
+  const reference = (baselineOf(first, tag) * fontSize) / fontkitFont(first).unitsPerEm;
+  for (const face of new Set(faces)) {
+    const rise = reference - (baselineOf(face, tag) * fontSize) / fontkitFont(face).unitsPerEm;
+    if (rise !== 0) rises.set(face, rise);
+  }
+  return rises;
+}
+
+/**
+ * The line box Pango gives the line: the largest ascent and descent of the faces its
+ * characters are set in (charFaces), each rounded up to a pixel, and moved by the face's rise;
+ * an empty line has the primary face's. The faces of the line's runs alone, or joined with the
+ * primary face's, differ from Pango's for such lines by up to a tenth of a line.
+ */
+function lineBox(faces: readonly FontFace[], rises: ReadonlyMap<FontFace, number>, font: ResolvedFont, fontSize: number): { ascent: number; descent: number } {
+  const used = new Set(faces.length === 0 ? [font.faces[0]!] : faces);
   let ascent = 0;
   let descent = 0;
-  for (const face of faces) {
+  for (const face of used) {
     const fk = fontkitFont(face);
-    ascent = Math.max(ascent, Math.ceil((fk.ascent * fontSize) / fk.unitsPerEm));
-    descent = Math.max(descent, Math.ceil((-fk.descent * fontSize) / fk.unitsPerEm));
+    const rise = rises.get(face) ?? 0;
+    ascent = Math.max(ascent, Math.ceil((fk.ascent * fontSize) / fk.unitsPerEm) + rise);
+    descent = Math.max(descent, Math.ceil((-fk.descent * fontSize) / fk.unitsPerEm) - rise);
   }
-  return { ascent, descent };
+  return { ascent: Math.ceil(ascent), descent: Math.ceil(descent) };
 }
 
 /**
@@ -350,6 +414,11 @@ export function layLine(text: string, font: ResolvedFont, fontSize: number, cach
     runs = shape(text, font, levels);
     cache?.set(key, runs);
   }
+  return measured(text, runs, fontSize);
+}
+
+/** A line of `runs` (in drawing order) measured at `fontSize` px: its advance and its ink. */
+function measured(text: string, runs: readonly ShapedRun[], fontSize: number): ShapedLine {
   let pen = 0;
   let wrapWidth = 0;
   let ink: { left: number; right: number; top: number; bottom: number } | null = null;
@@ -360,9 +429,9 @@ export function layLine(text: string, font: ResolvedFont, fontSize: number, cach
       const box = glyph.bbox;
       if (box.width > 0 && box.height > 0 && Number.isFinite(box.minX)) {
         const x = pen + position.xOffset * scale;
-        const y = position.yOffset * scale;
-        const grow = (run.embolden / 2) * scale;
-        const glyphInk = { left: x + box.minX * scale - grow, right: x + box.maxX * scale + grow, top: y + box.maxY * scale + grow, bottom: y + box.minY * scale - grow };
+        const y = (position.yOffset + run.rise) * scale;
+        const grow = run.embolden * scale;
+        const glyphInk = { left: x + box.minX * scale, right: x + box.maxX * scale + grow, top: y + box.maxY * scale + grow, bottom: y + box.minY * scale };
         ink = ink
           ? { left: Math.min(ink.left, glyphInk.left), right: Math.max(ink.right, glyphInk.right), top: Math.max(ink.top, glyphInk.top), bottom: Math.min(ink.bottom, glyphInk.bottom) }
           : glyphInk;
@@ -425,9 +494,13 @@ function wrap(text: string, font: ResolvedFont, fontSize: number, maxWidth: numb
     const lineRtl = baseRtl(pangoText, pangoRtl);
     const givenLevels = levelsOf(pangoText, lineRtl);
     // The order Pango draws the line's runs in, for print.pdf to draw them alike.
-    const levels = lineLevels(pangoText, givenLevels, laid.text, lineRtl);
+    const levels = lineLevels(pangoText, givenLevels, laid.text);
     const line = levels ? layLine(laid.text, font, fontSize, cache, levels) : laid;
-    lines.push({ ...line, ...lineBox(pangoText, givenLevels, font, fontSize) });
+    const faces = charFaces(pangoText, givenLevels, font);
+    const rises = baselineRises(pangoText, faces, fontSize);
+    // Runs raised off the baseline (rare: a line that starts with ideographs) are measured again.
+    const raised = rises.size === 0 ? line : measured(line.text, line.runs.map((run) => ({ ...run, rise: ((rises.get(run.face) ?? 0) * run.unitsPerEm) / fontSize })), fontSize);
+    lines.push({ ...raised, ...lineBox(faces, rises, font, fontSize) });
     pango.push(pangoText);
     // The direction Pango sets this line in, which a next line without a strong letter takes.
     pangoRtl = lineRtl;
@@ -495,8 +568,8 @@ type WrapEnd = { spaces: string } | undefined;
  * since pangoLine repeats the spaces there to keep the line's centre.
  */
 function spacesShow(spaces: string, line: ShapedLine, font: ResolvedFont): boolean {
-  // The run of the line's last character, in the order typed.
-  const last = line.runs.reduce<ShapedRun | undefined>((found, run) => (!found || run.start > found.start ? run : found), undefined);
+  // A line being wrapped has its runs in the order typed (levels come after: push).
+  const last = line.runs.at(-1);
   if (!last) return false;
   const ownFace = font.faces[facePosition(spaces, font)]!;
   // Pango itemizes emoji apart from the text around them, so spaces after one are never in its face.
@@ -510,6 +583,8 @@ const EMOJI = /\p{Extended_Pictographic}|\p{Regional_Indicator}/u;
 // Letters of the scripts written right to left, and the right-to-left mark.
 const RTL_LETTER = /[\p{Script=Hebrew}\p{Script=Arabic}\p{Script=Syriac}\p{Script=Thaana}\p{Script=Nko}\u200F]/u;
 const STRONG = /[\p{L}\u200E\u200F]/u;
+// Controls that open a right-to-left embedding, override or isolate (RLE, RLO, RLI).
+const RTL_CONTROL = /[\u202B\u202E\u2067]/u;
 
 /**
  * Whether Pango sets `paragraph` right to left: as its first strong letter (pango_find_base_dir),
@@ -521,7 +596,8 @@ function baseRtl(paragraph: string, previous: boolean): boolean {
 }
 
 // A line that starts or ends with a character of no direction of its own (space, digit, punctuation).
-const NEUTRAL_END = /^[\s\p{N}\p{P}\p{S}]|[\s\p{N}\p{P}\p{S}]$/u;
+const STARTS_NEUTRAL = /^[\s\p{N}\p{P}\p{S}]/u;
+const ENDS_NEUTRAL = /[\s\p{N}\p{P}\p{S}]$/u;
 
 /**
  * Whether the base direction changes how Pango draws `line`: it holds right-to-left letters
@@ -529,7 +605,7 @@ const NEUTRAL_END = /^[\s\p{N}\p{P}\p{S}]|[\s\p{N}\p{P}\p{S}]$/u;
  * A mark costs where it is not needed: Pango gives it a face, whose height the line takes.
  */
 function directionShows(line: string): boolean {
-  return RTL_LETTER.test(line) || NEUTRAL_END.test(line);
+  return RTL_LETTER.test(line) || STARTS_NEUTRAL.test(line) || ENDS_NEUTRAL.test(line);
 }
 
 /**
@@ -568,6 +644,8 @@ function mark(rtl: boolean): string {
 }
 
 const DIGIT = /\p{N}/u;
+// Arabic-Indic digits (bidi class AN): right to left for the neutrals beside them, whatever precedes.
+const ARABIC_DIGIT = /[\u0660-\u0669\u066B\u066C]/u;
 
 interface EndDirections {
   /** The direction of the first and of the last strong letter or number; undefined when there is none. */
@@ -588,16 +666,16 @@ function endDirections(text: string, previousRtl: boolean): EndDirections {
   let last: boolean | undefined;
   let strong = previousRtl;
   for (const char of text) {
-    if (STRONG.test(char)) strong = RTL_LETTER.test(char);
-    else if (!DIGIT.test(char)) continue;
-    first ??= strong;
-    last = strong;
+    let rtl: boolean;
+    if (STRONG.test(char)) rtl = strong = RTL_LETTER.test(char);
+    else if (ARABIC_DIGIT.test(char)) rtl = true;
+    else if (DIGIT.test(char)) rtl = strong;
+    else continue;
+    first ??= rtl;
+    last = rtl;
   }
   return { first, last, lastStrong: strong };
 }
-
-const STARTS_NEUTRAL = /^[\s\p{N}\p{P}\p{S}]/u;
-const ENDS_NEUTRAL = /[\s\p{N}\p{P}\p{S}]$/u;
 
 /**
  * The directional marks a line needs at its ends so that the neutrals and digits there

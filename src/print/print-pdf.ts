@@ -21,10 +21,13 @@ import {
   rgb,
   setFillingRgbColor,
   setFontAndSize,
+  setLineJoin,
   setLineWidth,
+  LineJoinStyle,
   setStrokingRgbColor,
   setTextMatrix,
   setTextRenderingMode,
+  setTextRise,
   TextRenderingMode,
   type PDFFont,
   type PDFPage,
@@ -184,8 +187,13 @@ async function drawText(doc: PDFDocument, page: PDFPage, print: PrintDesign, pag
       }
       const key = page.node.newFontDictionary(font.name, font.ref);
       // A face Pango draws emboldened: filled and stroked in the ink, the stroke as wide as the outline grows.
-      if (run.embolden > 0) operators.push(setTextRenderingMode(TextRenderingMode.FillAndOutline), setLineWidth((run.embolden / run.unitsPerEm) * fontSizePt));
+      if (run.embolden > 0) operators.push(setTextRenderingMode(TextRenderingMode.FillAndOutline), setLineWidth((run.embolden / run.unitsPerEm) * fontSizePt), setLineJoin(LineJoinStyle.Round));
+      // A run Pango raises off the line's baseline (a line that starts with ideographs), and an
+      // emboldened run by half its growth (its stroke grows it downward by as much).
+      const rise = run.rise + run.embolden / 2;
+      if (rise !== 0) operators.push(setTextRise((rise / run.unitsPerEm) * fontSizePt));
       operators.push(setFontAndSize(key, fontSizePt), PDFOperator.of(PDFOperatorNames.ShowTextAdjusted, [adjustedText(doc, font, run)]));
+      if (rise !== 0) operators.push(setTextRise(0));
       if (run.embolden > 0) operators.push(setTextRenderingMode(TextRenderingMode.Fill));
     }
   }
@@ -209,15 +217,22 @@ function subsetName(face: FontFace, text: string): string {
  * again with fontkit's defaults: the direction of its first letter's script, no mirroring, so
  * a right-to-left run with Latin in it came out reversed ("TXET") and brackets backwards. It
  * shapes with the face's fontkit font, which cachedFontkit shares with the layout: for that
- * one synchronous call, the font's layout answers with the run's glyphs. (Were pdf-lib to
- * parse a font of its own, its codes would differ in number and adjustedText keeps them bare.)
+ * one synchronous call, the font's layout answers with the run's glyphs; were pdf-lib ever to
+ * parse a font of its own, this throws rather than draw glyphs in another order.
  */
 function encodeRun(font: PDFFont, run: ShapedRun): string {
   const shaper = fontkitFont(run.face);
   const own = Object.getOwnPropertyDescriptor(shaper, 'layout');
-  shaper.layout = () => ({ glyphs: [...run.glyphs], positions: [...run.positions] }) as unknown as ReturnType<typeof shaper.layout>;
+  let asked = false;
+  shaper.layout = () => {
+    asked = true;
+    return { glyphs: [...run.glyphs], positions: [...run.positions] } as unknown as ReturnType<typeof shaper.layout>;
+  };
   try {
-    return font.encodeText(run.text).asString();
+    const hex = font.encodeText(run.text).asString();
+    // pdf-lib shaped with a font of its own: its glyphs could be in another order than drawn.
+    if (!asked) throw new AppError('TEXT_RENDER_FAILED', `print.pdf could not place the glyphs of ${run.face.family}: pdf-lib did not use the layout's font. This is a bug; report it.`);
+    return hex;
   } finally {
     if (own) Object.defineProperty(shaper, 'layout', own);
     else delete (shaper as { layout?: unknown }).layout;
@@ -249,9 +264,12 @@ function adjustedText(doc: PDFDocument, font: PDFFont, run: ShapedRun): PDFArray
     const adjustment = (glyph.advanceWidth - position.xAdvance + position.xOffset - (next?.xOffset ?? 0)) * perUnit;
     if (Math.abs(adjustment) > 1e-6) array.push(PDFNumber.of(Number(adjustment.toFixed(3))));
   }
-  // The first glyph's own offset: shift the whole run by it.
-  const firstOffset = run.positions[0]?.xOffset ?? 0;
-  if (firstOffset !== 0) array.insert(0, PDFNumber.of(Number((-firstOffset * perUnit).toFixed(3))));
+  // The first glyph's own offset: shift the whole run by it. An emboldened run is stroked on
+  // its outline (half the growth on every side): moved right by half as well, and back after
+  // it, its ink grows to the right only, as FreeType's does (its rise lifts it likewise).
+  const lead = (run.positions[0]?.xOffset ?? 0) + run.embolden / 2;
+  if (lead !== 0) array.insert(0, PDFNumber.of(Number((-lead * perUnit).toFixed(3))));
+  if (run.embolden > 0) array.push(PDFNumber.of(Number(((run.embolden / 2) * perUnit).toFixed(3))));
   return array;
 }
 

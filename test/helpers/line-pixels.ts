@@ -17,7 +17,7 @@ export async function inkMask(file: string | Buffer, background: { r: number; g:
 
 /**
  * For each line (ink band) of `a`, the share of its pixels whose coverage differs by more than
- * half from `b`'s line of the same rank, at the best offset of up to 3 px across and 1 px down
+ * half from `b`'s line of the same rank, at the best offset of up to 3 px across and 1 px up or down
  * (each line is centred on its own subpixel position). 1 where `b` has no such line. Two draws
  * of the same glyphs in the same order differ in a few edge pixels; a word moved, a glyph
  * turned or two letters swapped differ in a share of the line.
@@ -44,4 +44,19 @@ export function lineDifferences(a: TextMask, b: TextMask): number[] {
     }
     return best / ((band.bottom - band.top + 1) * (band.right - band.left + 1));
   });
+}
+
+/**
+ * The largest distance, in px, between an edge of a line (ink band) of `a` and the same edge
+ * of `b`'s line of the same rank (Infinity when they have not as many lines): where each line
+ * stands, which lineDifferences, aligning each pair, does not see.
+ */
+export function lineEdgesApart(a: TextMask, b: TextMask): number {
+  const x = inkBands(a);
+  const y = inkBands(b);
+  if (x.length !== y.length) return Infinity;
+  return Math.max(0, ...x.map((band, i) => {
+    const other = y[i]!;
+    return Math.max(Math.abs(band.left - other.left), Math.abs(band.right - other.right), Math.abs(band.top - other.top), Math.abs(band.bottom - other.bottom));
+  }));
 }

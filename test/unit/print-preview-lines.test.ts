@@ -73,7 +73,11 @@ describe('the preview and print.png break lines alike near the edge of the text 
 });
 
 describe('previewText: the lines the preview\'s Pango drew', () => {
-  it.each(['t-shirt', 'poster'] as const)('finds them where fontkit, at Pango\'s wrap width, breaks "世界 n" elsewhere (%s, Bebas Neue)', async (type) => {
+  // fontkit's wrap at Pango's width used to break "世界 n" elsewhere than Pango: the space after
+  // the ideographs was measured in Bebas Neue's face, and Pango sets it in Noto Sans SC's, the
+  // face of the character before it (faceIndexes). It now breaks where Pango does, and a search
+  // of 3,000 such CJK and Latin texts on both products found none that breaks elsewhere.
+  it.each(['t-shirt', 'poster'] as const)('finds them for "世界 n", which fontkit at Pango\'s wrap width breaks as Pango does (%s, Bebas Neue)', async (type) => {
     const design = validateDesignSpec({ product_type: type, design_data: { text: '世界 n', font: 'Bebas-Bold', color: '#1E90FF', text_color: '#FFD700' } });
     const spec = DEFAULT_PRINT_SPECS[type];
     const font = resolveFont('Bebas-Bold');
@@ -83,10 +87,10 @@ describe('previewText: the lines the preview\'s Pango drew', () => {
     expect(mask.wrap).toBeDefined();
     const preview = (await previewText(design, spec))!;
     expect(preview.fontSize).toBe(mask.fontSize);
-    // fontkit's own wrap at Pango's width: lines Pango does not draw as it drew the preview.
+    // fontkit's own wrap at Pango's width: the lines Pango drew the preview in.
     const atPangoWidth = wrapPrintText('世界 n', font, mask.fontSize, mask.wrap);
-    expect(sameInkLines(mask, (await renderTextLines(atPangoWidth.pango, font, mask.fontSize))!)).toBe(false);
-    expect(preview.lines).not.toEqual(atPangoWidth.lines.map((line) => line.text));
+    expect(sameInkLines(mask, (await renderTextLines(atPangoWidth.pango, font, mask.fontSize))!)).toBe(true);
+    expect(preview.lines).toEqual(atPangoWidth.lines.map((line) => line.text));
     // The print's lines, as previewText found them, Pango draws as the preview.
     const layout = designPrintScene(design, spec, undefined, { preview }).layout!;
     expect(layout.lines.map((line) => line.text)).toEqual(preview.lines);
