@@ -155,11 +155,29 @@ const graphemes = (() => {
   return (text: string) => Array.from(segmenter.segment(text), (s) => s.segment);
 })();
 
-/** The index in the chain of the first face that has `char`, as Pango's fontset picks (the primary face, 0, when none has it). */
+/** The index in the chain of the first face that draws `char` (drawsChar), as Pango's fontset picks (the primary face, 0, when none does). */
 function facePosition(char: string, font: ResolvedFont): number {
-  const codePoint = char.codePointAt(0) ?? 0;
-  const position = font.faces.findIndex((face) => fontkitFont(face).hasGlyphForCodePoint(codePoint));
+  const position = font.faces.findIndex((face) => drawsChar(fontkitFont(face), char));
   return position === -1 ? 0 : position;
+}
+
+/**
+ * Whether Pango draws `char` in a face: where the face has its glyph, or the glyphs of its
+ * canonical decomposition, which HarfBuzz then shapes ("ắ" in Bebas Neue, which has "ă" and
+ * the combining acute but not "ắ": Pango draws it in Bebas Neue, not in Noto Sans, the first
+ * fallback that has "ắ" itself).
+ */
+function drawsChar(face: Font, char: string): boolean {
+  if (face.hasGlyphForCodePoint(char.codePointAt(0) ?? 0)) return true;
+  const decomposed = char.normalize('NFD');
+  return decomposed !== char && [...decomposed].every((part) => face.hasGlyphForCodePoint(part.codePointAt(0)!));
+}
+
+/** `text` as `face` shapes it: each character the face has no glyph for, decomposed (drawsChar). */
+function decomposedFor(face: Font, text: string): string {
+  let out = '';
+  for (const char of text) out += face.hasGlyphForCodePoint(char.codePointAt(0)!) ? char : char.normalize('NFD');
+  return out;
 }
 
 /**
@@ -235,9 +253,10 @@ function shape(text: string, font: ResolvedFont, levels: Uint8Array | undefined)
     // Without levels (a left-to-right line, as Pango is given it), fontkit picks the direction
     // from the run's script, as before. With them, each run is shaped in its level's
     // direction, its brackets mirrored where right to left (Pango's HarfBuzz mirrors them).
+    const shapingText = decomposedFor(fk, runText);
     const { glyphs, positions } = levels
-      ? (fk.layout as LayoutWithDirection)(level % 2 === 1 ? mirrored(runText) : runText, undefined, undefined, undefined, level % 2 === 1 ? 'rtl' : 'ltr')
-      : fk.layout(runText);
+      ? (fk.layout as LayoutWithDirection)(level % 2 === 1 ? mirrored(shapingText) : shapingText, undefined, undefined, undefined, level % 2 === 1 ? 'rtl' : 'ltr')
+      : fk.layout(shapingText);
     const embolden = font.bold && ((fk['OS/2'] as { usWeightClass?: number }).usWeightClass ?? 400) <= 500 ? fk.unitsPerEm / 24 : 0;
     return { face, text: runText, start, level, embolden, rise: 0, glyphs, positions, unitsPerEm: fk.unitsPerEm };
   });

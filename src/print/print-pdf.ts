@@ -190,10 +190,16 @@ async function drawText(doc: PDFDocument, page: PDFPage, print: PrintDesign, pag
       if (run.embolden > 0) operators.push(setTextRenderingMode(TextRenderingMode.FillAndOutline), setLineWidth((run.embolden / run.unitsPerEm) * fontSizePt), setLineJoin(LineJoinStyle.Round));
       // A run Pango raises off the line's baseline (a line that starts with ideographs), and an
       // emboldened run by half its growth (its stroke grows it downward by as much).
-      const rise = run.rise + run.embolden / 2;
-      if (rise !== 0) operators.push(setTextRise((rise / run.unitsPerEm) * fontSizePt));
-      operators.push(setFontAndSize(key, fontSizePt), PDFOperator.of(PDFOperatorNames.ShowTextAdjusted, [adjustedText(doc, font, run)]));
-      if (rise !== 0) operators.push(setTextRise(0));
+      // Glyphs GPOS moves up or down (stacked marks) are shown on their own, each at its rise.
+      operators.push(setFontAndSize(key, fontSizePt));
+      let risen = 0;
+      for (const { yOffset, array } of adjustedText(doc, font, run)) {
+        const rise = run.rise + run.embolden / 2 + yOffset;
+        if (rise !== risen) operators.push(setTextRise((rise / run.unitsPerEm) * fontSizePt));
+        risen = rise;
+        operators.push(PDFOperator.of(PDFOperatorNames.ShowTextAdjusted, [array]));
+      }
+      if (risen !== 0) operators.push(setTextRise(0));
       if (run.embolden > 0) operators.push(setTextRenderingMode(TextRenderingMode.Fill));
     }
   }
@@ -240,37 +246,39 @@ function encodeRun(font: PDFFont, run: ShapedRun): string {
 }
 
 /**
- * A TJ array for `run`: each glyph's code (the subset's glyph id, from pdf-lib, which also
+ * TJ arrays for `run`, one per stretch of glyphs at the same vertical offset (TJ moves only
+ * across; GPOS lifts stacked marks, as the acute of "ắ" over the breve: drawText shows each
+ * stretch at its text rise): each glyph's code (the subset's glyph id, from pdf-lib, which also
  * adds the glyph and its ToUnicode entry to the subset), with the difference between the
  * glyph's own width and its shaped advance (kerning) and offsets between glyphs, in
  * thousandths of an em as TJ counts them.
  */
-function adjustedText(doc: PDFDocument, font: PDFFont, run: ShapedRun): PDFArray {
+function adjustedText(doc: PDFDocument, font: PDFFont, run: ShapedRun): Array<{ yOffset: number; array: PDFArray }> {
   const hex = encodeRun(font, run);
-  const array = PDFArray.withContext(doc.context);
   const codes = hex.match(/.{4}/g) ?? [];
-  if (codes.length !== run.glyphs.length) {
-    // pdf-lib shaped the run differently (it should not: same fontkit, same features): keep its glyphs, without adjustments.
-    array.push(PDFHexString.of(hex));
-    return array;
-  }
   const perUnit = 1000 / run.unitsPerEm;
+  const segments: Array<{ yOffset: number; array: PDFArray }> = [];
   for (const [i, code] of codes.entries()) {
     const glyph = run.glyphs[i]!;
     const position = run.positions[i]!;
     const next = run.positions[i + 1];
-    array.push(PDFHexString.of(code));
+    let segment = segments.at(-1);
+    if (!segment || segment.yOffset !== position.yOffset) {
+      segment = { yOffset: position.yOffset, array: PDFArray.withContext(doc.context) };
+      segments.push(segment);
+    }
+    segment.array.push(PDFHexString.of(code));
     // TJ subtracts: a positive number moves the next glyph left.
     const adjustment = (glyph.advanceWidth - position.xAdvance + position.xOffset - (next?.xOffset ?? 0)) * perUnit;
-    if (Math.abs(adjustment) > 1e-6) array.push(PDFNumber.of(Number(adjustment.toFixed(3))));
+    if (Math.abs(adjustment) > 1e-6) segment.array.push(PDFNumber.of(Number(adjustment.toFixed(3))));
   }
   // The first glyph's own offset: shift the whole run by it. An emboldened run is stroked on
   // its outline (half the growth on every side): moved right by half as well, and back after
   // it, its ink grows to the right only, as FreeType's does (its rise lifts it likewise).
   const lead = (run.positions[0]?.xOffset ?? 0) + run.embolden / 2;
-  if (lead !== 0) array.insert(0, PDFNumber.of(Number((-lead * perUnit).toFixed(3))));
-  if (run.embolden > 0) array.push(PDFNumber.of(Number(((run.embolden / 2) * perUnit).toFixed(3))));
-  return array;
+  if (lead !== 0) segments[0]?.array.insert(0, PDFNumber.of(Number((-lead * perUnit).toFixed(3))));
+  if (run.embolden > 0) segments.at(-1)?.array.push(PDFNumber.of(Number(((run.embolden / 2) * perUnit).toFixed(3))));
+  return segments;
 }
 
 let srgbProfile: Promise<Buffer> | undefined;

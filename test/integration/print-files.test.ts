@@ -684,6 +684,9 @@ describe('text in both directions, in fallback faces, with blank lines', () => {
     // "Anna 🎉 " stood 100 px left of print.png's at 200 px.
     ['Happy birthday\nAnna 🎉 ', 'Roboto-Bold', 'mug'],
     ['🎉 🎉 🎉', 'Roboto-Bold', 'poster'],
+    // "ắ", which Bebas Neue has not, is drawn by Pango from its "ă" and combining acute, and GPOS
+    // stacks the acute over the breve (the files were refused; print.pdf dropped the lift).
+    ['Bắc Ninh ắ\nViệt Nam', 'Bebas-Bold', 'mug'],
     // Lines with nothing to draw at the end and at the start count in the ink box as Pango counts them.
     ['Hello\n', 'Montserrat-Bold', 'mug'],
     ['\nבוקר טוב 2026', 'Roboto-Bold', 'poster'],

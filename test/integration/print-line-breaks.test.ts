@@ -137,6 +137,8 @@ const characters = (lines: readonly string[]) => [...visible(lines.join(''))].so
 const KNOWN_DIFFERENCES: readonly string[] = [
   // The mark of b̂ on its own line.
   'Montserrat-Bold|"kax \\n  vFMQemqjcE b̂ar KkaLn Żółć, LvcDbG qQa مرحبا \\n Donaudampfschifffahrtsgesellschaft"',
+  // The stacked marks of à́̂̃ on a line of their own (print.pdf draws them at the height GPOS lifts them to).
+  'OpenSans-Bold|"Żółć NoeKppdEmyxD à́̂̃ Donaudampfschifffahrtsgesellschaft MKxIcGcwAIO \\nDonaudampfschifffahrtsgesellschaft\\n  rOjJ"',
   // The acute of ẹ́ on its own line.
   'Montserrat-Bold|"pneumonoultramicroscopicsilicovolcanoconiosis  \\n  שלום JdywzwS ẹ́"',
   // "aWqk 34125 العربية": the right-to-left paragraph's line in drawn order.
@@ -153,6 +155,8 @@ const KNOWN_DIFFERENCES: readonly string[] = [
   'Bebas-Bold|"עולם Donaudampfschifffahrtsgesellschaft\\nÆrøskøbing \\nبالعالم \\n ✨✨\\n sDgJFh ujWyx  \\n 👍🏽  \\n  한국어 \\n  t こんにちは עולם"',
   // "こ مرحبا": the right-to-left paragraph's line in drawn order.
   'Montserrat-Bold|"مرحبا こんにちは"',
+  // The stacked marks of à́̂̃ on a line of their own.
+  'OpenSans-Bold|"Supercalifragilisticexpialidocious ﬁne\\n  Llj à́̂̃"',
   // "ﬁne -" joined with the next line.
   'Pacifico-Regular|"Supercalifragilisticexpialidocious Việt Nam 漢字かな交じり文 ortugqeqjxweritzpsusujpdavtmfpxoflrpyv ﬁne - puyvtOJIUlL ﬁne, XHKRA  \\n yMnxjiij JudRIe naïve"',
 ];
