@@ -222,7 +222,8 @@ function faceIndexes(text: string, font: ResolvedFont, levels: Uint8Array | unde
   };
   return chars.map((char, i) => {
     if (char.position !== -1) return char;
-    const position = find(i, -1) === -1 ? find(i, 1) : find(i, -1);
+    const before = find(i, -1);
+    const position = before === -1 ? find(i, 1) : before;
     return { ...char, position: position === -1 ? facePosition(' ', font) : position };
   });
 }
