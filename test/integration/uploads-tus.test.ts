@@ -72,7 +72,7 @@ const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest(
  * takes it), and optionally a hook that changes a request before it is signed and sent.
  */
 function watchParts(client: S3, options: { hold?: boolean; alter?: (input: { PartNumber?: number }, request: { headers: Record<string, string> }) => void } = {}) {
-  const seen = { inFlight: 0, maxInFlight: 0, attempts: new Map<number, number>(), completedSha256: undefined as string | undefined };
+  const seen = { inFlight: 0, maxInFlight: 0, attempts: new Map<number, number>(), completedSha256: undefined as string | undefined, asked: 0 };
   let release: () => void = () => {};
   // With `hold`, the first part waits (5 s at most) until a second one is sent: uploaded one
   // after another, the second never comes while the first is held, and maxInFlight stays 1.
@@ -85,6 +85,8 @@ function watchParts(client: S3, options: { hold?: boolean; alter?: (input: { Par
       seen.completedSha256 = sha256(await stored.Body!.transformToByteArray());
       return out;
     }
+    // The store asking S3 what an upload holds (its parts, its tail).
+    if (context.commandName === 'ListPartsCommand' || context.commandName === 'HeadObjectCommand') seen.asked++;
     if (context.commandName !== 'UploadPartCommand') return next(args);
     const input = args.input as { PartNumber?: number };
     seen.attempts.set(input.PartNumber!, (seen.attempts.get(input.PartNumber!) ?? 0) + 1);
@@ -240,6 +242,8 @@ describe.skipIf(skipClamd).each(STACKS.filter((s) => !s.skip))('tus uploads ($na
       // answered without waiting for it (one at a time, this would stay 1).
       expect(watch.seen.maxInFlight).toBeGreaterThan(1);
       expect(upload.sent.filter((s) => s.method === 'PATCH').length).toBe(Math.ceil(png.length / CHUNK));
+      // A new upload's state (no parts, no tail) is known from its creation: no PATCH asked S3 for it.
+      expect(watch.seen.asked).toBe(0);
       // The object S3 assembled from the parts is the file, byte for byte.
       expect(watch.seen.completedSha256).toBe(sha256(png));
       const id = upload.upload.url!.split('/').pop()!;
