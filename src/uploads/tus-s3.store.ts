@@ -11,7 +11,7 @@ import {
 import { S3Store } from '@tus/s3-store';
 import { ERRORS, Upload } from '@tus/server';
 import { addContentMd5ToDeleteObjects, s3ClientConfig, type S3DriverOptions } from '../storage/s3.driver.js';
-import { PartFile, PartWriter } from './tus-part-buffers.js';
+import { PartFilePool, PartWriter, type PartFile } from './tus-part-buffers.js';
 import { fileIdOf, OWNER_METADATA_KEY, TUS_PREFIX, uploadIdOfFileId, type ExpiredTusUpload, type TusStagingStore } from './tus-store.js';
 import { isUploadId } from './upload.js';
 
@@ -37,7 +37,7 @@ interface UploadState {
   nextPartNumber: number;
   /** Bytes of the parts acknowledged but not yet confirmed by S3. */
   pendingBytes: number;
-  /** The background part uploads still running (each removes its temp file when done). */
+  /** The background part uploads still running (each gives its temp file back when done). */
   pending: Set<Promise<void>>;
   /** Size of the tail in S3: 0 when there is none, -1 when unknown. */
   tail: number;
@@ -100,6 +100,8 @@ function isMissingUpload(error: unknown): boolean {
 class StagingS3Store extends S3Store {
   private readonly states = new Map<string, UploadState>();
   private readonly maxQueuedParts: number;
+  /** Temp files for the parts on their way to S3, reused (tus-part-buffers.ts). */
+  readonly partFiles = new PartFilePool();
   /** Part uploads running now, and the most seen at once (for tests and /metrics-style checks). */
   partsInFlight = 0;
   maxPartsInFlight = 0;
@@ -270,7 +272,7 @@ class StagingS3Store extends S3Store {
         partSize,
         start: async () => {
           await this.roomFor(state);
-          return PartFile.create();
+          return this.partFiles.acquire();
         },
         finished: async (part) => {
           end += part.size;
@@ -446,6 +448,7 @@ export class S3TusStore implements TusStagingStore {
 
   close(): void {
     this.datastore.s3.destroy();
+    void this.datastore.partFiles.close();
   }
 }
 
