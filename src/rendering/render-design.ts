@@ -34,7 +34,10 @@ export interface DesignAssets {
    * blends over the background), else RGB. Either decodes to the same RGB pixels.
    */
   preview: Buffer;
-  /** The preview scaled to fit thumbnailMaxSize × thumbnailMaxSize with Lanczos-3, RGB PNG. */
+  /**
+   * The preview scaled to fit thumbnailMaxSize × thumbnailMaxSize with Lanczos-3 (see
+   * sceneThumbnail): a palette PNG when the text is one colour, else RGB.
+   */
   thumbnail: Buffer;
 }
 
@@ -59,9 +62,10 @@ export async function renderDesign(spec: DesignSpec, options: RenderOptions = {}
 }
 
 /**
- * The preview (as renderDesign) and its thumbnail (as makeThumbnail of the preview) from
- * one layout, without decoding the preview again. The thumbnail's resampling runs on
- * sharp's thread pool while the preview is encoded. Throws what renderDesign throws.
+ * The preview (as renderDesign) and its thumbnail (sceneThumbnail: makeThumbnail of the
+ * preview, or of its text's coverage when the text is one colour) from one layout, without
+ * decoding the preview again. The thumbnail's resampling runs on sharp's thread pool while
+ * the preview is encoded. Throws what renderDesign throws.
  */
 export async function renderDesignAssets(spec: DesignSpec, options: AssetRenderOptions = {}, image?: Buffer): Promise<DesignAssets> {
   const { size, compressionLevel, printAreas } = renderOptions(options);

@@ -67,9 +67,9 @@ export interface RenderedImage {
  * Every rendition of the design in every format, from one layout per size class:
  *
  * - the preview's size is rendered (the seed's preview.png, through the flat PNG encoder
- *   when it applies); renditions smaller than it are resampled from its pixels with Lanczos-3,
- *   as the seed's thumbnail is (the PNG thumbnail is byte-for-byte what sceneThumbnail made
- *   before renditions existed);
+ *   when it applies); renditions smaller than it are resampled from it with Lanczos-3, as
+ *   the seed's thumbnail is (PNG ones by sceneThumbnail, from the text's coverage when the
+ *   text is one colour; the others from its painted pixels);
  * - renditions larger than the preview are rendered at their own size: the layout scales, so
  *   text is drawn sharp, never enlarged from 600 px.
  *

@@ -176,12 +176,68 @@ export async function encodeFlatScene(scene: PreparedScene, compressionLevel: nu
  * Undefined for any other scene.
  */
 export function indexedScene(scene: PreparedScene): IndexedImage | undefined {
+  const coverage = sceneCoverage(scene);
+  if (!coverage) return undefined;
+  const { width, height, background, ink, band } = coverage;
+  if (!band) return { width, height, palette: inkPalette(background, ink, 0) };
+  return { width, height, palette: inkPalette(background, ink, band.most), band: { top: band.top, rows: band.rows } };
+}
+
+/**
+ * An opaque background under one ink: each pixel is the ink over the background at its
+ * coverage (0 to 255), index 0 the background itself. `band` holds the rows the ink covers,
+ * one coverage byte per pixel across the whole width, and the largest coverage in them;
+ * absent when nothing is drawn.
+ */
+export interface CoverageImage {
+  readonly width: number;
+  readonly height: number;
+  readonly background: Rgb;
+  readonly ink: Rgb;
+  readonly band?: CoverageBand;
+}
+
+/** Rows `top` onwards of a CoverageImage, `width` coverage bytes each; `most` the largest. */
+export interface CoverageBand {
+  readonly top: number;
+  readonly rows: Buffer;
+  readonly most: number;
+}
+
+const coverages = new WeakMap<PreparedScene, CoverageImage | null>();
+
+/**
+ * The scene as a CoverageImage when it is one: an opaque background with nothing on it
+ * (its ink is then the background), or with one text layer in one colour and no colour
+ * glyphs. Undefined for any other scene. Worked out once per scene: the preview, the
+ * thumbnail and the WebP renditions all read it.
+ */
+export function sceneCoverage(scene: PreparedScene): CoverageImage | undefined {
+  let coverage = coverages.get(scene);
+  if (coverage === undefined) coverages.set(scene, (coverage = computeCoverage(scene) ?? null));
+  return coverage ?? undefined;
+}
+
+function computeCoverage(scene: PreparedScene): CoverageImage | undefined {
   const { width, height, background, layers } = scene;
   if (background === 'transparent' || !isFlat(scene)) return undefined;
-  const rows = rowSpan(layers);
-  if (!rows) return { width, height, palette: Buffer.from([background.r, background.g, background.b]) };
-  const indexed = layers.length === 1 ? coverageBand(layers[0]!, width, background) : undefined;
-  return indexed && { width, height, palette: indexed.palette, band: { top: rows.top, rows: indexed.rows } };
+  if (layers.length === 0) return { width, height, background, ink: background };
+  const [layer] = layers;
+  if (layers.length !== 1 || !layer?.ink) return undefined;
+  const band = coverageBand(layer, width);
+  return band && { width, height, background, ink: layer.ink, band };
+}
+
+/** The colours of coverages 0 to `most`: the ink over the background at each, as paintWindow blends them. */
+export function inkPalette(background: Rgb, ink: Rgb, most: number): Buffer {
+  const { r, g, b } = inkTables(background, ink);
+  const palette = Buffer.allocUnsafe((most + 1) * 3);
+  for (let alpha = 0; alpha <= most; alpha++) {
+    palette[alpha * 3] = r[alpha] as number;
+    palette[alpha * 3 + 1] = g[alpha] as number;
+    palette[alpha * 3 + 2] = b[alpha] as number;
+  }
+  return palette;
 }
 
 /**
@@ -355,14 +411,12 @@ function paintLayer(pixels: Buffer, channels: 3 | 4, window: Rect, layer: Painte
 }
 
 /**
- * A one-colour layer over `background` as palette indices: each pixel's coverage (alpha),
- * over the layer's rows and the canvas's full width, and the palette that maps a coverage
- * to the colour paintWindow gives it (index 0, no coverage, is the background). Undefined
- * when the layer has colour glyphs: those pixels are not blends of the ink.
+ * A one-colour layer's coverage (alpha) as one byte per pixel, over the layer's rows and the
+ * canvas's full width, and the largest coverage in it. Undefined when the layer has colour
+ * glyphs: those pixels are not blends of the ink.
  */
-function coverageBand(layer: PaintedLayer, width: number, background: Rgb): { rows: Buffer; palette: Buffer } | undefined {
-  const { rect, ink } = layer;
-  if (!ink) return undefined;
+function coverageBand(layer: PaintedLayer, width: number): CoverageBand | undefined {
+  const { rect } = layer;
   const pixels = pixelWords(layer.data);
   const rows = Buffer.alloc(width * rect.height);
   let most = 0;
@@ -378,14 +432,7 @@ function coverageBand(layer: PaintedLayer, width: number, background: Rgb): { ro
       if (alpha > most) most = alpha;
     }
   }
-  const { r, g, b } = inkTables(background, ink);
-  const palette = Buffer.allocUnsafe((most + 1) * 3);
-  for (let alpha = 0; alpha <= most; alpha++) {
-    palette[alpha * 3] = r[alpha] as number;
-    palette[alpha * 3 + 1] = g[alpha] as number;
-    palette[alpha * 3 + 2] = b[alpha] as number;
-  }
-  return { rows, palette };
+  return { top: rect.top, rows, most };
 }
 
 interface InkTables {

@@ -1,7 +1,8 @@
 import sharp from 'sharp';
 import { AppError } from '../errors.js';
-import { encodeFlatPng } from './flat-png.js';
-import { encodeScene, isFlat, paintCanvas, paintWindow, type PreparedScene } from './scene-renderer.js';
+import { encodeFlatPng, encodeIndexedPng } from './flat-png.js';
+import type { Rect } from './scene.js';
+import { encodeScene, inkPalette, isFlat, paintCanvas, paintWindow, sceneCoverage, type CoverageBand, type CoverageImage, type PreparedScene } from './scene-renderer.js';
 
 /** The seed's `image.thumbnail((200, 200), LANCZOS)`. */
 export const THUMBNAIL_MAX_SIZE = 200;
@@ -44,11 +45,18 @@ export async function makeThumbnail(input: Buffer | RawImage, options: Thumbnail
 }
 
 /**
- * The thumbnail of a rendered scene, with the same pixels as `makeThumbnail` of its preview.
- * When the scene is flat and square and its side a whole multiple of the thumbnail's, only
- * the layers' box (plus the kernel's reach) is resampled: Lanczos of a flat colour is that
- * colour, and a crop aligned to the scale factor samples the same source pixels as the whole
- * image would. Any other scene is painted whole and resampled by makeThumbnail.
+ * The thumbnail of a rendered scene, as makeThumbnail of its preview. When the scene is flat
+ * and square and its side a whole multiple of the thumbnail's, only the layers' box (plus
+ * the kernel's reach) is resampled: Lanczos of a flat colour is that colour, and a crop
+ * aligned to the scale factor samples the same source pixels as the whole image would.
+ * When that box is one ink over the background (sceneCoverage: text in one colour, as
+ * nearly every design), what is resampled is the glyphs' coverage, one channel instead of
+ * the painted RGB, and the thumbnail is the ink over the background at each resampled
+ * coverage, a palette PNG as the preview is: the same picture but where Lanczos rings past
+ * the ink or the background, which the coverage's 0 and 255 clip and an RGB channel clips
+ * only at its own 0 and 255 (test/unit/rendering-scene.test.ts bounds the difference), for
+ * a third of the resampling, no painting and a smaller file (BENCHMARKS.md, "Live status").
+ * Any other scene is painted whole and resampled by makeThumbnail.
  */
 export async function sceneThumbnail(scene: PreparedScene, options: ThumbnailOptions = {}): Promise<Buffer> {
   const { maxSize, compressionLevel } = thumbnailOptions(options);
@@ -74,16 +82,48 @@ export async function sceneThumbnail(scene: PreparedScene, options: ThumbnailOpt
   const y0 = Math.max(0, alignDown(Math.floor(top / factor) - reach, block));
   const y1 = Math.min(maxSize, Math.ceil(bottom / factor) + reach);
   const window = { left: x0 * factor, top: y0 * factor, width: (x1 - x0) * factor, height: (y1 - y0) * factor };
-  const small = await sharp(paintWindow(scene, window), { raw: { width: window.width, height: window.height, channels: 3 } })
-    .resize(x1 - x0, y1 - y0, { fit: 'fill', kernel: 'lanczos3' })
-    .raw()
-    .toBuffer();
+  const small = { left: x0, top: y0, width: x1 - x0, height: y1 - y0 };
+  const coverage = sceneCoverage(scene);
+  if (coverage?.band) return coverageThumbnail(coverage, coverage.band, window, small, maxSize, compressionLevel);
 
-  const rows = Buffer.allocUnsafe(maxSize * (y1 - y0) * 3);
+  const resampled = await resampleWindow(paintWindow(scene, window), window, small, 3);
+  const rows = Buffer.allocUnsafe(maxSize * small.height * 3);
   rows.fill(Buffer.from([background.r, background.g, background.b]));
-  const smallRow = (x1 - x0) * 3;
-  for (let y = 0; y < y1 - y0; y++) small.copy(rows, (y * maxSize + x0) * 3, y * smallRow, (y + 1) * smallRow);
+  for (let y = 0; y < small.height; y++) resampled.copy(rows, (y * maxSize + x0) * 3, y * small.width * 3, (y + 1) * small.width * 3);
   return encodeFlatPng({ width: maxSize, height: maxSize, background, band: { top: y0, rows } }, compressionLevel);
+}
+
+/** A one-ink scene's thumbnail (see sceneThumbnail): its coverage inside `window` resampled to `small`, as a palette PNG. */
+async function coverageThumbnail(coverage: CoverageImage, band: CoverageBand, window: Rect, small: Rect, maxSize: number, compressionLevel: number): Promise<Buffer> {
+  const { width, background, ink } = coverage;
+  // The window's coverage, zero where the band does not reach.
+  const source = Buffer.alloc(window.width * window.height);
+  const from = Math.max(window.top, band.top);
+  const to = Math.min(window.top + window.height, band.top + band.rows.length / width);
+  for (let y = from; y < to; y++) {
+    const start = (y - band.top) * width + window.left;
+    band.rows.copy(source, (y - window.top) * window.width, start, start + window.width);
+  }
+  const resampled = await resampleWindow(source, window, small, 1);
+  const rows = Buffer.alloc(maxSize * small.height);
+  let most = 0;
+  for (const value of resampled) if (value > most) most = value;
+  for (let y = 0; y < small.height; y++) resampled.copy(rows, y * maxSize + small.left, y * small.width, (y + 1) * small.width);
+  return encodeIndexedPng({ width: maxSize, height: maxSize, palette: inkPalette(background, ink, most), band: { top: small.top, rows } }, compressionLevel);
+}
+
+/** Raw pixels of `window` resampled by sharp with Lanczos-3 to `small`'s size, with as many channels (1: grey, 3: RGB). */
+async function resampleWindow(pixels: Buffer, window: Rect, small: Rect, channels: 1 | 3): Promise<Buffer> {
+  const { data, info } = await sharp(pixels, { raw: { width: window.width, height: window.height, channels } })
+    .resize(small.width, small.height, { fit: 'fill', kernel: 'lanczos3' })
+    // One channel in, one out: sharp would otherwise write grey as sRGB.
+    .toColourspace(channels === 1 ? 'b-w' : 'srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== channels || info.width !== small.width || info.height !== small.height) {
+    throw new AppError('INVALID_IMAGE', `Resampling a thumbnail gave ${info.width}x${info.height}x${info.channels}, not ${small.width}x${small.height}x${channels}.`);
+  }
+  return data;
 }
 
 function alignDown(value: number, multiple: number): number {

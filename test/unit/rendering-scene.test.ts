@@ -5,6 +5,7 @@ import { designScene, FONT_NAMES, makeThumbnail, PRODUCT_TYPES, renderScene, val
 import { encodeFlatScene, encodeScene, encodeThroughSharp, isFlat, paintCanvas, prepareScene, scenePixels, type PreparedScene } from '../../src/rendering/scene-renderer.js';
 import { sceneThumbnail } from '../../src/rendering/thumbnail.js';
 import { decode, expectPngcheckPasses, hex, pixelAt, pngColorType, type Color } from '../fixtures/rendering/images.js';
+import { expectOneInkThumbnail } from '../fixtures/rendering/thumbnails.js';
 
 /** Decoded to raw RGBA by sharp, as the issue asks the two paths be compared. */
 async function rgba(image: Buffer): Promise<Buffer> {
@@ -78,7 +79,7 @@ describe('the flat fast path gives the general path\'s pixels', () => {
   });
 });
 
-describe('one text colour: the palette fast path and the thumbnail, pixel for pixel', () => {
+describe('one text colour: the palette fast path, pixel for pixel, and the thumbnail from the coverage', () => {
   const big = (text: string, font = 'Roboto-Bold', extra: Partial<TextLayer> = {}): TextLayer => ({
     kind: 'text' as const, text, font, color: { r: 255, g: 255, b: 255 }, box: { left: 40, top: 40, width: 520, height: 520 }, fontSize: 200, minFontSize: 8, ...extra,
   });
@@ -100,10 +101,8 @@ describe('one text colour: the palette fast path and the thumbnail, pixel for pi
     expectPngcheckPasses(flat);
     const general = await encodeThroughSharp(prepared, { format: 'png', compressionLevel: 6 });
     expect((await rgba(flat)).equals(await rgba(general))).toBe(true);
-    // The thumbnail's fast path (a crop of the text's box, resampled) against the whole canvas resampled.
-    const [thumbnail, expected] = await Promise.all([sceneThumbnail(prepared), makeThumbnail(paintCanvas(prepared))]);
-    expectPngcheckPasses(thumbnail);
-    expect((await rgba(thumbnail)).equals(await rgba(expected))).toBe(true);
+    // The thumbnail's fast path (a crop of the text's coverage, resampled) against the whole canvas's.
+    await expectOneInkThumbnail(prepared, await sceneThumbnail(prepared));
   });
 
   it('at the default level writes a smaller file than the general path\'s RGB PNG; level 0 stores', async () => {

@@ -1,8 +1,15 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { makeThumbnail, renderDesign, renderDesignAssets } from '../../src/rendering/index.js';
+import { designScene, makeThumbnail, PREVIEW_SIZE, renderDesign, renderDesignAssets, validateDesignSpec, type DesignSpec } from '../../src/rendering/index.js';
+import { prepareScene, type PreparedScene } from '../../src/rendering/scene-renderer.js';
 import { decode, design, hex, pixelAt } from '../fixtures/rendering/images.js';
+import { expectOneInkThumbnail } from '../fixtures/rendering/thumbnails.js';
+
+/** The scene renderDesignAssets lays out for `spec` at `size` (the built-in print areas). */
+function designPreviewScene(spec: DesignSpec, size: number): Promise<PreparedScene> {
+  return prepareScene(designScene(validateDesignSpec(spec), size));
+}
 
 function rawImage(width: number, height: number) {
   const data = Buffer.alloc(width * height * 3);
@@ -56,18 +63,27 @@ describe('renderDesignAssets', () => {
     ['a long wrapped text', { text: 'Lorem ipsum dolor sit amet '.repeat(7).slice(0, 200), font: 'Lobster-Regular' }, undefined],
     ['text at the edges of the margin', { text: 'W'.repeat(200), font: 'Oswald-Bold', text_color: '#00FF00' }, undefined],
     ['one small glyph', { text: '.' }, undefined],
-    ['emoji and other scripts', { text: '😀 مرحبا שלום 你好', color: '#fff' }, undefined],
+    ['emoji and other scripts (the bundled emoji font is monochrome)', { text: '😀 مرحبا שלום 你好', color: '#fff' }, undefined],
+    ['a mid-grey text on a colour', { text: 'Grey on teal', text_color: '#7F7F7F', color: '#123456' }, undefined],
     ['an 800 px preview', { text: 'Big' }, 800],
     // Five and seven times the thumbnail: libvips box-shrinks by 2 and 3 before resampling.
     ['a 1000 px preview', { text: 'Bigger\ntext' }, 1000],
     ['a 1400 px preview', { text: 'Biggest', font: 'Pacifico-Regular' }, 1400],
-    ['a 500 px preview (not a multiple of 200)', { text: 'Odd size' }, 500],
-    ['a 150 px preview (smaller than a thumbnail)', { text: 'Tiny' }, 150],
-  ])('returns the preview of renderDesign and the thumbnail of makeThumbnail, for %s', async (_case, data, size) => {
+  ])('returns the preview of renderDesign and the thumbnail of its text\'s coverage, for %s', async (_case, data, size) => {
     const spec = design(data);
     const options = size === undefined ? {} : { size };
     const { preview, thumbnail } = await renderDesignAssets(spec, options);
     expect(preview.equals(await renderDesign(spec, options))).toBe(true);
+    await expectOneInkThumbnail(await designPreviewScene(spec, size ?? PREVIEW_SIZE), thumbnail);
+  });
+
+  it.each([
+    ['a 500 px preview (not a multiple of 200)', { text: 'Odd size' }, 500],
+    ['a 150 px preview (smaller than a thumbnail)', { text: 'Tiny' }, 150],
+  ])('returns the preview of renderDesign and the thumbnail of makeThumbnail, for %s', async (_case, data, size) => {
+    const spec = design(data);
+    const { preview, thumbnail } = await renderDesignAssets(spec, { size });
+    expect(preview.equals(await renderDesign(spec, { size }))).toBe(true);
     const [fast, reference] = await Promise.all([decode(thumbnail), decode(await makeThumbnail(preview))]);
     expect({ format: fast.format, width: fast.width, height: fast.height, channels: fast.channels }).toEqual({
       format: 'png',
