@@ -54,7 +54,7 @@ export async function makeThumbnail(input: Buffer | RawImage, options: Thumbnail
  * the painted RGB, and the thumbnail is the ink over the background at each resampled
  * coverage, a palette PNG as the preview is: the same picture but where Lanczos rings past
  * the ink or the background, which the coverage's 0 and 255 clip and an RGB channel clips
- * only at its own 0 and 255 (test/unit/rendering-scene.test.ts bounds the difference), for
+ * only at its own 0 and 255 (test/fixtures/rendering/thumbnails.ts bounds the difference), for
  * a third of the resampling, no painting and a smaller file (BENCHMARKS.md, "Live status").
  * Any other scene is painted whole and resampled by makeThumbnail.
  */
