@@ -87,9 +87,7 @@ export async function sceneThumbnail(scene: PreparedScene, options: ThumbnailOpt
   if (coverage?.band) return coverageThumbnail(coverage, coverage.band, window, small, maxSize, compressionLevel);
 
   const resampled = await resampleWindow(paintWindow(scene, window), window, small, 3);
-  const rows = Buffer.allocUnsafe(maxSize * small.height * 3);
-  rows.fill(Buffer.from([background.r, background.g, background.b]));
-  for (let y = 0; y < small.height; y++) resampled.copy(rows, (y * maxSize + x0) * 3, y * small.width * 3, (y + 1) * small.width * 3);
+  const rows = widenedRows(resampled, small, maxSize, Buffer.from([background.r, background.g, background.b]));
   return encodeFlatPng({ width: maxSize, height: maxSize, background, band: { top: y0, rows } }, compressionLevel);
 }
 
@@ -105,10 +103,9 @@ async function coverageThumbnail(coverage: CoverageImage, band: CoverageBand, wi
     band.rows.copy(source, (y - window.top) * window.width, start, start + window.width);
   }
   const resampled = await resampleWindow(source, window, small, 1);
-  const rows = Buffer.alloc(maxSize * small.height);
   let most = 0;
   for (const value of resampled) if (value > most) most = value;
-  for (let y = 0; y < small.height; y++) resampled.copy(rows, y * maxSize + small.left, y * small.width, (y + 1) * small.width);
+  const rows = widenedRows(resampled, small, maxSize, Buffer.from([0]));
   return encodeIndexedPng({ width: maxSize, height: maxSize, palette: inkPalette(background, ink, most), band: { top: small.top, rows } }, compressionLevel);
 }
 
@@ -124,6 +121,18 @@ async function resampleWindow(pixels: Buffer, window: Rect, small: Rect, channel
     throw new AppError('INVALID_IMAGE', `Resampling a thumbnail gave ${info.width}x${info.height}x${info.channels}, not ${small.width}x${small.height}x${channels}.`);
   }
   return data;
+}
+
+/**
+ * The rows of a maxSize-wide image that `small` spans: `resampled` (small's pixels, of
+ * `fill.length` bytes each) at small.left, `fill` (the background's pixel) on either side.
+ */
+function widenedRows(resampled: Buffer, small: Rect, maxSize: number, fill: Buffer): Buffer {
+  const bytes = fill.length;
+  const rows = Buffer.allocUnsafe(maxSize * small.height * bytes).fill(fill);
+  const rowBytes = small.width * bytes;
+  for (let y = 0; y < small.height; y++) resampled.copy(rows, (y * maxSize + small.left) * bytes, y * rowBytes, (y + 1) * rowBytes);
+  return rows;
 }
 
 function alignDown(value: number, multiple: number): number {
