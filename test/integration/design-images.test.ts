@@ -215,7 +215,9 @@ describe.each(DIALECTS)('waiting for an image upload (%s)', (dialect) => {
     await designs.create(design);
     const plain = newDesign({ ownerId: 'o', productType: 'mug', designData: { text: 'x', font: 'Roboto-Bold', color: '#FFF' }, now: new Date(Date.now() - 60_000) });
     await designs.create(plain);
-    const sweep = async () => (await designs.findStale({ pendingBefore: new Date() })).map((d) => d.id);
+    // Every PENDING design counts as old (a minute ahead of now), so what keeps the waiting one
+    // out is its upload's status, not an updated_at that falls in the same millisecond as the sweep.
+    const sweep = async () => (await designs.findStale({ pendingBefore: new Date(Date.now() + 60_000) })).map((d) => d.id);
     expect(await sweep()).toEqual([plain.id]);
     expect(await designs.idsWaitingForUpload(uploadId)).toEqual([design.id]);
 
