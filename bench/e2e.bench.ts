@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { deferCleanup, runAllCleanups } from './lib/cleanup.js';
 import { profileTables, summarizeProfile } from './lib/cpu-profile.js';
 import { ApiClient, benchToken, describePolling, runDesignLoad, singleDesignLatency, type LoadResult, type Polling } from './lib/design-load.js';
-import { cpuWindow, loadAverages, type CpuWindow } from './lib/machine.js';
+import { cpuWindow, handOffCosts, loadAverages, type CpuWindow } from './lib/machine.js';
 import { pillowStoreThroughput } from './lib/pillow-baseline.js';
 import { isEntryPoint, type BenchReport, type TargetCheck } from './lib/report.js';
 import { buildService } from './lib/service-processes.js';
@@ -155,6 +155,8 @@ export async function runE2eBench(options: E2eOptions = {}): Promise<BenchReport
   };
   const build = await buildService();
   const cores = availableParallelism();
+  // Before anything runs: the service's ratio to Pillow moves with these (see handOffCosts).
+  const handOff = await handOffCosts();
   const baseline: number[] = [];
   const sampleSeed = async () => {
     const sample = await pillowStoreThroughput(o.baselinePerProcess, cores);
@@ -220,6 +222,7 @@ export async function runE2eBench(options: E2eOptions = {}): Promise<BenchReport
     ...results.map((r) => `- **${r.mode}**: ${r.description}`),
     `- seed baseline: bench/pillow_flow.py --store, ${cores} processes (one per core, pinned), no HTTP/DB/queue, ${o.baselinePerProcess} designs per process, sampled before the first sustained run of each mode and after every run: ${baseline.map((b) => fixed(b, 0)).join(', ')} designs/s (median ${fixed(seed, 0)})`,
     `- every process runs compiled JavaScript (tsc, tsconfig.build.json) with ${Object.keys(o.env).length ? `default settings except ${Object.entries(o.env).map(([k, v]) => `${k}=${v}`).join(', ')}` : `default settings (RENDER_CONCURRENCY=${4 * cores}, RENDER_THREADS=0, LOG_LEVEL=info)`}, logs to a file; ${o.warmup} warm-up designs first; the client is this process (node:http, keep-alive)`,
+    `- this machine, idle: a system call (fstat through Node) ${fixed(handOff.syscallUs, 1)} µs, a thread woken and answering (futex each way) ${fixed(handOff.roundTripUs, 1)} µs round trip; the service crosses threads a few hundred times per design, Pillow's flow not at all, so the ratios fall where these are dear`,
     ...(build.warning ? [`- ${build.warning}`] : []),
     '',
     '### Sustained throughput and latency (closed loop: each client creates a design, polls it until PUBLISHED, creates the next)',

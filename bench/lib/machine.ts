@@ -4,8 +4,9 @@
  * machine something else was using at the time).
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { Worker } from 'node:worker_threads';
 
 export function describeMachine(): { cores: number; cpu: string; memory: string; node: string; kernel: string } {
   let nproc = availableParallelism();
@@ -22,6 +23,54 @@ export function describeMachine(): { cores: number; cpu: string; memory: string;
     kernel = process.platform;
   }
   return { cores: nproc, cpu: model, memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`, node: process.version, kernel };
+}
+
+/**
+ * What entering the kernel and waking another thread cost here. The ratios against Pillow's
+ * flow (one thread, a dozen system calls per design) depend on them: the service hands work
+ * to libuv's pool and libvips's threads a few hundred times per design (futex calls counted
+ * with strace), and virtual machines differ in these costs by several times. `syscallUs`: an
+ * fstat through Node (the JavaScript call included); `roundTripUs`: a wake-up of a worker
+ * thread and its answer through Atomics.wait/notify, a futex each way as libuv's and libvips's
+ * hand-offs are. Medians of `rounds` rounds of `n` calls.
+ */
+export async function handOffCosts(rounds = 5, n = 2000): Promise<{ syscallUs: number; roundTripUs: number }> {
+  const fd = openSync('/dev/null', 'r');
+  const syscall: number[] = [];
+  try {
+    for (let r = 0; r < rounds; r++) {
+      const start = performance.now();
+      for (let i = 0; i < n * 10; i++) fstatSync(fd);
+      syscall.push(((performance.now() - start) * 1000) / (n * 10));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(
+    `const a = new Int32Array(require('node:worker_threads').workerData);
+     for (;;) { Atomics.wait(a, 0, 0); if (a[0] === 2) break; Atomics.store(a, 0, 0); Atomics.notify(a, 0); }`,
+    { eval: true, workerData: flag.buffer },
+  );
+  const roundTrip: number[] = [];
+  try {
+    await new Promise((resolve, reject) => worker.once('online', resolve).once('error', reject));
+    for (let r = 0; r < rounds; r++) {
+      const start = performance.now();
+      for (let i = 0; i < n; i++) {
+        Atomics.store(flag, 0, 1);
+        Atomics.notify(flag, 0);
+        Atomics.wait(flag, 0, 1);
+      }
+      roundTrip.push(((performance.now() - start) * 1000) / n);
+    }
+  } finally {
+    Atomics.store(flag, 0, 2);
+    Atomics.notify(flag, 0);
+    await worker.terminate();
+  }
+  const mid = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  return { syscallUs: mid(syscall), roundTripUs: mid(roundTrip) };
 }
 
 /** `uptime`'s load averages, e.g. "1.02 0.87 0.95". */
