@@ -6,6 +6,8 @@
  *   npm run bench -- --only e2e,reads      a subset: render, storage, e2e, reads, memory, upload, tus, print, renditions, previews, sse
  *   npm run bench -- --profile             also CPU-profile the service (e2e, reads) and show where it goes
  *   npm run bench -- --wait-quiet 1.5      before each benchmark, wait (up to 10 min) for the 1-min load average to drop below 1.5
+ *   BENCH_NODE_FLAGS='--heap-growing-percent=0' npm run bench -- --only sse
+ *                                          node options for the service processes (an A/B of V8's settings)
  * Never part of `npm test`: figures are ratios against baselines measured in the same run.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';

@@ -133,8 +133,10 @@ export function spawnProcess(name: string, argv: string[], env: Record<string, s
 export async function spawnCustomify(command: 'serve' | 'worker', env: Record<string, string>, options: { name: string; logFile: string; cpuProfileDir?: string }): Promise<ServiceProcess> {
   const { entry } = await buildService();
   const profile = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`, `--cpu-prof-name=${options.name}.cpuprofile`] : [];
+  // An A/B of node's own options for the service (BENCH_NODE_FLAGS='--heap-growing-percent=0').
+  const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
   // The design benchmarks need no virus scanner; S3 mode would otherwise require CLAMD_HOST.
-  return spawnProcess(options.name, [...profile, entry, command], { SCAN_REQUIRED: 'false', ...env }, options.logFile);
+  return spawnProcess(options.name, [...profile, ...nodeFlags, entry, command], { SCAN_REQUIRED: 'false', ...env }, options.logFile);
 }
 
 /** Resolves once `check` does; fails if the process exits first or `timeoutMs` passes. */

@@ -6,6 +6,7 @@ import type { PrintFileOptions, PrintFiles, PrintSpec, PrintSpecs } from '../pri
 import { validateDesignSpec, type DesignSpec } from '../rendering/index.js';
 import type { StorageRepository } from '../storage/index.js';
 import type { Attempt, DesignImageSource } from './render-design.task.js';
+import { allSettledOrThrow } from '../shared/settled.js';
 import { isRetryable } from './retry-policy.js';
 
 export interface PrintTaskDeps {
@@ -85,10 +86,10 @@ export function createPrintDesignTask(deps: PrintTaskDeps): PrintDesignTask {
         compressionLevel: deps.compressionLevel,
         ...(design.uploadId === null ? {} : { loadImage: (uploadId: string) => loadDesignImage(design, uploadId, deps.images) }),
       });
-      const [pdfKey, pngKey] = settledOrThrow(await Promise.allSettled([
+      const [pdfKey, pngKey] = await allSettledOrThrow([
         files.pdf ? storage.uploadPrintFile(design.id, 'pdf', files.pdf) : null,
         files.png ? storage.uploadPrintFile(design.id, 'png', files.png) : null,
-      ]));
+      ]);
       const ready = await designs.markPrintReady(design.id, lease, { pdfKey, pngKey, warnings: files.warnings });
       if (!ready) return await abandon();
       log.info(`Print files of design ${design.id} ready`);
@@ -123,13 +124,6 @@ async function loadDesignImage(design: Design, uploadId: string, images: DesignI
   }
   const bytes = await images.read(upload.originalKey);
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-function settledOrThrow<A, B>(results: [PromiseSettledResult<A>, PromiseSettledResult<B>]): [A, B] {
-  const [a, b] = results;
-  if (a.status === 'rejected') throw a.reason;
-  if (b.status === 'rejected') throw b.reason;
-  return [a.value, b.value];
 }
 
 /** What print_message says: what went wrong and what the user can do. */

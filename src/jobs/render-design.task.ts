@@ -4,6 +4,7 @@ import { LEGACY_VERSION, type DesignRepository, type PublishedAssets } from '../
 import type { Design, PublishedRendition } from '../designs/design.js';
 import { validateDesignSpec, type DesignSpec, type RenderedImage, type RenditionFileName } from '../rendering/index.js';
 import { newAssetVersion, renditionKey, type StorageRepository } from '../storage/index.js';
+import { allSettledOrThrow } from '../shared/settled.js';
 import { isRetryable } from './retry-policy.js';
 
 export interface RenderObserver {
@@ -179,7 +180,7 @@ export function createRenderDesignTask(deps: RenderTaskDeps): RenderDesignTask {
       const thisVersion = version;
       // allSettled, not all: when one upload fails the others may still be writing, and this
       // render must not release its lease (letting a DELETE go on) until they have finished.
-      settledOrThrow(await Promise.allSettled(images.map((file) => storage.uploadRendition(design.id, thisVersion, file))));
+      await allSettledOrThrow(images.map((file) => storage.uploadRendition(design.id, thisVersion, file)));
       const plan = deps.plan ?? images.map((file) => ({ name: file.name, format: file.format, size: file.width }));
       const assets: PublishedRendition[] = plan.map((file) => {
         const made = images.find((image) => image.name === file.name && image.format === file.format);
@@ -250,13 +251,6 @@ async function designImage(design: Design, images: DesignImageSource | undefined
   }
   if (upload.status !== 'PUBLISHED' || upload.originalKey === null) return 'waiting';
   return images.read(upload.originalKey);
-}
-
-/** Every value, or the first failure once all have settled. */
-function settledOrThrow<T>(results: PromiseSettledResult<T>[]): T[] {
-  const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-  if (failed) throw failed.reason;
-  return results.map((result) => (result as PromiseFulfilledResult<T>).value);
 }
 
 /** The images a publish of `design` replaces: its current version, or the seed's unversioned keys. */

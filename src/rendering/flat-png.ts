@@ -2,6 +2,7 @@ import { promisify } from 'node:util';
 import { crc32, deflate, constants as zlibConstants, deflateRawSync } from 'node:zlib';
 import { AppError } from '../errors.js';
 import type { Rgb } from './colors.js';
+import { withScratch } from './scratch.js';
 
 /**
  * A PNG encoder for what previews are: a flat background with one band of rows that holds
@@ -199,28 +200,40 @@ function physicalDimensions(dpi: number): Buffer {
  * or the band does not fit.
  */
 export async function encodeIndexedPng(image: IndexedImage, compressionLevel: number): Promise<Buffer> {
-  const raw = indexedRows(image);
-  // On libuv's thread pool: the deflate is most of a flat render's CPU outside sharp, and the
-  // render pipeline's main thread serves HTTP meanwhile (BENCHMARKS.md, "Live status").
-  return indexedPng(image, await deflateAsync(raw, bandDeflate(compressionLevel, true)));
+  checkIndexed(image);
+  // A scratch buffer: the rows live across the deflate's await, and fresh ones would be promoted
+  // and fill the old generation (src/rendering/scratch.ts).
+  return withScratch(image.height * (image.width + 1), async (raw) => {
+    writeIndexedRows(image, raw);
+    // On libuv's thread pool: the deflate is most of a flat render's CPU outside sharp, and the
+    // render pipeline's main thread serves HTTP meanwhile (BENCHMARKS.md, "Live status").
+    return indexedPng(image, await deflateAsync(raw, bandDeflate(compressionLevel, true)));
+  });
 }
 
-/** The filtered rows of a palette image (filter None, one index byte per pixel), checked. */
-function indexedRows(image: IndexedImage): Buffer {
+/** Throws AppError INVALID_IMAGE when the palette or the band of `image` does not fit. */
+function checkIndexed(image: IndexedImage): void {
   const { width, height, palette, band } = image;
   const colors = palette.length / 3;
   if (!Number.isInteger(colors) || colors < 1 || colors > 256) {
     throw new AppError('INVALID_IMAGE', `A palette of ${palette.length} bytes is not 1 to 256 RGB colours.`);
   }
-  const bandRows = band ? band.rows.length / width : 0;
-  const bandTop = band?.top ?? height;
-  if (band && (!Number.isInteger(bandRows) || bandTop < 0 || bandTop + bandRows > height)) {
-    throw new AppError('INVALID_IMAGE', `A band of ${band.rows.length} bytes at row ${bandTop} does not fit a ${width}x${height} palette image.`);
+  if (!band) return;
+  const bandRows = band.rows.length / width;
+  if (!Number.isInteger(bandRows) || band.top < 0 || band.top + bandRows > height) {
+    throw new AppError('INVALID_IMAGE', `A band of ${band.rows.length} bytes at row ${band.top} does not fit a ${width}x${height} palette image.`);
   }
-  // Zeros: every row's filter byte is None and every pixel index 0 until the band is copied in.
-  const raw = Buffer.alloc(height * (width + 1));
-  if (band) for (let y = 0; y < bandRows; y++) band.rows.copy(raw, (bandTop + y) * (width + 1) + 1, y * width, (y + 1) * width);
-  return raw;
+}
+
+/**
+ * The filtered rows of a checked palette image (filter None, one index byte per pixel) into
+ * `raw`, zeroed: every row's filter byte is None and every pixel index 0 but the band's.
+ */
+function writeIndexedRows(image: IndexedImage, raw: Buffer): void {
+  const { width, band } = image;
+  if (!band) return;
+  const bandRows = band.rows.length / width;
+  for (let y = 0; y < bandRows; y++) band.rows.copy(raw, (band.top + y) * (width + 1) + 1, y * width, (y + 1) * width);
 }
 
 function indexedPng(image: IndexedImage, idat: Buffer): Buffer {

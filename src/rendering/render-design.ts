@@ -1,7 +1,8 @@
 import { validateDesignSpec, type DesignSpec, type ProductType } from './design-spec.js';
 import { DEFAULT_PRINT_SPECS } from '../print/print-specs.js';
 import { designScene, type PrintArea } from './scene.js';
-import { encodeScene, prepareScene } from './scene-renderer.js';
+import { encodeScene, withPreparedScene } from './scene-renderer.js';
+import { allSettledOrThrow } from '../shared/settled.js';
 import { assertIntegerOption, DEFAULT_COMPRESSION_LEVEL, sceneThumbnail, THUMBNAIL_MAX_SIZE } from './thumbnail.js';
 
 export const PREVIEW_SIZE = 600;
@@ -57,8 +58,7 @@ export interface DesignAssets {
 export async function renderDesign(spec: DesignSpec, options: RenderOptions = {}, image?: Buffer): Promise<Buffer> {
   const { size, compressionLevel, printAreas } = renderOptions(options);
   const design = validateDesignSpec(spec);
-  const scene = await prepareScene(designScene(design, size, image, printAreas[design.product_type]));
-  return encodeScene(scene, { compressionLevel });
+  return withPreparedScene(designScene(design, size, image, printAreas[design.product_type]), (scene) => encodeScene(scene, { compressionLevel }));
 }
 
 /**
@@ -71,11 +71,12 @@ export async function renderDesignAssets(spec: DesignSpec, options: AssetRenderO
   const { size, compressionLevel, printAreas } = renderOptions(options);
   const thumbnailMaxSize = options.thumbnailMaxSize ?? THUMBNAIL_MAX_SIZE;
   const design = validateDesignSpec(spec);
-  const scene = await prepareScene(designScene(design, size, image, printAreas[design.product_type]));
-  const thumbnail = sceneThumbnail(scene, { maxSize: thumbnailMaxSize, compressionLevel });
-  const preview = encodeScene(scene, { compressionLevel });
-  const [previewPng, thumbnailPng] = await Promise.all([preview, thumbnail]);
-  return { preview: previewPng, thumbnail: thumbnailPng };
+  return withPreparedScene(designScene(design, size, image, printAreas[design.product_type]), async (scene) => {
+    const thumbnail = sceneThumbnail(scene, { maxSize: thumbnailMaxSize, compressionLevel });
+    const preview = encodeScene(scene, { compressionLevel });
+    const [previewPng, thumbnailPng] = await allSettledOrThrow([preview, thumbnail]);
+    return { preview: previewPng, thumbnail: thumbnailPng };
+  });
 }
 
 function renderOptions(options: RenderOptions): { size: number; compressionLevel: number; printAreas: Readonly<Record<ProductType, PrintArea>> } {

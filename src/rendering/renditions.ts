@@ -5,7 +5,8 @@ import { validateDesignSpec, type DesignSpec } from './design-spec.js';
 import { IMAGE_CONTENT_TYPES, SEED_RENDITIONS, type ImageFormat, type Rendition } from './rendition-config.js';
 import { designScene } from './scene.js';
 import { encodeIndexedWebp, MAX_WEBP_SIDE } from './flat-webp.js';
-import { encodeScene, indexedScene, isFlat, paintCanvas, prepareScene, type PreparedScene } from './scene-renderer.js';
+import { encodeScene, indexedScene, isFlat, paintCanvas, prepareScene, releaseScene, type PreparedScene } from './scene-renderer.js';
+import { allSettledOrThrow } from '../shared/settled.js';
 import { assertIntegerOption, DEFAULT_COMPRESSION_LEVEL, sceneThumbnail, type RawImage } from './thumbnail.js';
 import type { RenderOptions } from './render-design.js';
 import { watermarks, withWatermark, type Watermark } from './watermark.js';
@@ -125,7 +126,12 @@ export async function renderRenditions(spec: DesignSpec, options: RenditionRende
       }));
     }
   }
-  return Promise.all(jobs);
+  try {
+    // Every job settled before the scenes' scratch memory goes back (releaseScene).
+    return await allSettledOrThrow(jobs);
+  } finally {
+    for (const scene of scenes.values()) scene.then(releaseScene, () => undefined);
+  }
 }
 
 async function encodeRendition(scene: PreparedScene, size: number, format: ImageFormat, compressionLevel: number, canvas: () => RawImage): Promise<Buffer> {

@@ -5,6 +5,7 @@ import { encodeBandedPng, encodeFlatPng, encodeIndexedPng, type IndexedImage } f
 import { resolveFont } from './fonts.js';
 import type { ImageLayer, Rect, Scene, TextLayer } from './scene.js';
 import { FIT_MODES } from './scene.js';
+import { releaseScratch, takeScratch } from './scratch.js';
 import { layoutDesignText } from '../print/preview-lines.js';
 import { layoutText } from './text-layout.js';
 import type { RawImage } from './thumbnail.js';
@@ -105,7 +106,7 @@ export function isFlat(scene: PreparedScene): boolean {
 
 /** The scene encoded as `output` asks, through the flat fast path when it applies. Throws what prepareScene throws. */
 export async function renderScene(scene: Scene, output: SceneOutput = {}): Promise<Buffer> {
-  return encodeScene(await prepareScene(scene), output);
+  return withPreparedScene(scene, (prepared) => encodeScene(prepared, output));
 }
 
 /** As renderScene, for a prepared scene. */
@@ -216,6 +217,31 @@ export function sceneCoverage(scene: PreparedScene): CoverageImage | undefined {
   let coverage = coverages.get(scene);
   if (coverage === undefined) coverages.set(scene, (coverage = computeCoverage(scene) ?? null));
   return coverage ?? undefined;
+}
+
+/**
+ * Gives back the scratch memory `scene` borrowed (its coverage's rows: scratch.ts) once
+ * nothing reads the scene, its coverage or an image made from it (indexedScene) any more:
+ * call it after every encode of the scene has settled. Optional: a scene never released
+ * leaves its rows to the garbage collector. A scene used after it works its coverage out again.
+ */
+export function releaseScene(scene: PreparedScene): void {
+  const coverage = coverages.get(scene);
+  coverages.delete(scene);
+  if (coverage?.band) releaseScratch(coverage.band.rows);
+}
+
+/**
+ * `scene` prepared (prepareScene) and handed to `use`; released (releaseScene) once `use`
+ * settles, so `use` must settle only after all of its encodes have (allSettledOrThrow).
+ */
+export async function withPreparedScene<T>(scene: Scene, use: (prepared: PreparedScene) => Promise<T>): Promise<T> {
+  const prepared = await prepareScene(scene);
+  try {
+    return await use(prepared);
+  } finally {
+    releaseScene(prepared);
+  }
 }
 
 function computeCoverage(scene: PreparedScene): CoverageImage | undefined {
@@ -418,7 +444,8 @@ function paintLayer(pixels: Buffer, channels: 3 | 4, window: Rect, layer: Painte
 function coverageBand(layer: PaintedLayer, width: number): CoverageBand | undefined {
   const { rect } = layer;
   const pixels = pixelWords(layer.data);
-  const rows = Buffer.alloc(width * rect.height);
+  // Given back by releaseScene: the preview, the thumbnail and the renditions read it across awaits.
+  const rows = takeScratch(width * rect.height);
   let most = 0;
   for (let y = 0, i = 0; y < rect.height; y++) {
     for (let o = y * width + rect.left, end = o + rect.width; o < end; o++, i++) {
@@ -427,7 +454,10 @@ function coverageBand(layer: PaintedLayer, width: number): CoverageBand | undefi
       const alpha = (pixel >>> ALPHA_SHIFT) & 0xff;
       if (alpha === 0) continue;
       // A coloured pixel (an emoji's): this layer is not one ink's blends.
-      if ((pixel & COLOR_BITS) !== 0) return undefined;
+      if ((pixel & COLOR_BITS) !== 0) {
+        releaseScratch(rows);
+        return undefined;
+      }
       rows[o] = alpha;
       if (alpha > most) most = alpha;
     }

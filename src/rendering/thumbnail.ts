@@ -2,6 +2,7 @@ import sharp from 'sharp';
 import { AppError } from '../errors.js';
 import { encodeFlatPng, encodeIndexedPng } from './flat-png.js';
 import type { Rect } from './scene.js';
+import { withScratch } from './scratch.js';
 import { encodeScene, inkPalette, isFlat, paintCanvas, paintWindow, sceneCoverage, type CoverageBand, type CoverageImage, type PreparedScene } from './scene-renderer.js';
 
 /** The seed's `image.thumbnail((200, 200), LANCZOS)`. */
@@ -94,15 +95,16 @@ export async function sceneThumbnail(scene: PreparedScene, options: ThumbnailOpt
 /** A one-ink scene's thumbnail (see sceneThumbnail): its coverage inside `window` resampled to `small`, as a palette PNG. */
 async function coverageThumbnail(coverage: CoverageImage, band: CoverageBand, window: Rect, small: Rect, maxSize: number, compressionLevel: number): Promise<Buffer> {
   const { width, background, ink } = coverage;
-  // The window's coverage, zero where the band does not reach.
-  const source = Buffer.alloc(window.width * window.height);
-  const from = Math.max(window.top, band.top);
-  const to = Math.min(window.top + window.height, band.top + band.rows.length / width);
-  for (let y = from; y < to; y++) {
-    const start = (y - band.top) * width + window.left;
-    band.rows.copy(source, (y - window.top) * window.width, start, start + window.width);
-  }
-  const resampled = await resampleWindow(source, window, small, 1);
+  // The window's coverage, zero where the band does not reach, in a scratch buffer (see scratch.ts).
+  const resampled = await withScratch(window.width * window.height, (source) => {
+    const from = Math.max(window.top, band.top);
+    const to = Math.min(window.top + window.height, band.top + band.rows.length / width);
+    for (let y = from; y < to; y++) {
+      const start = (y - band.top) * width + window.left;
+      band.rows.copy(source, (y - window.top) * window.width, start, start + window.width);
+    }
+    return resampleWindow(source, window, small, 1);
+  });
   let most = 0;
   for (const value of resampled) if (value > most) most = value;
   const rows = widenedRows(resampled, small, maxSize, Buffer.from([0]));
