@@ -7,11 +7,11 @@ import { setFlagsFromString } from 'node:v8';
  *
  * Why: a render's encoders hold sharp's text masks across awaits, so every render promotes
  * about 0.7 MB of them (scratch.ts keeps its own buffers out), and V8, which finds its marking
- * cheap on a heap of 11-12 MB, answered with a full collection every 20 to 25 renders: 18 % of
+ * cheap on a heap of 11-12 MB, still ran a full collection every 20 to 25 renders: 18 % of
  * the embedded server's CPU went to marking and sweeping on V8's helper threads. At 300, 8
  * renders at a time ran 3 or 4 full collections per 1,000 renders instead of 40 to 50
- * (BENCHMARKS.md, "Live status", "Fewer full collections"). The server's peak RSS over the
- * memory benchmark's 2,000 designs rose from 259-272 MB to 285-289 MB, under its 300 MB target.
+ * (BENCHMARKS.md, "Fewer full collections"). The cost is memory: the server's peak RSS under the
+ * memory benchmark's 2,000 designs rose from 259-272 MB to 279-297 MB, under its 300 MB target.
  */
 export const HEAP_GROWING_PERCENT = 300;
 
@@ -19,7 +19,7 @@ export const HEAP_GROWING_PERCENT = 300;
  * Sets V8's heap growing factor for this process to `percent` (default HEAP_GROWING_PERCENT),
  * unless the process was started with its own `--heap-growing-percent` (`node
  * --heap-growing-percent=0 bin/customify.js serve` restores V8's default): the operator's flag
- * wins. Call it first thing: the factor applies from the next full collection on, to every
+ * wins. Call it at start: the factor applies from the next full collection on, to every
  * thread's heap.
  */
 export function tuneHeapGrowth(percent = HEAP_GROWING_PERCENT, execArgv: readonly string[] = process.execArgv): void {

@@ -74,19 +74,31 @@ function threadLost(cause: unknown, started: boolean): AppError {
 }
 
 /**
- * The process's Node options for the threads, less those that only describe its main script:
- * a thread started from a file refuses `--input-type` (`node --input-type=module -e '…'`).
+ * The process's Node options that a render thread needs: how modules load (`--import tsx`,
+ * `--require`, loaders, `--conditions`, experimental module flags) and how warnings print.
+ * Nothing else: a Worker refuses V8's options (`--max-old-space-size`, `--heap-growing-percent`,
+ * `--expose-gc`) and the process's own (`--title`) with ERR_WORKER_INVALID_EXEC_ARGV, and would
+ * fail every render; V8's options reach its threads anyway, being the process's. The main
+ * script's own (`--input-type`, `-e`) are left out too: a thread started from a file refuses them.
  */
-function threadExecArgv(): string[] {
+export function threadExecArgv(argv: readonly string[] = process.execArgv): string[] {
   const options: string[] = [];
-  const argv = process.execArgv;
   for (let i = 0; i < argv.length; i++) {
     const option = argv[i]!;
-    if (['-e', '--eval', '-p', '--print', '--input-type'].includes(option)) i++;
-    else if (!/^--(input-type|eval|print)=/.test(option)) options.push(option);
+    const name = option.split('=', 1)[0]!;
+    const takesValue = THREAD_OPTIONS_WITH_VALUE.includes(name) && !option.includes('=');
+    if (THREAD_OPTIONS_WITH_VALUE.includes(name) || THREAD_FLAGS.test(name)) options.push(...(takesValue ? argv.slice(i, i + 2) : [option]));
+    if (takesValue) i++;
+    // `-e CODE`, `-p CODE` and `--input-type TYPE` describe the main script: skip their value too.
+    else if (['-e', '--eval', '-p', '--print', '--input-type'].includes(option)) i++;
   }
   return options;
 }
+
+/** Module loading options that take a value, as `--import tsx` or `--import=tsx`. */
+const THREAD_OPTIONS_WITH_VALUE = ['--import', '--require', '-r', '--loader', '--experimental-loader', '--conditions', '-C', '--disable-warning'];
+/** Flags a thread takes as they are: module and warning behaviour. */
+const THREAD_FLAGS = /^--(no-)?(experimental-[a-z-]+|enable-source-maps|preserve-symlinks(-main)?|warnings|deprecation|trace-warnings|trace-deprecation|throw-deprecation|pending-deprecation|trace-uncaught)$/;
 
 /** How long close() lets running renders finish before it stops their threads. */
 const CLOSE_GRACE_MS = 10_000;

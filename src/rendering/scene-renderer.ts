@@ -444,7 +444,7 @@ function paintLayer(pixels: Buffer, channels: 3 | 4, window: Rect, layer: Painte
 function coverageBand(layer: PaintedLayer, width: number): CoverageBand | undefined {
   const { rect } = layer;
   const pixels = pixelWords(layer.data);
-  // Given back by releaseScene: the preview, the thumbnail and the renditions read it across awaits.
+  // Scratch memory, given back by releaseScene once the scene's encodes (the preview, the thumbnail, the renditions) have all settled.
   const rows = takeScratch(width * rect.height);
   let most = 0;
   for (let y = 0, i = 0; y < rect.height; y++) {

@@ -5,7 +5,7 @@
  * Why: each of those lives across an await (zlib or sharp works on it on libuv's threads), so
  * a scavenge finds it alive and V8 promotes it, and every render then adds about 1 MB of
  * ArrayBuffers to the old generation's count. V8 sizes that generation at a small multiple of
- * a live heap of 11-12 MB, so fresh buffers forced a full collection every 13-20 renders
+ * a live heap of 11-12 MB, so fresh buffers forced a full collection every 15 to 22 renders
  * (BENCHMARKS.md, "Live status", the tenth machine). Reused buffers are allocated once.
  *
  * A buffer is the caller's alone from take to release, zeroed when taken. Buffers of up to

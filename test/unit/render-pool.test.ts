@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AppError, ValidationError } from '../../src/errors.js';
 import { renderDesignAssets, RenderPool, type DesignSpec, type RenderedImage } from '../../src/rendering/index.js';
-import { deserializeError, serializeError } from '../../src/rendering/render-pool.js';
+import { deserializeError, serializeError, threadExecArgv } from '../../src/rendering/render-pool.js';
 import renderInThread from '../../src/rendering/render-thread.js';
 import { decode, design, hex, pixelAt } from '../fixtures/rendering/images.js';
 import { PROJECT_ROOT } from '../helpers/isolated-cwd.js';
@@ -149,6 +149,28 @@ describe('RenderPool: designs rendered on worker threads', () => {
       console.log(outcome);`;
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 60_000, cwd: PROJECT_ROOT });
     expect(stdout.trim()).toBe('ok PNG');
+  });
+
+  it('renders in a process started with V8 options, which a thread refuses (node --max-old-space-size, --heap-growing-percent)', async () => {
+    // An operator's heap flags (README, "Rendering: scenes") must not stop every render thread.
+    const script = `
+      const { RenderPool, design } = { ...(await import('./src/rendering/index.ts')), ...(await import('./test/fixtures/rendering/images.ts')) };
+      const pool = new RenderPool({ threads: 1 });
+      const outcome = await pool.render(design({ text: 'flags' })).then((a) => 'ok ' + a.find((i) => i.name === 'preview').data.subarray(1, 4).toString(), (e) => 'failed ' + e.code);
+      await pool.close();
+      console.log(outcome);`;
+    const flags = ['--max-old-space-size=512', '--heap-growing-percent=0', '--expose-gc'];
+    const { stdout } = await promisify(execFile)(process.execPath, [...flags, '--import', 'tsx', '--input-type=module', '-e', script], { timeout: 60_000, cwd: PROJECT_ROOT });
+    expect(stdout.trim()).toBe('ok PNG');
+  });
+
+  it('passes a thread the module and warning options only', () => {
+    expect(threadExecArgv(['--import', 'tsx', '--input-type=module', '-e', 'code'])).toEqual(['--import', 'tsx']);
+    expect(threadExecArgv([
+      '--import=tsx', '--max-old-space-size=512', '--heap-growing-percent=0', '--expose-gc', '--enable-source-maps', '-r', 'dotenv/config',
+      '--no-warnings', '--title', 'customify', '--conditions=development', '--experimental-vm-modules', '--stack-size=2000',
+    ])).toEqual(['--import=tsx', '--enable-source-maps', '-r', 'dotenv/config', '--no-warnings', '--conditions=development', '--experimental-vm-modules']);
+    expect(threadExecArgv(['--input-type', 'module', '--eval', 'code', '-p', 'x'])).toEqual([]);
   });
 
   it('refuses a pool without threads', () => {

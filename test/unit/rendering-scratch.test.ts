@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderDesign, renderDesignAssets, renderRenditions, WEB_RENDITIONS, type DesignAssets, type DesignSpec, type RenderedImage } from '../../src/rendering/index.js';
-import { prepareScene, releaseScene, encodeScene } from '../../src/rendering/scene-renderer.js';
+import { encodeScene, prepareScene, releaseScene, sceneCoverage, withPreparedScene } from '../../src/rendering/scene-renderer.js';
 import { designScene } from '../../src/rendering/scene.js';
 import { sceneThumbnail } from '../../src/rendering/thumbnail.js';
 import { MAX_POOLED_BYTES, pooledScratchBytes, releaseScratch, takeScratch, withScratch } from '../../src/rendering/scratch.js';
@@ -100,21 +100,39 @@ describe('renders that share the scratch pool give the bytes they give alone', (
     });
   });
 
-  it('a scene used after releaseScene still encodes to the same bytes, and a render beside it is not disturbed', async () => {
+  it('a scene used after releaseScene works its coverage out again, even once another owner wrote over its old rows', async () => {
     const scene = await prepareScene(designScene(design({ text: 'Released', color: '#0055AA' }), 600));
     const before = await encodeScene(scene);
     const thumbnailBefore = await sceneThumbnail(scene);
+    const rows = sceneCoverage(scene)!.band!.rows;
     releaseScene(scene);
-    // Another render takes the released rows meanwhile.
-    const [after, other, thumbnailAfter] = await Promise.all([encodeScene(scene), renderDesign(designs[1]!), sceneThumbnail(scene)]);
+    // The next owner of that size class gets the released memory and scribbles on it.
+    const next = takeScratch(rows.length);
+    expect(next.buffer).toBe(rows.buffer);
+    next.fill(0xff);
+    const [after, thumbnailAfter] = await Promise.all([encodeScene(scene), sceneThumbnail(scene)]);
     expect(after.equals(before)).toBe(true);
     expect(thumbnailAfter.equals(thumbnailBefore)).toBe(true);
-    expect(other.equals(await renderDesign(designs[1]!))).toBe(true);
+    expect(sceneCoverage(scene)!.band!.rows.buffer).not.toBe(rows.buffer);
+    releaseScratch(next);
+    // Released twice: the second finds nothing to give back (the pool would refuse a double release).
     releaseScene(scene);
     releaseScene(scene);
   });
 
-  it('a design that fails beside others leaves theirs intact', async () => {
+  it('withPreparedScene gives the coverage back when the work on the scene fails', async () => {
+    let rows: Buffer | undefined;
+    await expect(withPreparedScene(designScene(design({ text: 'Fails', color: '#0055AA' }), 600), async (scene) => {
+      rows = sceneCoverage(scene)!.band!.rows;
+      await encodeScene(scene);
+      throw new Error('upload failed');
+    })).rejects.toThrow('upload failed');
+    const next = takeScratch(rows!.length);
+    expect(next.buffer).toBe(rows!.buffer);
+    releaseScratch(next);
+  });
+
+  it('a design refused beside others leaves theirs intact', async () => {
     const bad = { ...designs[0]!, design_data: { ...designs[0]!.design_data, font: 'No-Such-Font' } } as unknown as DesignSpec;
     const expected = await Promise.all(designs.map((spec) => renderDesignAssets(spec)));
     const results = await Promise.allSettled([...designs.map((spec) => renderDesignAssets(spec)), renderDesignAssets(bad), renderDesignAssets(bad)]);
