@@ -138,30 +138,27 @@ describe('RenderPool: designs rendered on worker threads', () => {
     expect(refused.error?.code).toBe('INVALID_COLOR');
   });
 
-  it('renders in a process started as `node --input-type=module -e`, whose options a thread refuses', async () => {
-    // As the e2e tests start `customify serve` from the sources; a thread that cannot start
-    // must fail its render (retryable), never leave it waiting.
+  /** What a one-thread pool answers for one design in a fresh `node [flags] --import tsx --input-type=module -e` process: 'ok PNG' or 'failed CODE'. */
+  async function renderInFreshProcess(nodeFlags: string[]): Promise<string> {
     const script = `
       const { RenderPool, design } = { ...(await import('./src/rendering/index.ts')), ...(await import('./test/fixtures/rendering/images.ts')) };
       const pool = new RenderPool({ threads: 1 });
-      const outcome = await pool.render(design({ text: 'eval' })).then((a) => 'ok ' + a.find((i) => i.name === 'preview').data.subarray(1, 4).toString(), (e) => 'failed ' + e.code);
+      const outcome = await pool.render(design({ text: 'fresh' })).then((a) => 'ok ' + a.find((i) => i.name === 'preview').data.subarray(1, 4).toString(), (e) => 'failed ' + e.code);
       await pool.close();
       console.log(outcome);`;
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 60_000, cwd: PROJECT_ROOT });
-    expect(stdout.trim()).toBe('ok PNG');
+    const { stdout } = await promisify(execFile)(process.execPath, [...nodeFlags, '--import', 'tsx', '--input-type=module', '-e', script], { timeout: 60_000, cwd: PROJECT_ROOT });
+    return stdout.trim();
+  }
+
+  it('renders in a process started as `node --input-type=module -e`, whose options a thread refuses', async () => {
+    // As the e2e tests start `customify serve` from the sources; a thread that cannot start
+    // must fail its render (retryable), never leave it waiting.
+    expect(await renderInFreshProcess([])).toBe('ok PNG');
   });
 
   it('renders in a process started with V8 options, which a thread refuses (node --max-old-space-size, --heap-growing-percent)', async () => {
     // An operator's heap flags (README, "Rendering: scenes") must not stop every render thread.
-    const script = `
-      const { RenderPool, design } = { ...(await import('./src/rendering/index.ts')), ...(await import('./test/fixtures/rendering/images.ts')) };
-      const pool = new RenderPool({ threads: 1 });
-      const outcome = await pool.render(design({ text: 'flags' })).then((a) => 'ok ' + a.find((i) => i.name === 'preview').data.subarray(1, 4).toString(), (e) => 'failed ' + e.code);
-      await pool.close();
-      console.log(outcome);`;
-    const flags = ['--max-old-space-size=512', '--heap-growing-percent=0', '--expose-gc'];
-    const { stdout } = await promisify(execFile)(process.execPath, [...flags, '--import', 'tsx', '--input-type=module', '-e', script], { timeout: 60_000, cwd: PROJECT_ROOT });
-    expect(stdout.trim()).toBe('ok PNG');
+    expect(await renderInFreshProcess(['--max-old-space-size=512', '--heap-growing-percent=0', '--expose-gc'])).toBe('ok PNG');
   });
 
   it('passes a thread the module and warning options only', () => {
