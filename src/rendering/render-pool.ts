@@ -86,8 +86,9 @@ export function threadExecArgv(argv: readonly string[] = process.execArgv): stri
   for (let i = 0; i < argv.length; i++) {
     const option = argv[i]!;
     const name = option.split('=', 1)[0]!;
-    const takesValue = THREAD_OPTIONS_WITH_VALUE.includes(name) && !option.includes('=');
-    if (THREAD_OPTIONS_WITH_VALUE.includes(name) || THREAD_FLAGS.test(name)) options.push(...(takesValue ? argv.slice(i, i + 2) : [option]));
+    const withValue = THREAD_OPTIONS_WITH_VALUE.includes(name);
+    const takesValue = withValue && !option.includes('=');
+    if (withValue || THREAD_FLAGS.test(name)) options.push(...(takesValue ? argv.slice(i, i + 2) : [option]));
     if (takesValue) i++;
     // `-e CODE`, `-p CODE` and `--input-type TYPE` describe the main script: skip their value too.
     else if (['-e', '--eval', '-p', '--print', '--input-type'].includes(option)) i++;
