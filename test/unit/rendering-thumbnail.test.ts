@@ -65,6 +65,8 @@ describe('renderDesignAssets', () => {
     ['one small glyph', { text: '.' }, undefined],
     ['emoji and other scripts (the bundled emoji font is monochrome)', { text: '😀 مرحبا שלום 你好', color: '#fff' }, undefined],
     ['a mid-grey text on a colour', { text: 'Grey on teal', text_color: '#7F7F7F', color: '#123456' }, undefined],
+    // 400 and 600 px (the cases above) are twice and three times the thumbnail: reduced by lanczos.ts; 800 and more by sharp.
+    ['a 400 px preview', { text: 'Small\npreview', font: 'Lobster-Regular' }, 400],
     ['an 800 px preview', { text: 'Big' }, 800],
     // Five and seven times the thumbnail: libvips box-shrinks by 2 and 3 before resampling.
     ['a 1000 px preview', { text: 'Bigger\ntext' }, 1000],
@@ -75,6 +77,12 @@ describe('renderDesignAssets', () => {
     const { preview, thumbnail } = await renderDesignAssets(spec, options);
     expect(preview.equals(await renderDesign(spec, options))).toBe(true);
     await expectOneInkThumbnail(await designPreviewScene(spec, size ?? PREVIEW_SIZE), thumbnail);
+  });
+
+  it('resamples a window with more rows than lanczos.ts takes (MAX_REDUCED_BYTES) by sharp, to the same bytes', async () => {
+    const spec = design({ text: 'Lorem ipsum dolor sit amet '.repeat(7).slice(0, 200), font: 'Oswald-Bold' });
+    const { thumbnail } = await renderDesignAssets(spec, { size: 3000, thumbnailMaxSize: 1000 });
+    await expectOneInkThumbnail(await designPreviewScene(spec, 3000), thumbnail, 1000);
   });
 
   it.each([
