@@ -3,14 +3,15 @@ import { LANCZOS_WASM_BASE64 } from './lanczos-wasm.js';
 /**
  * Lanczos-3 reduction of one grey channel by a whole factor of 2 or 3, with libvips' own
  * arithmetic, so the bytes are those sharp's `resize(..., { kernel: 'lanczos3' })` gives
- * (test/unit/rendering-lanczos.test.ts compares the two on random and real images).
+ * (test/unit/rendering-lanczos.test.ts compares the two on random images, the thumbnail and
+ * scene tests on real designs' coverage).
  *
  * Why not sharp: a thumbnail's resample is a few hundred thousand multiply-adds, and a sharp
  * pipeline costs about a millisecond of CPU before it touches a pixel (setting up libvips'
  * operations, handing the work to its threads and back), more than the pixels here. Why not
  * plain TypeScript: its loops took 1.0-1.3 ms a thumbnail, on the main thread, where sharp
- * takes 0.2. The passes are WebAssembly SIMD (lanczos.wat), 16 pixels an instruction
- * (BENCHMARKS.md, "A thumbnail's resample without a sharp pipeline").
+ * takes 0.2. The passes are WebAssembly SIMD (lanczos.wat): 16 pixels a vector in the vertical
+ * pass, a 24-tap dot product a pixel in the horizontal one (BENCHMARKS.md, "A thumbnail's resample without a sharp pipeline").
  *
  * libvips 8.18's reduction, for factors under 4 (larger ones box-shrink first, by
  * floor(factor / 2), which this does not do): vertical, then horizontal, each a kernel of
@@ -23,9 +24,10 @@ import { LANCZOS_WASM_BASE64 } from './lanczos-wasm.js';
 export const EXACT_FACTORS: readonly number[] = [2, 3];
 
 /**
- * The most bytes of the source image's rows a reduction copies: a WebAssembly memory only
- * grows, so one large thumbnail would keep its size for the life of the thread. A 1200 px
- * preview's rows are 1.44 MB; larger images are left to sharp.
+ * The most bytes of the source image's rows a reduction copies (the window's height times the
+ * image's row length): a WebAssembly memory only grows, so one large thumbnail would keep its
+ * size for the life of the thread. A 600 px preview's text takes under 0.4 MB, a whole 1200 px
+ * canvas 1.44 MB; larger windows are left to sharp.
  */
 export const MAX_REDUCED_BYTES = 4 << 20;
 

@@ -97,8 +97,8 @@
         (br $eachRow))))
 
   ;; The horizontal pass: out[y*outWidth + x] is the sum over 24 bytes of mid's row y from
-  ;; column factor*x + first + offset (its pad makes every such column readable) times the
-  ;; 24 weights at $weights (i16, zero past the kernel), +2048 >> 12, clamped to 0-255.
+  ;; column factor*x + start (start: the centre's offset plus the kernel's first tap; the pad
+  ;; makes every such column readable) times the 24 weights at $weights (i16, zero past the kernel), +2048 >> 12, clamped to 0-255.
   (func $horizontal
     (param $mid i32) (param $midStride i32) (param $pad i32) (param $outWidth i32) (param $outHeight i32)
     (param $factor i32) (param $start i32) (param $weights i32) (param $out i32)

@@ -1,6 +1,6 @@
 /**
  * Scratch buffers for a render's short-lived rows (the palette rows a PNG deflates, the
- * window a thumbnail resamples, a one-ink scene's coverage), reused from render to render.
+ * window of a thumbnail sharp resamples, a one-ink scene's coverage), reused from render to render.
  *
  * Why: each of those lives across an await (zlib or sharp works on it on libuv's threads), so
  * a scavenge finds it alive and V8 promotes it, and every render then adds about 1 MB of

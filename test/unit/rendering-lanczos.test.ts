@@ -77,6 +77,22 @@ describe('lanczos3Reduce', () => {
     }
   });
 
+  it('ignores the rows of its image above and below the window', async () => {
+    const next = random(77);
+    for (let index = 0; index < 20; index++) {
+      const factor = EXACT_FACTORS[index % EXACT_FACTORS.length] as number;
+      const width = factor * (4 + Math.floor(next() * 40));
+      const height = factor * (4 + Math.floor(next() * 40));
+      const above = 1 + Math.floor(next() * 12);
+      const below = Math.floor(next() * 12);
+      const pixels = image(next, width, height, index % 2 === 0);
+      const data = new Uint8Array(width * (above + height + below)).fill(255);
+      data.set(pixels, above * width);
+      const ours = lanczos3Reduce({ data, stride: width, left: 0, rowOffset: above, width, height }, factor);
+      expect(ours.equals(await sharpReduced(pixels, width, height, factor)), `window ${index}: ${width}x${height}, ${above} rows above, ${below} below`).toBe(true);
+    }
+  });
+
   it('gives the same bytes after a larger reduction has grown its memory, and after one that left pixels where the next has none', async () => {
     const next = random(5);
     const large = image(next, 1500, 1200, false);

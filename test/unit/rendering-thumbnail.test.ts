@@ -2,7 +2,8 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import { designScene, makeThumbnail, PREVIEW_SIZE, renderDesign, renderDesignAssets, validateDesignSpec, type DesignSpec } from '../../src/rendering/index.js';
-import { prepareScene, type PreparedScene } from '../../src/rendering/scene-renderer.js';
+import { MAX_REDUCED_BYTES } from '../../src/rendering/lanczos.js';
+import { prepareScene, sceneCoverage, type PreparedScene } from '../../src/rendering/scene-renderer.js';
 import { decode, design, hex, pixelAt } from '../fixtures/rendering/images.js';
 import { expectOneInkThumbnail } from '../fixtures/rendering/thumbnails.js';
 
@@ -65,7 +66,7 @@ describe('renderDesignAssets', () => {
     ['one small glyph', { text: '.' }, undefined],
     ['emoji and other scripts (the bundled emoji font is monochrome)', { text: '😀 مرحبا שלום 你好', color: '#fff' }, undefined],
     ['a mid-grey text on a colour', { text: 'Grey on teal', text_color: '#7F7F7F', color: '#123456' }, undefined],
-    // 400 and 600 px (the cases above) are twice and three times the thumbnail: reduced by lanczos.ts; 800 and more by sharp.
+    // 400 px (here) and 600 px (the cases above) are twice and three times the thumbnail: reduced by lanczos.ts; 800 and more by sharp.
     ['a 400 px preview', { text: 'Small\npreview', font: 'Lobster-Regular' }, 400],
     ['an 800 px preview', { text: 'Big' }, 800],
     // Five and seven times the thumbnail: libvips box-shrinks by 2 and 3 before resampling.
@@ -82,7 +83,10 @@ describe('renderDesignAssets', () => {
   it('resamples a window with more rows than lanczos.ts takes (MAX_REDUCED_BYTES) by sharp, to the same bytes', async () => {
     const spec = design({ text: 'Lorem ipsum dolor sit amet '.repeat(7).slice(0, 200), font: 'Oswald-Bold' });
     const { thumbnail } = await renderDesignAssets(spec, { size: 3000, thumbnailMaxSize: 1000 });
-    await expectOneInkThumbnail(await designPreviewScene(spec, 3000), thumbnail, 1000);
+    const scene = await designPreviewScene(spec, 3000);
+    // The window spans at least the text's rows, 3000 bytes each: more than lanczos.ts takes.
+    expect(sceneCoverage(scene)?.band?.rows.length).toBeGreaterThan(MAX_REDUCED_BYTES);
+    await expectOneInkThumbnail(scene, thumbnail, 1000);
   });
 
   it.each([
