@@ -10,7 +10,7 @@
  * first and after each): the seed's own stack without HTTP, database or queue
  * (bench/pillow_flow.py --store, one process per core). Each run's ratio is against the mean
  * of the samples just before and just after it, so slow drifts in machine load cancel out.
- *   npx tsx bench/e2e.bench.ts [--designs 1000] [--repeats 3] [--clients 50] [--polling each:50,batch:50,sse] [--single 30]
+ *   npx tsx bench/e2e.bench.ts [--designs 1000] [--repeats 3] [--clients 50] [--polling each:50,batch:50,sse] [--single 30] [--warmup 2000]
  *                              [--modes embedded,production] [--profile] [--env RENDER_CONCURRENCY=8 ...]
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -40,7 +40,12 @@ export interface E2eOptions {
    * checked on every one; the difference between them is what polling costs the service.
    */
   polling?: Polling[];
-  /** Designs pushed through before measuring, to warm up JIT, fonts, pools (default 100). */
+  /**
+   * Designs pushed through before measuring, to warm up JIT, fonts, pools (default 2,000): V8
+   * optimises the per-design code over the first 1,250-1,750 designs, which run at 45-75 % of
+   * the speed after (BENCHMARKS.md, "Warm-up"); 100, the earlier default, measured that in the
+   * first sustained run.
+   */
   warmup?: number;
   /** Idle single-design runs (default 30), polled every `singlePollMs` (default 2 ms). */
   singleRuns?: number;
@@ -95,7 +100,7 @@ async function runMode(mode: Mode, o: Required<E2eOptions>, sampleSeed: () => Pr
     const api = new ApiClient(stack.url, await benchToken(), o.clients + 8);
     let result: Omit<ModeResult, 'profiles' | 'logIssues'>;
     try {
-      // Warm-up: proves the whole pipeline works and warms JIT, fonts, connection pools.
+      // Warm-up: proves the whole pipeline works and warms JIT, fonts, connection pools, until V8 has optimised the per-design code.
       await runDesignLoad(api, { designs: o.warmup, clients: Math.min(o.clients, o.warmup), polling: o.polling[0]!, offset: 1_000_000 });
       await sleep(500);
       const single = await singleDesignLatency(api, { runs: o.singleRuns, pollMs: o.singlePollMs, offset: 2_000_000 });
@@ -145,7 +150,7 @@ export async function runE2eBench(options: E2eOptions = {}): Promise<BenchReport
     repeats: options.repeats ?? 3,
     clients: options.clients ?? 50,
     polling: options.polling?.length ? options.polling : [{ kind: 'each', everyMs: 50 }, { kind: 'batch', everyMs: 50 }, { kind: 'sse', everyMs: 0 }],
-    warmup: options.warmup ?? 100,
+    warmup: options.warmup ?? 2000,
     singleRuns: options.singleRuns ?? 30,
     singlePollMs: options.singlePollMs ?? 2,
     baselinePerProcess: options.baselinePerProcess ?? 300,
