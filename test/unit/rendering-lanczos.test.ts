@@ -31,6 +31,12 @@ function image(next: () => number, width: number, height: number, sparse: boolea
   return pixels;
 }
 
+/** The `index`th test's factor (each in turn) and a size of whole multiples of it, 4 to 3 + `spread` output pixels a side. */
+function shape(next: () => number, index: number, spread: number): { factor: number; width: number; height: number } {
+  const factor = EXACT_FACTORS[index % EXACT_FACTORS.length] as number;
+  return { factor, width: factor * (4 + Math.floor(next() * spread)), height: factor * (4 + Math.floor(next() * spread)) };
+}
+
 /** `pixels` as a window of a wider image whose other columns are 77, holding only rows from..to-1 (the rest must count as zero). */
 function embedded(pixels: Uint8Array, width: number, height: number, from: number, to: number): { window: GreyWindow; whole: Uint8Array } {
   const margin = 7;
@@ -66,9 +72,7 @@ describe('lanczos3Reduce', () => {
   it('reads only its window of a wider image, and counts the rows the image does not have as zero', async () => {
     const next = random(31);
     for (let index = 0; index < 40; index++) {
-      const factor = EXACT_FACTORS[index % EXACT_FACTORS.length] as number;
-      const width = factor * (4 + Math.floor(next() * 60));
-      const height = factor * (4 + Math.floor(next() * 60));
+      const { factor, width, height } = shape(next, index, 60);
       const from = Math.floor(next() * (height / 2));
       const to = from + 1 + Math.floor(next() * (height - from - 1));
       const { window, whole } = embedded(image(next, width, height, true), width, height, from, to);
@@ -80,9 +84,7 @@ describe('lanczos3Reduce', () => {
   it('ignores the rows of its image above and below the window', async () => {
     const next = random(77);
     for (let index = 0; index < 20; index++) {
-      const factor = EXACT_FACTORS[index % EXACT_FACTORS.length] as number;
-      const width = factor * (4 + Math.floor(next() * 40));
-      const height = factor * (4 + Math.floor(next() * 40));
+      const { factor, width, height } = shape(next, index, 40);
       const above = 1 + Math.floor(next() * 12);
       const below = Math.floor(next() * 12);
       const pixels = image(next, width, height, index % 2 === 0);
